@@ -1,0 +1,108 @@
+//! The identity use cases: register, login, refresh, logout, profile, password.
+
+mod account;
+mod login;
+mod refresh;
+mod register;
+
+#[cfg(test)]
+mod tests;
+
+use crate::audit_trail::AuditTrail;
+use crate::ports::{
+    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher, RevocationList, SessionStore,
+    TokenGenerator, UserRepository,
+};
+use portcullis_domain::password::PasswordPolicy;
+use portcullis_domain::secret::Secret;
+use portcullis_domain::user::User;
+use std::sync::Arc;
+use time::Duration;
+
+pub use account::ActivityPage;
+pub use register::RegisterInput;
+
+/// Tunables of the identity use cases (from configuration).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub password_policy: PasswordPolicy,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub lockout: LockoutPolicy,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            password_policy: PasswordPolicy::default(),
+            refresh_token_ttl: Duration::days(7),
+            refresh_reuse_grace: Duration::seconds(10),
+            lockout: LockoutPolicy {
+                threshold: 5,
+                window: Duration::minutes(15),
+                lock_for: Duration::minutes(15),
+            },
+        }
+    }
+}
+
+/// Every port the identity use cases need.
+#[derive(Clone)]
+pub struct AuthPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub attempts: Arc<dyn LoginAttempts>,
+    pub revocations: Arc<dyn RevocationList>,
+    pub audit: Arc<dyn AuditLog>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub access_tokens: Arc<dyn AccessTokenIssuer>,
+    pub token_generator: Arc<dyn TokenGenerator>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Access + refresh token, as login and refresh return them.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: Secret,
+    pub expires_in: Duration,
+    pub refresh_token: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub tokens: TokenPair,
+    pub user: User,
+}
+
+/// How a refresh was answered: a new pair, or the current pair again (grace).
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub authenticated: Authenticated,
+    pub grace: bool,
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    ports: AuthPorts,
+    settings: AuthSettings,
+    audit: AuditTrail,
+}
+
+impl AuthService {
+    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
+        let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
+        Self { ports, settings, audit }
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    pub fn audit_trail(&self) -> &AuditTrail {
+        &self.audit
+    }
+
+    pub fn access_tokens(&self) -> &Arc<dyn AccessTokenIssuer> {
+        &self.ports.access_tokens
+    }
+}

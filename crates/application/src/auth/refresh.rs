@@ -1,0 +1,101 @@
+use super::{Authenticated, AuthService, Refreshed, TokenPair};
+use crate::error::AppError;
+use crate::ports::RotateOutcome;
+use crate::seal::{seal_child, unseal_child};
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::secret::{Secret, TokenHash};
+use portcullis_domain::session::{NewRefreshToken, Session};
+use serde_json::json;
+
+impl AuthService {
+    /// Exchanges a refresh token for a new pair, rotating it. See
+    /// `portcullis_domain::session` for the reuse and grace rules.
+    pub async fn refresh(&self, presented: &Secret, ctx: &RequestContext) -> Result<Refreshed, AppError> {
+        if presented.expose().is_empty() || presented.expose().len() > 256 {
+            return Err(AppError::InvalidToken);
+        }
+        let now = self.ports.clock.now();
+        let presented_hash = TokenHash::of(presented);
+        let child = self.ports.token_generator.refresh_token();
+        let new = NewRefreshToken {
+            hash: TokenHash::of(&child),
+            expires_at: now + self.settings.refresh_token_ttl,
+            sealed_for_parent: seal_child(presented, &child),
+        };
+        let outcome = self
+            .ports
+            .sessions
+            .rotate(&presented_hash, &new, now, self.settings.refresh_reuse_grace)
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated { session } => {
+                let refreshed = self.pair_for(&session, child, false).await?;
+                self.audit
+                    .record(AuditAction::TokenRefreshed, Some(session.user_id), ctx, json!({ "session_id": session.id }))
+                    .await;
+                Ok(refreshed)
+            }
+            RotateOutcome::Grace { session, sealed_child } => {
+                let Some(current) = unseal_child(presented, &sealed_child) else {
+                    return Err(AppError::InvalidToken);
+                };
+                let refreshed = self.pair_for(&session, current, true).await?;
+                self.audit
+                    .record(
+                        AuditAction::TokenRefreshed,
+                        Some(session.user_id),
+                        ctx,
+                        json!({ "session_id": session.id, "grace": true }),
+                    )
+                    .await;
+                Ok(refreshed)
+            }
+            RotateOutcome::Reused { session } => {
+                // The store revoked the family; kill its live access tokens too.
+                self.revoke_session_tokens(&session).await?;
+                self.audit
+                    .record(
+                        AuditAction::RefreshTokenReuseDetected,
+                        Some(session.user_id),
+                        ctx,
+                        json!({ "session_id": session.id, "token": presented_hash.fingerprint() }),
+                    )
+                    .await;
+                Err(AppError::RefreshTokenReused)
+            }
+            RotateOutcome::Expired => Err(AppError::TokenExpired),
+            RotateOutcome::Revoked | RotateOutcome::Unknown => Err(AppError::InvalidToken),
+        }
+    }
+
+    async fn pair_for(&self, session: &Session, refresh_token: Secret, grace: bool) -> Result<Refreshed, AppError> {
+        let user = self
+            .ports
+            .users
+            .find_by_id(session.user_id)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        let access = self
+            .ports
+            .access_tokens
+            .issue(user.id, session.id, self.ports.clock.now())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(Refreshed {
+            authenticated: Authenticated {
+                tokens: TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token },
+                user,
+            },
+            grace,
+        })
+    }
+
+    /// Puts a session id on the revocation list for as long as any access
+    /// token of that session can still be valid.
+    pub(crate) async fn revoke_session_tokens(&self, session: &Session) -> Result<(), AppError> {
+        self.ports
+            .revocations
+            .revoke(&session.id.to_string(), self.ports.access_tokens.ttl())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Use-case tests that need a failure injected at a port (mockall). Behaviour on
+//! working backends is covered by the HTTP suite over the in-memory adapters.
+
+use super::*;
+use crate::AppError;
+use crate::ports::*;
+use portcullis_domain::audit::RequestContext;
+use portcullis_domain::email::Email;
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::session::Session;
+use portcullis_domain::user::PasswordHash;
+use time::OffsetDateTime;
+
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionStore,
+    attempts: MockLoginAttempts,
+    revocations: MockRevocationList,
+    audit: MockAuditLog,
+    hasher: MockPasswordHasher,
+    access_tokens: MockAccessTokenIssuer,
+    token_generator: MockTokenGenerator,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        let mut token_generator = MockTokenGenerator::new();
+        token_generator.expect_refresh_token().returning(|| Secret::new("generated-token"));
+        let mut audit = MockAuditLog::new();
+        audit.expect_append().returning(|_| Ok(()));
+        Self {
+            users: MockUserRepository::new(),
+            sessions: MockSessionStore::new(),
+            attempts: MockLoginAttempts::new(),
+            revocations: MockRevocationList::new(),
+            audit,
+            hasher: MockPasswordHasher::new(),
+            access_tokens: MockAccessTokenIssuer::new(),
+            token_generator,
+        }
+    }
+
+    fn service(self) -> AuthService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
+        AuthService::new(
+            AuthPorts {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                attempts: Arc::new(self.attempts),
+                revocations: Arc::new(self.revocations),
+                audit: Arc::new(self.audit),
+                hasher: Arc::new(self.hasher),
+                access_tokens: Arc::new(self.access_tokens),
+                token_generator: Arc::new(self.token_generator),
+                clock: Arc::new(clock),
+            },
+            AuthSettings::default(),
+        )
+    }
+}
+
+fn user() -> User {
+    User {
+        id: UserId::new(),
+        email: Email::parse("ada@example.com").unwrap(),
+        display_name: None,
+        password_hash: PasswordHash("$argon2id$fake".into()),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+fn register_input() -> RegisterInput {
+    RegisterInput {
+        email: "ada@example.com".into(),
+        password: Secret::new("Quartz-Lantern-91!"),
+        display_name: None,
+    }
+}
+
+#[tokio::test]
+async fn register_race_on_insert_is_email_taken() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(None));
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.users.expect_insert().returning(|_| Err(StoreError::Conflict("email")));
+    let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
+    assert!(matches!(err, AppError::EmailTaken), "{err:?}");
+}
+
+#[tokio::test]
+async fn register_succeeds_when_the_audit_store_fails() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(None));
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.users.expect_insert().times(1).returning(|_| Ok(()));
+    m.audit = MockAuditLog::new();
+    m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
+    let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
+    assert_eq!(user.email.as_str(), "ada@example.com");
+}
+
+#[tokio::test]
+async fn login_overload_is_reported_and_not_counted_as_failure() {
+    let mut m = Mocks::new();
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
+    m.hasher
+        .expect_verify()
+        .returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
+    m.attempts.expect_fail().never();
+    let err = m
+        .service()
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn login_unknown_email_burns_a_dummy_verification() {
+    let mut m = Mocks::new();
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
+    m.users.expect_find_by_email().returning(|_| Ok(None));
+    m.hasher.expect_verify_dummy().times(1).returning(|_| Ok(()));
+    m.attempts.expect_fail().times(1).returning(|_, _, _| Ok(None));
+    let err = m
+        .service()
+        .login("nobody@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::InvalidCredentials), "{err:?}");
+}
+
+#[tokio::test]
+async fn login_backend_down_is_unavailable_not_invalid_credentials() {
+    let mut m = Mocks::new();
+    m.attempts
+        .expect_begin()
+        .returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
+    let err = m
+        .service()
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn reuse_revokes_the_sessions_access_tokens() {
+    let mut m = Mocks::new();
+    let session = Session {
+        id: SessionId::new(),
+        user_id: UserId::new(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        last_used_at: OffsetDateTime::UNIX_EPOCH,
+        revoked_at: Some(OffsetDateTime::UNIX_EPOCH),
+        ip: None,
+        user_agent: None,
+    };
+    let sid = session.id.to_string();
+    m.sessions
+        .expect_rotate()
+        .returning(move |_, _, _, _| Ok(RotateOutcome::Reused { session: session.clone() }));
+    m.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
+    m.revocations
+        .expect_revoke()
+        .withf(move |id, ttl| id == sid && *ttl == Duration::minutes(15))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let err = m.service().refresh(&Secret::new("old"), &RequestContext::default()).await.unwrap_err();
+    assert!(matches!(err, AppError::RefreshTokenReused), "{err:?}");
+}

@@ -1,0 +1,60 @@
+//! What a use case can fail with. The http crate alone maps these to status
+//! codes; nothing here knows about HTTP.
+
+use crate::ports::{HashError, StoreError};
+use portcullis_domain::ValidationErrors;
+use time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("validation failed: {0}")]
+    Validation(ValidationErrors),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("account temporarily locked")]
+    AccountLocked { retry_after: Duration },
+    #[error("server is busy")]
+    Overloaded { retry_after: Duration },
+    #[error("refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("token is invalid")]
+    InvalidToken,
+    #[error("token has expired")]
+    TokenExpired,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("a backend is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(value: ValidationErrors) -> Self {
+        Self::Validation(value)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(value: StoreError) -> Self {
+        match value {
+            StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Conflict(what) => Self::Internal(format!("unexpected conflict on {what}")),
+            StoreError::Unavailable(msg) => Self::Unavailable(msg),
+        }
+    }
+}
+
+impl From<HashError> for AppError {
+    fn from(value: HashError) -> Self {
+        match value {
+            HashError::Overloaded { retry_after } => Self::Overloaded { retry_after },
+            HashError::Rejected(errors) => Self::Validation(errors),
+            HashError::Internal(msg) => Self::Internal(msg),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Ports and use cases. A port is an `async_trait` the use cases call and an
+//! adapter in `portcullis-infrastructure` implements; the use cases hold the
+//! behaviour and know nothing of HTTP, SQL or Redis.
+
+pub mod audit_trail;
+pub mod auth;
+pub mod error;
+pub mod ports;
+pub mod seal;
+
+pub use error::AppError;

@@ -1,0 +1,34 @@
+use super::StoreError;
+use async_trait::async_trait;
+use time::Duration;
+
+/// When failed logins lock an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures within `window` that lock the account.
+    pub threshold: u32,
+    pub window: Duration,
+    /// How long the lock lasts.
+    pub lock_for: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptGate {
+    /// The attempt may check the password; `attempt` is its number in the window.
+    Allowed { attempt: u32 },
+    Locked { retry_after: Duration },
+}
+
+/// Counts login attempts per account key. An attempt is counted *before* the
+/// password is checked, atomically, so N parallel guesses can never get more
+/// than `threshold` password checks through.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait LoginAttempts: Send + Sync {
+    async fn begin(&self, key: &str, policy: &LockoutPolicy) -> Result<AttemptGate, StoreError>;
+    /// Records the failure of attempt number `attempt`; returns `Some(lock)` if
+    /// this failure locked the account.
+    async fn fail(&self, key: &str, attempt: u32, policy: &LockoutPolicy) -> Result<Option<Duration>, StoreError>;
+    /// A success clears the count.
+    async fn succeed(&self, key: &str) -> Result<(), StoreError>;
+}

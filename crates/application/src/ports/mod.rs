@@ -1,0 +1,36 @@
+//! The ports: every way a use case reaches the outside world.
+
+mod audit;
+mod clock;
+mod health;
+mod login_attempts;
+mod password;
+mod rate_limit;
+mod revocation;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use audit::*;
+pub use clock::*;
+pub use health::*;
+pub use login_attempts::*;
+pub use password::*;
+pub use rate_limit::*;
+pub use revocation::*;
+pub use sessions::*;
+pub use tokens::*;
+pub use users::*;
+
+/// Failure of a storage-like port, whatever the backend.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated; names the rule (e.g. `email`).
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    #[error("not found")]
+    NotFound,
+    /// The backend could not be reached or failed; the message is for logs.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+}

@@ -1,0 +1,51 @@
+use super::StoreError;
+use async_trait::async_trait;
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::secret::TokenHash;
+use portcullis_domain::session::{NewRefreshToken, Session};
+use time::{Duration, OffsetDateTime};
+
+/// Result of presenting a refresh token, decided atomically by the store with
+/// [`portcullis_domain::session::decide_refresh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was current; the child given to `rotate` is now current.
+    Rotated { session: Session },
+    /// The token is the current token's parent, inside the grace window; the
+    /// current token, sealed for the presented one, comes back.
+    Grace { session: Session, sealed_child: Vec<u8> },
+    /// The token had been rotated before: the session is now revoked.
+    Reused { session: Session },
+    Expired,
+    /// The session was revoked earlier.
+    Revoked,
+    /// No such token.
+    Unknown,
+}
+
+/// Sessions and their refresh-token families. Implementations make `rotate`
+/// atomic: N concurrent calls with one token mint at most one child.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session and its first refresh token.
+    async fn create(&self, session: &Session, first: &NewRefreshToken) -> Result<(), StoreError>;
+    /// Presents `presented`; stores `child` only when the outcome is `Rotated`.
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        child: &NewRefreshToken,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError>;
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// Revokes one session; `false` if it was unknown or already revoked.
+    async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Revokes every active session of the user except `keep`; returns their ids.
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError>;
+}

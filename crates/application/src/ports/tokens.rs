@@ -1,0 +1,48 @@
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::secret::Secret;
+use time::{Duration, OffsetDateTime};
+
+/// What a verified access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub token_id: String,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token: Secret,
+    pub claims: AccessClaims,
+    pub expires_in: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is invalid")]
+    Invalid,
+    #[error("token has expired")]
+    Expired,
+    #[error("token signing failed: {0}")]
+    Signing(String),
+}
+
+/// Signs and verifies access tokens (JWT), and publishes the verification keys.
+/// Synchronous: signing and verifying take microseconds.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait AccessTokenIssuer: Send + Sync {
+    fn issue(&self, user_id: UserId, session_id: SessionId, now: OffsetDateTime) -> Result<IssuedAccessToken, TokenError>;
+    fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError>;
+    /// The JSON Web Key Set with the public key(s).
+    fn jwks(&self) -> serde_json::Value;
+    fn ttl(&self) -> Duration;
+}
+
+/// Unguessable tokens.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait TokenGenerator: Send + Sync {
+    /// 32 random bytes, base64url.
+    fn refresh_token(&self) -> Secret;
+}

@@ -1,0 +1,20 @@
+use super::StoreError;
+use async_trait::async_trait;
+use portcullis_domain::email::Email;
+use portcullis_domain::ids::UserId;
+use portcullis_domain::user::{PasswordHash, ProfileChanges, User};
+use time::OffsetDateTime;
+
+/// Accounts. Emails are unique (already normalised by [`Email`]).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// `Err(Conflict("email"))` when the email is taken.
+    async fn insert(&self, user: &User) -> Result<(), StoreError>;
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Applies the changes and returns the updated user; `Err(NotFound)` if absent.
+    async fn update_profile(&self, id: UserId, changes: &ProfileChanges, now: OffsetDateTime) -> Result<User, StoreError>;
+    /// `Err(NotFound)` if absent.
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: OffsetDateTime) -> Result<(), StoreError>;
+}

@@ -1,0 +1,203 @@
+//! Security events: what happened, to whom, from where, how serious. Details are
+//! redacted before they are stored or logged.
+
+use crate::ids::{AuditEventId, UserId};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    UserRegistered,
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    TokenRefreshed,
+    RefreshTokenReuseDetected,
+    PasswordChanged,
+    ProfileUpdated,
+    RateLimitExceeded,
+    AccountLocked,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 10] = [
+        Self::UserRegistered,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::TokenRefreshed,
+        Self::RefreshTokenReuseDetected,
+        Self::PasswordChanged,
+        Self::ProfileUpdated,
+        Self::RateLimitExceeded,
+        Self::AccountLocked,
+    ];
+
+    /// Stable name, used in storage, logs and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserRegistered => "user.registered",
+            Self::LoginSucceeded => "auth.login.succeeded",
+            Self::LoginFailed => "auth.login.failed",
+            Self::Logout => "auth.logout",
+            Self::TokenRefreshed => "auth.token.refreshed",
+            Self::RefreshTokenReuseDetected => "auth.token.reuse_detected",
+            Self::PasswordChanged => "user.password.changed",
+            Self::ProfileUpdated => "user.profile.updated",
+            Self::RateLimitExceeded => "security.rate_limit.exceeded",
+            Self::AccountLocked => "security.account.locked",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// How serious the event is by default.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::RefreshTokenReuseDetected | Self::AccountLocked => Severity::Critical,
+            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Info, Self::Warning, Self::Critical].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// Where a request came from; attached to every event it causes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub occurred_at: OffsetDateTime,
+    pub action: AuditAction,
+    pub severity: Severity,
+    pub user_id: Option<UserId>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// Free-form, already redacted.
+    pub details: Value,
+}
+
+impl AuditEvent {
+    /// Builds an event; `details` is redacted here so no caller can forget.
+    pub fn new(
+        action: AuditAction,
+        user_id: Option<UserId>,
+        ctx: &RequestContext,
+        occurred_at: OffsetDateTime,
+        mut details: Value,
+    ) -> Self {
+        redact(&mut details);
+        Self {
+            id: AuditEventId::new(),
+            occurred_at,
+            action,
+            severity: action.severity(),
+            user_id,
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            request_id: ctx.request_id.clone(),
+            details,
+        }
+    }
+}
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// True for keys that name secrets: password, token, secret, authorization,
+/// cookie, credential, otp, and anything ending in "key" (api_key, private-key).
+pub fn is_sensitive_key(key: &str) -> bool {
+    let k: String = key.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    const MARKERS: [&str; 9] = [
+        "password", "passwd", "token", "secret", "authorization", "cookie", "credential", "otp", "passphrase",
+    ];
+    MARKERS.iter().any(|m| k.contains(m)) || k.ends_with("key") || k == "code" || k.ends_with("hash")
+}
+
+/// Replaces the value of every sensitive key, at any depth, with `[REDACTED]`.
+pub fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if is_sensitive_key(key) {
+                    *v = Value::String(REDACTED.to_owned());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacts_recursively() {
+        let mut v = json!({
+            "email": "a@b.co",
+            "password": "hunter2",
+            "nested": {"refresh_token": "x", "list": [{"API-Key": "k", "ok": 1}], "Authorization": "Bearer y"},
+            "previous": {"display_name": "Ada"},
+            "session_cookie": "c", "password_hash": "h", "code": "123456"
+        });
+        redact(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "email": "a@b.co",
+                "password": REDACTED,
+                "nested": {"refresh_token": REDACTED, "list": [{"API-Key": REDACTED, "ok": 1}], "Authorization": REDACTED},
+                "previous": {"display_name": "Ada"},
+                "session_cookie": REDACTED, "password_hash": REDACTED, "code": REDACTED
+            })
+        );
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn event_construction_redacts() {
+        let e = AuditEvent::new(AuditAction::LoginFailed, None, &RequestContext::default(), OffsetDateTime::UNIX_EPOCH, json!({"password": "p"}));
+        assert_eq!(e.details, json!({"password": REDACTED}));
+        assert_eq!(e.severity, Severity::Warning);
+    }
+}

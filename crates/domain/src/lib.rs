@@ -1,0 +1,14 @@
+//! The Portcullis domain: what a user, a session, a refresh token and an audit
+//! event are, and the rules they obey. Nothing here performs I/O or knows about a
+//! runtime, a database or HTTP; every adapter and use case builds on these types.
+
+pub mod audit;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod password;
+pub mod secret;
+pub mod session;
+pub mod user;
+
+pub use error::{FieldViolation, ValidationErrors};
