@@ -1,1 +1,15 @@
-//! placeholder
+//! Adapters for the application's ports. Each real adapter (`postgres`,
+//! `redis`, `password`, `jwt`) has an in-memory twin in `memory` with the same
+//! semantics, and every port has one contract suite in `contract` that both
+//! must pass.
+
+pub mod clock;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+pub mod fallback;
+pub mod jwt;
+pub mod memory;
+pub mod password;
+pub mod postgres;
+pub mod random;
+pub mod redis;

@@ -1,0 +1,66 @@
+use portcullis_application::ports::{AttemptGate, LockoutPolicy, LoginAttempts};
+use std::sync::Arc;
+use time::Duration;
+
+const POLICY: LockoutPolicy = LockoutPolicy { threshold: 3, window: Duration::minutes(1), lock_for: Duration::minutes(2) };
+
+async fn attempt(store: &Arc<dyn LoginAttempts>, key: &str, policy: &LockoutPolicy) -> u32 {
+    match store.begin(key, policy).await.unwrap() {
+        AttemptGate::Allowed { attempt } => attempt,
+        AttemptGate::Locked { retry_after } => panic!("unexpectedly locked for {retry_after}"),
+    }
+}
+
+pub async fn threshold_failures_lock(store: Arc<dyn LoginAttempts>) {
+    for n in 1..=3 {
+        assert_eq!(attempt(&store, "ada", &POLICY).await, n);
+        let locked = store.fail("ada", n, &POLICY).await.unwrap();
+        assert_eq!(locked, (n == 3).then_some(POLICY.lock_for));
+    }
+    match store.begin("ada", &POLICY).await.unwrap() {
+        AttemptGate::Locked { retry_after } => {
+            assert!(retry_after > Duration::minutes(1) && retry_after <= POLICY.lock_for, "{retry_after}")
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // Other accounts are unaffected.
+    assert_eq!(attempt(&store, "bob", &POLICY).await, 1);
+}
+
+pub async fn success_resets_the_count(store: Arc<dyn LoginAttempts>) {
+    for n in 1..=2 {
+        assert_eq!(attempt(&store, "ada", &POLICY).await, n);
+        assert_eq!(store.fail("ada", n, &POLICY).await.unwrap(), None);
+    }
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 3);
+    store.succeed("ada").await.unwrap();
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+}
+
+pub async fn concurrent_attempts_capped_at_threshold(store: Arc<dyn LoginAttempts>) {
+    let policy = LockoutPolicy { threshold: 5, ..POLICY };
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move { store.begin("ada", &policy).await.unwrap() });
+    }
+    let gates = tasks.join_all().await;
+    let mut allowed: Vec<u32> = gates
+        .iter()
+        .filter_map(|g| match g {
+            AttemptGate::Allowed { attempt } => Some(*attempt),
+            AttemptGate::Locked { .. } => None,
+        })
+        .collect();
+    allowed.sort();
+    assert_eq!(allowed, vec![1, 2, 3, 4, 5]);
+}
+
+pub async fn lock_expires(store: Arc<dyn LoginAttempts>) {
+    let policy = LockoutPolicy { threshold: 1, window: Duration::minutes(1), lock_for: Duration::milliseconds(200) };
+    let n = attempt(&store, "ada", &policy).await;
+    assert!(store.fail("ada", n, &policy).await.unwrap().is_some());
+    assert!(matches!(store.begin("ada", &policy).await.unwrap(), AttemptGate::Locked { .. }));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(attempt(&store, "ada", &policy).await, 1);
+}

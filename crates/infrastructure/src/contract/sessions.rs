@@ -1,0 +1,146 @@
+use super::users::{now, user};
+use portcullis_application::ports::{RotateOutcome, SessionStore, UserRepository};
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::secret::{Secret, TokenHash};
+use portcullis_domain::session::{NewRefreshToken, Session};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+/// The session store plus a user repository (sessions belong to users).
+pub type Ports = (Arc<dyn SessionStore>, Arc<dyn UserRepository>);
+
+const GRACE: Duration = Duration::seconds(10);
+
+fn token(name: &str, now: OffsetDateTime) -> (TokenHash, NewRefreshToken) {
+    let hash = TokenHash::of(&Secret::new(format!("{name}-{}", uuid::Uuid::new_v4())));
+    (hash, NewRefreshToken { hash, expires_at: now + Duration::days(7), sealed_for_parent: name.as_bytes().to_vec() })
+}
+
+async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, OffsetDateTime) {
+    let user_id = match user_id {
+        Some(id) => id,
+        None => {
+            let u = user(&format!("{}@example.com", uuid::Uuid::new_v4().simple()));
+            ports.1.insert(&u).await.unwrap();
+            u.id
+        }
+    };
+    let t = now();
+    let session = Session {
+        id: SessionId::new(),
+        user_id,
+        created_at: t,
+        last_used_at: t,
+        revoked_at: None,
+        ip: Some("203.0.113.9".into()),
+        user_agent: Some("contract-test".into()),
+    };
+    let (hash, first) = token("first", t);
+    ports.0.create(&session, &first).await.unwrap();
+    (session, hash, t)
+}
+
+pub async fn rotation_chain(ports: Ports) {
+    let (session, first, t) = open(&ports, None).await;
+    assert_eq!(ports.0.get(session.id).await.unwrap(), Some(session.clone()));
+    let (second, child) = token("second", t);
+    let later = t + Duration::seconds(30);
+    match ports.0.rotate(&first, &child, later, GRACE).await.unwrap() {
+        RotateOutcome::Rotated { session: s } => {
+            assert_eq!(s.id, session.id);
+            assert_eq!(s.last_used_at, later);
+        }
+        other => panic!("expected Rotated, got {other:?}"),
+    }
+    let (_, grandchild) = token("third", t);
+    assert!(matches!(
+        ports.0.rotate(&second, &grandchild, later + Duration::seconds(60), GRACE).await.unwrap(),
+        RotateOutcome::Rotated { .. }
+    ));
+}
+
+pub async fn parent_within_grace_gets_sealed_child(ports: Ports) {
+    let (_, first, t) = open(&ports, None).await;
+    let (_, child) = token("child", t);
+    ports.0.rotate(&first, &child, t, GRACE).await.unwrap();
+    let (_, unused) = token("unused", t);
+    match ports.0.rotate(&first, &unused, t + GRACE, GRACE).await.unwrap() {
+        RotateOutcome::Grace { sealed_child, .. } => assert_eq!(sealed_child, b"child".to_vec()),
+        other => panic!("expected Grace, got {other:?}"),
+    }
+}
+
+pub async fn reuse_revokes_the_family(ports: Ports) {
+    let (session, first, t) = open(&ports, None).await;
+    let (second, child) = token("second", t);
+    ports.0.rotate(&first, &child, t, GRACE).await.unwrap();
+    let (_, other) = token("other", t);
+    let late = t + GRACE + Duration::seconds(1);
+    match ports.0.rotate(&first, &other, late, GRACE).await.unwrap() {
+        RotateOutcome::Reused { session: s } => assert_eq!(s.revoked_at, Some(late)),
+        other => panic!("expected Reused, got {other:?}"),
+    }
+    // The newest token of the family is dead too.
+    assert_eq!(ports.0.rotate(&second, &other, late, GRACE).await.unwrap(), RotateOutcome::Revoked);
+    assert!(ports.0.get(session.id).await.unwrap().unwrap().revoked_at.is_some());
+}
+
+pub async fn zero_grace_treats_parent_as_reuse(ports: Ports) {
+    let (_, first, t) = open(&ports, None).await;
+    let (_, child) = token("child", t);
+    ports.0.rotate(&first, &child, t, Duration::ZERO).await.unwrap();
+    let (_, other) = token("other", t);
+    assert!(matches!(ports.0.rotate(&first, &other, t, Duration::ZERO).await.unwrap(), RotateOutcome::Reused { .. }));
+}
+
+pub async fn expired_and_unknown_tokens(ports: Ports) {
+    let (_, first, t) = open(&ports, None).await;
+    let (_, child) = token("child", t);
+    assert_eq!(ports.0.rotate(&first, &child, t + Duration::days(8), GRACE).await.unwrap(), RotateOutcome::Expired);
+    let (stranger, _) = token("stranger", t);
+    assert_eq!(ports.0.rotate(&stranger, &child, t, GRACE).await.unwrap(), RotateOutcome::Unknown);
+}
+
+pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
+    let (_, first, t) = open(&ports, None).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = ports.0.clone();
+        tasks.spawn(async move {
+            let (_, child) = token(&format!("child{i}"), t);
+            store.rotate(&first, &child, t, GRACE).await.unwrap()
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let rotated = outcomes.iter().filter(|o| matches!(o, RotateOutcome::Rotated { .. })).count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+    // Everyone else was handed the one child that won.
+    let sealed: std::collections::HashSet<Vec<u8>> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RotateOutcome::Grace { sealed_child, .. } => Some(sealed_child.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sealed.len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.len(), 16);
+}
+
+pub async fn revoke_one_and_all_but_one(ports: Ports) {
+    let (a, _, t) = open(&ports, None).await;
+    let (b, _, _) = open(&ports, Some(a.user_id)).await;
+    let (c, _, _) = open(&ports, Some(a.user_id)).await;
+    let (other_user, _, _) = open(&ports, None).await;
+
+    assert!(ports.0.revoke(a.id, t).await.unwrap());
+    assert!(!ports.0.revoke(a.id, t).await.unwrap(), "second revoke is a no-op");
+    assert!(!ports.0.revoke(SessionId::new(), t).await.unwrap());
+
+    let revoked = ports.0.revoke_all_for_user(a.user_id, Some(c.id), t).await.unwrap();
+    assert_eq!(revoked, vec![b.id]);
+    assert!(ports.0.get(c.id).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(ports.0.get(other_user.id).await.unwrap().unwrap().revoked_at.is_none());
+    let mut all = ports.0.revoke_all_for_user(a.user_id, None, t).await.unwrap();
+    all.sort();
+    assert_eq!(all, vec![c.id]);
+}

@@ -1,0 +1,45 @@
+use super::lock;
+use async_trait::async_trait;
+use portcullis_application::ports::{AuditLog, StoreError};
+use portcullis_domain::audit::AuditEvent;
+use portcullis_domain::ids::{AuditEventId, UserId};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Append-only: there is no way to change or remove an event. Ordered by id
+/// (UUIDv7, so by time), like the Postgres index.
+#[derive(Default)]
+pub struct MemoryAuditLog(Mutex<BTreeMap<AuditEventId, AuditEvent>>);
+
+impl MemoryAuditLog {
+    /// Every event, oldest first (for tests and the dev console).
+    pub fn all(&self) -> Vec<AuditEvent> {
+        lock(&self.0).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryAuditLog {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut events = lock(&self.0);
+        if events.contains_key(&event.id) {
+            return Err(StoreError::Conflict("audit event id"));
+        }
+        events.insert(event.id, event.clone());
+        Ok(())
+    }
+
+    async fn list_for_user(&self, user_id: UserId, before: Option<AuditEventId>, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let events = lock(&self.0);
+        let range = match before {
+            Some(cursor) => events.range(..cursor),
+            None => events.range(..),
+        };
+        Ok(range
+            .rev()
+            .filter(|(_, e)| e.user_id == Some(user_id))
+            .take(limit as usize)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}

@@ -1,0 +1,129 @@
+use super::lock;
+use async_trait::async_trait;
+use portcullis_application::ports::{RotateOutcome, SessionStore, StoreError};
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::secret::TokenHash;
+use portcullis_domain::session::{NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::{Duration, OffsetDateTime};
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<SessionId, Session>,
+    tokens: HashMap<[u8; 32], RefreshTokenRecord>,
+}
+
+/// One mutex over sessions and tokens: `rotate` reads and writes both in a
+/// single critical section, which is what makes it atomic.
+#[derive(Default)]
+pub struct MemorySessionStore(Mutex<State>);
+
+fn record(session_id: SessionId, new: &NewRefreshToken, now: OffsetDateTime) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: new.hash,
+        session_id,
+        issued_at: now,
+        expires_at: new.expires_at,
+        rotated_at: None,
+        child_hash: None,
+        sealed_child: None,
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn create(&self, session: &Session, first: &NewRefreshToken) -> Result<(), StoreError> {
+        let mut state = lock(&self.0);
+        if state.sessions.contains_key(&session.id) {
+            return Err(StoreError::Conflict("session id"));
+        }
+        if state.tokens.contains_key(first.hash.as_bytes()) {
+            return Err(StoreError::Conflict("refresh token"));
+        }
+        state.sessions.insert(session.id, session.clone());
+        state.tokens.insert(*first.hash.as_bytes(), record(session.id, first, session.created_at));
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        child: &NewRefreshToken,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut guard = lock(&self.0);
+        let state = &mut *guard;
+        let Some(token) = state.tokens.get(presented.as_bytes()).cloned() else {
+            return Ok(RotateOutcome::Unknown);
+        };
+        let Some(session) = state.sessions.get(&token.session_id).cloned() else {
+            return Ok(RotateOutcome::Unknown);
+        };
+        let current_child = token.child_hash.and_then(|h| state.tokens.get(h.as_bytes()));
+        match decide_refresh(&token, current_child, &session, now, grace) {
+            RefreshDecision::Rotate => {
+                if state.tokens.contains_key(child.hash.as_bytes()) {
+                    return Err(StoreError::Conflict("refresh token"));
+                }
+                state.tokens.insert(*child.hash.as_bytes(), record(session.id, child, now));
+                if let Some(parent) = state.tokens.get_mut(presented.as_bytes()) {
+                    parent.rotated_at = Some(now);
+                    parent.child_hash = Some(child.hash);
+                    parent.sealed_child = Some(child.sealed_for_parent.clone());
+                }
+                let session = state.sessions.get_mut(&session.id).map(|s| {
+                    s.last_used_at = now;
+                    s.clone()
+                });
+                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Rotated { session }))
+            }
+            RefreshDecision::Grace { sealed_child } => Ok(RotateOutcome::Grace { session, sealed_child }),
+            RefreshDecision::Reuse => {
+                let session = state.sessions.get_mut(&session.id).map(|s| {
+                    s.revoked_at.get_or_insert(now);
+                    s.clone()
+                });
+                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Reused { session }))
+            }
+            RefreshDecision::Expired => Ok(RotateOutcome::Expired),
+            RefreshDecision::Revoked => Ok(RotateOutcome::Revoked),
+        }
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(lock(&self.0).sessions.get(&id).cloned())
+    }
+
+    async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        match state.sessions.get_mut(&id) {
+            Some(s) if s.revoked_at.is_none() => {
+                s.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut state = lock(&self.0);
+        let mut revoked: Vec<SessionId> = state
+            .sessions
+            .values_mut()
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none() && Some(s.id) != keep)
+            .map(|s| {
+                s.revoked_at = Some(now);
+                s.id
+            })
+            .collect();
+        revoked.sort();
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,61 @@
+use super::lock;
+use async_trait::async_trait;
+use portcullis_application::ports::{StoreError, UserRepository};
+use portcullis_domain::email::Email;
+use portcullis_domain::ids::UserId;
+use portcullis_domain::user::{PasswordHash, ProfileChanges, User};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+#[derive(Default)]
+struct State {
+    by_id: HashMap<UserId, User>,
+    by_email: HashMap<String, UserId>,
+}
+
+#[derive(Default)]
+pub struct MemoryUserRepository(Mutex<State>);
+
+#[async_trait]
+impl UserRepository for MemoryUserRepository {
+    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = lock(&self.0);
+        if state.by_email.contains_key(user.email.as_str()) {
+            return Err(StoreError::Conflict("email"));
+        }
+        if state.by_id.contains_key(&user.id) {
+            return Err(StoreError::Conflict("id"));
+        }
+        state.by_email.insert(user.email.as_str().to_owned(), user.id);
+        state.by_id.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(lock(&self.0).by_id.get(&id).cloned())
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let state = lock(&self.0);
+        Ok(state.by_email.get(email.as_str()).and_then(|id| state.by_id.get(id)).cloned())
+    }
+
+    async fn update_profile(&self, id: UserId, changes: &ProfileChanges, now: OffsetDateTime) -> Result<User, StoreError> {
+        let mut state = lock(&self.0);
+        let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
+        if let Some(name) = &changes.display_name {
+            user.display_name = name.clone();
+        }
+        user.updated_at = now;
+        Ok(user.clone())
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut state = lock(&self.0);
+        let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
+        user.password_hash = hash.clone();
+        user.updated_at = now;
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+use super::schema::audit_events;
+use super::{PgPool, conn, db_error};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use portcullis_application::ports::{AuditLog, StoreError};
+use portcullis_domain::audit::{AuditAction, AuditEvent, Severity};
+use portcullis_domain::ids::{AuditEventId, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+struct AuditRow {
+    id: Uuid,
+    occurred_at: OffsetDateTime,
+    action: String,
+    severity: String,
+    user_id: Option<Uuid>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    details: serde_json::Value,
+}
+
+impl AuditRow {
+    fn into_domain(self) -> Result<AuditEvent, StoreError> {
+        let unknown = |what: &str, v: &str| StoreError::Unavailable(format!("postgres: audit event {} has unknown {what} {v:?}", self.id));
+        Ok(AuditEvent {
+            id: AuditEventId(self.id),
+            occurred_at: self.occurred_at,
+            action: AuditAction::parse(&self.action).ok_or_else(|| unknown("action", &self.action))?,
+            severity: Severity::parse(&self.severity).ok_or_else(|| unknown("severity", &self.severity))?,
+            user_id: self.user_id.map(UserId),
+            ip: self.ip,
+            user_agent: self.user_agent,
+            request_id: self.request_id,
+            details: self.details,
+        })
+    }
+}
+
+/// `audit_events` has a trigger that rejects UPDATE, DELETE and TRUNCATE.
+#[derive(Clone)]
+pub struct PgAuditLog(PgPool);
+
+impl PgAuditLog {
+    pub fn new(pool: PgPool) -> Self {
+        Self(pool)
+    }
+}
+
+#[async_trait]
+impl AuditLog for PgAuditLog {
+    async fn append(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row = AuditRow {
+            id: e.id.as_uuid(),
+            occurred_at: e.occurred_at,
+            action: e.action.as_str().to_owned(),
+            severity: e.severity.as_str().to_owned(),
+            user_id: e.user_id.map(|u| u.as_uuid()),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            request_id: e.request_id.clone(),
+            details: e.details.clone(),
+        };
+        diesel::insert_into(audit_events::table)
+            .values(row)
+            .execute(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    StoreError::Conflict("audit event id")
+                }
+                e => db_error(e),
+            })
+    }
+
+    async fn list_for_user(&self, user_id: UserId, before: Option<AuditEventId>, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let mut query = audit_events::table
+            .filter(audit_events::user_id.eq(user_id.as_uuid()))
+            .order(audit_events::id.desc())
+            .limit(i64::from(limit))
+            .select(AuditRow::as_select())
+            .into_boxed();
+        if let Some(cursor) = before {
+            query = query.filter(audit_events::id.lt(cursor.as_uuid()));
+        }
+        let rows: Vec<AuditRow> = query.load(&mut c).await.map_err(db_error)?;
+        rows.into_iter().map(AuditRow::into_domain).collect()
+    }
+}

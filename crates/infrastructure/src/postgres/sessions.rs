@@ -1,0 +1,251 @@
+use super::schema::{refresh_tokens, sessions};
+use super::{PgPool, conn, db_error};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_application::ports::{RotateOutcome, SessionStore, StoreError};
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::secret::TokenHash;
+use portcullis_domain::session::{NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+struct SessionRow {
+    id: Uuid,
+    user_id: Uuid,
+    created_at: OffsetDateTime,
+    last_used_at: OffsetDateTime,
+    revoked_at: Option<OffsetDateTime>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: SessionId(r.id),
+            user_id: UserId(r.user_id),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+struct TokenRow {
+    token_hash: Vec<u8>,
+    session_id: Uuid,
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    rotated_at: Option<OffsetDateTime>,
+    child_hash: Option<Vec<u8>>,
+    sealed_child: Option<Vec<u8>>,
+}
+
+impl TokenRow {
+    fn new(session_id: SessionId, t: &NewRefreshToken, now: OffsetDateTime) -> Self {
+        Self {
+            token_hash: t.hash.as_bytes().to_vec(),
+            session_id: session_id.as_uuid(),
+            issued_at: now,
+            expires_at: t.expires_at,
+            rotated_at: None,
+            child_hash: None,
+            sealed_child: None,
+        }
+    }
+
+    fn into_domain(self) -> Option<RefreshTokenRecord> {
+        Some(RefreshTokenRecord {
+            hash: TokenHash::from_slice(&self.token_hash)?,
+            session_id: SessionId(self.session_id),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            rotated_at: self.rotated_at,
+            child_hash: match self.child_hash {
+                Some(h) => Some(TokenHash::from_slice(&h)?),
+                None => None,
+            },
+            sealed_child: self.sealed_child,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct PgSessionStore(PgPool);
+
+impl PgSessionStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self(pool)
+    }
+}
+
+fn conflict_or(e: DieselError, what: &'static str) -> StoreError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Conflict(what),
+        e => db_error(e),
+    }
+}
+
+/// The rotation, inside one transaction. Lock order is always token row, then
+/// session row, so concurrent presentations of tokens of one family serialise
+/// on the session without deadlocking; all writes to a family happen under its
+/// session lock, so reading the child unlocked is safe.
+async fn rotate_in_tx(
+    c: &mut AsyncPgConnection,
+    presented: &TokenHash,
+    child: &NewRefreshToken,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Result<RotateOutcome, DieselError> {
+    let Some(token) = refresh_tokens::table
+        .find(presented.as_bytes().to_vec())
+        .select(TokenRow::as_select())
+        .for_update()
+        .first(c)
+        .await
+        .optional()?
+        .and_then(TokenRow::into_domain)
+    else {
+        return Ok(RotateOutcome::Unknown);
+    };
+    let session: Session = sessions::table
+        .find(token.session_id.as_uuid())
+        .select(SessionRow::as_select())
+        .for_update()
+        .first(c)
+        .await?
+        .into();
+    let current_child = match token.child_hash {
+        Some(h) => refresh_tokens::table
+            .find(h.as_bytes().to_vec())
+            .select(TokenRow::as_select())
+            .first(c)
+            .await
+            .optional()?
+            .and_then(TokenRow::into_domain),
+        None => None,
+    };
+    Ok(match decide_refresh(&token, current_child.as_ref(), &session, now, grace) {
+        RefreshDecision::Rotate => {
+            diesel::insert_into(refresh_tokens::table)
+                .values(TokenRow::new(session.id, child, now))
+                .execute(c)
+                .await?;
+            diesel::update(refresh_tokens::table.find(presented.as_bytes().to_vec()))
+                .set((
+                    refresh_tokens::rotated_at.eq(now),
+                    refresh_tokens::child_hash.eq(child.hash.as_bytes().to_vec()),
+                    refresh_tokens::sealed_child.eq(&child.sealed_for_parent),
+                ))
+                .execute(c)
+                .await?;
+            let session: SessionRow = diesel::update(sessions::table.find(session.id.as_uuid()))
+                .set(sessions::last_used_at.eq(now))
+                .returning(SessionRow::as_returning())
+                .get_result(c)
+                .await?;
+            RotateOutcome::Rotated { session: session.into() }
+        }
+        RefreshDecision::Grace { sealed_child } => RotateOutcome::Grace { session, sealed_child },
+        RefreshDecision::Reuse => {
+            let session: SessionRow = diesel::update(sessions::table.find(session.id.as_uuid()))
+                .set(sessions::revoked_at.eq(now))
+                .returning(SessionRow::as_returning())
+                .get_result(c)
+                .await?;
+            RotateOutcome::Reused { session: session.into() }
+        }
+        RefreshDecision::Expired => RotateOutcome::Expired,
+        RefreshDecision::Revoked => RotateOutcome::Revoked,
+    })
+}
+
+#[async_trait]
+impl SessionStore for PgSessionStore {
+    async fn create(&self, session: &Session, first: &NewRefreshToken) -> Result<(), StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row = SessionRow {
+            id: session.id.as_uuid(),
+            user_id: session.user_id.as_uuid(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            revoked_at: session.revoked_at,
+            ip: session.ip.clone(),
+            user_agent: session.user_agent.clone(),
+        };
+        let token = TokenRow::new(session.id, first, session.created_at);
+        c.transaction::<_, DieselError, _>(async |c| {
+            diesel::insert_into(sessions::table).values(row).execute(c).await?;
+            diesel::insert_into(refresh_tokens::table).values(token).execute(c).await?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| conflict_or(e, "session"))
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        child: &NewRefreshToken,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut c = conn(&self.0).await?;
+        c.transaction::<_, DieselError, _>(async |c| rotate_in_tx(c, presented, child, now, grace).await)
+            .await
+            .map_err(|e| conflict_or(e, "refresh token"))
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        Ok(sessions::table
+            .find(id.as_uuid())
+            .select(SessionRow::as_select())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?
+            .map(Session::from))
+    }
+
+    async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let n = diesel::update(sessions::table.find(id.as_uuid()).filter(sessions::revoked_at.is_null()))
+            .set(sessions::revoked_at.eq(now))
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let keep = keep.map_or(Uuid::nil(), |k| k.as_uuid());
+        let mut ids: Vec<Uuid> = diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id.as_uuid()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::id.ne(keep)),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .returning(sessions::id)
+        .get_results(&mut c)
+        .await
+        .map_err(db_error)?;
+        ids.sort();
+        Ok(ids.into_iter().map(SessionId).collect())
+    }
+}

@@ -1,0 +1,127 @@
+//! An isolated, migrated database per test (after crates.io's
+//! `crates_io_test_db`): the migrations run once per test process into a
+//! template database, and each test gets `CREATE DATABASE … TEMPLATE`, which is
+//! dropped again when the test's [`TestDatabase`] is dropped.
+
+use super::run_migrations;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::sync::{Mutex, OnceLock};
+
+/// The database URL the integration suite must use; panics with a clear
+/// message when it is missing, because that suite never skips silently.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| panic!("DATABASE_URL must be set for the PostgreSQL integration tests"))
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Runs SQL statements on the server's maintenance connection, from a thread
+/// of its own so it works from any runtime and from `Drop`.
+fn admin(statements: Vec<String>) -> Result<(), String> {
+    let url = database_url();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            let mut conn = AsyncPgConnection::establish(&url)
+                .await
+                .map_err(|e| format!("cannot connect to PostgreSQL at DATABASE_URL: {e}"))?;
+            for sql in statements {
+                diesel::sql_query(&sql).execute(&mut conn).await.map_err(|e| format!("{sql}: {e}"))?;
+            }
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| "admin thread panicked".to_owned())?
+}
+
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| format!("portcullis_tmpl_{}", std::process::id()))
+}
+
+/// Creates (once per process) the migrated template database.
+fn template() -> &'static str {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let name = template_name();
+        admin(vec![format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")])
+            .unwrap_or_else(|e| panic!("creating the template database failed: {e}"));
+        run_migrations(&with_database(&database_url(), name))
+            .unwrap_or_else(|e| panic!("migrating the template database failed: {e}"));
+    });
+    template_name()
+}
+
+/// Serialises `CREATE DATABASE … TEMPLATE` (PostgreSQL refuses to copy a
+/// template that another copy is reading).
+static CREATE_LOCK: Mutex<()> = Mutex::new(());
+
+pub struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    pub fn new() -> Self {
+        let template = template();
+        let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
+        {
+            let _guard = CREATE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            admin(vec![format!("CREATE DATABASE {name} TEMPLATE {template}")])
+                .unwrap_or_else(|e| panic!("creating a test database failed: {e}"));
+        }
+        let url = with_database(&database_url(), &name);
+        Self { name, url }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = admin(vec![format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)]) {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

@@ -1,0 +1,131 @@
+use super::schema::users;
+use super::{PgPool, conn, db_error};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::RunQueryDsl;
+use portcullis_application::ports::{StoreError, UserRepository};
+use portcullis_domain::email::Email;
+use portcullis_domain::ids::UserId;
+use portcullis_domain::user::{DisplayName, PasswordHash, ProfileChanges, User};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    display_name: Option<String>,
+    password_hash: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl UserRow {
+    fn from_domain(u: &User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            display_name: u.display_name.as_ref().map(|d| d.as_str().to_owned()),
+            password_hash: u.password_hash.0.clone(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+
+    /// Rows were written through the domain types, so parsing only fails if
+    /// someone edited the table by hand; that is reported, not hidden.
+    fn into_domain(self) -> Result<User, StoreError> {
+        let corrupt = |what: &str| StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id));
+        Ok(User {
+            id: UserId(self.id),
+            email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
+            display_name: match &self.display_name {
+                Some(d) => Some(DisplayName::parse(d).map_err(|_| corrupt("display_name"))?),
+                None => None,
+            },
+            password_hash: PasswordHash(self.password_hash.clone()),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct PgUserRepository(PgPool);
+
+impl PgUserRepository {
+    pub fn new(pool: PgPool) -> Self {
+        Self(pool)
+    }
+}
+
+#[async_trait]
+impl UserRepository for PgUserRepository {
+    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+        let mut c = conn(&self.0).await?;
+        match diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(&mut c).await {
+            Ok(_) => Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                Err(StoreError::Conflict(if info.constraint_name() == Some("users_email_key") { "email" } else { "id" }))
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        users::table
+            .find(id.as_uuid())
+            .select(UserRow::as_select())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?
+            .map(UserRow::into_domain)
+            .transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        users::table
+            .filter(users::email.eq(email.as_str()))
+            .select(UserRow::as_select())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?
+            .map(UserRow::into_domain)
+            .transpose()
+    }
+
+    async fn update_profile(&self, id: UserId, changes: &ProfileChanges, now: OffsetDateTime) -> Result<User, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let target = diesel::update(users::table.find(id.as_uuid()));
+        let row = match &changes.display_name {
+            Some(name) => {
+                target
+                    .set((
+                        users::display_name.eq(name.as_ref().map(|d| d.as_str().to_owned())),
+                        users::updated_at.eq(now),
+                    ))
+                    .returning(UserRow::as_returning())
+                    .get_result(&mut c)
+                    .await
+            }
+            None => target.set(users::updated_at.eq(now)).returning(UserRow::as_returning()).get_result(&mut c).await,
+        };
+        row.optional().map_err(db_error)?.ok_or(StoreError::NotFound)?.into_domain()
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut c = conn(&self.0).await?;
+        let updated = diesel::update(users::table.find(id.as_uuid()))
+            .set((users::password_hash.eq(&hash.0), users::updated_at.eq(now)))
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,85 @@
+//! Redis adapters: sliding-window rate limiter, login-attempt counter and the
+//! access-token revocation list. Every multi-step operation is one Lua script,
+//! so it is atomic across all app instances sharing the Redis.
+
+mod login_attempts;
+mod rate_limit;
+mod revocation;
+
+pub use login_attempts::RedisLoginAttempts;
+pub use rate_limit::RedisRateLimiter;
+pub use revocation::RedisRevocationList;
+
+use async_trait::async_trait;
+use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
+use portcullis_application::ports::{HealthCheck, StoreError};
+use std::time::Duration as StdDuration;
+
+/// A pooled Redis connection plus the key prefix that namespaces this
+/// deployment (and, in tests, each test).
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    prefix: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid REDIS_URL: {0}")]
+pub struct RedisConfigError(String);
+
+impl RedisStore {
+    /// Builds the pool; connections are made lazily, and each wait, connect or
+    /// recycle is bounded so an unreachable Redis fails fast instead of hanging.
+    pub fn new(url: &str, prefix: &str, max_size: usize) -> Result<Self, RedisConfigError> {
+        let mut config = Config::from_url(url);
+        let mut pool = PoolConfig::new(max_size.max(1));
+        pool.timeouts = Timeouts {
+            wait: Some(StdDuration::from_secs(2)),
+            create: Some(StdDuration::from_secs(2)),
+            recycle: Some(StdDuration::from_secs(1)),
+        };
+        config.pool = Some(pool);
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| RedisConfigError(e.to_string()))?;
+        Ok(Self { pool, prefix: prefix.to_owned() })
+    }
+
+    pub(crate) fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Connection, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
+    }
+
+    /// Sends PING.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        deadpool_redis::redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+pub(crate) fn unavailable(e: deadpool_redis::redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+/// Milliseconds for Redis, at least 1 (0 would mean "no expiry" or an error).
+pub(crate) fn millis(d: time::Duration) -> i64 {
+    (d.whole_milliseconds().clamp(1, i128::from(i64::MAX))) as i64
+}
+
+#[async_trait]
+impl HealthCheck for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.ping().await.map_err(|e| e.to_string())
+    }
+}
