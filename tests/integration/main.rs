@@ -1,1 +1,10 @@
-//! Integration suite
+//! The integration suite: every port's contract against the real adapters
+//! (PostgreSQL, Redis), and the HTTP API on real backends. Run by
+//! `make test-integration`; it needs DATABASE_URL and REDIS_URL and fails —
+//! never skips — when they are missing or unreachable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contract_postgres;
+mod contract_redis;
+mod support;

@@ -1,0 +1,68 @@
+//! Contract suites against PostgreSQL, one migrated database per test.
+
+use portcullis_application::ports::{AuditLog, SessionStore, UserRepository};
+use portcullis_infrastructure::postgres::test_db::TestDatabase;
+use portcullis_infrastructure::postgres::{self, PgAuditLog, PgSessionStore, PgUserRepository};
+use std::sync::Arc;
+
+fn database() -> (postgres::PgPool, TestDatabase) {
+    let db = TestDatabase::new();
+    let pool = postgres::pool(db.url(), 8).unwrap();
+    (pool, db)
+}
+
+mod users {
+    use super::*;
+    portcullis_infrastructure::user_repository_contract!(async {
+        let (pool, db) = database();
+        (Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>, db)
+    });
+}
+
+mod sessions {
+    use super::*;
+    portcullis_infrastructure::session_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::sessions::Ports = (
+            Arc::new(PgSessionStore::new(pool.clone())) as Arc<dyn SessionStore>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
+mod audit {
+    use super::*;
+    portcullis_infrastructure::audit_log_contract!(async {
+        let (pool, db) = database();
+        (Arc::new(PgAuditLog::new(pool)) as Arc<dyn AuditLog>, db)
+    });
+
+    /// The table itself refuses to change history, whoever asks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_table_is_append_only() {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        let (pool, db) = database();
+        let log = PgAuditLog::new(pool);
+        let event = portcullis_domain::audit::AuditEvent::new(
+            portcullis_domain::audit::AuditAction::Logout,
+            None,
+            &Default::default(),
+            time::OffsetDateTime::now_utc(),
+            serde_json::json!({}),
+        );
+        log.append(&event).await.unwrap();
+        let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+        for sql in ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+            let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+    }
+}
+
+/// Migrations apply cleanly to an empty database and are idempotent.
+#[test]
+fn migrations_are_idempotent() {
+    let db = TestDatabase::new();
+    assert!(postgres::run_migrations(db.url()).unwrap().is_empty(), "template already migrated");
+}

@@ -1,0 +1,27 @@
+//! Contract suites against Redis, one key prefix per test.
+
+use crate::support::redis_store;
+use portcullis_application::ports::{LoginAttempts, RateLimiter, RevocationList};
+use portcullis_infrastructure::redis::{RedisLoginAttempts, RedisRateLimiter, RedisRevocationList};
+use std::sync::Arc;
+
+mod rate_limit {
+    use super::*;
+    portcullis_infrastructure::rate_limiter_contract!(async {
+        (Arc::new(RedisRateLimiter::new(redis_store().await)) as Arc<dyn RateLimiter>, ())
+    });
+}
+
+mod login_attempts {
+    use super::*;
+    portcullis_infrastructure::login_attempts_contract!(async {
+        (Arc::new(RedisLoginAttempts::new(redis_store().await)) as Arc<dyn LoginAttempts>, ())
+    });
+}
+
+mod revocation {
+    use super::*;
+    portcullis_infrastructure::revocation_list_contract!(async {
+        (Arc::new(RedisRevocationList::new(redis_store().await)) as Arc<dyn RevocationList>, ())
+    });
+}
