@@ -1,1 +1,93 @@
-//! placeholder
+//! The HTTP adapter: actix-web routes, DTOs, the error envelope, middleware.
+//! This crate alone knows about status codes.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod metrics;
+pub mod openapi;
+pub mod rate_limit;
+pub mod request_meta;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::{App, HttpRequest, Resource, Route, middleware, web};
+use error::ApiError;
+use handlers::{auth, meta, users};
+use openapi::ApiDoc;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use state::AppState;
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let limit = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => Some(*limit),
+        _ => None,
+    };
+    match (err, limit) {
+        (_, Some(limit)) => ApiError::PayloadTooLarge { limit },
+        (JsonPayloadError::ContentType, _) => ApiError::UnsupportedMediaType,
+        (JsonPayloadError::Deserialize(e), _) => ApiError::BadRequest(e.to_string()),
+        (other, _) => ApiError::BadRequest(other.to_string()),
+    }
+    .into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(err.to_string()).into()
+}
+
+async fn not_found() -> Result<(), ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> Result<(), ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// A resource whose other methods answer 405 in the envelope.
+fn resource(path: &str, route: Route) -> Resource {
+    web::resource(path).route(route).default_service(web::to(method_not_allowed))
+}
+
+/// The whole application: middleware, routes, docs.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json_limit = state.json_limit;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::JsonConfig::default().limit(json_limit).error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .service(
+            web::scope("/api/v1")
+                .wrap(middleware::from_fn(rate_limit::per_ip))
+                .service(resource("/auth/register", web::post().to(auth::register)))
+                .service(resource("/auth/login", web::post().to(auth::login)))
+                .service(resource("/auth/refresh", web::post().to(auth::refresh)))
+                .service(resource("/auth/logout", web::post().to(auth::logout)))
+                .service(resource("/auth/me", web::get().to(auth::me)))
+                .service(resource("/users/me", web::patch().to(users::update_me)))
+                .service(resource("/users/me/password", web::post().to(users::change_password)))
+                .service(resource("/users/me/activity", web::get().to(users::activity))),
+        )
+        .service(resource("/health/live", web::get().to(meta::live)))
+        .service(resource("/health/ready", web::get().to(meta::ready)))
+        .service(resource("/metrics", web::get().to(meta::metrics)))
+        .service(resource("/.well-known/jwks.json", web::get().to(meta::jwks)))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
+        .default_service(web::to(not_found))
+        .wrap(middleware::from_fn(request_meta::request_context))
+}

@@ -1,1 +1,26 @@
-//! Wiring.
+//! The Portcullis binary's library half: configuration, wiring and the
+//! server, so tests can start the real application in-process.
+
+pub mod config;
+pub mod telemetry;
+pub mod wiring;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use config::Config;
+use portcullis_http::AppState;
+use std::net::TcpListener;
+
+/// Starts serving `state` on an already-bound listener.
+pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || portcullis_http::app(state.clone()))
+        .workers(workers.max(1))
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
+/// Binds `HOST:PORT` from the configuration.
+pub fn bind(config: &Config) -> std::io::Result<TcpListener> {
+    TcpListener::bind((config.host.as_str(), config.port))
+}

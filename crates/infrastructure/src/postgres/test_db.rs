@@ -60,12 +60,48 @@ fn template_name() -> &'static str {
     NAME.get_or_init(|| format!("portcullis_tmpl_{}", std::process::id()))
 }
 
+#[derive(diesel::QueryableByName)]
+struct Datname {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Templates left by test processes that have exited (killed mid-run).
+fn stale_templates() -> Vec<String> {
+    let url = database_url();
+    let names = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await.ok()?;
+            diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\\_tmpl\\_%'")
+                .load::<Datname>(&mut conn)
+                .await
+                .ok()
+        })
+    })
+    .join()
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    names
+        .into_iter()
+        .map(|d| d.datname)
+        .filter(|name| {
+            let pid = name.trim_start_matches("portcullis_tmpl_");
+            pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .collect()
+}
+
 /// Creates (once per process) the migrated template database.
 fn template() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         let name = template_name();
-        admin(vec![format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")])
+        let mut statements: Vec<String> =
+            stale_templates().iter().map(|stale| format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)")).collect();
+        statements.extend([format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")]);
+        admin(statements)
             .unwrap_or_else(|e| panic!("creating the template database failed: {e}"));
         run_migrations(&with_database(&database_url(), name))
             .unwrap_or_else(|e| panic!("migrating the template database failed: {e}"));

@@ -1,0 +1,188 @@
+//! Request and response bodies. Requests are checked for shape and bounds by
+//! garde, then turned into domain values by the use cases (which check the
+//! business rules and report every violation together).
+
+use garde::Validate;
+use portcullis_application::auth::{ActivityPage, Authenticated};
+use portcullis_domain::audit::AuditEvent;
+use portcullis_domain::user::User;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Upper bound on any password field before the policy sees it: keeps
+/// hashing and strength estimation cheap (the policy's own maximum is lower).
+const MAX_SECRET: usize = 1024;
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[garde(length(max = 320))]
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[garde(length(max = MAX_SECRET))]
+    #[schema(example = "Correct-Horse-Battery-9")]
+    pub password: String,
+    #[garde(length(max = 400))]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[garde(length(max = 320))]
+    pub email: String,
+    #[garde(length(max = MAX_SECRET))]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[garde(length(min = 1, max = 256))]
+    pub refresh_token: String,
+}
+
+/// Fields absent from the body are left unchanged; `"display_name": null`
+/// clears the name.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    #[garde(skip)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Option<String>>,
+}
+
+/// Distinguishes "absent" (outer None, via `default`) from `null` (Some(None)).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[garde(length(max = MAX_SECRET))]
+    pub current_password: String,
+    #[garde(length(max = MAX_SECRET))]
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// Page size, 1–100 (default 20).
+    #[garde(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[garde(skip)]
+    pub cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            display_name: u.display_name.as_ref().map(|d| d.as_str().to_owned()),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub user: UserResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user: UserResponse,
+}
+
+impl From<&Authenticated> for TokenResponse {
+    fn from(a: &Authenticated) -> Self {
+        Self {
+            access_token: a.tokens.access_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: a.tokens.expires_in.whole_seconds(),
+            refresh_token: a.tokens.refresh_token.expose().to_owned(),
+            user: UserResponse::from(&a.user),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityItem {
+    pub id: Uuid,
+    /// e.g. `auth.login.succeeded`.
+    pub action: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    pub occurred_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<&AuditEvent> for ActivityItem {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            action: e.action.as_str().to_owned(),
+            severity: e.severity.as_str().to_owned(),
+            occurred_at: rfc3339(e.occurred_at),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            details: e.details.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityResponse {
+    pub items: Vec<ActivityItem>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+impl From<&ActivityPage> for ActivityResponse {
+    fn from(p: &ActivityPage) -> Self {
+        Self {
+            items: p.events.iter().map(ActivityItem::from).collect(),
+            next_cursor: p.next_cursor.map(|c| c.as_uuid()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: &'static str,
+    #[schema(value_type = Object)]
+    pub checks: Value,
+}

@@ -1,0 +1,120 @@
+//! Extractors: the caller's context, the authenticated user, validated JSON.
+
+use crate::error::ApiError;
+use crate::rate_limit::{RouteClass, client_ip, enforce};
+use crate::request_meta::{AuthenticatedUserId, RequestId};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::{LocalBoxFuture, Ready, ready};
+use portcullis_application::AppError;
+use portcullis_application::ports::AccessClaims;
+use portcullis_domain::audit::RequestContext;
+use portcullis_domain::{FieldViolation, ValidationErrors};
+use serde::de::DeserializeOwned;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::App(AppError::Internal("application state missing".into())))
+}
+
+/// Where the request came from, for audit events.
+pub struct Client(pub RequestContext);
+
+impl Client {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let trust = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.rate_limits.trust_proxy_headers);
+        Self(RequestContext {
+            ip: Some(client_ip(req, trust)),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(512).collect()),
+            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        })
+    }
+}
+
+impl FromRequest for Client {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self::from_request(req)))
+    }
+}
+
+/// A caller with a valid, unrevoked access token. Also counts the request
+/// against the per-user limit.
+pub struct AuthUser(pub AccessClaims);
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::App(AppError::Unauthorized))?
+        .to_str()
+        .map_err(|_| ApiError::App(AppError::InvalidToken))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::App(AppError::Unauthorized))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::App(AppError::Unauthorized));
+    }
+    Ok(token.trim().to_owned())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let token = bearer(&req)?;
+            let claims = state.auth.authenticate(&token).await?;
+            req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
+            enforce(&req, &state, RouteClass::General, "user", &claims.user_id.to_string(), Some(claims.user_id)).await?;
+            Ok(Self(claims))
+        })
+    }
+}
+
+/// JSON body that passed its garde rules (shape and bounds; the domain checks
+/// the business rules when the DTO becomes domain types).
+pub struct ValidJson<T>(pub T);
+
+pub fn report_to_errors(report: &garde::Report) -> ValidationErrors {
+    ValidationErrors(
+        report
+            .iter()
+            .map(|(path, error)| {
+                let field = path.to_string();
+                let field = if field.is_empty() { "body".to_owned() } else { field };
+                FieldViolation::new(&field, "invalid", error.message())
+            })
+            .collect(),
+    )
+}
+
+impl<T> FromRequest for ValidJson<T>
+where
+    T: DeserializeOwned + garde::Validate + 'static,
+    T::Context: Default,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
+            Ok(Self(value))
+        })
+    }
+}

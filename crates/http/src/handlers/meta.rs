@@ -1,0 +1,69 @@
+//! Health, metrics and the JWKS.
+
+use crate::dto::HealthResponse;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use futures_util::future::join_all;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health/live", tag = "meta", responses((status = 200, body = HealthResponse)))]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(Map::new()) })
+}
+
+/// Readiness: every configured backend answers within 2 s.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "meta",
+    responses(
+        (status = 200, body = HealthResponse),
+        (status = 503, description = "NOT_READY; details.checks names the failing backend", body = ErrorEnvelope),
+    )
+)]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let results = join_all(state.health.iter().map(|check| async move {
+        let outcome = match tokio::time::timeout(Duration::from_secs(2), check.check()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(reason),
+            Err(_) => Err("timed out after 2s".to_owned()),
+        };
+        (check.name(), outcome)
+    }))
+    .await;
+    let mut checks = Map::new();
+    let mut healthy = true;
+    for (name, outcome) in results {
+        let value = match outcome {
+            Ok(()) => "ok".to_owned(),
+            Err(reason) => {
+                healthy = false;
+                tracing::warn!(backend = name, %reason, "readiness check failed");
+                "unavailable".to_owned()
+            }
+        };
+        checks.insert(name.to_owned(), Value::String(value));
+    }
+    if healthy {
+        Ok(HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(checks) }))
+    } else {
+        Err(ApiError::NotReady { checks: Value::Object(checks) })
+    }
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// The public keys that verify access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta", responses((status = 200, description = "JSON Web Key Set")))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(state.auth.access_tokens().jwks())
+}

@@ -1,0 +1,83 @@
+//! `/api/v1/users/me*`: profile, password, activity.
+
+use crate::dto::{ActivityQuery, ActivityResponse, ChangePasswordRequest, UpdateProfileRequest, UserResponse};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use garde::Validate;
+use portcullis_domain::ids::AuditEventId;
+use portcullis_domain::secret::Secret;
+use portcullis_domain::user::{DisplayName, ProfileChanges};
+
+/// Update the caller's profile (audited with previous and new values).
+#[utoipa::path(
+    patch, path = "/api/v1/users/me", tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateProfileRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    )
+)]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+    body: ValidJson<UpdateProfileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let display_name = match body.0.display_name {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => Some(Some(DisplayName::parse(&raw)?)),
+    };
+    let updated = state.auth.update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
+}
+
+/// Change the password; every other session of the user is revoked.
+#[utoipa::path(
+    post, path = "/api/v1/users/me/password", tag = "users",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "VALIDATION_ERROR (wrong current password, policy)", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    )
+)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+    body: ValidJson<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    state
+        .auth
+        .change_password(&user.0, &Secret::new(body.current_password), &Secret::new(body.new_password), &client.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's own security events, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/users/me/activity", tag = "users",
+    security(("bearer" = [])),
+    params(ActivityQuery),
+    responses(
+        (status = 200, body = ActivityResponse),
+        (status = 400, description = "VALIDATION_ERROR (limit out of range)", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    )
+)]
+pub async fn activity(state: web::Data<AppState>, user: AuthUser, query: web::Query<ActivityQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
+    let page = state
+        .auth
+        .activity(user.0.user_id, query.cursor.map(AuditEventId), query.limit.unwrap_or(20))
+        .await?;
+    Ok(HttpResponse::Ok().json(ActivityResponse::from(&page)))
+}

@@ -1,0 +1,59 @@
+//! Prometheus metrics, in a registry per app instance (so two instances in one
+//! test process do not collide).
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub logins: IntCounterVec,
+    pub registrations: IntCounter,
+    pub rate_limited: IntCounterVec,
+    pub rate_limit_fallbacks: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration by method, route and status")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            &["method", "route", "status"],
+        )?;
+        let logins = IntCounterVec::new(
+            Opts::new("auth_logins_total", "Login attempts by result (success, failure, locked)"),
+            &["result"],
+        )?;
+        let registrations = IntCounter::new("auth_registrations_total", "Accounts registered")?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new("rate_limit_rejections_total", "Requests rejected by the rate limiter, by route class and key kind"),
+            &["class", "key"],
+        )?;
+        let rate_limit_fallbacks = IntCounter::new(
+            "rate_limit_fallback_total",
+            "Rate-limit checks served by the in-process limiter because Redis was unavailable",
+        )?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(registrations.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(rate_limit_fallbacks.clone()))?;
+        Ok(Self { registry, http_requests, http_duration, logins, registrations, rate_limited, rate_limit_fallbacks })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "encoding metrics failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

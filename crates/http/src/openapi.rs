@@ -1,0 +1,41 @@
+//! The OpenAPI document, served at `/api-docs/openapi.json` and browsed at `/docs`.
+
+use crate::dto::*;
+use crate::error::{ErrorBody, ErrorEnvelope};
+use crate::handlers::{auth, meta, users};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Identity and access: registration, login, rotating refresh tokens, sessions, audit."),
+    paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        users::update_me, users::change_password, users::activity,
+        meta::live, meta::ready, meta::metrics, meta::jwks,
+    ),
+    components(schemas(
+        RegisterRequest, LoginRequest, RefreshRequest, UpdateProfileRequest, ChangePasswordRequest,
+        UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
+        ErrorEnvelope, ErrorBody,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Credentials and tokens"),
+        (name = "users", description = "The caller's own account"),
+        (name = "meta", description = "Health, metrics, keys"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! Per-request identity and the access log.
+//!
+//! The outermost middleware takes `X-Request-Id` from the request (if it is a
+//! sane token) or makes one, runs the rest of the chain inside a tracing span
+//! carrying it (so every log line of the request has it) and inside a task-local
+//! that error responses read to fill the envelope, echoes it on the response,
+//! records metrics and writes one log line per request.
+
+use crate::state::AppState;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use portcullis_domain::ids::UserId;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub path: String,
+    pub method: String,
+}
+
+tokio::task_local! {
+    static META: RequestMeta;
+}
+
+impl RequestMeta {
+    /// The current request's metadata, or placeholders outside a request.
+    pub fn current() -> RequestMeta {
+        META.try_with(Clone::clone).unwrap_or_else(|_| RequestMeta {
+            request_id: "unknown".into(),
+            path: String::new(),
+            method: String::new(),
+        })
+    }
+}
+
+/// Request id in request extensions, for extractors.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Set by the auth extractor, read by the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedUserId(pub UserId);
+
+fn acceptable_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let meta = RequestMeta {
+        request_id: request_id.clone(),
+        path: req.path().to_owned(),
+        method: req.method().to_string(),
+    };
+    let span = tracing::info_span!("request", request_id = %request_id, method = %meta.method, path = %meta.path);
+    let started = Instant::now();
+
+    let result = META.scope(meta.clone(), next.call(req).instrument(span.clone())).await;
+    let mut response = match result {
+        Ok(res) => res.map_into_boxed_body(),
+        // Inner layers turn their errors into responses themselves, so this is
+        // a rare path; the request is gone by now (routing needs it unshared),
+        // so the envelope is rendered here and returned as a finished error.
+        Err(err) => {
+            let rendered = META.sync_scope(meta.clone(), || err.error_response());
+            return Err(PrerenderedError::capture(rendered, &request_id).await.into());
+        }
+    };
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+        let labels = [meta.method.as_str(), route.as_str(), &status.to_string()];
+        state.metrics.http_requests.with_label_values(&labels).inc();
+        state.metrics.http_duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
+    }
+    let user_id = response
+        .request()
+        .extensions()
+        .get::<AuthenticatedUserId>()
+        .map(|u| u.0.to_string());
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "access",
+        parent: &span,
+        method = %meta.method,
+        path = %meta.path,
+        route = %route,
+        status,
+        duration_ms,
+        user_id,
+        request_id = %request_id,
+        "request completed"
+    );
+    Ok(response)
+}
+
+/// An error response rendered in advance (status, headers, body), replayed by
+/// actix when it turns the error into the response.
+#[derive(Debug)]
+struct PrerenderedError {
+    status: actix_web::http::StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: actix_web::web::Bytes,
+}
+
+impl PrerenderedError {
+    async fn capture(response: actix_web::HttpResponse, request_id: &str) -> Self {
+        let status = response.status();
+        let mut headers: Vec<(HeaderName, HeaderValue)> =
+            response.headers().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            headers.push((REQUEST_ID_HEADER, value));
+        }
+        let body = actix_web::body::to_bytes(response.into_body()).await.unwrap_or_default();
+        Self { status, headers, body }
+    }
+}
+
+impl std::fmt::Display for PrerenderedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request failed with status {}", self.status)
+    }
+}
+
+impl actix_web::ResponseError for PrerenderedError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut response = actix_web::HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.body(self.body.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_request_id;
+
+    #[test]
+    fn request_ids_are_sanitised() {
+        assert!(acceptable_request_id("abc-123_x.y:z"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("has space"));
+        assert!(!acceptable_request_id("inject\nheader"));
+        assert!(!acceptable_request_id(&"a".repeat(129)));
+    }
+}

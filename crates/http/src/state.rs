@@ -1,0 +1,40 @@
+//! What every handler can reach.
+
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimitSettings;
+use portcullis_application::auth::AuthService;
+use portcullis_application::ports::{HealthCheck, RateLimiter};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: AuthService,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub rate_limits: RateLimitSettings,
+    /// Backends `/health/ready` checks.
+    pub health: Vec<Arc<dyn HealthCheck>>,
+    pub metrics: Metrics,
+    /// Largest accepted JSON body, in bytes.
+    pub json_limit: usize,
+    pub(crate) audit_dedupe: Arc<crate::rate_limit::AuditDedupe>,
+}
+
+impl AppState {
+    pub fn new(
+        auth: AuthService,
+        rate_limiter: Arc<dyn RateLimiter>,
+        rate_limits: RateLimitSettings,
+        health: Vec<Arc<dyn HealthCheck>>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            auth,
+            rate_limiter,
+            rate_limits,
+            health,
+            metrics,
+            json_limit: 64 * 1024,
+            audit_dedupe: Arc::default(),
+        }
+    }
+}

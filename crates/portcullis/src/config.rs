@@ -1,0 +1,298 @@
+//! Configuration from the environment, validated at start. Every problem is
+//! collected and reported together, each naming its variable.
+
+use portcullis_domain::password::PasswordPolicy;
+use portcullis_infrastructure::jwt::SigningAlgorithm;
+use portcullis_infrastructure::password::Argon2Params;
+use std::fmt;
+use std::str::FromStr;
+use time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub database_url: Option<String>,
+    pub database_pool_size: usize,
+    pub redis_url: Option<String>,
+    pub redis_key_prefix: String,
+    pub jwt_algorithm: SigningAlgorithm,
+    pub jwt_private_key_path: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub password_policy: PasswordPolicy,
+    pub argon2: Argon2Params,
+    pub max_hash_concurrency: usize,
+    pub hash_queue_size: usize,
+    pub rate_limit_window: Duration,
+    pub rate_limit_max_requests: u32,
+    pub rate_limit_auth_window: Duration,
+    pub rate_limit_auth_max_requests: u32,
+    pub trust_proxy_headers: bool,
+    pub login_lockout_threshold: u32,
+    pub login_lockout_duration: Duration,
+    pub json_body_limit: usize,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+/// Every invalid variable, with what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses `15m`, `7d`, `10s`, `500ms`, `1h`; a bare number means seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = number.parse().map_err(|_| format!("expected a duration like 15m, 7d, 10s or 500ms, got {raw:?}"))?;
+    match unit.trim() {
+        "" | "s" => Ok(Duration::seconds(n)),
+        "ms" => Ok(Duration::milliseconds(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        other => Err(format!("unknown duration unit {other:?} in {raw:?} (use ms, s, m, h or d)")),
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, got {raw:?}")),
+    }
+}
+
+struct Reader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn parsed<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(v) => parse(&v).unwrap_or_else(|e| {
+                self.problems.push(format!("{name}: {e}"));
+                default
+            }),
+        }
+    }
+
+    fn number<T: FromStr + Copy + PartialOrd + fmt::Display>(&mut self, name: &str, default: T, min: T) -> T {
+        let value = self.parsed(name, default, |v| v.parse::<T>().map_err(|_| format!("expected a number, got {v:?}")));
+        if value < min {
+            self.problems.push(format!("{name}: must be at least {min}, got {value}"));
+        }
+        value
+    }
+
+    fn duration(&mut self, name: &str, default: Duration, min: Duration) -> Duration {
+        let value = self.parsed(name, default, parse_duration);
+        if value < min {
+            self.problems.push(format!("{name}: must be at least {min}, got {value}"));
+        }
+        value
+    }
+
+    fn millis(&mut self, name: &str, default_ms: i64) -> Duration {
+        Duration::milliseconds(self.number(name, default_ms, 1))
+    }
+
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        self.parsed(name, default, parse_bool)
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+}
+
+impl Config {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// From any lookup (tests pass a map).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader { get, problems: Vec::new() };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let port = r.number("PORT", 8080u16, 0);
+        let password_policy = PasswordPolicy {
+            min_length: r.number("PASSWORD_MIN_LENGTH", 8usize, 1),
+            max_length: r.number("PASSWORD_MAX_LENGTH", 128usize, 1),
+            require_uppercase: r.flag("PASSWORD_REQUIRE_UPPERCASE", true),
+            require_lowercase: r.flag("PASSWORD_REQUIRE_LOWERCASE", true),
+            require_numbers: r.flag("PASSWORD_REQUIRE_NUMBERS", true),
+            require_special: r.flag("PASSWORD_REQUIRE_SPECIAL", true),
+            min_strength: r.number("PASSWORD_MIN_STRENGTH", 3u8, 0),
+        };
+        if password_policy.min_length > password_policy.max_length {
+            r.problems.push("PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH".into());
+        }
+        if password_policy.max_length > 1024 {
+            r.problems.push("PASSWORD_MAX_LENGTH: must be at most 1024".into());
+        }
+        if password_policy.min_strength > 4 {
+            r.problems.push("PASSWORD_MIN_STRENGTH: must be between 0 and 4".into());
+        }
+        let argon2 = Argon2Params {
+            memory_kib: r.number("ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib, 8),
+            iterations: r.number("ARGON2_ITERATIONS", Argon2Params::OWASP.iterations, 1),
+            parallelism: r.number("ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism, 1),
+        };
+        let max_hash_concurrency = r.number("MAX_HASH_CONCURRENCY", cores, 1);
+        let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| match v.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            other => Err(format!("expected json or pretty, got {other:?}")),
+        });
+        let log_level = r.text("LOG_LEVEL", "info");
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            r.problems.push(format!("LOG_LEVEL: not a valid level or filter: {log_level:?}"));
+        }
+        let database_url = r.raw("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                r.problems.push("DATABASE_URL: must start with postgres:// or postgresql://".into());
+            }
+        }
+        let redis_url = r.raw("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+                r.problems.push("REDIS_URL: must start with redis://, rediss:// or unix://".into());
+            }
+        }
+        let jwt_private_key_path = r.raw("JWT_PRIVATE_KEY_PATH");
+        if jwt_private_key_path.is_none() && database_url.is_some() {
+            r.problems.push(
+                "JWT_PRIVATE_KEY_PATH: required when DATABASE_URL is set (a generated key would log everyone out at each restart)"
+                    .into(),
+            );
+        }
+        let config = Config {
+            host: r.text("HOST", "0.0.0.0"),
+            port,
+            workers: r.number("WORKERS", cores, 1),
+            database_pool_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
+            database_url,
+            redis_key_prefix: r.text("REDIS_KEY_PREFIX", "portcullis:"),
+            redis_url,
+            jwt_algorithm: r.parsed("JWT_ALGORITHM", SigningAlgorithm::EdDsa, |v| v.parse()),
+            jwt_private_key_path,
+            jwt_issuer: r.text("JWT_ISSUER", "portcullis"),
+            jwt_audience: r.text("JWT_AUDIENCE", "portcullis"),
+            access_token_ttl: r.duration("JWT_ACCESS_TOKEN_EXPIRY", Duration::minutes(15), Duration::seconds(1)),
+            refresh_token_ttl: r.duration("JWT_REFRESH_TOKEN_EXPIRY", Duration::days(7), Duration::seconds(1)),
+            refresh_reuse_grace: r.duration("REFRESH_TOKEN_REUSE_GRACE", Duration::seconds(10), Duration::ZERO),
+            password_policy,
+            argon2,
+            max_hash_concurrency,
+            hash_queue_size: r.number("HASH_QUEUE_SIZE", max_hash_concurrency * 16, 0),
+            rate_limit_window: r.millis("RATE_LIMIT_WINDOW_MS", 60_000),
+            rate_limit_max_requests: r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1),
+            rate_limit_auth_window: r.millis("RATE_LIMIT_AUTH_WINDOW_MS", 900_000),
+            rate_limit_auth_max_requests: r.number("RATE_LIMIT_AUTH_MAX_REQUESTS", 5u32, 1),
+            trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
+            login_lockout_threshold: r.number("LOGIN_LOCKOUT_THRESHOLD", 5u32, 1),
+            login_lockout_duration: r.duration("LOGIN_LOCKOUT_DURATION", Duration::minutes(15), Duration::seconds(1)),
+            json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
+            log_level,
+            log_format,
+        };
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
+    }
+
+    /// True when nothing is persisted (no PostgreSQL).
+    pub fn in_memory(&self) -> bool {
+        self.database_url.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.access_token_ttl, Duration::minutes(15));
+        assert_eq!(c.refresh_token_ttl, Duration::days(7));
+        assert_eq!(c.refresh_reuse_grace, Duration::seconds(10));
+        assert_eq!(c.password_policy, PasswordPolicy::default());
+        assert_eq!((c.rate_limit_window, c.rate_limit_max_requests), (Duration::minutes(1), 100));
+        assert_eq!((c.rate_limit_auth_window, c.rate_limit_auth_max_requests), (Duration::minutes(15), 5));
+        assert_eq!((c.login_lockout_threshold, c.login_lockout_duration), (5, Duration::minutes(15)));
+        assert_eq!(c.argon2, Argon2Params::OWASP);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.in_memory());
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        let err = load(&[
+            ("PORT", "eighty"),
+            ("JWT_ACCESS_TOKEN_EXPIRY", "15 fortnights"),
+            ("PASSWORD_REQUIRE_UPPERCASE", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("RATE_LIMIT_MAX_REQUESTS", "0"),
+            ("DATABASE_URL", "mysql://x"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for name in ["PORT", "JWT_ACCESS_TOKEN_EXPIRY", "PASSWORD_REQUIRE_UPPERCASE", "LOG_FORMAT", "RATE_LIMIT_MAX_REQUESTS", "DATABASE_URL", "JWT_PRIVATE_KEY_PATH"] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::days(7)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::milliseconds(500)));
+        assert_eq!(parse_duration("90"), Ok(Duration::seconds(90)));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn min_length_above_max_is_rejected() {
+        let err = load(&[("PASSWORD_MIN_LENGTH", "50"), ("PASSWORD_MAX_LENGTH", "20")]).unwrap_err();
+        assert!(err.to_string().contains("PASSWORD_MIN_LENGTH"));
+    }
+}

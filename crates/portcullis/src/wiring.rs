@@ -1,0 +1,161 @@
+//! Builds the application from configuration: the real adapters where a
+//! backend is configured, the in-memory twins where not.
+
+use crate::config::Config;
+use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
+use portcullis_application::ports::{
+    AuditLog, Clock, HealthCheck, LockoutPolicy, LoginAttempts, RateLimiter, RevocationList, SessionStore, UserRepository,
+};
+use portcullis_http::AppState;
+use portcullis_http::metrics::Metrics;
+use portcullis_http::rate_limit::{Limit, RateLimitSettings};
+use portcullis_infrastructure::clock::SystemClock;
+use portcullis_infrastructure::fallback::FallbackRateLimiter;
+use portcullis_infrastructure::jwt::JwtIssuer;
+use portcullis_infrastructure::memory::{
+    MemoryAuditLog, MemoryLoginAttempts, MemoryRateLimiter, MemoryRevocationList, MemorySessionStore, MemoryUserRepository,
+};
+use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
+use portcullis_infrastructure::postgres::{self, PgAuditLog, PgHealth, PgSessionStore, PgUserRepository};
+use portcullis_infrastructure::random::OsTokenGenerator;
+use portcullis_infrastructure::redis::{RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::PgSetupError),
+    #[error("Redis: {0}")]
+    Redis(#[from] portcullis_infrastructure::redis::RedisConfigError),
+    #[error("JWT key: {0}")]
+    Key(#[from] portcullis_infrastructure::jwt::KeyError),
+    #[error("password hasher: {0}")]
+    Hasher(String),
+    #[error("metrics registry: {0}")]
+    Metrics(String),
+}
+
+/// Replaceable parts, for tests (e.g. a manual clock).
+#[derive(Default, Clone)]
+pub struct Overrides {
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// Assembles every adapter and the HTTP state. With `DATABASE_URL` set the
+/// migrations are applied first; a failure there stops start-up.
+pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppState, StartupError> {
+    let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+    let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
+
+    let (users, sessions, audit): (Arc<dyn UserRepository>, Arc<dyn SessionStore>, Arc<dyn AuditLog>) =
+        match &config.database_url {
+            Some(url) => {
+                let applied = postgres::run_migrations(url)?;
+                tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
+                let pool = postgres::pool(url, config.database_pool_size)?;
+                health.push(Arc::new(PgHealth(pool.clone())));
+                (
+                    Arc::new(PgUserRepository::new(pool.clone())),
+                    Arc::new(PgSessionStore::new(pool.clone())),
+                    Arc::new(PgAuditLog::new(pool)),
+                )
+            }
+            None => {
+                tracing::warn!(
+                    "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
+                );
+                (
+                    Arc::new(MemoryUserRepository::default()),
+                    Arc::new(MemorySessionStore::default()),
+                    Arc::new(MemoryAuditLog::default()),
+                )
+            }
+        };
+
+    let in_process_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    let (rate_limiter, attempts, revocations): (Arc<dyn RateLimiter>, Arc<dyn LoginAttempts>, Arc<dyn RevocationList>) =
+        match &config.redis_url {
+            Some(url) => {
+                let store = RedisStore::new(url, &config.redis_key_prefix, config.database_pool_size.max(8))?;
+                health.push(Arc::new(store.clone()));
+                let fallbacks = metrics.rate_limit_fallbacks.clone();
+                let limiter = FallbackRateLimiter::new(
+                    Arc::new(RedisRateLimiter::new(store.clone())),
+                    in_process_limiter,
+                    Arc::new(move || fallbacks.inc()),
+                );
+                (
+                    Arc::new(limiter),
+                    Arc::new(RedisLoginAttempts::new(store.clone())),
+                    Arc::new(RedisRevocationList::new(store)),
+                )
+            }
+            None => {
+                tracing::warn!(
+                    "REDIS_URL is not set: rate limits, login lockouts and token revocations are IN MEMORY, per process, and LOST on restart"
+                );
+                (
+                    in_process_limiter,
+                    Arc::new(MemoryLoginAttempts::new(clock.clone())),
+                    Arc::new(MemoryRevocationList::new(clock.clone())),
+                )
+            }
+        };
+
+    let access_tokens = match &config.jwt_private_key_path {
+        Some(path) => JwtIssuer::from_pem_file(
+            config.jwt_algorithm,
+            path,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl,
+        )?,
+        None => {
+            tracing::warn!(
+                "JWT_PRIVATE_KEY_PATH is not set: generated a throwaway Ed25519 signing key; tokens stop verifying when the process stops"
+            );
+            JwtIssuer::generate_ed25519(&config.jwt_issuer, &config.jwt_audience, config.access_token_ttl)?
+        }
+    };
+    tracing::info!(kid = access_tokens.kid(), "access-token signing key loaded");
+
+    let hasher = Argon2Hasher::new(
+        config.argon2,
+        PoolLimits { concurrency: config.max_hash_concurrency, queue: config.hash_queue_size },
+    )
+    .map_err(|e| StartupError::Hasher(e.to_string()))?;
+
+    let settings = AuthSettings {
+        password_policy: config.password_policy.clone(),
+        refresh_token_ttl: config.refresh_token_ttl,
+        refresh_reuse_grace: config.refresh_reuse_grace,
+        lockout: LockoutPolicy {
+            threshold: config.login_lockout_threshold,
+            window: config.rate_limit_auth_window,
+            lock_for: config.login_lockout_duration,
+        },
+    };
+    let auth = AuthService::new(
+        AuthPorts {
+            users,
+            sessions,
+            attempts,
+            revocations,
+            audit,
+            hasher: Arc::new(hasher),
+            access_tokens: Arc::new(access_tokens),
+            token_generator: Arc::new(OsTokenGenerator),
+            clock,
+        },
+        settings,
+    );
+    let limits = RateLimitSettings {
+        general: Limit { max_requests: config.rate_limit_max_requests, window: config.rate_limit_window },
+        auth: Limit { max_requests: config.rate_limit_auth_max_requests, window: config.rate_limit_auth_window },
+        trust_proxy_headers: config.trust_proxy_headers,
+    };
+    let mut state = AppState::new(auth, rate_limiter, limits, health, metrics);
+    state.json_limit = config.json_body_limit;
+    Ok(state)
+}
