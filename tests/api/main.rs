@@ -1,1 +1,12 @@
-//! HTTP suite
+//! The HTTP suite: the whole application over real HTTP, on the in-memory
+//! adapters (no services needed). One binary, many modules, to keep links short.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod account;
+mod auth_flow;
+mod errors;
+mod helpers;
+mod lockout;
+mod meta;
+mod rate_limit;

@@ -1,0 +1,124 @@
+//! `spawn_app()`: the real application on a random port, driven over HTTP.
+
+use portcullis::config::Config;
+use portcullis::wiring::{Overrides, build_state};
+use portcullis_infrastructure::clock::ManualClock;
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+pub const PASSWORD: &str = "Quartz-Lantern-91!";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub clock: Arc<ManualClock>,
+}
+
+/// Settings every test app gets: fast (but real) Argon2id, generous limits.
+pub fn base_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", "0".into()),
+        ("ARGON2_MEMORY_KIB", "64".into()),
+        ("ARGON2_ITERATIONS", "1".into()),
+        ("RATE_LIMIT_AUTH_MAX_REQUESTS", "1000".into()),
+        ("RATE_LIMIT_MAX_REQUESTS", "1000".into()),
+        ("LOG_LEVEL", "warn".into()),
+    ]
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts an app with `overrides` on top of [`base_env`].
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let mut vars: HashMap<String, String> = base_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    spawn_app_from(vars).await
+}
+
+pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
+    let config = Config::from_lookup(&move |name| vars.get(name).cloned()).expect("test configuration is valid");
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let state = build_state(&config, Overrides { clock: Some(clock.clone()) })
+        .await
+        .expect("application builds");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let port = listener.local_addr().expect("local address").port();
+    let server = portcullis::serve(state, listener, 1).expect("server starts");
+    tokio::spawn(server);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        clock,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request sent")
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str) -> Response {
+        self.post("/api/v1/auth/register", &json!({ "email": email, "password": PASSWORD, "display_name": "Ada" })).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/api/v1/auth/login", &json!({ "email": email, "password": password })).await
+    }
+
+    /// Registers and logs in; returns the login body.
+    pub async fn signed_in(&self, email: &str) -> Value {
+        assert_eq!(self.register(email).await.status(), 201);
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
+    pub async fn refresh(&self, token: &str) -> Response {
+        self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await
+    }
+}
+
+/// Asserts the status and the envelope's code; returns the body.
+pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let header_id = res
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("X-Request-Id on every response");
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"].get("details").is_some(), "{body}");
+    assert_eq!(body["request_id"], header_id.as_str());
+    for key in ["timestamp", "path", "method"] {
+        assert!(body[key].is_string(), "{key} missing: {body}");
+    }
+    body
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
