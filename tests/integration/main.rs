@@ -7,4 +7,8 @@
 
 mod contract_postgres;
 mod contract_redis;
+#[allow(dead_code)] // shared with the api suite, which uses all of it
+#[path = "../api/helpers.rs"]
+mod helpers;
+mod http;
 mod support;

@@ -20,13 +20,23 @@ impl AuditTrail {
 
     /// Records an event. Never fails the caller: a store failure is logged with
     /// the full (redacted) event instead.
-    pub async fn record(&self, action: AuditAction, user_id: Option<UserId>, ctx: &RequestContext, details: Value) {
+    pub async fn record(
+        &self,
+        action: AuditAction,
+        user_id: Option<UserId>,
+        ctx: &RequestContext,
+        details: Value,
+    ) {
         let event = AuditEvent::new(action, user_id, ctx, self.clock.now(), details);
         let user = event.user_id.map(|u| u.to_string());
         let details = event.details.to_string();
         match event.severity {
-            Severity::Info => tracing::info!(target: "audit", action = event.action.as_str(), severity = event.severity.as_str(), user_id = user, ip = event.ip, details, "audit event"),
-            _ => tracing::warn!(target: "audit", action = event.action.as_str(), severity = event.severity.as_str(), user_id = user, ip = event.ip, details, "audit event"),
+            Severity::Info => {
+                tracing::info!(target: "audit", action = event.action.as_str(), severity = event.severity.as_str(), user_id = user, ip = event.ip, details, "audit event")
+            }
+            _ => {
+                tracing::warn!(target: "audit", action = event.action.as_str(), severity = event.severity.as_str(), user_id = user, ip = event.ip, details, "audit event")
+            }
         }
         if let Err(err) = self.log.append(&event).await {
             tracing::error!(

@@ -57,7 +57,9 @@ impl AuditAction {
     pub fn severity(self) -> Severity {
         match self {
             Self::RefreshTokenReuseDetected | Self::AccountLocked => Severity::Critical,
-            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => Severity::Warning,
+            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => {
+                Severity::Warning
+            }
             _ => Severity::Info,
         }
     }
@@ -80,7 +82,9 @@ impl Severity {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Info, Self::Warning, Self::Critical].into_iter().find(|s| s.as_str() == name)
+        [Self::Info, Self::Warning, Self::Critical]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 
@@ -135,11 +139,26 @@ pub const REDACTED: &str = "[REDACTED]";
 /// True for keys that name secrets: password, token, secret, authorization,
 /// cookie, credential, otp, and anything ending in "key" (api_key, private-key).
 pub fn is_sensitive_key(key: &str) -> bool {
-    let k: String = key.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let k: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
     const MARKERS: [&str; 9] = [
-        "password", "passwd", "token", "secret", "authorization", "cookie", "credential", "otp", "passphrase",
+        "password",
+        "passwd",
+        "token",
+        "secret",
+        "authorization",
+        "cookie",
+        "credential",
+        "otp",
+        "passphrase",
     ];
-    MARKERS.iter().any(|m| k.contains(m)) || k.ends_with("key") || k == "code" || k.ends_with("hash")
+    MARKERS.iter().any(|m| k.contains(m))
+        || k.ends_with("key")
+        || k == "code"
+        || k.ends_with("hash")
 }
 
 /// Replaces the value of every sensitive key, at any depth, with `[REDACTED]`.
@@ -196,7 +215,13 @@ mod tests {
 
     #[test]
     fn event_construction_redacts() {
-        let e = AuditEvent::new(AuditAction::LoginFailed, None, &RequestContext::default(), OffsetDateTime::UNIX_EPOCH, json!({"password": "p"}));
+        let e = AuditEvent::new(
+            AuditAction::LoginFailed,
+            None,
+            &RequestContext::default(),
+            OffsetDateTime::UNIX_EPOCH,
+            json!({"password": "p"}),
+        );
         assert_eq!(e.details, json!({"password": REDACTED}));
         assert_eq!(e.severity, Severity::Warning);
     }

@@ -17,7 +17,11 @@ impl Email {
         let normalised = raw.trim().to_lowercase();
         let invalid = |msg: &str| ValidationErrors::single("email", "invalid_email", msg);
         if normalised.is_empty() {
-            return Err(ValidationErrors::single("email", "required", "email is required"));
+            return Err(ValidationErrors::single(
+                "email",
+                "required",
+                "email is required",
+            ));
         }
         if normalised.len() > MAX_LEN {
             return Err(invalid("email must be at most 254 characters"));
@@ -91,8 +95,18 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "", "plain", "@example.com", "a@", "a@localhost", "a@@b.com", "a b@c.com",
-            ".a@b.com", "a..b@c.com", "a@-b.com", "a@b.c0m", "a@b..com",
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a@@b.com",
+            "a b@c.com",
+            ".a@b.com",
+            "a..b@c.com",
+            "a@-b.com",
+            "a@b.c0m",
+            "a@b..com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }

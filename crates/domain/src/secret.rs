@@ -37,7 +37,7 @@ impl fmt::Display for Secret {
 
 /// SHA-256 of a high-entropy token: what storage keeps instead of the token.
 /// (Low-entropy secrets such as passwords use Argon2 instead.)
-#[derive(Clone, Copy, Eq, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub struct TokenHash(pub [u8; 32]);
 
 impl TokenHash {

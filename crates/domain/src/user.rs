@@ -17,13 +17,25 @@ impl DisplayName {
         let trimmed = raw.trim();
         let field = "display_name";
         if trimmed.is_empty() {
-            return Err(ValidationErrors::single(field, "required", "display_name must not be blank"));
+            return Err(ValidationErrors::single(
+                field,
+                "required",
+                "display_name must not be blank",
+            ));
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ValidationErrors::single(field, "too_long", "display_name must be at most 100 characters"));
+            return Err(ValidationErrors::single(
+                field,
+                "too_long",
+                "display_name must be at most 100 characters",
+            ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(ValidationErrors::single(field, "invalid_characters", "display_name must not contain control characters"));
+            return Err(ValidationErrors::single(
+                field,
+                "invalid_characters",
+                "display_name must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -81,6 +93,9 @@ mod tests {
 
     #[test]
     fn hash_never_prints() {
-        assert_eq!(format!("{:?}", PasswordHash("$argon2id$x".into())), "PasswordHash([REDACTED])");
+        assert_eq!(
+            format!("{:?}", PasswordHash("$argon2id$x".into())),
+            "PasswordHash([REDACTED])"
+        );
     }
 }

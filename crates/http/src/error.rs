@@ -56,9 +56,11 @@ impl ErrorCode for ApiError {
             Self::App(e) => match e {
                 A::Validation(_) => StatusCode::BAD_REQUEST,
                 A::EmailTaken => StatusCode::CONFLICT,
-                A::InvalidCredentials | A::RefreshTokenReused | A::Unauthorized | A::InvalidToken | A::TokenExpired => {
-                    StatusCode::UNAUTHORIZED
-                }
+                A::InvalidCredentials
+                | A::RefreshTokenReused
+                | A::Unauthorized
+                | A::InvalidToken
+                | A::TokenExpired => StatusCode::UNAUTHORIZED,
                 A::AccountLocked { .. } => StatusCode::LOCKED,
                 A::Overloaded { .. } | A::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 A::NotFound(_) => StatusCode::NOT_FOUND,
@@ -108,20 +110,28 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             Self::App(AppError::Internal(_)) => "an internal error occurred".to_owned(),
-            Self::App(AppError::Unavailable(_)) => "a backend service is unavailable; try again shortly".to_owned(),
+            Self::App(AppError::Unavailable(_)) => {
+                "a backend service is unavailable; try again shortly".to_owned()
+            }
             other => other.to_string(),
         }
     }
 
     fn details(&self) -> Value {
         match self {
-            Self::App(AppError::Validation(errors)) => json!(errors
-                .0
-                .iter()
-                .map(|v| json!({ "field": v.field, "code": v.code, "message": v.message }))
-                .collect::<Vec<_>>()),
-            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
-            | Self::RateLimited { retry_after } => json!({ "retry_after_seconds": retry_seconds(*retry_after) }),
+            Self::App(AppError::Validation(errors)) => json!(
+                errors
+                    .0
+                    .iter()
+                    .map(|v| json!({ "field": v.field, "code": v.code, "message": v.message }))
+                    .collect::<Vec<_>>()
+            ),
+            Self::App(
+                AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after },
+            )
+            | Self::RateLimited { retry_after } => {
+                json!({ "retry_after_seconds": retry_seconds(*retry_after) })
+            }
             Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             Self::NotReady { checks } => json!({ "checks": checks }),
             _ => Value::Null,
@@ -130,7 +140,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
+            Self::App(
+                AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after },
+            )
             | Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
@@ -179,9 +191,15 @@ impl ResponseError for ApiError {
         }
         let meta = RequestMeta::current();
         let envelope = ErrorEnvelope {
-            error: ErrorBody { code: self.code().to_owned(), message: self.public_message(), details: self.details() },
+            error: ErrorBody {
+                code: self.code().to_owned(),
+                message: self.public_message(),
+                details: self.details(),
+            },
             request_id: meta.request_id.clone(),
-            timestamp: time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            timestamp: time::OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
             path: meta.path.clone(),
             method: meta.method.clone(),
         };
@@ -189,7 +207,10 @@ impl ResponseError for ApiError {
         if let Some(retry) = self.retry_after() {
             response.insert_header((header::RETRY_AFTER, retry_seconds(retry).to_string()));
         }
-        if matches!(self, Self::App(AppError::Unauthorized | AppError::InvalidToken | AppError::TokenExpired)) {
+        if matches!(
+            self,
+            Self::App(AppError::Unauthorized | AppError::InvalidToken | AppError::TokenExpired)
+        ) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(envelope)
@@ -210,7 +231,9 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak() {
-        let e = ApiError::App(AppError::Internal("connection string postgres://secret".into()));
+        let e = ApiError::App(AppError::Internal(
+            "connection string postgres://secret".into(),
+        ));
         assert_eq!(e.public_message(), "an internal error occurred");
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.code(), "INTERNAL_ERROR");

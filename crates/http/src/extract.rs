@@ -60,7 +60,10 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
         .ok_or(ApiError::App(AppError::Unauthorized))?
         .to_str()
         .map_err(|_| ApiError::App(AppError::InvalidToken))?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::App(AppError::Unauthorized))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::App(AppError::Unauthorized))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(ApiError::App(AppError::Unauthorized));
     }
@@ -77,8 +80,17 @@ impl FromRequest for AuthUser {
             let state = state(&req)?;
             let token = bearer(&req)?;
             let claims = state.auth.authenticate(&token).await?;
-            req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
-            enforce(&req, &state, RouteClass::General, "user", &claims.user_id.to_string(), Some(claims.user_id)).await?;
+            req.extensions_mut()
+                .insert(AuthenticatedUserId(claims.user_id));
+            enforce(
+                &req,
+                &state,
+                RouteClass::General,
+                "user",
+                &claims.user_id.to_string(),
+                Some(claims.user_id),
+            )
+            .await?;
             Ok(Self(claims))
         })
     }
@@ -94,7 +106,11 @@ pub fn report_to_errors(report: &garde::Report) -> ValidationErrors {
             .iter()
             .map(|(path, error)| {
                 let field = path.to_string();
-                let field = if field.is_empty() { "body".to_owned() } else { field };
+                let field = if field.is_empty() {
+                    "body".to_owned()
+                } else {
+                    field
+                };
                 FieldViolation::new(&field, "invalid", error.message())
             })
             .collect(),
@@ -113,7 +129,9 @@ where
         let json = web::Json::<T>::from_request(req, payload);
         Box::pin(async move {
             let value = json.await?.into_inner();
-            value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
+            value
+                .validate()
+                .map_err(|report| ApiError::from(report_to_errors(&report)))?;
             Ok(Self(value))
         })
     }

@@ -1,7 +1,9 @@
 //! Prometheus metrics, in a registry per app instance (so two instances in one
 //! test process do not collide).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -18,21 +20,35 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration by method, route and status")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request duration by method, route and status",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route", "status"],
         )?;
         let logins = IntCounterVec::new(
-            Opts::new("auth_logins_total", "Login attempts by result (success, failure, locked)"),
+            Opts::new(
+                "auth_logins_total",
+                "Login attempts by result (success, failure, locked)",
+            ),
             &["result"],
         )?;
         let registrations = IntCounter::new("auth_registrations_total", "Accounts registered")?;
         let rate_limited = IntCounterVec::new(
-            Opts::new("rate_limit_rejections_total", "Requests rejected by the rate limiter, by route class and key kind"),
+            Opts::new(
+                "rate_limit_rejections_total",
+                "Requests rejected by the rate limiter, by route class and key kind",
+            ),
             &["class", "key"],
         )?;
         let rate_limit_fallbacks = IntCounter::new(
@@ -45,7 +61,15 @@ impl Metrics {
         registry.register(Box::new(registrations.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(rate_limit_fallbacks.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, logins, registrations, rate_limited, rate_limit_fallbacks })
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            logins,
+            registrations,
+            rate_limited,
+            rate_limit_fallbacks,
+        })
     }
 
     /// The text exposition format.

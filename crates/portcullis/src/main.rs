@@ -27,7 +27,9 @@ async fn run_serve() -> ExitCode {
     };
     telemetry::init(&config);
     if config.in_memory() {
-        tracing::warn!("RUNNING IN MEMORY: no DATABASE_URL, so NOTHING IS PERSISTED. Do not use this mode in production.");
+        tracing::warn!(
+            "RUNNING IN MEMORY: no DATABASE_URL, so NOTHING IS PERSISTED. Do not use this mode in production."
+        );
     }
     let state = match build_state(&config, Overrides::default()).await {
         Ok(state) => state,
@@ -40,11 +42,17 @@ async fn run_serve() -> ExitCode {
     let listener = match bind(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("portcullis: cannot listen on {}:{}: {e}", config.host, config.port);
+            eprintln!(
+                "portcullis: cannot listen on {}:{}: {e}",
+                config.host, config.port
+            );
             return ExitCode::FAILURE;
         }
     };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(%address, "portcullis listening");
     match serve(state, listener, config.workers) {
         Ok(server) => match server.await {
@@ -89,7 +97,9 @@ fn run_migrate() -> ExitCode {
 
 #[allow(clippy::print_stdout)] // `help` prints the usage to stdout, as asked.
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
     match command.as_str() {
         "serve" => actix_web::rt::System::new().block_on(run_serve()),
         "migrate" => run_migrate(),

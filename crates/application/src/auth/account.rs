@@ -38,44 +38,82 @@ impl AuthService {
 
     /// Ends the session of this access token: the token and the session's
     /// refresh token stop working.
-    pub async fn logout(&self, claims: &AccessClaims, ctx: &RequestContext) -> Result<(), AppError> {
+    pub async fn logout(
+        &self,
+        claims: &AccessClaims,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
         let now = self.ports.clock.now();
         self.ports.sessions.revoke(claims.session_id, now).await?;
         let remaining = (claims.expires_at - now).max(Duration::seconds(1));
-        self.ports.revocations.revoke(&claims.token_id, remaining).await?;
         self.ports
             .revocations
-            .revoke(&claims.session_id.to_string(), self.ports.access_tokens.ttl())
+            .revoke(&claims.token_id, remaining)
+            .await?;
+        self.ports
+            .revocations
+            .revoke(
+                &claims.session_id.to_string(),
+                self.ports.access_tokens.ttl(),
+            )
             .await?;
         self.audit
-            .record(AuditAction::Logout, Some(claims.user_id), ctx, json!({ "session_id": claims.session_id }))
+            .record(
+                AuditAction::Logout,
+                Some(claims.user_id),
+                ctx,
+                json!({ "session_id": claims.session_id }),
+            )
             .await;
         Ok(())
     }
 
     pub async fn me(&self, user_id: UserId) -> Result<User, AppError> {
-        self.ports.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
+        self.ports
+            .users
+            .find_by_id(user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))
     }
 
     /// Applies profile changes; the audit event carries previous and new values.
-    pub async fn update_profile(&self, user_id: UserId, changes: ProfileChanges, ctx: &RequestContext) -> Result<User, AppError> {
+    pub async fn update_profile(
+        &self,
+        user_id: UserId,
+        changes: ProfileChanges,
+        ctx: &RequestContext,
+    ) -> Result<User, AppError> {
         let before = self.me(user_id).await?;
         if changes.is_empty() {
             return Ok(before);
         }
-        let after = match self.ports.users.update_profile(user_id, &changes, self.ports.clock.now()).await {
+        let after = match self
+            .ports
+            .users
+            .update_profile(user_id, &changes, self.ports.clock.now())
+            .await
+        {
             Err(StoreError::NotFound) => return Err(AppError::NotFound("user")),
             other => other?,
         };
         let mut previous = Map::new();
         let mut current = Map::new();
         if changes.display_name.is_some() {
-            let name = |u: &User| u.display_name.as_ref().map_or(Value::Null, |d| Value::from(d.as_str()));
+            let name = |u: &User| {
+                u.display_name
+                    .as_ref()
+                    .map_or(Value::Null, |d| Value::from(d.as_str()))
+            };
             previous.insert("display_name".into(), name(&before));
             current.insert("display_name".into(), name(&after));
         }
         self.audit
-            .record(AuditAction::ProfileUpdated, Some(user_id), ctx, json!({ "previous": previous, "new": current }))
+            .record(
+                AuditAction::ProfileUpdated,
+                Some(user_id),
+                ctx,
+                json!({ "previous": previous, "new": current }),
+            )
             .await;
         Ok(after)
     }
@@ -99,7 +137,12 @@ impl AuthService {
                 "must differ from the current password",
             ));
         }
-        match self.ports.hasher.verify(current, &user.password_hash).await? {
+        match self
+            .ports
+            .hasher
+            .verify(current, &user.password_hash)
+            .await?
+        {
             Verification::Match { .. } => {}
             Verification::Mismatch => {
                 return Err(AppError::Validation(ValidationErrors::single(
@@ -112,10 +155,17 @@ impl AuthService {
         errors.into_result()?;
         let mut context = vec![user.email.as_str().to_owned()];
         context.extend(user.display_name.as_ref().map(|d| d.as_str().to_owned()));
-        let check = StrengthCheck { policy: policy.clone(), field: "new_password", context };
+        let check = StrengthCheck {
+            policy: policy.clone(),
+            field: "new_password",
+            context,
+        };
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
         let now = self.ports.clock.now();
-        self.ports.users.set_password_hash(user.id, &hash, now).await?;
+        self.ports
+            .users
+            .set_password_hash(user.id, &hash, now)
+            .await?;
         let revoked = self
             .ports
             .sessions
@@ -139,16 +189,28 @@ impl AuthService {
     }
 
     /// The user's own security events, newest first.
-    pub async fn activity(&self, user_id: UserId, before: Option<AuditEventId>, limit: u32) -> Result<ActivityPage, AppError> {
+    pub async fn activity(
+        &self,
+        user_id: UserId,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<ActivityPage, AppError> {
         let limit = limit.clamp(1, 100);
         // One extra row tells whether another page exists.
-        let mut events = self.ports.audit.list_for_user(user_id, before, limit + 1).await?;
+        let mut events = self
+            .ports
+            .audit
+            .list_for_user(user_id, before, limit + 1)
+            .await?;
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events.last().map(|e| e.id)
         } else {
             None
         };
-        Ok(ActivityPage { events, next_cursor })
+        Ok(ActivityPage {
+            events,
+            next_cursor,
+        })
     }
 }

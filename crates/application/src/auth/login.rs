@@ -1,4 +1,4 @@
-use super::{Authenticated, AuthService, TokenPair};
+use super::{AuthService, Authenticated, TokenPair};
 use crate::error::AppError;
 use crate::ports::{AttemptGate, Verification};
 use portcullis_domain::audit::{AuditAction, RequestContext};
@@ -12,7 +12,12 @@ use serde_json::json;
 impl AuthService {
     /// Password login. Unknown email and wrong password look the same, in body
     /// and (via a dummy hash verification) in timing.
-    pub async fn login(&self, raw_email: &str, password: &Secret, ctx: &RequestContext) -> Result<Authenticated, AppError> {
+    pub async fn login(
+        &self,
+        raw_email: &str,
+        password: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Authenticated, AppError> {
         let email = Email::parse(raw_email)?;
         let key = email.as_str();
         let policy = self.settings.lockout;
@@ -26,7 +31,12 @@ impl AuthService {
 
         let user = self.ports.users.find_by_email(&email).await?;
         let verification = match &user {
-            Some(user) => self.ports.hasher.verify(password, &user.password_hash).await?,
+            Some(user) => {
+                self.ports
+                    .hasher
+                    .verify(password, &user.password_hash)
+                    .await?
+            }
             None => {
                 self.ports.hasher.verify_dummy(password).await?;
                 Verification::Mismatch
@@ -39,7 +49,12 @@ impl AuthService {
                 let user_id = user.as_ref().map(|u| u.id);
                 let locked = self.ports.attempts.fail(key, attempt, &policy).await?;
                 self.audit
-                    .record(AuditAction::LoginFailed, user_id, ctx, json!({ "email": key, "attempt": attempt }))
+                    .record(
+                        AuditAction::LoginFailed,
+                        user_id,
+                        ctx,
+                        json!({ "email": key, "attempt": attempt }),
+                    )
                     .await;
                 if let Some(lock) = locked {
                     self.audit
@@ -61,7 +76,12 @@ impl AuthService {
         }
         let tokens = self.start_session(&user, ctx).await?;
         self.audit
-            .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))
+            .record(
+                AuditAction::LoginSucceeded,
+                Some(user.id),
+                ctx,
+                json!({ "method": "password" }),
+            )
             .await;
         Ok(Authenticated { tokens, user })
     }
@@ -70,17 +90,28 @@ impl AuthService {
     /// already succeeded, and the next one will try again.
     async fn rehash(&self, user: &User, password: &Secret) {
         let result = match self.ports.hasher.hash(password, None).await {
-            Ok(hash) => self.ports.users.set_password_hash(user.id, &hash, self.ports.clock.now()).await.map_err(|e| e.to_string()),
+            Ok(hash) => self
+                .ports
+                .users
+                .set_password_hash(user.id, &hash, self.ports.clock.now())
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(()) => tracing::info!(user_id = %user.id, "password hash upgraded to current parameters"),
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "password hash upgraded to current parameters")
+            }
             Err(error) => tracing::warn!(user_id = %user.id, %error, "password rehash failed"),
         }
     }
 
     /// Opens a session: first refresh token plus an access token.
-    pub(crate) async fn start_session(&self, user: &User, ctx: &RequestContext) -> Result<TokenPair, AppError> {
+    pub(crate) async fn start_session(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, AppError> {
         let now = self.ports.clock.now();
         let session = Session {
             id: SessionId::new(),
@@ -103,6 +134,10 @@ impl AuthService {
             .access_tokens
             .issue(user.id, session.id, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token })
+        Ok(TokenPair {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            refresh_token,
+        })
     }
 }

@@ -10,8 +10,8 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher, RevocationList, SessionStore,
-    TokenGenerator, UserRepository,
+    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher,
+    RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
@@ -91,7 +91,11 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
         let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
-        Self { ports, settings, audit }
+        Self {
+            ports,
+            settings,
+            audit,
+        }
     }
 
     pub fn settings(&self) -> &AuthSettings {

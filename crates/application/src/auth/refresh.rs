@@ -1,4 +1,4 @@
-use super::{Authenticated, AuthService, Refreshed, TokenPair};
+use super::{AuthService, Authenticated, Refreshed, TokenPair};
 use crate::error::AppError;
 use crate::ports::RotateOutcome;
 use crate::seal::{seal_child, unseal_child};
@@ -10,7 +10,11 @@ use serde_json::json;
 impl AuthService {
     /// Exchanges a refresh token for a new pair, rotating it. See
     /// `portcullis_domain::session` for the reuse and grace rules.
-    pub async fn refresh(&self, presented: &Secret, ctx: &RequestContext) -> Result<Refreshed, AppError> {
+    pub async fn refresh(
+        &self,
+        presented: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Refreshed, AppError> {
         if presented.expose().is_empty() || presented.expose().len() > 256 {
             return Err(AppError::InvalidToken);
         }
@@ -25,17 +29,30 @@ impl AuthService {
         let outcome = self
             .ports
             .sessions
-            .rotate(&presented_hash, &new, now, self.settings.refresh_reuse_grace)
+            .rotate(
+                &presented_hash,
+                &new,
+                now,
+                self.settings.refresh_reuse_grace,
+            )
             .await?;
         match outcome {
             RotateOutcome::Rotated { session } => {
                 let refreshed = self.pair_for(&session, child, false).await?;
                 self.audit
-                    .record(AuditAction::TokenRefreshed, Some(session.user_id), ctx, json!({ "session_id": session.id }))
+                    .record(
+                        AuditAction::TokenRefreshed,
+                        Some(session.user_id),
+                        ctx,
+                        json!({ "session_id": session.id }),
+                    )
                     .await;
                 Ok(refreshed)
             }
-            RotateOutcome::Grace { session, sealed_child } => {
+            RotateOutcome::Grace {
+                session,
+                sealed_child,
+            } => {
                 let Some(current) = unseal_child(presented, &sealed_child) else {
                     return Err(AppError::InvalidToken);
                 };
@@ -68,7 +85,12 @@ impl AuthService {
         }
     }
 
-    async fn pair_for(&self, session: &Session, refresh_token: Secret, grace: bool) -> Result<Refreshed, AppError> {
+    async fn pair_for(
+        &self,
+        session: &Session,
+        refresh_token: Secret,
+        grace: bool,
+    ) -> Result<Refreshed, AppError> {
         let user = self
             .ports
             .users
@@ -82,7 +104,11 @@ impl AuthService {
             .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(Refreshed {
             authenticated: Authenticated {
-                tokens: TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token },
+                tokens: TokenPair {
+                    access_token: access.token,
+                    expires_in: access.expires_in,
+                    refresh_token,
+                },
                 user,
             },
             grace,

@@ -18,9 +18,15 @@ pub struct RegisterInput {
 
 impl AuthService {
     /// Creates an account. Every invalid field is reported at once.
-    pub async fn register(&self, input: RegisterInput, ctx: &RequestContext) -> Result<User, AppError> {
+    pub async fn register(
+        &self,
+        input: RegisterInput,
+        ctx: &RequestContext,
+    ) -> Result<User, AppError> {
         let mut errors = ValidationErrors::default();
-        let email = Email::parse(&input.email).map_err(|e| errors.extend(e)).ok();
+        let email = Email::parse(&input.email)
+            .map_err(|e| errors.extend(e))
+            .ok();
         let display_name = match input.display_name.as_deref() {
             Some(raw) => DisplayName::parse(raw).map_err(|e| errors.extend(e)).ok(),
             None => None,
@@ -29,7 +35,9 @@ impl AuthService {
         errors.extend(policy.check_rules("password", &input.password));
         errors.into_result()?;
         let Some(email) = email else {
-            return Err(AppError::Internal("email parsed without errors yet missing".into()));
+            return Err(AppError::Internal(
+                "email parsed without errors yet missing".into(),
+            ));
         };
 
         if self.ports.users.find_by_email(&email).await?.is_some() {
@@ -39,7 +47,11 @@ impl AuthService {
         let mut context = vec![email.as_str().to_owned()];
         context.extend(email.as_str().split('@').next().map(str::to_owned));
         context.extend(display_name.as_ref().map(|d| d.as_str().to_owned()));
-        let check = StrengthCheck { policy: policy.clone(), field: "password", context };
+        let check = StrengthCheck {
+            policy: policy.clone(),
+            field: "password",
+            context,
+        };
         let password_hash = self.ports.hasher.hash(&input.password, Some(check)).await?;
 
         let now = self.ports.clock.now();
@@ -58,7 +70,12 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         self.audit
-            .record(AuditAction::UserRegistered, Some(user.id), ctx, json!({ "email": user.email.as_str() }))
+            .record(
+                AuditAction::UserRegistered,
+                Some(user.id),
+                ctx,
+                json!({ "email": user.email.as_str() }),
+            )
             .await;
         Ok(user)
     }

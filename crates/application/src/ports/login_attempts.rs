@@ -15,8 +15,12 @@ pub struct LockoutPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptGate {
     /// The attempt may check the password; `attempt` is its number in the window.
-    Allowed { attempt: u32 },
-    Locked { retry_after: Duration },
+    Allowed {
+        attempt: u32,
+    },
+    Locked {
+        retry_after: Duration,
+    },
 }
 
 /// Counts login attempts per account key. An attempt is counted *before* the
@@ -28,7 +32,12 @@ pub trait LoginAttempts: Send + Sync {
     async fn begin(&self, key: &str, policy: &LockoutPolicy) -> Result<AttemptGate, StoreError>;
     /// Records the failure of attempt number `attempt`; returns `Some(lock)` if
     /// this failure locked the account.
-    async fn fail(&self, key: &str, attempt: u32, policy: &LockoutPolicy) -> Result<Option<Duration>, StoreError>;
+    async fn fail(
+        &self,
+        key: &str,
+        attempt: u32,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<Duration>, StoreError>;
     /// A success clears the count.
     async fn succeed(&self, key: &str) -> Result<(), StoreError>;
 }

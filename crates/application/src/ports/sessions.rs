@@ -10,12 +10,19 @@ use time::{Duration, OffsetDateTime};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The token was current; the child given to `rotate` is now current.
-    Rotated { session: Session },
+    Rotated {
+        session: Session,
+    },
     /// The token is the current token's parent, inside the grace window; the
     /// current token, sealed for the presented one, comes back.
-    Grace { session: Session, sealed_child: Vec<u8> },
+    Grace {
+        session: Session,
+        sealed_child: Vec<u8>,
+    },
     /// The token had been rotated before: the session is now revoked.
-    Reused { session: Session },
+    Reused {
+        session: Session,
+    },
     Expired,
     /// The session was revoked earlier.
     Revoked,

@@ -33,7 +33,12 @@ pub enum TokenError {
 /// Synchronous: signing and verifying take microseconds.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait AccessTokenIssuer: Send + Sync {
-    fn issue(&self, user_id: UserId, session_id: SessionId, now: OffsetDateTime) -> Result<IssuedAccessToken, TokenError>;
+    fn issue(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<IssuedAccessToken, TokenError>;
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError>;
     /// The JSON Web Key Set with the public key(s).
     fn jwks(&self) -> serde_json::Value;

@@ -1,6 +1,8 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout, me.
 
-use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse, UserResponse};
+use crate::dto::{
+    LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse, UserResponse,
+};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
 use crate::rate_limit::{RouteClass, enforce};
@@ -18,7 +20,9 @@ fn email_key(raw: &str) -> String {
 }
 
 fn no_store(mut response: HttpResponse) -> HttpResponse {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -41,11 +45,25 @@ pub async fn register(
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
-    let input = RegisterInput { email: body.email, password: Secret::new(body.password), display_name: body.display_name };
+    enforce(
+        &req,
+        &state,
+        RouteClass::Auth,
+        "email",
+        &email_key(&body.email),
+        None,
+    )
+    .await?;
+    let input = RegisterInput {
+        email: body.email,
+        password: Secret::new(body.password),
+        display_name: body.display_name,
+    };
     let user = state.auth.register(input, &client.0).await?;
     state.metrics.registrations.inc();
-    Ok(HttpResponse::Created().json(RegisterResponse { user: UserResponse::from(&user) }))
+    Ok(HttpResponse::Created().json(RegisterResponse {
+        user: UserResponse::from(&user),
+    }))
 }
 
 /// Log in with email and password.
@@ -67,8 +85,19 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
-    let result = state.auth.login(&body.email, &Secret::new(body.password), &client.0).await;
+    enforce(
+        &req,
+        &state,
+        RouteClass::Auth,
+        "email",
+        &email_key(&body.email),
+        None,
+    )
+    .await?;
+    let result = state
+        .auth
+        .login(&body.email, &Secret::new(body.password), &client.0)
+        .await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",
@@ -77,7 +106,9 @@ pub async fn login(
     };
     state.metrics.logins.with_label_values(&[outcome]).inc();
     let authenticated = result?;
-    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
+    Ok(no_store(
+        HttpResponse::Ok().json(TokenResponse::from(&authenticated)),
+    ))
 }
 
 /// Exchange a refresh token for a new pair (the token rotates).
@@ -89,13 +120,22 @@ pub async fn login(
         (status = 401, description = "REFRESH_TOKEN_REUSED (session revoked), INVALID_TOKEN or TOKEN_EXPIRED", body = ErrorEnvelope),
     )
 )]
-pub async fn refresh(state: web::Data<AppState>, client: Client, body: ValidJson<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    let refreshed = state.auth.refresh(&Secret::new(body.0.refresh_token), &client.0).await?;
+pub async fn refresh(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let refreshed = state
+        .auth
+        .refresh(&Secret::new(body.0.refresh_token), &client.0)
+        .await?;
     let mut response = HttpResponse::Ok();
     if refreshed.grace {
         response.insert_header(("X-Refresh-Reuse", "grace"));
     }
-    Ok(no_store(response.json(TokenResponse::from(&refreshed.authenticated))))
+    Ok(no_store(
+        response.json(TokenResponse::from(&refreshed.authenticated)),
+    ))
 }
 
 /// End this session: its access and refresh tokens stop working.
@@ -107,7 +147,11 @@ pub async fn refresh(state: web::Data<AppState>, client: Client, body: ValidJson
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN / TOKEN_EXPIRED", body = ErrorEnvelope),
     )
 )]
-pub async fn logout(state: web::Data<AppState>, user: AuthUser, client: Client) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout(&user.0, &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,10 @@ use std::time::Duration;
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health/live", tag = "meta", responses((status = 200, body = HealthResponse)))]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(Map::new()) })
+    HttpResponse::Ok().json(HealthResponse {
+        status: "ok",
+        checks: Value::Object(Map::new()),
+    })
 }
 
 /// Readiness: every configured backend answers within 2 s.
@@ -46,9 +49,14 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         checks.insert(name.to_owned(), Value::String(value));
     }
     if healthy {
-        Ok(HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(checks) }))
+        Ok(HttpResponse::Ok().json(HealthResponse {
+            status: "ok",
+            checks: Value::Object(checks),
+        }))
     } else {
-        Err(ApiError::NotReady { checks: Value::Object(checks) })
+        Err(ApiError::NotReady {
+            checks: Value::Object(checks),
+        })
     }
 }
 

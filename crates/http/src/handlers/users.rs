@@ -1,6 +1,8 @@
 //! `/api/v1/users/me*`: profile, password, activity.
 
-use crate::dto::{ActivityQuery, ActivityResponse, ChangePasswordRequest, UpdateProfileRequest, UserResponse};
+use crate::dto::{
+    ActivityQuery, ActivityResponse, ChangePasswordRequest, UpdateProfileRequest, UserResponse,
+};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
 use crate::state::AppState;
@@ -32,7 +34,10 @@ pub async fn update_me(
         Some(None) => Some(None),
         Some(Some(raw)) => Some(Some(DisplayName::parse(&raw)?)),
     };
-    let updated = state.auth.update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0).await?;
+    let updated = state
+        .auth
+        .update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0)
+        .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
 }
 
@@ -56,7 +61,12 @@ pub async fn change_password(
     let body = body.0;
     state
         .auth
-        .change_password(&user.0, &Secret::new(body.current_password), &Secret::new(body.new_password), &client.0)
+        .change_password(
+            &user.0,
+            &Secret::new(body.current_password),
+            &Secret::new(body.new_password),
+            &client.0,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -72,12 +82,22 @@ pub async fn change_password(
         (status = 401, body = ErrorEnvelope),
     )
 )]
-pub async fn activity(state: web::Data<AppState>, user: AuthUser, query: web::Query<ActivityQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn activity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ActivityQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
+    query
+        .validate()
+        .map_err(|r| ApiError::from(report_to_errors(&r)))?;
     let page = state
         .auth
-        .activity(user.0.user_id, query.cursor.map(AuditEventId), query.limit.unwrap_or(20))
+        .activity(
+            user.0.user_id,
+            query.cursor.map(AuditEventId),
+            query.limit.unwrap_or(20),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ActivityResponse::from(&page)))
 }

@@ -33,55 +33,99 @@ macro_rules! contract_cases {
 #[macro_export]
 macro_rules! user_repository_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::users, $factory, [
-            insert_then_find, duplicate_email_conflicts, concurrent_inserts_one_wins, updates, missing_user_is_not_found,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::users,
+            $factory,
+            [
+                insert_then_find,
+                duplicate_email_conflicts,
+                concurrent_inserts_one_wins,
+                updates,
+                missing_user_is_not_found,
+            ]
+        );
     };
 }
 
 #[macro_export]
 macro_rules! session_store_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::sessions, $factory, [
-            rotation_chain, parent_within_grace_gets_sealed_child, reuse_revokes_the_family, expired_and_unknown_tokens,
-            concurrent_rotation_mints_one_child, revoke_one_and_all_but_one, zero_grace_treats_parent_as_reuse,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::sessions,
+            $factory,
+            [
+                rotation_chain,
+                parent_within_grace_gets_sealed_child,
+                reuse_revokes_the_family,
+                expired_and_unknown_tokens,
+                concurrent_rotation_mints_one_child,
+                revoke_one_and_all_but_one,
+                zero_grace_treats_parent_as_reuse,
+            ]
+        );
     };
 }
 
 #[macro_export]
 macro_rules! rate_limiter_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::rate_limit, $factory, [
-            allows_up_to_limit, keys_are_independent, window_slides, concurrent_hits_never_exceed_limit,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::rate_limit,
+            $factory,
+            [
+                allows_up_to_limit,
+                keys_are_independent,
+                window_slides,
+                concurrent_hits_never_exceed_limit,
+            ]
+        );
     };
 }
 
 #[macro_export]
 macro_rules! login_attempts_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::login_attempts, $factory, [
-            threshold_failures_lock, success_resets_the_count, concurrent_attempts_capped_at_threshold, lock_expires,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::login_attempts,
+            $factory,
+            [
+                threshold_failures_lock,
+                success_resets_the_count,
+                concurrent_attempts_capped_at_threshold,
+                lock_expires,
+            ]
+        );
     };
 }
 
 #[macro_export]
 macro_rules! revocation_list_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::revocation, $factory, [
-            revoked_ids_are_found, entries_expire, shorter_ttl_never_shortens,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::revocation,
+            $factory,
+            [
+                revoked_ids_are_found,
+                entries_expire,
+                shorter_ttl_never_shortens,
+            ]
+        );
     };
 }
 
 #[macro_export]
 macro_rules! audit_log_contract {
     ($factory:expr) => {
-        $crate::contract_cases!($crate::contract::audit, $factory, [
-            lists_newest_first_with_cursor, only_the_users_events, duplicate_id_conflicts, details_round_trip,
-        ]);
+        $crate::contract_cases!(
+            $crate::contract::audit,
+            $factory,
+            [
+                lists_newest_first_with_cursor,
+                only_the_users_events,
+                duplicate_id_conflicts,
+                details_round_trip,
+            ]
+        );
     };
 }
 

@@ -29,7 +29,12 @@ impl AuditLog for MemoryAuditLog {
         Ok(())
     }
 
-    async fn list_for_user(&self, user_id: UserId, before: Option<AuditEventId>, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let events = lock(&self.0);
         let range = match before {
             Some(cursor) => events.range(..cursor),

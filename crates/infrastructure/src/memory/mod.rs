@@ -31,7 +31,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod contract_tests {
     use super::*;
     use crate::clock::SystemClock;
-    use portcullis_application::ports::{AuditLog, LoginAttempts, RateLimiter, RevocationList, SessionStore, UserRepository};
+    use portcullis_application::ports::{
+        AuditLog, LoginAttempts, RateLimiter, RevocationList, SessionStore, UserRepository,
+    };
     use std::sync::Arc;
 
     fn clock() -> Arc<SystemClock> {
@@ -40,7 +42,12 @@ mod contract_tests {
 
     mod users {
         use super::*;
-        crate::user_repository_contract!(async { (Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>, ()) });
+        crate::user_repository_contract!(async {
+            (
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+                (),
+            )
+        });
     }
 
     mod sessions {
@@ -56,21 +63,38 @@ mod contract_tests {
 
     mod rate_limit {
         use super::*;
-        crate::rate_limiter_contract!(async { (Arc::new(MemoryRateLimiter::new(clock())) as Arc<dyn RateLimiter>, ()) });
+        crate::rate_limiter_contract!(async {
+            (
+                Arc::new(MemoryRateLimiter::new(clock())) as Arc<dyn RateLimiter>,
+                (),
+            )
+        });
     }
 
     mod login_attempts {
         use super::*;
-        crate::login_attempts_contract!(async { (Arc::new(MemoryLoginAttempts::new(clock())) as Arc<dyn LoginAttempts>, ()) });
+        crate::login_attempts_contract!(async {
+            (
+                Arc::new(MemoryLoginAttempts::new(clock())) as Arc<dyn LoginAttempts>,
+                (),
+            )
+        });
     }
 
     mod revocation {
         use super::*;
-        crate::revocation_list_contract!(async { (Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>, ()) });
+        crate::revocation_list_contract!(async {
+            (
+                Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>,
+                (),
+            )
+        });
     }
 
     mod audit {
         use super::*;
-        crate::audit_log_contract!(async { (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ()) });
+        crate::audit_log_contract!(async {
+            (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ())
+        });
     }
 }

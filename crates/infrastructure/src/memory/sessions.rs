@@ -3,7 +3,9 @@ use async_trait::async_trait;
 use portcullis_application::ports::{RotateOutcome, SessionStore, StoreError};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
-use portcullis_domain::session::{NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh};
+use portcullis_domain::session::{
+    NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
@@ -42,7 +44,10 @@ impl SessionStore for MemorySessionStore {
             return Err(StoreError::Conflict("refresh token"));
         }
         state.sessions.insert(session.id, session.clone());
-        state.tokens.insert(*first.hash.as_bytes(), record(session.id, first, session.created_at));
+        state.tokens.insert(
+            *first.hash.as_bytes(),
+            record(session.id, first, session.created_at),
+        );
         Ok(())
     }
 
@@ -61,13 +66,17 @@ impl SessionStore for MemorySessionStore {
         let Some(session) = state.sessions.get(&token.session_id).cloned() else {
             return Ok(RotateOutcome::Unknown);
         };
-        let current_child = token.child_hash.and_then(|h| state.tokens.get(h.as_bytes()));
+        let current_child = token
+            .child_hash
+            .and_then(|h| state.tokens.get(h.as_bytes()));
         match decide_refresh(&token, current_child, &session, now, grace) {
             RefreshDecision::Rotate => {
                 if state.tokens.contains_key(child.hash.as_bytes()) {
                     return Err(StoreError::Conflict("refresh token"));
                 }
-                state.tokens.insert(*child.hash.as_bytes(), record(session.id, child, now));
+                state
+                    .tokens
+                    .insert(*child.hash.as_bytes(), record(session.id, child, now));
                 if let Some(parent) = state.tokens.get_mut(presented.as_bytes()) {
                     parent.rotated_at = Some(now);
                     parent.child_hash = Some(child.hash);
@@ -77,15 +86,26 @@ impl SessionStore for MemorySessionStore {
                     s.last_used_at = now;
                     s.clone()
                 });
-                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Rotated { session }))
+                Ok(
+                    session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Rotated {
+                        session,
+                    }),
+                )
             }
-            RefreshDecision::Grace { sealed_child } => Ok(RotateOutcome::Grace { session, sealed_child }),
+            RefreshDecision::Grace { sealed_child } => Ok(RotateOutcome::Grace {
+                session,
+                sealed_child,
+            }),
             RefreshDecision::Reuse => {
                 let session = state.sessions.get_mut(&session.id).map(|s| {
                     s.revoked_at.get_or_insert(now);
                     s.clone()
                 });
-                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Reused { session }))
+                Ok(
+                    session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Reused {
+                        session,
+                    }),
+                )
             }
             RefreshDecision::Expired => Ok(RotateOutcome::Expired),
             RefreshDecision::Revoked => Ok(RotateOutcome::Revoked),

@@ -27,7 +27,9 @@ impl UserRepository for MemoryUserRepository {
         if state.by_id.contains_key(&user.id) {
             return Err(StoreError::Conflict("id"));
         }
-        state.by_email.insert(user.email.as_str().to_owned(), user.id);
+        state
+            .by_email
+            .insert(user.email.as_str().to_owned(), user.id);
         state.by_id.insert(user.id, user.clone());
         Ok(())
     }
@@ -38,10 +40,19 @@ impl UserRepository for MemoryUserRepository {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let state = lock(&self.0);
-        Ok(state.by_email.get(email.as_str()).and_then(|id| state.by_id.get(id)).cloned())
+        Ok(state
+            .by_email
+            .get(email.as_str())
+            .and_then(|id| state.by_id.get(id))
+            .cloned())
     }
 
-    async fn update_profile(&self, id: UserId, changes: &ProfileChanges, now: OffsetDateTime) -> Result<User, StoreError> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
         let mut state = lock(&self.0);
         let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
         if let Some(name) = &changes.display_name {
@@ -51,7 +62,12 @@ impl UserRepository for MemoryUserRepository {
         Ok(user.clone())
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut state = lock(&self.0);
         let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
         user.password_hash = hash.clone();

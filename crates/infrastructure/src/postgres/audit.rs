@@ -25,12 +25,19 @@ struct AuditRow {
 
 impl AuditRow {
     fn into_domain(self) -> Result<AuditEvent, StoreError> {
-        let unknown = |what: &str, v: &str| StoreError::Unavailable(format!("postgres: audit event {} has unknown {what} {v:?}", self.id));
+        let unknown = |what: &str, v: &str| {
+            StoreError::Unavailable(format!(
+                "postgres: audit event {} has unknown {what} {v:?}",
+                self.id
+            ))
+        };
         Ok(AuditEvent {
             id: AuditEventId(self.id),
             occurred_at: self.occurred_at,
-            action: AuditAction::parse(&self.action).ok_or_else(|| unknown("action", &self.action))?,
-            severity: Severity::parse(&self.severity).ok_or_else(|| unknown("severity", &self.severity))?,
+            action: AuditAction::parse(&self.action)
+                .ok_or_else(|| unknown("action", &self.action))?,
+            severity: Severity::parse(&self.severity)
+                .ok_or_else(|| unknown("severity", &self.severity))?,
             user_id: self.user_id.map(UserId),
             ip: self.ip,
             user_agent: self.user_agent,
@@ -71,14 +78,20 @@ impl AuditLog for PgAuditLog {
             .await
             .map(|_| ())
             .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    StoreError::Conflict("audit event id")
-                }
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => StoreError::Conflict("audit event id"),
                 e => db_error(e),
             })
     }
 
-    async fn list_for_user(&self, user_id: UserId, before: Option<AuditEventId>, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let mut c = conn(&self.0).await?;
         let mut query = audit_events::table
             .filter(audit_events::user_id.eq(user_id.as_uuid()))

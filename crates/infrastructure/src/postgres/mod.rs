@@ -78,7 +78,9 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, PgSetupError> {
 }
 
 pub(crate) async fn conn(pool: &PgPool) -> Result<Object<AsyncPgConnection>, StoreError> {
-    pool.get().await.map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
 }
 
 pub(crate) fn db_error(e: diesel::result::Error) -> StoreError {
@@ -97,6 +99,10 @@ impl HealthCheck for PgHealth {
 
     async fn check(&self) -> Result<(), String> {
         let mut conn = conn(&self.0).await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

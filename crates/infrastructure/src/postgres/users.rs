@@ -37,7 +37,9 @@ impl UserRow {
     /// Rows were written through the domain types, so parsing only fails if
     /// someone edited the table by hand; that is reported, not hidden.
     fn into_domain(self) -> Result<User, StoreError> {
-        let corrupt = |what: &str| StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id));
+        let corrupt = |what: &str| {
+            StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id))
+        };
         Ok(User {
             id: UserId(self.id),
             email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
@@ -65,11 +67,19 @@ impl PgUserRepository {
 impl UserRepository for PgUserRepository {
     async fn insert(&self, user: &User) -> Result<(), StoreError> {
         let mut c = conn(&self.0).await?;
-        match diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(&mut c).await {
+        match diesel::insert_into(users::table)
+            .values(UserRow::from_domain(user))
+            .execute(&mut c)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-                Err(StoreError::Conflict(if info.constraint_name() == Some("users_email_key") { "email" } else { "id" }))
-            }
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => Err(
+                StoreError::Conflict(if info.constraint_name() == Some("users_email_key") {
+                    "email"
+                } else {
+                    "id"
+                }),
+            ),
             Err(e) => Err(db_error(e)),
         }
     }
@@ -100,7 +110,12 @@ impl UserRepository for PgUserRepository {
             .transpose()
     }
 
-    async fn update_profile(&self, id: UserId, changes: &ProfileChanges, now: OffsetDateTime) -> Result<User, StoreError> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
         let mut c = conn(&self.0).await?;
         let target = diesel::update(users::table.find(id.as_uuid()));
         let row = match &changes.display_name {
@@ -114,18 +129,36 @@ impl UserRepository for PgUserRepository {
                     .get_result(&mut c)
                     .await
             }
-            None => target.set(users::updated_at.eq(now)).returning(UserRow::as_returning()).get_result(&mut c).await,
+            None => {
+                target
+                    .set(users::updated_at.eq(now))
+                    .returning(UserRow::as_returning())
+                    .get_result(&mut c)
+                    .await
+            }
         };
-        row.optional().map_err(db_error)?.ok_or(StoreError::NotFound)?.into_domain()
+        row.optional()
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?
+            .into_domain()
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut c = conn(&self.0).await?;
         let updated = diesel::update(users::table.find(id.as_uuid()))
             .set((users::password_hash.eq(&hash.0), users::updated_at.eq(now)))
             .execute(&mut c)
             .await
             .map_err(db_error)?;
-        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if updated == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }

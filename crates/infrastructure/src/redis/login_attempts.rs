@@ -45,7 +45,10 @@ impl RedisLoginAttempts {
     }
 
     fn keys(&self, key: &str) -> (String, String) {
-        (self.0.key("login:count", key), self.0.key("login:lock", key))
+        (
+            self.0.key("login:count", key),
+            self.0.key("login:lock", key),
+        )
     }
 }
 
@@ -63,13 +66,22 @@ impl LoginAttempts for RedisLoginAttempts {
             .await
             .map_err(unavailable)?;
         Ok(if allowed == 1 {
-            AttemptGate::Allowed { attempt: u32::try_from(value).unwrap_or(u32::MAX) }
+            AttemptGate::Allowed {
+                attempt: u32::try_from(value).unwrap_or(u32::MAX),
+            }
         } else {
-            AttemptGate::Locked { retry_after: Duration::milliseconds(value) }
+            AttemptGate::Locked {
+                retry_after: Duration::milliseconds(value),
+            }
         })
     }
 
-    async fn fail(&self, key: &str, attempt: u32, policy: &LockoutPolicy) -> Result<Option<Duration>, StoreError> {
+    async fn fail(
+        &self,
+        key: &str,
+        attempt: u32,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<Duration>, StoreError> {
         if attempt < policy.threshold {
             return Ok(None);
         }

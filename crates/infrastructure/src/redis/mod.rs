@@ -42,7 +42,10 @@ impl RedisStore {
         let pool = config
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| RedisConfigError(e.to_string()))?;
-        Ok(Self { pool, prefix: prefix.to_owned() })
+        Ok(Self {
+            pool,
+            prefix: prefix.to_owned(),
+        })
     }
 
     pub(crate) fn key(&self, kind: &str, id: &str) -> String {
@@ -50,7 +53,10 @@ impl RedisStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Connection, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
     }
 
     /// Sends PING.

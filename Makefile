@@ -1,0 +1,47 @@
+# Portcullis — developer commands. Builds share a target directory outside the
+# clone so a warm machine (and CI on it) reuses previous builds.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/portcullis/target
+export CARGO_TARGET_DIR
+
+DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL_TEST ?= redis://127.0.0.1:6379
+
+.PHONY: run build test test-integration lint fmt check bench bench-http migrate clean
+
+## Start the server on the in-memory adapters (no services needed; nothing is persisted).
+run:
+	LOG_FORMAT=$${LOG_FORMAT:-pretty} cargo run -p portcullis -- serve
+
+build:
+	cargo build --workspace --release
+
+## Unit, contract (in-memory) and HTTP tests. Needs no service.
+test:
+	cargo test --workspace
+
+## Contract suites against PostgreSQL and Redis, and the HTTP API on them.
+## Fails when the services are unreachable.
+test-integration:
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+		cargo test -p portcullis --features integration --test integration
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --features portcullis/integration -- -D warnings
+
+check: lint test test-integration
+
+## Apply migrations to DATABASE_URL.
+migrate:
+	cargo run -p portcullis -- migrate
+
+## Criterion micro-benchmarks, then an HTTP load run with wrk (see docs/benchmarks.md).
+bench:
+	cargo bench -p portcullis-bench
+	./deploy/bench/http-load.sh
+
+clean:
+	cargo clean
