@@ -75,7 +75,7 @@ impl AuthService {
                         AuditAction::RefreshTokenReuseDetected,
                         Some(session.user_id),
                         ctx,
-                        json!({ "session_id": session.id, "token": presented_hash.fingerprint() }),
+                        json!({ "session_id": session.id }),
                     )
                     .await;
                 Err(AppError::RefreshTokenReused)
