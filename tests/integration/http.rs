@@ -271,3 +271,50 @@ async fn start_up_fails_when_migrations_cannot_run() {
         .expect("start-up must fail");
     assert!(err.to_string().contains("PostgreSQL"), "{err}");
 }
+
+#[derive(diesel::QueryableByName)]
+struct StoredHash {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    password_hash: String,
+}
+
+async fn stored_hash(db: &TestDatabase) -> String {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("SELECT password_hash FROM users")
+        .get_result::<StoredHash>(&mut conn)
+        .await
+        .unwrap()
+        .password_hash
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_upgrades_hashes_made_with_outdated_parameters() {
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let old = instance(&db, &prefix, &[]).await;
+    old.register("ada@example.com").await;
+    assert!(
+        stored_hash(&db)
+            .await
+            .starts_with("$argon2id$v=19$m=64,t=1,p=1$")
+    );
+
+    let upgraded = instance(
+        &db,
+        &prefix,
+        &[("ARGON2_MEMORY_KIB", "128"), ("ARGON2_ITERATIONS", "2")],
+    )
+    .await;
+    assert_eq!(
+        upgraded.login("ada@example.com", PASSWORD).await.status(),
+        200
+    );
+    assert!(
+        stored_hash(&db)
+            .await
+            .starts_with("$argon2id$v=19$m=128,t=2,p=1$")
+    );
+    // Verification reads the parameters from the hash, so every instance still accepts it.
+    assert_eq!(old.login("ada@example.com", PASSWORD).await.status(), 200);
+}

@@ -46,6 +46,13 @@ async fn not_found() -> Result<(), ApiError> {
     Err(ApiError::NotFound)
 }
 
+/// `/docs` → `/docs/`, where the Swagger UI lives.
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
 async fn method_not_allowed() -> Result<(), ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
@@ -103,6 +110,7 @@ pub fn app(
             "/.well-known/jwks.json",
             web::get().to(meta::jwks),
         ))
+        .service(resource("/docs", web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))
         .wrap(middleware::from_fn(request_meta::request_context))
