@@ -17,7 +17,7 @@ build:
 
 ## Unit, contract (in-memory) and HTTP tests. Needs no service.
 test:
-	cargo test --workspace
+	cargo test
 
 ## Contract suites against PostgreSQL and Redis, and the HTTP API on them.
 ## Fails when the services are unreachable.

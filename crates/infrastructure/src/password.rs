@@ -2,9 +2,11 @@
 //!
 //! Argon2 is memory-hard on purpose (19 MiB and ~20 ms per hash at OWASP's
 //! minimum), so an unbounded login flood would exhaust memory and starve every
-//! other request. Hashing therefore runs on Tokio's blocking threads behind a
-//! semaphore of `concurrency` permits, with at most `queue` callers waiting;
-//! anyone beyond that is turned away at once with `Overloaded`.
+//! other request. Hashing therefore runs on `concurrency` dedicated threads,
+//! with at most `queue` more jobs admitted to wait for one; a caller beyond
+//! that is turned away at once with `Overloaded`. The threads run at a lower
+//! CPU priority (nice 9), so when cores are scarce the request workers — and
+//! with them token-authenticated requests — win.
 
 use argon2::password_hash::{
     PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
@@ -16,10 +18,12 @@ use portcullis_domain::secret::Secret;
 use portcullis_domain::user::PasswordHash;
 use rand::RngCore;
 use rand::rngs::OsRng;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,28 +58,83 @@ impl Default for Argon2Params {
 /// Bounds on concurrent hashing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLimits {
+    /// Hashing threads.
     pub concurrency: usize,
+    /// Jobs allowed to wait for a thread (0: only when a thread is idle).
     pub queue: usize,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+const RETRY_AFTER: Duration = Duration::seconds(1);
+
+/// Maps to nice 9 for normal scheduling (the crate's cross-platform scale).
+const HASH_THREAD_PRIORITY: u8 = 23;
+
+/// The hashing threads. They exit when the last sender (the last clone of the
+/// hasher) is dropped.
 struct Pool {
-    permits: Semaphore,
-    admitted: AtomicUsize,
+    jobs: Sender<Job>,
+    /// Jobs running or waiting.
+    admitted: Arc<AtomicUsize>,
     capacity: usize,
 }
 
-/// Releases an admission slot however the caller's future ends (even dropped).
-struct Admission<'a>(&'a AtomicUsize);
+/// Frees an admission slot when the job is done — run, panicked, or dropped
+/// unrun.
+struct Admission(Arc<AtomicUsize>);
 
-impl Drop for Admission<'_> {
+impl Drop for Admission {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-const RETRY_AFTER: Duration = Duration::seconds(1);
+fn worker(jobs: Arc<Mutex<Receiver<Job>>>) {
+    let lowered = thread_priority::ThreadPriorityValue::try_from(HASH_THREAD_PRIORITY)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            thread_priority::set_current_thread_priority(
+                thread_priority::ThreadPriority::Crossplatform(p),
+            )
+            .map_err(|e| e.to_string())
+        });
+    if let Err(error) = lowered {
+        tracing::debug!(%error, "could not lower the hashing thread's priority");
+    }
+    loop {
+        let job = {
+            let receiver = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        // A panicking job drops its result sender (the caller sees an error)
+        // and must not take the thread down with it.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+    }
+}
 
 impl Pool {
+    fn new(limits: PoolLimits) -> Result<Self, HashError> {
+        let (jobs, receiver) = channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let concurrency = limits.concurrency.max(1);
+        for i in 0..concurrency {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(receiver))
+                .map_err(|e| HashError::Internal(format!("cannot start hashing thread: {e}")))?;
+        }
+        Ok(Self {
+            jobs,
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: concurrency + limits.queue,
+        })
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
@@ -86,15 +145,21 @@ impl Pool {
                 retry_after: RETRY_AFTER,
             });
         }
-        let _admission = Admission(&self.admitted);
-        let _permit = self
-            .permits
-            .acquire()
+        let admission = Admission(self.admitted.clone());
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let value = job();
+            // Freed before the caller hears back, so a caller that immediately
+            // hashes again finds its slot free. (A panic frees it on unwind.)
+            drop(admission);
+            let _ = done.send(value);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| HashError::Internal("hash pool stopped".into()))?;
+        result
             .await
-            .map_err(|_| HashError::Internal("hash pool closed".into()))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| HashError::Internal(format!("hash task failed: {e}")))
+            .map_err(|_| HashError::Internal("hash job failed".into()))
     }
 }
 
@@ -144,15 +209,10 @@ impl Argon2Hasher {
     /// Validates the parameters and precomputes the dummy hash used for
     /// unknown accounts (one hash at start-up).
     pub fn new(params: Argon2Params, limits: PoolLimits) -> Result<Self, HashError> {
-        let concurrency = limits.concurrency.max(1);
         let dummy = hash_now(params, b"portcullis-dummy-password")?;
         Ok(Self {
             params,
-            pool: Arc::new(Pool {
-                permits: Semaphore::new(concurrency),
-                admitted: AtomicUsize::new(0),
-                capacity: concurrency + limits.queue,
-            }),
+            pool: Arc::new(Pool::new(limits)?),
             dummy: Arc::new(dummy),
         })
     }
@@ -286,37 +346,83 @@ mod tests {
         assert!(matches!(err, HashError::Rejected(_)));
     }
 
+    /// Occupies the pool's one thread until the returned sender fires.
+    async fn occupy(
+        h: &Argon2Hasher,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<bool, HashError>>,
+    ) {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = oneshot::channel();
+        let pool = h.pool.clone();
+        let running = tokio::spawn(async move {
+            pool.run(move || {
+                let _ = started_tx.send(());
+                blocked.recv().is_ok()
+            })
+            .await
+        });
+        started.await.unwrap();
+        (release, running)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_pool_turns_callers_away() {
-        // concurrency 1 + queue 1: one job runs, one waits, the third is refused.
+        // One thread, no queue: while it works, the next caller is refused.
         let h = hasher(PoolLimits {
             concurrency: 1,
-            queue: 1,
+            queue: 0,
         });
-        let (release, blocked) = std::sync::mpsc::channel::<()>();
-        let pool = h.pool.clone();
-        let running = tokio::spawn(async move { pool.run(move || blocked.recv().is_ok()).await });
-        while h.pool.admitted.load(Ordering::Acquire) < 1 {
-            tokio::task::yield_now().await;
-        }
-        let waiting = {
-            let h = h.clone();
-            tokio::spawn(async move { h.hash(&Secret::new("pw"), None).await })
-        };
-        while h.pool.admitted.load(Ordering::Acquire) < 2 {
-            tokio::task::yield_now().await;
-        }
+        let (release, running) = occupy(&h).await;
         let refused = h.verify_dummy(&Secret::new("pw")).await;
         assert!(
             matches!(refused, Err(HashError::Overloaded { .. })),
             "{refused:?}"
         );
-
         release.send(()).unwrap();
         assert!(running.await.unwrap().unwrap());
-        assert!(waiting.await.unwrap().is_ok());
-        // Every slot is free again.
-        assert_eq!(h.pool.admitted.load(Ordering::Acquire), 0);
-        assert!(h.verify_dummy(&Secret::new("pw")).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_callers_wait_for_a_thread() {
+        // One thread, one queue slot: the second caller waits, the third is refused.
+        let h = hasher(PoolLimits {
+            concurrency: 1,
+            queue: 1,
+        });
+        let (release, running) = occupy(&h).await;
+        let pw = Secret::new("pw");
+        let mut waiting = Box::pin(h.hash(&pw, None));
+        // One poll queues the job (it cannot finish while the thread is busy).
+        let polled = tokio::time::timeout(std::time::Duration::from_millis(1), &mut waiting).await;
+        assert!(polled.is_err(), "the queued job cannot have run yet");
+        let refused = h.verify_dummy(&Secret::new("pw")).await;
+        assert!(
+            matches!(refused, Err(HashError::Overloaded { .. })),
+            "{refused:?}"
+        );
+        release.send(()).unwrap();
+        assert!(running.await.unwrap().unwrap());
+        assert!(waiting.await.is_ok());
+        assert_eq!(
+            h.pool.admitted.load(Ordering::Acquire),
+            0,
+            "slots are free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone() {
+        let h = hasher(PoolLimits {
+            concurrency: 1,
+            queue: 0,
+        });
+        let result: Result<(), HashError> = h.pool.run(|| panic!("boom")).await;
+        assert!(matches!(result, Err(HashError::Internal(_))));
+        assert!(
+            h.verify_dummy(&Secret::new("pw")).await.is_ok(),
+            "the thread survived"
+        );
     }
 }

@@ -1,0 +1,148 @@
+//! Hot paths: what every request or every login pays.
+//! Run with `make bench` (or `cargo bench -p portcullis-bench`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis_application::ports::{
+    AccessTokenIssuer, PasswordHasher, RateLimiter, SessionStore, TokenGenerator,
+};
+use portcullis_domain::email::Email;
+use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::password::PasswordPolicy;
+use portcullis_domain::secret::{Secret, TokenHash};
+use portcullis_domain::session::{NewRefreshToken, Session};
+use portcullis_infrastructure::clock::SystemClock;
+use portcullis_infrastructure::jwt::{JwtIssuer, SigningAlgorithm};
+use portcullis_infrastructure::memory::{MemoryRateLimiter, MemorySessionStore};
+use portcullis_infrastructure::password::{Argon2Hasher, Argon2Params, PoolLimits};
+use portcullis_infrastructure::random::OsTokenGenerator;
+use std::hint::black_box;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+const RSA_PEM: &str = include_str!("../../infrastructure/testdata/rsa2048.pem");
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn domain(c: &mut Criterion) {
+    c.bench_function("email_parse", |b| {
+        b.iter(|| Email::parse(black_box("  Ada.Lovelace+x@Example.COM ")))
+    });
+    let policy = PasswordPolicy::default();
+    let pw = Secret::new("Quartz-Lantern-91!");
+    c.bench_function("password_rules", |b| {
+        b.iter(|| policy.check_rules("password", black_box(&pw)))
+    });
+    c.bench_function("password_zxcvbn_18_chars", |b| {
+        b.iter(|| policy.check_strength("password", black_box(&pw), &["ada@example.com"]))
+    });
+    let long = Secret::new("Quartz-Lantern-91!".repeat(7));
+    c.bench_function("password_zxcvbn_126_chars", |b| {
+        b.iter(|| policy.check_strength("password", black_box(&long), &[]))
+    });
+    c.bench_function("refresh_token_generate_and_hash", |b| {
+        b.iter(|| TokenHash::of(&OsTokenGenerator.refresh_token()))
+    });
+}
+
+fn jwt(c: &mut Criterion) {
+    let now = OffsetDateTime::now_utc();
+    let ed =
+        JwtIssuer::generate_ed25519("portcullis", "portcullis", Duration::minutes(15)).unwrap();
+    let rs = JwtIssuer::from_pem(
+        SigningAlgorithm::Rs256,
+        RSA_PEM.as_bytes(),
+        "portcullis",
+        "portcullis",
+        Duration::minutes(15),
+    )
+    .unwrap();
+    for (name, issuer) in [("eddsa", &ed), ("rs256", &rs)] {
+        c.bench_function(&format!("jwt_issue_{name}"), |b| {
+            b.iter(|| issuer.issue(UserId::new(), SessionId::new(), now))
+        });
+        let token = issuer
+            .issue(UserId::new(), SessionId::new(), now)
+            .unwrap()
+            .token;
+        c.bench_function(&format!("jwt_verify_{name}"), |b| {
+            b.iter(|| issuer.verify(black_box(token.expose()), now))
+        });
+    }
+}
+
+fn argon2(c: &mut Criterion) {
+    let rt = runtime();
+    let hasher = Argon2Hasher::new(
+        Argon2Params::OWASP,
+        PoolLimits {
+            concurrency: 1,
+            queue: 8,
+        },
+    )
+    .unwrap();
+    let pw = Secret::new("Quartz-Lantern-91!");
+    let hash = rt.block_on(hasher.hash(&pw, None)).unwrap();
+    let mut group = c.benchmark_group("argon2id_owasp");
+    group.sample_size(20);
+    group.bench_function("hash", |b| {
+        b.iter(|| rt.block_on(hasher.hash(&pw, None)).unwrap())
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| rt.block_on(hasher.verify(&pw, &hash)).unwrap())
+    });
+    group.finish();
+}
+
+fn stores(c: &mut Criterion) {
+    let rt = runtime();
+    let limiter = MemoryRateLimiter::new(Arc::new(SystemClock));
+    c.bench_function("memory_rate_limit_hit", |b| {
+        b.iter(|| {
+            rt.block_on(limiter.hit("ip:203.0.113.7", u32::MAX, Duration::minutes(1)))
+                .unwrap()
+        })
+    });
+
+    let store = MemorySessionStore::default();
+    let now = OffsetDateTime::now_utc();
+    let session = Session {
+        id: SessionId::new(),
+        user_id: UserId::new(),
+        created_at: now,
+        last_used_at: now,
+        revoked_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    let new = |s: &Secret| NewRefreshToken {
+        hash: TokenHash::of(s),
+        expires_at: now + Duration::days(7),
+        sealed_for_parent: vec![0; 60],
+    };
+    let mut current = OsTokenGenerator.refresh_token();
+    rt.block_on(store.create(&session, &new(&current))).unwrap();
+    c.bench_function("memory_session_rotate", |b| {
+        b.iter(|| {
+            let child = OsTokenGenerator.refresh_token();
+            rt.block_on(store.rotate(
+                &TokenHash::of(&current),
+                &new(&child),
+                now,
+                Duration::seconds(10),
+            ))
+            .unwrap();
+            current = child;
+        })
+    });
+}
+
+criterion_group!(benches, domain, jwt, argon2, stores);
+criterion_main!(benches);

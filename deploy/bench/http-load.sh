@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# HTTP load run (part of `make bench`): the release binary on the in-memory
+# adapters, pinned to core 0; wrk pinned to core 1. Measures
+#   1. GET /api/v1/auth/me (JWT verify + revocation check + per-user limit),
+#   2. the same while a login flood hits the Argon2 pool,
+#   3. the login flood itself.
+# Only loopback traffic; every run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+PORT=${PORT:-18089}
+CONNECTIONS=${CONNECTIONS:-32}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/portcullis/target}"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
+
+cargo build --release -p portcullis
+BIN="$CARGO_TARGET_DIR/release/portcullis"
+
+PORT=$PORT HOST=127.0.0.1 WORKERS=1 MAX_HASH_CONCURRENCY=1 HASH_QUEUE_SIZE=16 \
+RATE_LIMIT_MAX_REQUESTS=1000000000 RATE_LIMIT_AUTH_MAX_REQUESTS=1000000000 \
+LOGIN_LOCKOUT_THRESHOLD=1000000000 LOG_LEVEL=error \
+  taskset -c 0 "$BIN" serve >/tmp/portcullis-bench.log 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+
+API="http://127.0.0.1:$PORT/api/v1"
+curl -sf "$API/auth/register" -H 'content-type: application/json' \
+  -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}' >/dev/null
+TOKEN=$(curl -sf "$API/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+LOGIN_LUA=$(mktemp)
+cat >"$LOGIN_LUA" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}'
+LUA
+
+echo "### 1. GET /auth/me, ${CONNECTIONS} connections, ${DURATION}"
+taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$API/auth/me"
+
+echo "### 2. GET /auth/me during a login flood (64 connections on /auth/login)"
+taskset -c 1 wrk -t1 -c64 -d"$DURATION" -s "$LOGIN_LUA" "$API/auth/login" >/tmp/portcullis-flood.txt &
+FLOOD=$!
+sleep 1
+taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$API/auth/me"
+wait $FLOOD
+
+echo "### 3. The login flood itself (non-2xx = 503 OVERLOADED answers)"
+cat /tmp/portcullis-flood.txt
+rm -f "$LOGIN_LUA"
