@@ -353,9 +353,16 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let token = a.issue(UserId::new(), SessionId::new(), now).unwrap().token;
         assert_eq!(b.verify(token.expose(), now), Err(TokenError::Invalid));
-        let mut tampered = token.expose().to_owned();
-        tampered.pop();
-        tampered.push('A');
+        // Flip one character of the signature's first (fully significant)
+        // base64 digit; the last digit carries padding bits and may not count.
+        let signature_start = token.expose().rfind('.').unwrap() + 1;
+        let mut tampered = token.expose().as_bytes().to_vec();
+        tampered[signature_start] = if tampered[signature_start] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(a.verify(&tampered, now), Err(TokenError::Invalid));
         assert_eq!(a.verify("not-a-jwt", now), Err(TokenError::Invalid));
         let other_audience = JwtIssuer::from_pem(
