@@ -4,13 +4,7 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 
 async fn patch_me(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .patch(app.url("/api/v1/users/me"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    app.client.patch(app.url("/api/v1/users/me")).bearer_auth(token).json(body).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -24,18 +18,10 @@ async fn profile_update_is_audited_with_previous_and_new_values() {
     let user: Value = res.json().await.unwrap();
     assert_eq!(user["display_name"], "Countess");
 
-    let cleared: Value = patch_me(&app, token, &json!({ "display_name": null }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cleared: Value = patch_me(&app, token, &json!({ "display_name": null })).await.json().await.unwrap();
     assert_eq!(cleared["display_name"], Value::Null);
     // An empty body changes nothing.
-    let same: Value = patch_me(&app, token, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let same: Value = patch_me(&app, token, &json!({})).await.json().await.unwrap();
     assert_eq!(same["display_name"], Value::Null);
 
     expect_error(
@@ -44,24 +30,12 @@ async fn profile_update_is_audited_with_previous_and_new_values() {
         "VALIDATION_ERROR",
     )
     .await;
-    expect_error(
-        patch_me(&app, token, &json!({ "email": "evil@example.com" })).await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
+    expect_error(patch_me(&app, token, &json!({ "email": "evil@example.com" })).await, 400, "BAD_REQUEST")
+        .await;
 
-    let activity: Value = app
-        .get_auth("/api/v1/users/me/activity", token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let activity: Value = app.get_auth("/api/v1/users/me/activity", token).await.json().await.unwrap();
     let items = activity["items"].as_array().unwrap();
-    let updates: Vec<&Value> = items
-        .iter()
-        .filter(|i| i["action"] == "user.profile.updated")
-        .collect();
+    let updates: Vec<&Value> = items.iter().filter(|i| i["action"] == "user.profile.updated").collect();
     assert_eq!(updates.len(), 2);
     // Newest first.
     assert_eq!(
@@ -78,12 +52,7 @@ async fn profile_update_is_audited_with_previous_and_new_values() {
 async fn password_change_revokes_every_other_session() {
     let app = spawn_app().await;
     let a = app.signed_in("ada@example.com").await;
-    let b: Value = app
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let b: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let (a_token, b_token) = (str_of(&a, "access_token"), str_of(&b, "access_token"));
 
     let new_password = "Velvet-Harbor-37#";
@@ -96,35 +65,13 @@ async fn password_change_revokes_every_other_session() {
         .await;
     assert_eq!(res.status(), 204);
 
-    assert_eq!(
-        app.get_auth("/api/v1/auth/me", a_token).await.status(),
-        200,
-        "the calling session survives"
-    );
+    assert_eq!(app.get_auth("/api/v1/auth/me", a_token).await.status(), 200, "the calling session survives");
     assert_eq!(app.refresh(str_of(&a, "refresh_token")).await.status(), 200);
-    expect_error(
-        app.get_auth("/api/v1/auth/me", b_token).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    expect_error(
-        app.refresh(str_of(&b, "refresh_token")).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(app.get_auth("/api/v1/auth/me", b_token).await, 401, "INVALID_TOKEN").await;
+    expect_error(app.refresh(str_of(&b, "refresh_token")).await, 401, "INVALID_TOKEN").await;
 
-    expect_error(
-        app.login("ada@example.com", PASSWORD).await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    assert_eq!(
-        app.login("ada@example.com", new_password).await.status(),
-        200
-    );
+    expect_error(app.login("ada@example.com", PASSWORD).await, 401, "INVALID_CREDENTIALS").await;
+    assert_eq!(app.login("ada@example.com", new_password).await.status(), 200);
 }
 
 #[tokio::test]
@@ -150,13 +97,7 @@ async fn password_change_checks_current_and_policy() {
         )
         .await;
     let body = expect_error(res, 400, "VALIDATION_ERROR").await;
-    assert!(
-        body["error"]["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["field"] == "new_password")
-    );
+    assert!(body["error"]["details"].as_array().unwrap().iter().all(|d| d["field"] == "new_password"));
 
     let res = app
         .post_auth(
@@ -166,13 +107,7 @@ async fn password_change_checks_current_and_policy() {
         )
         .await;
     let body = expect_error(res, 400, "VALIDATION_ERROR").await;
-    assert!(
-        body["error"]["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["code"] == "unchanged")
-    );
+    assert!(body["error"]["details"].as_array().unwrap().iter().any(|d| d["code"] == "unchanged"));
 }
 
 #[tokio::test]
@@ -182,21 +117,11 @@ async fn activity_is_paginated_newest_first() {
     for _ in 0..3 {
         app.login("ada@example.com", "Wrong-Password-1").await;
     }
-    let login: Value = app
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let token = str_of(&login, "access_token");
 
     // registered, 3 failures, 1 success = 5 events
-    let page1: Value = app
-        .get_auth("/api/v1/users/me/activity?limit=2", token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page1: Value = app.get_auth("/api/v1/users/me/activity?limit=2", token).await.json().await.unwrap();
     let items = page1["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["action"], "auth.login.succeeded");
@@ -205,10 +130,7 @@ async fn activity_is_paginated_newest_first() {
     let cursor = str_of(&page1, "next_cursor");
 
     let page2: Value = app
-        .get_auth(
-            &format!("/api/v1/users/me/activity?limit=2&cursor={cursor}"),
-            token,
-        )
+        .get_auth(&format!("/api/v1/users/me/activity?limit=2&cursor={cursor}"), token)
         .await
         .json()
         .await
@@ -216,10 +138,7 @@ async fn activity_is_paginated_newest_first() {
     assert_eq!(page2["items"].as_array().unwrap().len(), 2);
     let page3: Value = app
         .get_auth(
-            &format!(
-                "/api/v1/users/me/activity?limit=2&cursor={}",
-                str_of(&page2, "next_cursor")
-            ),
+            &format!("/api/v1/users/me/activity?limit=2&cursor={}", str_of(&page2, "next_cursor")),
             token,
         )
         .await
@@ -232,34 +151,13 @@ async fn activity_is_paginated_newest_first() {
     assert_eq!(page3["next_cursor"], Value::Null);
 
     // Audit details never carry secrets.
-    let all: Value = app
-        .get_auth("/api/v1/users/me/activity?limit=100", token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_auth("/api/v1/users/me/activity?limit=100", token).await.json().await.unwrap();
     let text = all.to_string();
     assert!(!text.contains(PASSWORD) && !text.contains("Wrong-Password-1"));
 
-    expect_error(
-        app.get_auth("/api/v1/users/me/activity?limit=0", token)
-            .await,
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    expect_error(
-        app.get_auth("/api/v1/users/me/activity?limit=abc", token)
-            .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.get_auth("/api/v1/users/me/activity?cursor=nope", token)
-            .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
+    expect_error(app.get_auth("/api/v1/users/me/activity?limit=0", token).await, 400, "VALIDATION_ERROR")
+        .await;
+    expect_error(app.get_auth("/api/v1/users/me/activity?limit=abc", token).await, 400, "BAD_REQUEST").await;
+    expect_error(app.get_auth("/api/v1/users/me/activity?cursor=nope", token).await, 400, "BAD_REQUEST")
+        .await;
 }

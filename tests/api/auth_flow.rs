@@ -9,7 +9,10 @@ async fn register_login_me_refresh_reuse_logout() {
     let app = spawn_app().await;
 
     let res = app
-        .post("/api/v1/auth/register", &json!({ "email": "  Ada@Example.COM ", "password": PASSWORD, "display_name": " Ada " }))
+        .post(
+            "/api/v1/auth/register",
+            &json!({ "email": "  Ada@Example.COM ", "password": PASSWORD, "display_name": " Ada " }),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -41,52 +44,21 @@ async fn register_login_me_refresh_reuse_logout() {
     let second_refresh = str_of(&rotated, "refresh_token");
     let second_access = str_of(&rotated, "access_token");
     assert_ne!(second_refresh, first_refresh);
-    assert_eq!(
-        app.get_auth("/api/v1/auth/me", second_access)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.get_auth("/api/v1/auth/me", second_access).await.status(), 200);
 
     // Past the grace window, the rotated token is a stolen one: the family dies.
     app.clock.advance(Duration::seconds(11));
-    expect_error(
-        app.refresh(first_refresh).await,
-        401,
-        "REFRESH_TOKEN_REUSED",
-    )
-    .await;
+    expect_error(app.refresh(first_refresh).await, 401, "REFRESH_TOKEN_REUSED").await;
     expect_error(app.refresh(second_refresh).await, 401, "INVALID_TOKEN").await;
-    expect_error(
-        app.get_auth("/api/v1/auth/me", second_access).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(app.get_auth("/api/v1/auth/me", second_access).await, 401, "INVALID_TOKEN").await;
 
     // A new login works; logout ends it.
-    let login: Value = app
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let access = str_of(&login, "access_token");
     let refresh = str_of(&login, "refresh_token");
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.post(app.url("/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    expect_error(
-        app.get_auth("/api/v1/auth/me", access).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(app.get_auth("/api/v1/auth/me", access).await, 401, "INVALID_TOKEN").await;
     expect_error(app.refresh(refresh).await, 401, "INVALID_TOKEN").await;
 }
 
@@ -103,12 +75,7 @@ async fn parent_presented_within_grace_gets_the_current_pair() {
     assert_eq!(res.headers()["x-refresh-reuse"], "grace");
     let again: Value = res.json().await.unwrap();
     assert_eq!(again["refresh_token"], current["refresh_token"]);
-    assert_eq!(
-        app.get_auth("/api/v1/auth/me", str_of(&again, "access_token"))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.get_auth("/api/v1/auth/me", str_of(&again, "access_token")).await.status(), 200);
 
     // The current token still rotates normally afterwards.
     let next = app.refresh(str_of(&current, "refresh_token")).await;
@@ -132,18 +99,9 @@ async fn concurrent_refreshes_mint_one_child() {
     let token = str_of(&login, "refresh_token").to_owned();
     let calls = (0..10)
         .map(|_| {
-            let (client, url, token) = (
-                app.client.clone(),
-                app.url("/api/v1/auth/refresh"),
-                token.clone(),
-            );
+            let (client, url, token) = (app.client.clone(), app.url("/api/v1/auth/refresh"), token.clone());
             tokio::spawn(async move {
-                client
-                    .post(url)
-                    .json(&json!({ "refresh_token": token }))
-                    .send()
-                    .await
-                    .unwrap()
+                client.post(url).json(&json!({ "refresh_token": token })).send().await.unwrap()
             })
         })
         .collect::<Vec<_>>();
@@ -158,15 +116,8 @@ async fn concurrent_refreshes_mint_one_child() {
         let body: Value = res.json().await.unwrap();
         children.insert(body["refresh_token"].as_str().unwrap().to_owned());
     }
-    assert_eq!(
-        fresh, 1,
-        "exactly one request rotated; the rest got the grace answer"
-    );
-    assert_eq!(
-        children.len(),
-        1,
-        "every caller holds the same current token"
-    );
+    assert_eq!(fresh, 1, "exactly one request rotated; the rest got the grace answer");
+    assert_eq!(children.len(), 1, "every caller holds the same current token");
 }
 
 #[tokio::test]
@@ -175,8 +126,7 @@ async fn expired_access_token_is_token_expired() {
     let login = app.signed_in("ada@example.com").await;
     app.clock.advance(Duration::minutes(15));
     let body = expect_error(
-        app.get_auth("/api/v1/auth/me", str_of(&login, "access_token"))
-            .await,
+        app.get_auth("/api/v1/auth/me", str_of(&login, "access_token")).await,
         401,
         "TOKEN_EXPIRED",
     )
@@ -189,43 +139,22 @@ async fn expired_refresh_token_is_token_expired() {
     let app = spawn_app().await;
     let login = app.signed_in("ada@example.com").await;
     app.clock.advance(Duration::days(7));
-    expect_error(
-        app.refresh(str_of(&login, "refresh_token")).await,
-        401,
-        "TOKEN_EXPIRED",
-    )
-    .await;
+    expect_error(app.refresh(str_of(&login, "refresh_token")).await, 401, "TOKEN_EXPIRED").await;
 }
 
 #[tokio::test]
 async fn missing_and_malformed_tokens() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.get(app.url("/api/v1/auth/me")).send().await.unwrap();
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     expect_error(res, 401, "UNAUTHORIZED").await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(app.url("/api/v1/auth/me")).header("authorization", "Basic abc").send().await.unwrap();
     expect_error(res, 401, "UNAUTHORIZED").await;
-    expect_error(
-        app.get_auth("/api/v1/auth/me", "not.a.jwt").await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(app.get_auth("/api/v1/auth/me", "not.a.jwt").await, 401, "INVALID_TOKEN").await;
     expect_error(app.refresh("nonsense").await, 401, "INVALID_TOKEN").await;
     expect_error(
-        app.post("/api/v1/auth/refresh", &json!({ "refresh_token": "" }))
-            .await,
+        app.post("/api/v1/auth/refresh", &json!({ "refresh_token": "" })).await,
         400,
         "VALIDATION_ERROR",
     )
@@ -236,13 +165,8 @@ async fn missing_and_malformed_tokens() {
 async fn tokens_from_another_instance_are_rejected() {
     let (a, b) = (spawn_app().await, spawn_app().await);
     let login = a.signed_in("ada@example.com").await;
-    expect_error(
-        b.get_auth("/api/v1/auth/me", str_of(&login, "access_token"))
-            .await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(b.get_auth("/api/v1/auth/me", str_of(&login, "access_token")).await, 401, "INVALID_TOKEN")
+        .await;
 }
 
 #[tokio::test]
@@ -251,38 +175,25 @@ async fn registration_rules() {
     assert_eq!(app.register("ada@example.com").await.status(), 201);
     expect_error(app.register("ADA@example.com ").await, 409, "EMAIL_TAKEN").await;
 
-    let res = app
-        .post(
-            "/api/v1/auth/register",
-            &json!({ "email": "not-an-email", "password": "password" }),
-        )
-        .await;
+    let res =
+        app.post("/api/v1/auth/register", &json!({ "email": "not-an-email", "password": "password" })).await;
     let body = expect_error(res, 400, "VALIDATION_ERROR").await;
-    let codes: Vec<&str> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["code"].as_str().unwrap())
-        .collect();
+    let codes: Vec<&str> =
+        body["error"]["details"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     for expected in [
         "invalid_email",
         "missing_uppercase",
         "missing_number",
         "missing_special",
         "common_password",
+        "too_weak",
     ] {
-        assert!(
-            codes.contains(&expected),
-            "{expected} missing from {codes:?}"
-        );
+        assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
     }
 
     // Passes the character rules but is guessable.
     let res = app
-        .post(
-            "/api/v1/auth/register",
-            &json!({ "email": "bob@example.com", "password": "Password1!" }),
-        )
+        .post("/api/v1/auth/register", &json!({ "email": "bob@example.com", "password": "Password1!" }))
         .await;
     let body = expect_error(res, 400, "VALIDATION_ERROR").await;
     assert_eq!(body["error"]["details"][0]["code"], "too_weak", "{body}");
@@ -301,17 +212,11 @@ async fn registration_rules() {
 async fn wrong_password_and_unknown_email_look_alike() {
     let app = spawn_app().await;
     app.register("ada@example.com").await;
-    let wrong = expect_error(
-        app.login("ada@example.com", "Wrong-Password-1").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    let unknown = expect_error(
-        app.login("nobody@example.com", "Wrong-Password-1").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
+    let wrong =
+        expect_error(app.login("ada@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS")
+            .await;
+    let unknown =
+        expect_error(app.login("nobody@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS")
+            .await;
     assert_eq!(wrong["error"], unknown["error"]);
 }

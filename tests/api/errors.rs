@@ -6,109 +6,53 @@ use serde_json::json;
 #[tokio::test]
 async fn unknown_route_and_wrong_method() {
     let app = spawn_app().await;
-    let body = expect_error(
-        app.client.get(app.url("/nope")).send().await.unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    let body = expect_error(app.client.get(app.url("/nope")).send().await.unwrap(), 404, "NOT_FOUND").await;
     assert_eq!(body["path"], "/nope");
     assert_eq!(body["method"], "GET");
     expect_error(
-        app.client
-            .get(app.url("/api/v1/auth/login"))
-            .send()
-            .await
-            .unwrap(),
+        app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap(),
         405,
         "METHOD_NOT_ALLOWED",
     )
     .await;
-    expect_error(
-        app.client
-            .delete(app.url("/health/live"))
-            .send()
-            .await
-            .unwrap(),
-        405,
-        "METHOD_NOT_ALLOWED",
-    )
-    .await;
+    expect_error(app.client.delete(app.url("/health/live")).send().await.unwrap(), 405, "METHOD_NOT_ALLOWED")
+        .await;
 }
 
 #[tokio::test]
 async fn bad_bodies() {
     let app = spawn_app().await;
     let url = app.url("/api/v1/auth/login");
-    let malformed = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{bad")
-        .send()
-        .await
-        .unwrap();
+    let malformed =
+        app.client.post(&url).header("content-type", "application/json").body("{bad").send().await.unwrap();
     expect_error(malformed, 400, "BAD_REQUEST").await;
-    let wrong_type = app
-        .client
-        .post(&url)
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type =
+        app.client.post(&url).header("content-type", "text/plain").body("{}").send().await.unwrap();
     expect_error(wrong_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
-    let missing_field = app
-        .post("/api/v1/auth/login", &json!({ "email": "a@b.co" }))
-        .await;
+    let missing_field = app.post("/api/v1/auth/login", &json!({ "email": "a@b.co" })).await;
     expect_error(missing_field, 400, "BAD_REQUEST").await;
     let huge = json!({ "email": "a@b.co", "password": "x".repeat(100_000) });
-    let body = expect_error(
-        app.post("/api/v1/auth/login", &huge).await,
-        413,
-        "PAYLOAD_TOO_LARGE",
-    )
-    .await;
+    let body = expect_error(app.post("/api/v1/auth/login", &huge).await, 413, "PAYLOAD_TOO_LARGE").await;
     assert_eq!(body["error"]["details"]["limit_bytes"], 65536);
     let long_password = json!({ "email": "a@b.co", "password": "x".repeat(2000) });
-    expect_error(
-        app.post("/api/v1/auth/login", &long_password).await,
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    expect_error(app.post("/api/v1/auth/login", &long_password).await, 400, "VALIDATION_ERROR").await;
 }
 
 #[tokio::test]
 async fn request_id_is_echoed_or_generated() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .header("x-request-id", "trace-abc.123")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(app.url("/health/live")).header("x-request-id", "trace-abc.123").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-abc.123");
 
-    let res = app
-        .client
-        .get(app.url("/nope"))
-        .header("x-request-id", "client-chosen-id")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(app.url("/nope")).header("x-request-id", "client-chosen-id").send().await.unwrap();
     let body = expect_error(res, 404, "NOT_FOUND").await;
     assert_eq!(body["request_id"], "client-chosen-id");
 
     // Unsafe values are replaced, not echoed.
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .header("x-request-id", "has spaces")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(app.url("/health/live")).header("x-request-id", "has spaces").send().await.unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(id, "has spaces");
     assert_eq!(id.len(), 36);

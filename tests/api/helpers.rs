@@ -37,10 +37,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts an app with `overrides` on top of [`base_env`].
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let mut vars: HashMap<String, String> = base_env()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+    let mut vars: HashMap<String, String> = base_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -48,27 +45,18 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
-    let config = Config::from_lookup(&move |name| vars.get(name).cloned())
-        .expect("test configuration is valid");
+    let config =
+        Config::from_lookup(&move |name| vars.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let state = build_state(
-        &config,
-        Overrides {
-            clock: Some(clock.clone()),
-        },
-    )
-    .await
-    .expect("application builds");
+    let state =
+        build_state(&config, Overrides { clock: Some(clock.clone()) }).await.expect("application builds");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let server = portcullis::serve(state, listener, 1).expect("server starts");
     tokio::spawn(server);
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         clock,
     }
 }
@@ -79,31 +67,15 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request sent")
     }
 
     pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request sent")
     }
 
     pub async fn register(&self, email: &str) -> Response {
@@ -115,11 +87,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
+        self.post("/api/v1/auth/login", &json!({ "email": email, "password": password })).await
     }
 
     /// Registers and logs in; returns the login body.
@@ -131,8 +99,7 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, token: &str) -> Response {
-        self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token }))
-            .await
+        self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await
     }
 }
 
@@ -157,7 +124,5 @@ pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
 }
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
 }

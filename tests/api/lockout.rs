@@ -5,34 +5,17 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn threshold_failures_lock_even_the_right_password() {
-    let app = spawn_app_with(&[
-        ("LOGIN_LOCKOUT_THRESHOLD", "3"),
-        ("LOGIN_LOCKOUT_DURATION", "15m"),
-    ])
-    .await;
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "3"), ("LOGIN_LOCKOUT_DURATION", "15m")]).await;
     app.register("ada@example.com").await;
     for _ in 0..3 {
-        expect_error(
-            app.login("ada@example.com", "Wrong-Password-1").await,
-            401,
-            "INVALID_CREDENTIALS",
-        )
-        .await;
+        expect_error(app.login("ada@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS")
+            .await;
     }
     let res = app.login("ada@example.com", PASSWORD).await;
-    let retry: i64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: i64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
     let body = expect_error(res, 423, "ACCOUNT_LOCKED").await;
-    assert!(
-        body["error"]["details"]["retry_after_seconds"]
-            .as_i64()
-            .unwrap()
-            > 0
-    );
+    assert!(body["error"]["details"]["retry_after_seconds"].as_i64().unwrap() > 0);
 
     // The lock lifts after LOGIN_LOCKOUT_DURATION.
     app.clock.advance(time::Duration::minutes(16));
@@ -80,10 +63,7 @@ async fn parallel_guesses_never_exceed_the_threshold() {
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    assert_eq!(
-        checked, 5,
-        "exactly the threshold of password checks got through"
-    );
+    assert_eq!(checked, 5, "exactly the threshold of password checks got through");
     let activity_user = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(activity_user.status(), 423);
 }

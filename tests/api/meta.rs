@@ -6,22 +6,9 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn health_endpoints() {
     let app = spawn_app().await;
-    let live: Value = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let live: Value = app.client.get(app.url("/health/live")).send().await.unwrap().json().await.unwrap();
     assert_eq!(live["status"], "ok");
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -30,30 +17,19 @@ async fn metrics_count_requests_logins_and_registrations() {
     let app = spawn_app().await;
     app.signed_in("ada@example.com").await;
     app.login("ada@example.com", "Wrong-Password-1").await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="200"} 1"#),
+        "{text}"
+    );
     assert!(
         text.contains(
-            r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="200"} 1"#
+            r#"http_request_duration_seconds_bucket{method="POST",route="/api/v1/auth/register",status="201""#
         ),
         "{text}"
     );
-    assert!(text.contains(r#"http_request_duration_seconds_bucket{method="POST",route="/api/v1/auth/register",status="201""#), "{text}");
-    assert!(
-        text.contains(r#"auth_logins_total{result="success"} 1"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"auth_logins_total{result="failure"} 1"#),
-        "{text}"
-    );
+    assert!(text.contains(r#"auth_logins_total{result="success"} 1"#), "{text}");
+    assert!(text.contains(r#"auth_logins_total{result="failure"} 1"#), "{text}");
     assert!(text.contains("auth_registrations_total 1"), "{text}");
 }
 
@@ -65,23 +41,12 @@ async fn jwks_publishes_the_signing_key() {
     let header: Value = {
         use base64::Engine;
         let part = token.split('.').next().unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(part)
-                .unwrap(),
-        )
-        .unwrap()
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap())
+            .unwrap()
     };
     assert_eq!(header["alg"], "EdDSA");
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value =
+        app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kid"], header["kid"]);
     assert_eq!(key["kty"], "OKP");
@@ -91,15 +56,8 @@ async fn jwks_publishes_the_signing_key() {
 #[tokio::test]
 async fn openapi_lists_every_route_and_docs_are_served() {
     let app = spawn_app().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/api-docs/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value =
+        app.client.get(app.url("/api-docs/openapi.json")).send().await.unwrap().json().await.unwrap();
     let paths = spec["paths"].as_object().unwrap();
     for path in [
         "/api/v1/auth/register",
@@ -115,10 +73,7 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         "/metrics",
         "/.well-known/jwks.json",
     ] {
-        assert!(
-            paths.contains_key(path),
-            "{path} missing from the OpenAPI document"
-        );
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
     }
     let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(redirect.status(), 308);
@@ -144,9 +99,7 @@ async fn full_hashing_pool_answers_overloaded() {
             tokio::spawn(async move {
                 client
                     .post(url)
-                    .json(
-                        &json!({ "email": format!("u{i}@example.com"), "password": "Whatever-1!" }),
-                    )
+                    .json(&json!({ "email": format!("u{i}@example.com"), "password": "Whatever-1!" }))
                     .send()
                     .await
                     .unwrap()
@@ -166,8 +119,5 @@ async fn full_hashing_pool_answers_overloaded() {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert!(
-        overloaded > 0,
-        "eight simultaneous logins on a one-slot pool must turn some away"
-    );
+    assert!(overloaded > 0, "eight simultaneous logins on a one-slot pool must turn some away");
 }

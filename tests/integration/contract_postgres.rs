@@ -15,10 +15,7 @@ mod users {
     use super::*;
     portcullis_infrastructure::user_repository_contract!(async {
         let (pool, db) = database();
-        (
-            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
-            db,
-        )
+        (Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>, db)
     });
 }
 
@@ -56,11 +53,9 @@ mod audit {
         );
         log.append(&event).await.unwrap();
         let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
-        for sql in [
-            "UPDATE audit_events SET action = 'x'",
-            "DELETE FROM audit_events",
-            "TRUNCATE audit_events",
-        ] {
+        for sql in
+            ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events", "TRUNCATE audit_events"]
+        {
             let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
             assert!(err.to_string().contains("append-only"), "{sql}: {err}");
         }
@@ -71,8 +66,5 @@ mod audit {
 #[test]
 fn migrations_are_idempotent() {
     let db = TestDatabase::new();
-    assert!(
-        postgres::run_migrations(db.url()).unwrap().is_empty(),
-        "template already migrated"
-    );
+    assert!(postgres::run_migrations(db.url()).unwrap().is_empty(), "template already migrated");
 }

@@ -8,29 +8,20 @@ use std::sync::Arc;
 mod rate_limit {
     use super::*;
     portcullis_infrastructure::rate_limiter_contract!(async {
-        (
-            Arc::new(RedisRateLimiter::new(redis_store().await)) as Arc<dyn RateLimiter>,
-            (),
-        )
+        (Arc::new(RedisRateLimiter::new(redis_store().await)) as Arc<dyn RateLimiter>, ())
     });
 }
 
 mod login_attempts {
     use super::*;
     portcullis_infrastructure::login_attempts_contract!(async {
-        (
-            Arc::new(RedisLoginAttempts::new(redis_store().await)) as Arc<dyn LoginAttempts>,
-            (),
-        )
+        (Arc::new(RedisLoginAttempts::new(redis_store().await)) as Arc<dyn LoginAttempts>, ())
     });
 }
 
 mod revocation {
     use super::*;
     portcullis_infrastructure::revocation_list_contract!(async {
-        (
-            Arc::new(RedisRevocationList::new(redis_store().await)) as Arc<dyn RevocationList>,
-            (),
-        )
+        (Arc::new(RedisRevocationList::new(redis_store().await)) as Arc<dyn RevocationList>, ())
     });
 }

@@ -8,10 +8,7 @@ use portcullis_infrastructure::postgres::test_db::TestDatabase;
 use serde_json::Value;
 
 fn key_path() -> String {
-    format!(
-        "{}/../infrastructure/testdata/ed25519.pem",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../infrastructure/testdata/ed25519.pem", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Settings for an instance on real backends; instances given the same `db`
@@ -24,11 +21,7 @@ fn real_backends(db: &TestDatabase, prefix: &str, extra: &[(&str, &str)]) -> Vec
         ("JWT_PRIVATE_KEY_PATH".into(), key_path()),
         ("REFRESH_TOKEN_REUSE_GRACE".into(), "0".into()),
     ];
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     vars
 }
 
@@ -45,15 +38,7 @@ async fn identity_flow_persists_across_instances() {
     let a = instance(&db, &prefix, &[]).await;
     let b = instance(&db, &prefix, &[]).await;
 
-    let ready: Value = a
-        .client
-        .get(a.url("/health/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = a.client.get(a.url("/health/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["checks"]["postgres"], "ok");
     assert_eq!(ready["checks"]["redis"], "ok");
 
@@ -66,65 +51,27 @@ async fn identity_flow_persists_across_instances() {
     let first = str_of(&login, "refresh_token");
     let rotated: Value = b.refresh(first).await.json().await.unwrap();
     expect_error(a.refresh(first).await, 401, "REFRESH_TOKEN_REUSED").await;
-    expect_error(
-        b.refresh(str_of(&rotated, "refresh_token")).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    expect_error(
-        a.get_auth("/api/v1/auth/me", str_of(&rotated, "access_token"))
-            .await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(b.refresh(str_of(&rotated, "refresh_token")).await, 401, "INVALID_TOKEN").await;
+    expect_error(a.get_auth("/api/v1/auth/me", str_of(&rotated, "access_token")).await, 401, "INVALID_TOKEN")
+        .await;
 
     // Logout on A is honoured by B (revocations live in Redis).
-    let login: Value = b
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login: Value = b.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let access = str_of(&login, "access_token");
-    let res = a
-        .client
-        .post(a.url("/api/v1/auth/logout"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let res = a.client.post(a.url("/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    expect_error(
-        b.get_auth("/api/v1/auth/me", access).await,
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    expect_error(b.get_auth("/api/v1/auth/me", access).await, 401, "INVALID_TOKEN").await;
 
     // The audit trail is in PostgreSQL, newest first.
-    let login: Value = a
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login: Value = a.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let activity: Value = b
-        .get_auth(
-            "/api/v1/users/me/activity?limit=100",
-            str_of(&login, "access_token"),
-        )
+        .get_auth("/api/v1/users/me/activity?limit=100", str_of(&login, "access_token"))
         .await
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = activity["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> =
+        activity["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
     assert_eq!(actions.first(), Some(&"auth.login.succeeded"));
     assert_eq!(actions.last(), Some(&"user.registered"));
     assert!(actions.contains(&"auth.token.reuse_detected"));
@@ -135,119 +82,45 @@ async fn identity_flow_persists_across_instances() {
 async fn two_instances_share_rate_limits_and_lockouts() {
     let db = TestDatabase::new();
     let prefix = unique_prefix();
-    let limits = [
-        ("RATE_LIMIT_AUTH_MAX_REQUESTS", "3"),
-        ("LOGIN_LOCKOUT_THRESHOLD", "2"),
-    ];
+    let limits = [("RATE_LIMIT_AUTH_MAX_REQUESTS", "3"), ("LOGIN_LOCKOUT_THRESHOLD", "2")];
     let a = instance(&db, &prefix, &limits).await;
     let b = instance(&db, &prefix, &limits).await;
 
-    assert_eq!(
-        a.login("x@example.com", "Wrong-Password-1").await.status(),
-        401
-    );
-    assert_eq!(
-        b.login("y@example.com", "Wrong-Password-1").await.status(),
-        401
-    );
+    assert_eq!(a.login("x@example.com", "Wrong-Password-1").await.status(), 401);
+    assert_eq!(b.login("y@example.com", "Wrong-Password-1").await.status(), 401);
     let res = a.login("z@example.com", "Wrong-Password-1").await;
     assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
-    expect_error(
-        b.login("w@example.com", "Wrong-Password-1").await,
-        429,
-        "RATE_LIMITED",
-    )
-    .await;
+    expect_error(b.login("w@example.com", "Wrong-Password-1").await, 429, "RATE_LIMITED").await;
 
     // Lockout counted across instances: two failures, one on each.
     let db2 = TestDatabase::new();
     let prefix2 = unique_prefix();
     let lock = [("LOGIN_LOCKOUT_THRESHOLD", "2")];
-    let (a, b) = (
-        instance(&db2, &prefix2, &lock).await,
-        instance(&db2, &prefix2, &lock).await,
-    );
+    let (a, b) = (instance(&db2, &prefix2, &lock).await, instance(&db2, &prefix2, &lock).await);
     a.register("ada@example.com").await;
-    expect_error(
-        a.login("ada@example.com", "Wrong-Password-1").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    expect_error(
-        b.login("ada@example.com", "Wrong-Password-2").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    expect_error(
-        a.login("ada@example.com", PASSWORD).await,
-        423,
-        "ACCOUNT_LOCKED",
-    )
-    .await;
+    expect_error(a.login("ada@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS").await;
+    expect_error(b.login("ada@example.com", "Wrong-Password-2").await, 401, "INVALID_CREDENTIALS").await;
+    expect_error(a.login("ada@example.com", PASSWORD).await, 423, "ACCOUNT_LOCKED").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_falls_back_to_the_in_process_limiter() {
     // Nothing listens on port 1: every Redis call fails fast.
-    let app = spawn_app_with(&[
-        ("REDIS_URL", "redis://127.0.0.1:1"),
-        ("RATE_LIMIT_MAX_REQUESTS", "2"),
-    ])
-    .await;
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1"), ("RATE_LIMIT_MAX_REQUESTS", "2")]).await;
     for _ in 0..2 {
-        expect_error(
-            app.client
-                .get(app.url("/api/v1/auth/me"))
-                .send()
-                .await
-                .unwrap(),
-            401,
-            "UNAUTHORIZED",
-        )
-        .await;
+        expect_error(app.client.get(app.url("/api/v1/auth/me")).send().await.unwrap(), 401, "UNAUTHORIZED")
+            .await;
     }
-    expect_error(
-        app.client
-            .get(app.url("/api/v1/auth/me"))
-            .send()
-            .await
-            .unwrap(),
-        429,
-        "RATE_LIMITED",
-    )
-    .await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    expect_error(app.client.get(app.url("/api/v1/auth/me")).send().await.unwrap(), 429, "RATE_LIMITED").await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("rate_limit_fallback_total 3"), "{metrics}");
 
-    let body = expect_error(
-        app.client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap(),
-        503,
-        "NOT_READY",
-    )
-    .await;
+    let body =
+        expect_error(app.client.get(app.url("/health/ready")).send().await.unwrap(), 503, "NOT_READY").await;
     assert_eq!(body["error"]["details"]["checks"]["redis"], "unavailable");
 
     // Logins need Redis for the lockout counter: a clear 503, not a 500.
-    expect_error(
-        app.login("ada@example.com", PASSWORD).await,
-        503,
-        "SERVICE_UNAVAILABLE",
-    )
-    .await;
+    expect_error(app.login("ada@example.com", PASSWORD).await, 503, "SERVICE_UNAVAILABLE").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,10 +138,7 @@ async fn start_up_fails_when_migrations_cannot_run() {
         _ => None,
     })
     .unwrap();
-    let err = build_state(&config, Overrides::default())
-        .await
-        .err()
-        .expect("start-up must fail");
+    let err = build_state(&config, Overrides::default()).await.err().expect("start-up must fail");
     assert!(err.to_string().contains("PostgreSQL"), "{err}");
 }
 
@@ -294,27 +164,11 @@ async fn login_upgrades_hashes_made_with_outdated_parameters() {
     let prefix = unique_prefix();
     let old = instance(&db, &prefix, &[]).await;
     old.register("ada@example.com").await;
-    assert!(
-        stored_hash(&db)
-            .await
-            .starts_with("$argon2id$v=19$m=64,t=1,p=1$")
-    );
+    assert!(stored_hash(&db).await.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
 
-    let upgraded = instance(
-        &db,
-        &prefix,
-        &[("ARGON2_MEMORY_KIB", "128"), ("ARGON2_ITERATIONS", "2")],
-    )
-    .await;
-    assert_eq!(
-        upgraded.login("ada@example.com", PASSWORD).await.status(),
-        200
-    );
-    assert!(
-        stored_hash(&db)
-            .await
-            .starts_with("$argon2id$v=19$m=128,t=2,p=1$")
-    );
+    let upgraded = instance(&db, &prefix, &[("ARGON2_MEMORY_KIB", "128"), ("ARGON2_ITERATIONS", "2")]).await;
+    assert_eq!(upgraded.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert!(stored_hash(&db).await.starts_with("$argon2id$v=19$m=128,t=2,p=1$"));
     // Verification reads the parameters from the hash, so every instance still accepts it.
     assert_eq!(old.login("ada@example.com", PASSWORD).await.status(), 200);
 }

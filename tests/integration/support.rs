@@ -11,9 +11,6 @@ pub fn redis_url() -> String {
 pub async fn redis_store() -> RedisStore {
     let prefix = portcullis_infrastructure::contract::unique_prefix();
     let store = RedisStore::new(&redis_url(), &prefix, 8).unwrap();
-    store
-        .ping()
-        .await
-        .unwrap_or_else(|e| panic!("Redis at REDIS_URL is unreachable: {e}"));
+    store.ping().await.unwrap_or_else(|e| panic!("Redis at REDIS_URL is unreachable: {e}"));
     store
 }

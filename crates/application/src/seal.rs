@@ -25,9 +25,7 @@ pub fn seal_child(parent: &Secret, child: &Secret) -> Vec<u8> {
     let nonce_bytes = &child_hash.as_bytes()[..NONCE_LEN];
     let mut out = nonce_bytes.to_vec();
     // Encryption with a valid key and in-memory buffers cannot fail.
-    if let Ok(ct) =
-        cipher_for(parent).encrypt(Nonce::from_slice(nonce_bytes), child.expose().as_bytes())
-    {
+    if let Ok(ct) = cipher_for(parent).encrypt(Nonce::from_slice(nonce_bytes), child.expose().as_bytes()) {
         out.extend(ct);
     }
     out
@@ -40,9 +38,7 @@ pub fn unseal_child(parent: &Secret, sealed: &[u8]) -> Option<Secret> {
         return None;
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    let plain = cipher_for(parent)
-        .decrypt(Nonce::from_slice(nonce), ct)
-        .ok()?;
+    let plain = cipher_for(parent).decrypt(Nonce::from_slice(nonce), ct).ok()?;
     String::from_utf8(plain).ok().map(Secret::new)
 }
 

@@ -24,22 +24,14 @@ use time::{Duration, OffsetDateTime};
 const RSA_PEM: &str = include_str!("../../infrastructure/testdata/rsa2048.pem");
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
 }
 
 fn domain(c: &mut Criterion) {
-    c.bench_function("email_parse", |b| {
-        b.iter(|| Email::parse(black_box("  Ada.Lovelace+x@Example.COM ")))
-    });
+    c.bench_function("email_parse", |b| b.iter(|| Email::parse(black_box("  Ada.Lovelace+x@Example.COM "))));
     let policy = PasswordPolicy::default();
     let pw = Secret::new("Quartz-Lantern-91!");
-    c.bench_function("password_rules", |b| {
-        b.iter(|| policy.check_rules("password", black_box(&pw)))
-    });
+    c.bench_function("password_rules", |b| b.iter(|| policy.check_rules("password", black_box(&pw))));
     c.bench_function("password_zxcvbn_18_chars", |b| {
         b.iter(|| policy.check_strength("password", black_box(&pw), &["ada@example.com"]))
     });
@@ -54,8 +46,7 @@ fn domain(c: &mut Criterion) {
 
 fn jwt(c: &mut Criterion) {
     let now = OffsetDateTime::now_utc();
-    let ed =
-        JwtIssuer::generate_ed25519("portcullis", "portcullis", Duration::minutes(15)).unwrap();
+    let ed = JwtIssuer::generate_ed25519("portcullis", "portcullis", Duration::minutes(15)).unwrap();
     let rs = JwtIssuer::from_pem(
         SigningAlgorithm::Rs256,
         RSA_PEM.as_bytes(),
@@ -68,10 +59,7 @@ fn jwt(c: &mut Criterion) {
         c.bench_function(&format!("jwt_issue_{name}"), |b| {
             b.iter(|| issuer.issue(UserId::new(), SessionId::new(), now))
         });
-        let token = issuer
-            .issue(UserId::new(), SessionId::new(), now)
-            .unwrap()
-            .token;
+        let token = issuer.issue(UserId::new(), SessionId::new(), now).unwrap().token;
         c.bench_function(&format!("jwt_verify_{name}"), |b| {
             b.iter(|| issuer.verify(black_box(token.expose()), now))
         });
@@ -80,24 +68,13 @@ fn jwt(c: &mut Criterion) {
 
 fn argon2(c: &mut Criterion) {
     let rt = runtime();
-    let hasher = Argon2Hasher::new(
-        Argon2Params::OWASP,
-        PoolLimits {
-            concurrency: 1,
-            queue: 8,
-        },
-    )
-    .unwrap();
+    let hasher = Argon2Hasher::new(Argon2Params::OWASP, PoolLimits { concurrency: 1, queue: 8 }).unwrap();
     let pw = Secret::new("Quartz-Lantern-91!");
     let hash = rt.block_on(hasher.hash(&pw, None)).unwrap();
     let mut group = c.benchmark_group("argon2id_owasp");
     group.sample_size(20);
-    group.bench_function("hash", |b| {
-        b.iter(|| rt.block_on(hasher.hash(&pw, None)).unwrap())
-    });
-    group.bench_function("verify", |b| {
-        b.iter(|| rt.block_on(hasher.verify(&pw, &hash)).unwrap())
-    });
+    group.bench_function("hash", |b| b.iter(|| rt.block_on(hasher.hash(&pw, None)).unwrap()));
+    group.bench_function("verify", |b| b.iter(|| rt.block_on(hasher.verify(&pw, &hash)).unwrap()));
     group.finish();
 }
 
@@ -105,10 +82,7 @@ fn stores(c: &mut Criterion) {
     let rt = runtime();
     let limiter = MemoryRateLimiter::new(Arc::new(SystemClock));
     c.bench_function("memory_rate_limit_hit", |b| {
-        b.iter(|| {
-            rt.block_on(limiter.hit("ip:203.0.113.7", u32::MAX, Duration::minutes(1)))
-                .unwrap()
-        })
+        b.iter(|| rt.block_on(limiter.hit("ip:203.0.113.7", u32::MAX, Duration::minutes(1))).unwrap())
     });
 
     let store = MemorySessionStore::default();
@@ -132,13 +106,8 @@ fn stores(c: &mut Criterion) {
     c.bench_function("memory_session_rotate", |b| {
         b.iter(|| {
             let child = OsTokenGenerator.refresh_token();
-            rt.block_on(store.rotate(
-                &TokenHash::of(&current),
-                &new(&child),
-                now,
-                Duration::seconds(10),
-            ))
-            .unwrap();
+            rt.block_on(store.rotate(&TokenHash::of(&current), &new(&child), now, Duration::seconds(10)))
+                .unwrap();
             current = child;
         })
     });

@@ -57,9 +57,7 @@ impl AuditAction {
     pub fn severity(self) -> Severity {
         match self {
             Self::RefreshTokenReuseDetected | Self::AccountLocked => Severity::Critical,
-            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => {
-                Severity::Warning
-            }
+            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => Severity::Warning,
             _ => Severity::Info,
         }
     }
@@ -82,9 +80,7 @@ impl Severity {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Info, Self::Warning, Self::Critical]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        [Self::Info, Self::Warning, Self::Critical].into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -139,11 +135,8 @@ pub const REDACTED: &str = "[REDACTED]";
 /// True for keys that name secrets: password, token, secret, authorization,
 /// cookie, credential, otp, and anything ending in "key" (api_key, private-key).
 pub fn is_sensitive_key(key: &str) -> bool {
-    let k: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let k: String =
+        key.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
     const MARKERS: [&str; 9] = [
         "password",
         "passwd",
@@ -155,10 +148,7 @@ pub fn is_sensitive_key(key: &str) -> bool {
         "otp",
         "passphrase",
     ];
-    MARKERS.iter().any(|m| k.contains(m))
-        || k.ends_with("key")
-        || k == "code"
-        || k.ends_with("hash")
+    MARKERS.iter().any(|m| k.contains(m)) || k.ends_with("key") || k == "code" || k.ends_with("hash")
 }
 
 /// Replaces the value of every sensitive key, at any depth, with `[REDACTED]`.

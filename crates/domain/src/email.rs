@@ -17,11 +17,7 @@ impl Email {
         let normalised = raw.trim().to_lowercase();
         let invalid = |msg: &str| ValidationErrors::single("email", "invalid_email", msg);
         if normalised.is_empty() {
-            return Err(ValidationErrors::single(
-                "email",
-                "required",
-                "email is required",
-            ));
+            return Err(ValidationErrors::single("email", "required", "email is required"));
         }
         if normalised.len() > MAX_LEN {
             return Err(invalid("email must be at most 254 characters"));
@@ -48,9 +44,7 @@ fn valid_local(local: &str) -> bool {
     !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || SPECIAL.contains(c))
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || SPECIAL.contains(c))
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -65,9 +59,8 @@ fn valid_domain(domain: &str) -> bool {
             && !l.ends_with('-')
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
-    let tld_ok = labels
-        .last()
-        .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+    let tld_ok =
+        labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
     labels.iter().all(label_ok) && tld_ok
 }
 

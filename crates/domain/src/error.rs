@@ -16,11 +16,7 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        Self { field: field.to_owned(), code: code.to_owned(), message: message.into() }
     }
 }
 
@@ -53,11 +49,7 @@ impl ValidationErrors {
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|v| format!("{}: {}", v.field, v.message))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|v| format!("{}: {}", v.field, v.message)).collect();
         write!(f, "{}", parts.join("; "))
     }
 }

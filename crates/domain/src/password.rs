@@ -9,10 +9,7 @@ use std::sync::LazyLock;
 /// The 10,000 most common passwords, taken from the frequency list inside the
 /// zxcvbn crate (see `data/generate.py`). Compared case-insensitively.
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../data/common-passwords.txt")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .collect()
+    include_str!("../data/common-passwords.txt").lines().filter(|l| !l.is_empty()).collect()
 });
 
 /// Number of entries in the banned list (for docs and tests).
@@ -55,44 +52,25 @@ impl PasswordPolicy {
         let len = pw.chars().count();
         let mut fail = |code: &str, msg: String| errors.push(FieldViolation::new(field, code, msg));
         if len < self.min_length {
-            fail(
-                "too_short",
-                format!("must be at least {} characters", self.min_length),
-            );
+            fail("too_short", format!("must be at least {} characters", self.min_length));
         }
         if len > self.max_length {
-            fail(
-                "too_long",
-                format!("must be at most {} characters", self.max_length),
-            );
+            fail("too_long", format!("must be at most {} characters", self.max_length));
         }
         if self.require_uppercase && !pw.chars().any(char::is_uppercase) {
-            fail(
-                "missing_uppercase",
-                "must contain an uppercase letter".into(),
-            );
+            fail("missing_uppercase", "must contain an uppercase letter".into());
         }
         if self.require_lowercase && !pw.chars().any(char::is_lowercase) {
-            fail(
-                "missing_lowercase",
-                "must contain a lowercase letter".into(),
-            );
+            fail("missing_lowercase", "must contain a lowercase letter".into());
         }
         if self.require_numbers && !pw.chars().any(|c| c.is_ascii_digit()) {
             fail("missing_number", "must contain a number".into());
         }
-        if self.require_special
-            && !pw
-                .chars()
-                .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
-        {
+        if self.require_special && !pw.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
             fail("missing_special", "must contain a special character".into());
         }
         if COMMON_PASSWORDS.contains(pw.to_lowercase().as_str()) {
-            fail(
-                "common_password",
-                "is one of the most common passwords".into(),
-            );
+            fail("common_password", "is one of the most common passwords".into());
         }
         errors
     }
@@ -100,12 +78,7 @@ impl PasswordPolicy {
     /// zxcvbn strength estimate, with the account's own data (email, name) as
     /// context so that "alice2024!" is weak for alice. Skipped for overlong input:
     /// its cost grows with length and the length rule already failed.
-    pub fn check_strength(
-        &self,
-        field: &str,
-        password: &Secret,
-        context: &[&str],
-    ) -> ValidationErrors {
+    pub fn check_strength(&self, field: &str, password: &Secret, context: &[&str]) -> ValidationErrors {
         let pw = password.expose();
         if self.min_strength == 0 || pw.is_empty() || pw.chars().count() > self.max_length {
             return ValidationErrors::default();
@@ -118,18 +91,13 @@ impl PasswordPolicy {
         let hint = estimate
             .feedback()
             .and_then(|f| {
-                f.warning()
-                    .map(|w| w.to_string())
-                    .or_else(|| f.suggestions().first().map(|s| s.to_string()))
+                f.warning().map(|w| w.to_string()).or_else(|| f.suggestions().first().map(|s| s.to_string()))
             })
             .unwrap_or_else(|| "add more words or characters".to_owned());
         ValidationErrors::single(
             field,
             "too_weak",
-            format!(
-                "is too easy to guess (strength {score}/4, need {}): {hint}",
-                self.min_strength
-            ),
+            format!("is too easy to guess (strength {score}/4, need {}): {hint}", self.min_strength),
         )
     }
 
@@ -152,11 +120,7 @@ mod tests {
     #[test]
     fn strong_password_passes() {
         let p = PasswordPolicy::default();
-        let e = p.check(
-            "password",
-            &Secret::new("Tr0ubadour&Horse-Staple"),
-            &["alice@example.com"],
-        );
+        let e = p.check("password", &Secret::new("Tr0ubadour&Horse-Staple"), &["alice@example.com"]);
         assert!(e.is_empty(), "{e}");
     }
 
@@ -165,17 +129,8 @@ mod tests {
         let p = PasswordPolicy::default();
         let e = p.check("password", &Secret::new("abc"), &[]);
         let c = codes(&e);
-        for expected in [
-            "too_short",
-            "missing_uppercase",
-            "missing_number",
-            "missing_special",
-            "too_weak",
-        ] {
-            assert!(
-                c.iter().any(|x| x == expected),
-                "{expected} missing from {c:?}"
-            );
+        for expected in ["too_short", "missing_uppercase", "missing_number", "missing_special", "too_weak"] {
+            assert!(c.iter().any(|x| x == expected), "{expected} missing from {c:?}");
         }
         assert!(!c.iter().any(|x| x == "missing_lowercase"));
     }
@@ -190,10 +145,7 @@ mod tests {
             min_strength: 0,
             ..Default::default()
         };
-        assert_eq!(
-            codes(&p.check("password", &Secret::new("PASSWORD"), &[])),
-            vec!["common_password"]
-        );
+        assert_eq!(codes(&p.check("password", &Secret::new("PASSWORD"), &[])), vec!["common_password"]);
         assert!(banned_list_len() >= 10_000);
     }
 
@@ -207,10 +159,7 @@ mod tests {
 
     #[test]
     fn context_makes_personal_passwords_weak() {
-        let p = PasswordPolicy {
-            min_strength: 4,
-            ..Default::default()
-        };
+        let p = PasswordPolicy { min_strength: 4, ..Default::default() };
         let e = p.check_strength("password", &Secret::new("Alicewonder!1"), &["alicewonder"]);
         assert_eq!(codes(&e), vec!["too_weak"]);
     }
@@ -227,10 +176,7 @@ mod tests {
         };
         // 8 characters, 16 bytes.
         assert!(
-            p.check_rules("password", &Secret::new("ééééééé\u{e9}"))
-                .0
-                .iter()
-                .all(|v| v.code != "too_short")
+            p.check_rules("password", &Secret::new("ééééééé\u{e9}")).0.iter().all(|v| v.code != "too_short")
         );
     }
 }

@@ -79,18 +79,12 @@ pub fn decide_refresh(
         return RefreshDecision::Revoked;
     }
     let Some(rotated_at) = token.rotated_at else {
-        return if now >= token.expires_at {
-            RefreshDecision::Expired
-        } else {
-            RefreshDecision::Rotate
-        };
+        return if now >= token.expires_at { RefreshDecision::Expired } else { RefreshDecision::Rotate };
     };
     let child_is_current = child.is_some_and(|c| c.rotated_at.is_none() && now < c.expires_at);
     let within_grace = grace > Duration::ZERO && now - rotated_at <= grace;
     match (&token.sealed_child, child_is_current && within_grace) {
-        (Some(sealed), true) => RefreshDecision::Grace {
-            sealed_child: sealed.clone(),
-        },
+        (Some(sealed), true) => RefreshDecision::Grace { sealed_child: sealed.clone() },
         _ => RefreshDecision::Reuse,
     }
 }
@@ -128,11 +122,7 @@ mod tests {
         }
     }
 
-    fn rotated(
-        mut parent: RefreshTokenRecord,
-        child: &RefreshTokenRecord,
-        when: i64,
-    ) -> RefreshTokenRecord {
+    fn rotated(mut parent: RefreshTokenRecord, child: &RefreshTokenRecord, when: i64) -> RefreshTokenRecord {
         parent.rotated_at = Some(at(when));
         parent.child_hash = Some(child.hash);
         parent.sealed_child = Some(vec![1, 2, 3]);
@@ -145,14 +135,8 @@ mod tests {
     fn current_token_rotates_until_expiry() {
         let s = session(false);
         let t = record("a", &s);
-        assert_eq!(
-            decide_refresh(&t, None, &s, at(10), GRACE),
-            RefreshDecision::Rotate
-        );
-        assert_eq!(
-            decide_refresh(&t, None, &s, at(1000), GRACE),
-            RefreshDecision::Expired
-        );
+        assert_eq!(decide_refresh(&t, None, &s, at(10), GRACE), RefreshDecision::Rotate);
+        assert_eq!(decide_refresh(&t, None, &s, at(1000), GRACE), RefreshDecision::Expired);
     }
 
     #[test]
@@ -162,9 +146,7 @@ mod tests {
         let parent = rotated(record("a", &s), &child, 100);
         assert_eq!(
             decide_refresh(&parent, Some(&child), &s, at(110), GRACE),
-            RefreshDecision::Grace {
-                sealed_child: vec![1, 2, 3]
-            }
+            RefreshDecision::Grace { sealed_child: vec![1, 2, 3] }
         );
     }
 
@@ -173,10 +155,7 @@ mod tests {
         let s = session(false);
         let child = record("b", &s);
         let parent = rotated(record("a", &s), &child, 100);
-        assert_eq!(
-            decide_refresh(&parent, Some(&child), &s, at(111), GRACE),
-            RefreshDecision::Reuse
-        );
+        assert_eq!(decide_refresh(&parent, Some(&child), &s, at(111), GRACE), RefreshDecision::Reuse);
     }
 
     #[test]
@@ -185,10 +164,7 @@ mod tests {
         let grandchild = record("c", &s);
         let child = rotated(record("b", &s), &grandchild, 101);
         let parent = rotated(record("a", &s), &child, 100);
-        assert_eq!(
-            decide_refresh(&parent, Some(&child), &s, at(102), GRACE),
-            RefreshDecision::Reuse
-        );
+        assert_eq!(decide_refresh(&parent, Some(&child), &s, at(102), GRACE), RefreshDecision::Reuse);
     }
 
     #[test]
@@ -206,9 +182,6 @@ mod tests {
     fn revoked_session_wins() {
         let s = session(true);
         let t = record("a", &s);
-        assert_eq!(
-            decide_refresh(&t, None, &s, at(10), GRACE),
-            RefreshDecision::Revoked
-        );
+        assert_eq!(decide_refresh(&t, None, &s, at(10), GRACE), RefreshDecision::Revoked);
     }
 }

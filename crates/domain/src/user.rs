@@ -17,11 +17,7 @@ impl DisplayName {
         let trimmed = raw.trim();
         let field = "display_name";
         if trimmed.is_empty() {
-            return Err(ValidationErrors::single(
-                field,
-                "required",
-                "display_name must not be blank",
-            ));
+            return Err(ValidationErrors::single(field, "required", "display_name must not be blank"));
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(ValidationErrors::single(
@@ -93,9 +89,6 @@ mod tests {
 
     #[test]
     fn hash_never_prints() {
-        assert_eq!(
-            format!("{:?}", PasswordHash("$argon2id$x".into())),
-            "PasswordHash([REDACTED])"
-        );
+        assert_eq!(format!("{:?}", PasswordHash("$argon2id$x".into())), "PasswordHash([REDACTED])");
     }
 }

@@ -126,9 +126,7 @@ impl ApiError {
                     .map(|v| json!({ "field": v.field, "code": v.code, "message": v.message }))
                     .collect::<Vec<_>>()
             ),
-            Self::App(
-                AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after },
-            )
+            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
             | Self::RateLimited { retry_after } => {
                 json!({ "retry_after_seconds": retry_seconds(*retry_after) })
             }
@@ -140,9 +138,7 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::App(
-                AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after },
-            )
+            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
             | Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
@@ -197,9 +193,7 @@ impl ResponseError for ApiError {
                 details: self.details(),
             },
             request_id: meta.request_id.clone(),
-            timestamp: time::OffsetDateTime::now_utc()
-                .format(&Rfc3339)
-                .unwrap_or_default(),
+            timestamp: time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
             path: meta.path.clone(),
             method: meta.method.clone(),
         };
@@ -207,10 +201,8 @@ impl ResponseError for ApiError {
         if let Some(retry) = self.retry_after() {
             response.insert_header((header::RETRY_AFTER, retry_seconds(retry).to_string()));
         }
-        if matches!(
-            self,
-            Self::App(AppError::Unauthorized | AppError::InvalidToken | AppError::TokenExpired)
-        ) {
+        if matches!(self, Self::App(AppError::Unauthorized | AppError::InvalidToken | AppError::TokenExpired))
+        {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(envelope)
@@ -231,9 +223,7 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak() {
-        let e = ApiError::App(AppError::Internal(
-            "connection string postgres://secret".into(),
-        ));
+        let e = ApiError::App(AppError::Internal("connection string postgres://secret".into()));
         assert_eq!(e.public_message(), "an internal error occurred");
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.code(), "INTERNAL_ERROR");

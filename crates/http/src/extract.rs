@@ -25,9 +25,7 @@ pub struct Client(pub RequestContext);
 
 impl Client {
     pub fn from_request(req: &HttpRequest) -> Self {
-        let trust = req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| s.rate_limits.trust_proxy_headers);
+        let trust = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.rate_limits.trust_proxy_headers);
         Self(RequestContext {
             ip: Some(client_ip(req, trust)),
             user_agent: req
@@ -60,10 +58,7 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
         .ok_or(ApiError::App(AppError::Unauthorized))?
         .to_str()
         .map_err(|_| ApiError::App(AppError::InvalidToken))?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(ApiError::App(AppError::Unauthorized))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::App(AppError::Unauthorized))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(ApiError::App(AppError::Unauthorized));
     }
@@ -80,8 +75,7 @@ impl FromRequest for AuthUser {
             let state = state(&req)?;
             let token = bearer(&req)?;
             let claims = state.auth.authenticate(&token).await?;
-            req.extensions_mut()
-                .insert(AuthenticatedUserId(claims.user_id));
+            req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
             enforce(
                 &req,
                 &state,
@@ -106,11 +100,7 @@ pub fn report_to_errors(report: &garde::Report) -> ValidationErrors {
             .iter()
             .map(|(path, error)| {
                 let field = path.to_string();
-                let field = if field.is_empty() {
-                    "body".to_owned()
-                } else {
-                    field
-                };
+                let field = if field.is_empty() { "body".to_owned() } else { field };
                 FieldViolation::new(&field, "invalid", error.message())
             })
             .collect(),
@@ -129,9 +119,7 @@ where
         let json = web::Json::<T>::from_request(req, payload);
         Box::pin(async move {
             let value = json.await?.into_inner();
-            value
-                .validate()
-                .map_err(|report| ApiError::from(report_to_errors(&report)))?;
+            value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
             Ok(Self(value))
         })
     }

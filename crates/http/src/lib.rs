@@ -25,8 +25,9 @@ pub use state::AppState;
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let limit = match &err {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => Some(*limit),
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            Some(*limit)
+        }
         _ => None,
     };
     match (err, limit) {
@@ -48,9 +49,7 @@ async fn not_found() -> Result<(), ApiError> {
 
 /// `/docs` → `/docs/`, where the Swagger UI lives.
 async fn docs_redirect() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::PermanentRedirect()
-        .insert_header(("Location", "/docs/"))
-        .finish()
+    actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
 }
 
 async fn method_not_allowed() -> Result<(), ApiError> {
@@ -59,9 +58,7 @@ async fn method_not_allowed() -> Result<(), ApiError> {
 
 /// A resource whose other methods answer 405 in the envelope.
 fn resource(path: &str, route: Route) -> Resource {
-    web::resource(path)
-        .route(route)
-        .default_service(web::to(method_not_allowed))
+    web::resource(path).route(route).default_service(web::to(method_not_allowed))
 }
 
 /// The whole application: middleware, routes, docs.
@@ -79,11 +76,7 @@ pub fn app(
     let json_limit = state.json_limit;
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(json_limit)
-                .error_handler(json_error),
-        )
+        .app_data(web::JsonConfig::default().limit(json_limit).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .service(
             web::scope("/api/v1")
@@ -94,22 +87,13 @@ pub fn app(
                 .service(resource("/auth/logout", web::post().to(auth::logout)))
                 .service(resource("/auth/me", web::get().to(auth::me)))
                 .service(resource("/users/me", web::patch().to(users::update_me)))
-                .service(resource(
-                    "/users/me/password",
-                    web::post().to(users::change_password),
-                ))
-                .service(resource(
-                    "/users/me/activity",
-                    web::get().to(users::activity),
-                )),
+                .service(resource("/users/me/password", web::post().to(users::change_password)))
+                .service(resource("/users/me/activity", web::get().to(users::activity))),
         )
         .service(resource("/health/live", web::get().to(meta::live)))
         .service(resource("/health/ready", web::get().to(meta::ready)))
         .service(resource("/metrics", web::get().to(meta::metrics)))
-        .service(resource(
-            "/.well-known/jwks.json",
-            web::get().to(meta::jwks),
-        ))
+        .service(resource("/.well-known/jwks.json", web::get().to(meta::jwks)))
         .service(resource("/docs", web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))

@@ -20,10 +20,7 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by method, route and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
             &["method", "route", "status"],
         )?;
         let http_duration = HistogramVec::new(
@@ -31,16 +28,11 @@ impl Metrics {
                 "http_request_duration_seconds",
                 "HTTP request duration by method, route and status",
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["method", "route", "status"],
         )?;
         let logins = IntCounterVec::new(
-            Opts::new(
-                "auth_logins_total",
-                "Login attempts by result (success, failure, locked)",
-            ),
+            Opts::new("auth_logins_total", "Login attempts by result (success, failure, locked)"),
             &["result"],
         )?;
         let registrations = IntCounter::new("auth_registrations_total", "Accounts registered")?;

@@ -46,11 +46,7 @@ impl RouteClass {
     /// Credential-guessing targets get the strict budget.
     pub fn of(path: &str) -> Self {
         const AUTH: [&str; 2] = ["/api/v1/auth/register", "/api/v1/auth/login"];
-        if AUTH.contains(&path.trim_end_matches('/')) {
-            Self::Auth
-        } else {
-            Self::General
-        }
+        if AUTH.contains(&path.trim_end_matches('/')) { Self::Auth } else { Self::General }
     }
 
     fn name(self) -> &'static str {
@@ -76,11 +72,7 @@ struct Decisions(Vec<RateLimitDecision>);
 
 pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> String {
     let info = req.connection_info();
-    let addr = if trust_proxy_headers {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
+    let addr = if trust_proxy_headers { info.realip_remote_addr() } else { info.peer_addr() };
     addr.map_or_else(|| "unknown".to_owned(), |a| strip_port(a).to_owned())
 }
 
@@ -89,9 +81,7 @@ fn strip_port(addr: &str) -> &str {
         return rest.split(']').next().unwrap_or(rest);
     }
     match addr.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
-            host
-        }
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => addr,
     }
 }
@@ -131,11 +121,7 @@ pub async fn enforce(
 ) -> Result<(), ApiError> {
     let limit = state.rate_limits.limit(class);
     let full_key = format!("{}:{key_kind}:{key}", class.name());
-    let decision = match state
-        .rate_limiter
-        .hit(&full_key, limit.max_requests, limit.window)
-        .await
-    {
+    let decision = match state.rate_limiter.hit(&full_key, limit.max_requests, limit.window).await {
         Ok(d) => d,
         Err(error) => {
             tracing::error!(%error, "rate limiter failed; request allowed");
@@ -154,31 +140,17 @@ pub async fn enforce(
     if decision.allowed {
         return Ok(());
     }
-    state
-        .metrics
-        .rate_limited
-        .with_label_values(&[class.name(), key_kind])
-        .inc();
+    state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
     if state.audit_dedupe.first_in_a_while(&full_key) {
         let ctx = RequestContext {
             ip: Some(client_ip(req, state.rate_limits.trust_proxy_headers)),
-            user_agent: req
-                .headers()
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         };
         let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
-        state
-            .auth
-            .audit_trail()
-            .record(AuditAction::RateLimitExceeded, user_id, &ctx, details)
-            .await;
+        state.auth.audit_trail().record(AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
     }
-    Err(ApiError::RateLimited {
-        retry_after: decision.reset_after,
-    })
+    Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -191,10 +163,7 @@ pub async fn per_ip(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let class = RouteClass::of(req.path());
     let ip = client_ip(req.request(), state.rate_limits.trust_proxy_headers);

@@ -50,9 +50,7 @@ pub struct AuthenticatedUserId(pub UserId);
 
 fn acceptable_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub async fn request_context(
@@ -71,12 +69,11 @@ pub async fn request_context(
         path: req.path().to_owned(),
         method: req.method().to_string(),
     };
-    let span = tracing::info_span!("request", request_id = %request_id, method = %meta.method, path = %meta.path);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %meta.method, path = %meta.path);
     let started = Instant::now();
 
-    let result = META
-        .scope(meta.clone(), next.call(req).instrument(span.clone()))
-        .await;
+    let result = META.scope(meta.clone(), next.call(req).instrument(span.clone())).await;
     let mut response = match result {
         Ok(res) => res.map_into_boxed_body(),
         // Inner layers turn their errors into responses themselves, so this is
@@ -84,9 +81,7 @@ pub async fn request_context(
         // so the envelope is rendered here and returned as a finished error.
         Err(err) => {
             let rendered = META.sync_scope(meta.clone(), || err.error_response());
-            return Err(PrerenderedError::capture(rendered, &request_id)
-                .await
-                .into());
+            return Err(PrerenderedError::capture(rendered, &request_id).await.into());
         }
     };
 
@@ -95,24 +90,13 @@ pub async fn request_context(
     }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
         let labels = [meta.method.as_str(), route.as_str(), &status.to_string()];
         state.metrics.http_requests.with_label_values(&labels).inc();
-        state
-            .metrics
-            .http_duration
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
+        state.metrics.http_duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
     }
-    let user_id = response
-        .request()
-        .extensions()
-        .get::<AuthenticatedUserId>()
-        .map(|u| u.0.to_string());
+    let user_id = response.request().extensions().get::<AuthenticatedUserId>().map(|u| u.0.to_string());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     tracing::info!(
         target: "access",
@@ -141,22 +125,13 @@ struct PrerenderedError {
 impl PrerenderedError {
     async fn capture(response: actix_web::HttpResponse, request_id: &str) -> Self {
         let status = response.status();
-        let mut headers: Vec<(HeaderName, HeaderValue)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut headers: Vec<(HeaderName, HeaderValue)> =
+            response.headers().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if let Ok(value) = HeaderValue::from_str(request_id) {
             headers.push((REQUEST_ID_HEADER, value));
         }
-        let body = actix_web::body::to_bytes(response.into_body())
-            .await
-            .unwrap_or_default();
-        Self {
-            status,
-            headers,
-            body,
-        }
+        let body = actix_web::body::to_bytes(response.into_body()).await.unwrap_or_default();
+        Self { status, headers, body }
     }
 }
 

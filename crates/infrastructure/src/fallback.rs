@@ -28,13 +28,7 @@ impl FallbackRateLimiter {
         fallback: Arc<dyn RateLimiter>,
         on_fallback: FallbackHook,
     ) -> Self {
-        Self {
-            primary,
-            fallback,
-            on_fallback,
-            last_warning_secs: AtomicU64::new(0),
-            started: Instant::now(),
-        }
+        Self { primary, fallback, on_fallback, last_warning_secs: AtomicU64::new(0), started: Instant::now() }
     }
 
     fn warn(&self, error: &StoreError) {
@@ -46,10 +40,7 @@ impl FallbackRateLimiter {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            let at = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
+            let at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
             tracing::warn!(%error, at, "rate limiter backend unavailable; falling back to the in-process limiter");
         }
     }
@@ -57,12 +48,7 @@ impl FallbackRateLimiter {
 
 #[async_trait]
 impl RateLimiter for FallbackRateLimiter {
-    async fn hit(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-    ) -> Result<RateLimitDecision, StoreError> {
+    async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
         match self.primary.hit(key, limit, window).await {
             Err(error @ StoreError::Unavailable(_)) => {
                 self.warn(&error);

@@ -7,9 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use portcullis_application::ports::{
-    AccessClaims, AccessTokenIssuer, IssuedAccessToken, TokenError,
-};
+use portcullis_application::ports::{AccessClaims, AccessTokenIssuer, IssuedAccessToken, TokenError};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -32,9 +30,7 @@ impl FromStr for SigningAlgorithm {
         match s.to_ascii_uppercase().as_str() {
             "EDDSA" | "ED25519" => Ok(Self::EdDsa),
             "RS256" => Ok(Self::Rs256),
-            other => Err(format!(
-                "unsupported algorithm {other:?} (use EdDSA or RS256)"
-            )),
+            other => Err(format!("unsupported algorithm {other:?} (use EdDSA or RS256)")),
         }
     }
 }
@@ -42,15 +38,9 @@ impl FromStr for SigningAlgorithm {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("could not read key file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("invalid {algorithm} private key: {reason}")]
-    Invalid {
-        algorithm: &'static str,
-        reason: String,
-    },
+    Invalid { algorithm: &'static str, reason: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,44 +84,26 @@ impl JwtIssuer {
     ) -> Result<Self, KeyError> {
         match algorithm {
             SigningAlgorithm::EdDsa => {
-                let encoding = EncodingKey::from_ed_pem(pem).map_err(|e| KeyError::Invalid {
-                    algorithm: "EdDSA",
-                    reason: e.to_string(),
-                })?;
+                let encoding = EncodingKey::from_ed_pem(pem)
+                    .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
                 Self::ed25519(encoding, issuer, audience, ttl)
             }
             SigningAlgorithm::Rs256 => {
-                let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| KeyError::Invalid {
-                    algorithm: "RS256",
-                    reason: e.to_string(),
-                })?;
+                let encoding = EncodingKey::from_rsa_pem(pem)
+                    .map_err(|e| KeyError::Invalid { algorithm: "RS256", reason: e.to_string() })?;
                 let invalid = |e: jsonwebtoken::errors::Error| KeyError::Invalid {
                     algorithm: "RS256",
                     reason: e.to_string(),
                 };
                 let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(invalid)?;
                 let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
-                    return Err(KeyError::Invalid {
-                        algorithm: "RS256",
-                        reason: "not an RSA key".into(),
-                    });
+                    return Err(KeyError::Invalid { algorithm: "RS256", reason: "not an RSA key".into() });
                 };
                 let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(invalid)?;
-                let kid = thumbprint(&format!(
-                    r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
-                    rsa.e, rsa.n
-                ));
-                let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": rsa.n, "e": rsa.e});
-                Ok(Self::assemble(
-                    Algorithm::RS256,
-                    kid,
-                    encoding,
-                    decoding,
-                    jwk,
-                    issuer,
-                    audience,
-                    ttl,
-                ))
+                let kid = thumbprint(&format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, rsa.e, rsa.n));
+                let jwk =
+                    json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": rsa.n, "e": rsa.e});
+                Ok(Self::assemble(Algorithm::RS256, kid, encoding, decoding, jwk, issuer, audience, ttl))
             }
         }
     }
@@ -144,58 +116,27 @@ impl JwtIssuer {
         audience: &str,
         ttl: Duration,
     ) -> Result<Self, KeyError> {
-        let pem = std::fs::read(path).map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let pem = std::fs::read(path).map_err(|source| KeyError::Read { path: path.to_owned(), source })?;
         Self::from_pem(algorithm, &pem, issuer, audience, ttl)
     }
 
     /// A fresh Ed25519 key, for development: tokens die with the process.
     pub fn generate_ed25519(issuer: &str, audience: &str, ttl: Duration) -> Result<Self, KeyError> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| {
-            KeyError::Invalid {
-                algorithm: "EdDSA",
-                reason: e.to_string(),
-            }
-        })?;
-        Self::ed25519(
-            EncodingKey::from_ed_der(pkcs8.as_ref()),
-            issuer,
-            audience,
-            ttl,
-        )
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
+        Self::ed25519(EncodingKey::from_ed_der(pkcs8.as_ref()), issuer, audience, ttl)
     }
 
-    fn ed25519(
-        encoding: EncodingKey,
-        issuer: &str,
-        audience: &str,
-        ttl: Duration,
-    ) -> Result<Self, KeyError> {
+    fn ed25519(encoding: EncodingKey, issuer: &str, audience: &str, ttl: Duration) -> Result<Self, KeyError> {
         let pair = Ed25519KeyPair::from_pkcs8(encoding.inner())
             .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(encoding.inner()))
-            .map_err(|e| KeyError::Invalid {
-                algorithm: "EdDSA",
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| KeyError::Invalid {
-            algorithm: "EdDSA",
-            reason: e.to_string(),
-        })?;
+        let decoding = DecodingKey::from_ed_components(&x)
+            .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
         let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": x});
-        Ok(Self::assemble(
-            Algorithm::EdDSA,
-            kid,
-            encoding,
-            decoding,
-            jwk,
-            issuer,
-            audience,
-            ttl,
-        ))
+        Ok(Self::assemble(Algorithm::EdDSA, kid, encoding, decoding, jwk, issuer, audience, ttl))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -324,10 +265,7 @@ mod tests {
         assert_eq!(header.kid.as_deref(), Some(jwt.kid()));
         let claims = jwt.verify(issued.token.expose(), now).unwrap();
         assert_eq!((claims.user_id, claims.session_id), (user, session));
-        assert_eq!(
-            claims.expires_at.unix_timestamp() - claims.issued_at.unix_timestamp(),
-            900
-        );
+        assert_eq!(claims.expires_at.unix_timestamp() - claims.issued_at.unix_timestamp(), 900);
         let keys = jwt.jwks();
         assert_eq!(keys["keys"][0]["kid"], jwt.kid());
         assert_eq!(keys["keys"][0]["crv"], "Ed25519");
@@ -337,14 +275,8 @@ mod tests {
     fn expiry_follows_the_given_clock() {
         let jwt = issuer();
         let now = OffsetDateTime::now_utc();
-        let token = jwt
-            .issue(UserId::new(), SessionId::new(), now)
-            .unwrap()
-            .token;
-        assert_eq!(
-            jwt.verify(token.expose(), now + TTL),
-            Err(TokenError::Expired)
-        );
+        let token = jwt.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        assert_eq!(jwt.verify(token.expose(), now + TTL), Err(TokenError::Expired));
     }
 
     #[test]
@@ -357,22 +289,13 @@ mod tests {
         // base64 digit; the last digit carries padding bits and may not count.
         let signature_start = token.expose().rfind('.').unwrap() + 1;
         let mut tampered = token.expose().as_bytes().to_vec();
-        tampered[signature_start] = if tampered[signature_start] == b'A' {
-            b'B'
-        } else {
-            b'A'
-        };
+        tampered[signature_start] = if tampered[signature_start] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(a.verify(&tampered, now), Err(TokenError::Invalid));
         assert_eq!(a.verify("not-a-jwt", now), Err(TokenError::Invalid));
-        let other_audience = JwtIssuer::from_pem(
-            SigningAlgorithm::EdDsa,
-            TEST_ED_PEM.as_bytes(),
-            "portcullis",
-            "other",
-            TTL,
-        )
-        .unwrap();
+        let other_audience =
+            JwtIssuer::from_pem(SigningAlgorithm::EdDsa, TEST_ED_PEM.as_bytes(), "portcullis", "other", TTL)
+                .unwrap();
         let same_key = JwtIssuer::from_pem(
             SigningAlgorithm::EdDsa,
             TEST_ED_PEM.as_bytes(),
@@ -381,37 +304,23 @@ mod tests {
             TTL,
         )
         .unwrap();
-        let t = other_audience
-            .issue(UserId::new(), SessionId::new(), now)
-            .unwrap()
-            .token;
+        let t = other_audience.issue(UserId::new(), SessionId::new(), now).unwrap().token;
         assert_eq!(same_key.verify(t.expose(), now), Err(TokenError::Invalid));
     }
 
     #[test]
     fn loads_pem_keys_for_both_algorithms() {
         let now = OffsetDateTime::now_utc();
-        for (alg, pem, kty) in [
-            (SigningAlgorithm::EdDsa, TEST_ED_PEM, "OKP"),
-            (SigningAlgorithm::Rs256, TEST_RSA_PEM, "RSA"),
-        ] {
+        for (alg, pem, kty) in
+            [(SigningAlgorithm::EdDsa, TEST_ED_PEM, "OKP"), (SigningAlgorithm::Rs256, TEST_RSA_PEM, "RSA")]
+        {
             let jwt = JwtIssuer::from_pem(alg, pem.as_bytes(), "iss", "aud", TTL).unwrap();
-            let token = jwt
-                .issue(UserId::new(), SessionId::new(), now)
-                .unwrap()
-                .token;
+            let token = jwt.issue(UserId::new(), SessionId::new(), now).unwrap().token;
             assert!(jwt.verify(token.expose(), now).is_ok());
             assert_eq!(jwt.jwks()["keys"][0]["kty"], kty);
         }
         assert!(
-            JwtIssuer::from_pem(
-                SigningAlgorithm::Rs256,
-                TEST_ED_PEM.as_bytes(),
-                "iss",
-                "aud",
-                TTL
-            )
-            .is_err()
+            JwtIssuer::from_pem(SigningAlgorithm::Rs256, TEST_ED_PEM.as_bytes(), "iss", "aud", TTL).is_err()
         );
         assert!("HS256".parse::<SigningAlgorithm>().is_err());
     }

@@ -8,12 +8,11 @@
 //! CPU priority (nice 9), so when cores are scarce the request workers — and
 //! with them token-authenticated requests — win.
 
-use argon2::password_hash::{
-    PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
+use argon2::password_hash::{PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use portcullis_application::ports::{HashError, PasswordHasher, StrengthCheck, Verification};
+use portcullis_domain::ValidationErrors;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::PasswordHash;
 use rand::RngCore;
@@ -36,17 +35,9 @@ pub struct Argon2Params {
 
 impl Argon2Params {
     /// OWASP's minimum recommendation for Argon2id.
-    pub const OWASP: Self = Self {
-        memory_kib: 19_456,
-        iterations: 2,
-        parallelism: 1,
-    };
+    pub const OWASP: Self = Self { memory_kib: 19_456, iterations: 2, parallelism: 1 };
     /// For tests only: fast, and still a real Argon2id hash.
-    pub const TEST: Self = Self {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
+    pub const TEST: Self = Self { memory_kib: 64, iterations: 1, parallelism: 1 };
 }
 
 impl Default for Argon2Params {
@@ -94,10 +85,8 @@ fn worker(jobs: Arc<Mutex<Receiver<Job>>>) {
     let lowered = thread_priority::ThreadPriorityValue::try_from(HASH_THREAD_PRIORITY)
         .map_err(|e| e.to_string())
         .and_then(|p| {
-            thread_priority::set_current_thread_priority(
-                thread_priority::ThreadPriority::Crossplatform(p),
-            )
-            .map_err(|e| e.to_string())
+            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(p))
+                .map_err(|e| e.to_string())
         });
     if let Err(error) = lowered {
         tracing::debug!(%error, "could not lower the hashing thread's priority");
@@ -128,22 +117,13 @@ impl Pool {
                 .spawn(move || worker(receiver))
                 .map_err(|e| HashError::Internal(format!("cannot start hashing thread: {e}")))?;
         }
-        Ok(Self {
-            jobs,
-            admitted: Arc::new(AtomicUsize::new(0)),
-            capacity: concurrency + limits.queue,
-        })
+        Ok(Self { jobs, admitted: Arc::new(AtomicUsize::new(0)), capacity: concurrency + limits.queue })
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Overloaded {
-                retry_after: RETRY_AFTER,
-            });
+            return Err(HashError::Overloaded { retry_after: RETRY_AFTER });
         }
         let admission = Admission(self.admitted.clone());
         let (done, result) = oneshot::channel();
@@ -154,12 +134,8 @@ impl Pool {
             drop(admission);
             let _ = done.send(value);
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HashError::Internal("hash pool stopped".into()))?;
-        result
-            .await
-            .map_err(|_| HashError::Internal("hash job failed".into()))
+        self.jobs.send(job).map_err(|_| HashError::Internal("hash pool stopped".into()))?;
+        result.await.map_err(|_| HashError::Internal("hash job failed".into()))
     }
 }
 
@@ -171,13 +147,8 @@ pub struct Argon2Hasher {
 }
 
 fn argon2(params: Argon2Params) -> Result<Argon2<'static>, HashError> {
-    let p = Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        None,
-    )
-    .map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}")))?;
+    let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+        .map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
 }
 
@@ -210,11 +181,7 @@ impl Argon2Hasher {
     /// unknown accounts (one hash at start-up).
     pub fn new(params: Argon2Params, limits: PoolLimits) -> Result<Self, HashError> {
         let dummy = hash_now(params, b"portcullis-dummy-password")?;
-        Ok(Self {
-            params,
-            pool: Arc::new(Pool::new(limits)?),
-            dummy: Arc::new(dummy),
-        })
+        Ok(Self { params, pool: Arc::new(Pool::new(limits)?), dummy: Arc::new(dummy) })
     }
 
     fn verify_blocking(
@@ -222,13 +189,11 @@ impl Argon2Hasher {
         stored: &str,
         params: Argon2Params,
     ) -> Result<Verification, HashError> {
-        let phc = Phc::new(stored)
-            .map_err(|e| HashError::Internal(format!("stored hash unreadable: {e}")))?;
+        let phc =
+            Phc::new(stored).map_err(|e| HashError::Internal(format!("stored hash unreadable: {e}")))?;
         // Verification takes the parameters from the stored hash itself.
         match Argon2::default().verify_password(password.expose().as_bytes(), &phc) {
-            Ok(()) => Ok(Verification::Match {
-                needs_rehash: needs_rehash(&phc, params),
-            }),
+            Ok(()) => Ok(Verification::Match { needs_rehash: needs_rehash(&phc, params) }),
             Err(argon2::password_hash::Error::Password) => Ok(Verification::Mismatch),
             Err(e) => Err(HashError::Internal(e.to_string())),
         }
@@ -237,20 +202,14 @@ impl Argon2Hasher {
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
-    async fn hash(
-        &self,
-        password: &Secret,
-        check: Option<StrengthCheck>,
-    ) -> Result<PasswordHash, HashError> {
+    async fn hash(&self, password: &Secret, check: Option<StrengthCheck>) -> Result<PasswordHash, HashError> {
         let password = password.clone();
         let params = self.params;
         self.pool
             .run(move || {
                 if let Some(check) = check {
                     let context: Vec<&str> = check.context.iter().map(String::as_str).collect();
-                    let errors = check
-                        .policy
-                        .check_strength(check.field, &password, &context);
+                    let errors = check.policy.check_strength(check.field, &password, &context);
                     if !errors.is_empty() {
                         return Err(HashError::Rejected(errors));
                     }
@@ -260,26 +219,28 @@ impl PasswordHasher for Argon2Hasher {
             .await?
     }
 
-    async fn verify(
-        &self,
-        password: &Secret,
-        hash: &PasswordHash,
-    ) -> Result<Verification, HashError> {
+    async fn estimate(&self, password: &Secret, check: StrengthCheck) -> Result<ValidationErrors, HashError> {
+        let password = password.clone();
+        self.pool
+            .run(move || {
+                let context: Vec<&str> = check.context.iter().map(String::as_str).collect();
+                check.policy.check_strength(check.field, &password, &context)
+            })
+            .await
+    }
+
+    async fn verify(&self, password: &Secret, hash: &PasswordHash) -> Result<Verification, HashError> {
         let password = password.clone();
         let stored = hash.0.clone();
         let params = self.params;
-        self.pool
-            .run(move || Self::verify_blocking(&password, &stored, params))
-            .await?
+        self.pool.run(move || Self::verify_blocking(&password, &stored, params)).await?
     }
 
     async fn verify_dummy(&self, password: &Secret) -> Result<(), HashError> {
         let password = password.clone();
         let dummy = self.dummy.clone();
         let params = self.params;
-        self.pool
-            .run(move || Self::verify_blocking(&password, &dummy, params).map(|_| ()))
-            .await?
+        self.pool.run(move || Self::verify_blocking(&password, &dummy, params).map(|_| ())).await?
     }
 }
 
@@ -291,10 +252,7 @@ mod tests {
         Argon2Hasher::new(Argon2Params::TEST, limits).unwrap()
     }
 
-    const ROOMY: PoolLimits = PoolLimits {
-        concurrency: 2,
-        queue: 8,
-    };
+    const ROOMY: PoolLimits = PoolLimits { concurrency: 2, queue: 8 };
 
     #[tokio::test]
     async fn hashes_verify_and_mismatch() {
@@ -303,29 +261,18 @@ mod tests {
         assert!(hash.0.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert_eq!(
             h.verify(&Secret::new("pw"), &hash).await.unwrap(),
-            Verification::Match {
-                needs_rehash: false
-            }
+            Verification::Match { needs_rehash: false }
         );
-        assert_eq!(
-            h.verify(&Secret::new("px"), &hash).await.unwrap(),
-            Verification::Mismatch
-        );
+        assert_eq!(h.verify(&Secret::new("px"), &hash).await.unwrap(), Verification::Mismatch);
         h.verify_dummy(&Secret::new("pw")).await.unwrap();
     }
 
     #[tokio::test]
     async fn outdated_parameters_need_rehash() {
         let old = hasher(ROOMY).hash(&Secret::new("pw"), None).await.unwrap();
-        let stronger = Argon2Hasher::new(
-            Argon2Params {
-                memory_kib: 128,
-                iterations: 1,
-                parallelism: 1,
-            },
-            ROOMY,
-        )
-        .unwrap();
+        let stronger =
+            Argon2Hasher::new(Argon2Params { memory_kib: 128, iterations: 1, parallelism: 1 }, ROOMY)
+                .unwrap();
         assert_eq!(
             stronger.verify(&Secret::new("pw"), &old).await.unwrap(),
             Verification::Match { needs_rehash: true }
@@ -334,25 +281,15 @@ mod tests {
 
     #[tokio::test]
     async fn strength_check_runs_before_hashing() {
-        let check = StrengthCheck {
-            policy: Default::default(),
-            field: "password",
-            context: vec![],
-        };
-        let err = hasher(ROOMY)
-            .hash(&Secret::new("password1"), Some(check))
-            .await
-            .unwrap_err();
+        let check = StrengthCheck { policy: Default::default(), field: "password", context: vec![] };
+        let err = hasher(ROOMY).hash(&Secret::new("password1"), Some(check)).await.unwrap_err();
         assert!(matches!(err, HashError::Rejected(_)));
     }
 
     /// Occupies the pool's one thread until the returned sender fires.
     async fn occupy(
         h: &Argon2Hasher,
-    ) -> (
-        std::sync::mpsc::Sender<()>,
-        tokio::task::JoinHandle<Result<bool, HashError>>,
-    ) {
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<bool, HashError>>) {
         let (release, blocked) = std::sync::mpsc::channel::<()>();
         let (started_tx, started) = oneshot::channel();
         let pool = h.pool.clone();
@@ -370,16 +307,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_pool_turns_callers_away() {
         // One thread, no queue: while it works, the next caller is refused.
-        let h = hasher(PoolLimits {
-            concurrency: 1,
-            queue: 0,
-        });
+        let h = hasher(PoolLimits { concurrency: 1, queue: 0 });
         let (release, running) = occupy(&h).await;
         let refused = h.verify_dummy(&Secret::new("pw")).await;
-        assert!(
-            matches!(refused, Err(HashError::Overloaded { .. })),
-            "{refused:?}"
-        );
+        assert!(matches!(refused, Err(HashError::Overloaded { .. })), "{refused:?}");
         release.send(()).unwrap();
         assert!(running.await.unwrap().unwrap());
     }
@@ -387,10 +318,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_callers_wait_for_a_thread() {
         // One thread, one queue slot: the second caller waits, the third is refused.
-        let h = hasher(PoolLimits {
-            concurrency: 1,
-            queue: 1,
-        });
+        let h = hasher(PoolLimits { concurrency: 1, queue: 1 });
         let (release, running) = occupy(&h).await;
         let pw = Secret::new("pw");
         let mut waiting = Box::pin(h.hash(&pw, None));
@@ -398,31 +326,18 @@ mod tests {
         let polled = tokio::time::timeout(std::time::Duration::from_millis(1), &mut waiting).await;
         assert!(polled.is_err(), "the queued job cannot have run yet");
         let refused = h.verify_dummy(&Secret::new("pw")).await;
-        assert!(
-            matches!(refused, Err(HashError::Overloaded { .. })),
-            "{refused:?}"
-        );
+        assert!(matches!(refused, Err(HashError::Overloaded { .. })), "{refused:?}");
         release.send(()).unwrap();
         assert!(running.await.unwrap().unwrap());
         assert!(waiting.await.is_ok());
-        assert_eq!(
-            h.pool.admitted.load(Ordering::Acquire),
-            0,
-            "slots are free again"
-        );
+        assert_eq!(h.pool.admitted.load(Ordering::Acquire), 0, "slots are free again");
     }
 
     #[tokio::test]
     async fn a_panicking_job_fails_alone() {
-        let h = hasher(PoolLimits {
-            concurrency: 1,
-            queue: 0,
-        });
+        let h = hasher(PoolLimits { concurrency: 1, queue: 0 });
         let result: Result<(), HashError> = h.pool.run(|| panic!("boom")).await;
         assert!(matches!(result, Err(HashError::Internal(_))));
-        assert!(
-            h.verify_dummy(&Secret::new("pw")).await.is_ok(),
-            "the thread survived"
-        );
+        assert!(h.verify_dummy(&Secret::new("pw")).await.is_ok(), "the thread survived");
     }
 }

@@ -25,11 +25,7 @@ mod tests {
         let a = OsTokenGenerator.refresh_token();
         let b = OsTokenGenerator.refresh_token();
         assert_eq!(a.expose().len(), 43);
-        assert!(
-            a.expose()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, b);
     }
 }

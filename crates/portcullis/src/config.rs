@@ -67,18 +67,15 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let s = raw.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 15m, 7d, 10s or 500ms, got {raw:?}"))?;
+    let n: i64 =
+        number.parse().map_err(|_| format!("expected a duration like 15m, 7d, 10s or 500ms, got {raw:?}"))?;
     match unit.trim() {
         "" | "s" => Ok(Duration::seconds(n)),
         "ms" => Ok(Duration::milliseconds(n)),
         "m" => Ok(Duration::minutes(n)),
         "h" => Ok(Duration::hours(n)),
         "d" => Ok(Duration::days(n)),
-        other => Err(format!(
-            "unknown duration unit {other:?} in {raw:?} (use ms, s, m, h or d)"
-        )),
+        other => Err(format!("unknown duration unit {other:?} in {raw:?} (use ms, s, m, h or d)")),
     }
 }
 
@@ -97,17 +94,10 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn raw(&self, name: &str) -> Option<String> {
-        (self.get)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn parsed<T>(
-        &mut self,
-        name: &str,
-        default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> T {
+    fn parsed<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
         match self.raw(name) {
             None => default,
             Some(v) => parse(&v).unwrap_or_else(|e| {
@@ -117,19 +107,11 @@ impl Reader<'_> {
         }
     }
 
-    fn number<T: FromStr + Copy + PartialOrd + fmt::Display>(
-        &mut self,
-        name: &str,
-        default: T,
-        min: T,
-    ) -> T {
-        let value = self.parsed(name, default, |v| {
-            v.parse::<T>()
-                .map_err(|_| format!("expected a number, got {v:?}"))
-        });
+    fn number<T: FromStr + Copy + PartialOrd + fmt::Display>(&mut self, name: &str, default: T, min: T) -> T {
+        let value = self
+            .parsed(name, default, |v| v.parse::<T>().map_err(|_| format!("expected a number, got {v:?}")));
         if value < min {
-            self.problems
-                .push(format!("{name}: must be at least {min}, got {value}"));
+            self.problems.push(format!("{name}: must be at least {min}, got {value}"));
         }
         value
     }
@@ -137,8 +119,7 @@ impl Reader<'_> {
     fn duration(&mut self, name: &str, default: Duration, min: Duration) -> Duration {
         let value = self.parsed(name, default, parse_duration);
         if value < min {
-            self.problems
-                .push(format!("{name}: must be at least {min}, got {value}"));
+            self.problems.push(format!("{name}: must be at least {min}, got {value}"));
         }
         value
     }
@@ -164,10 +145,7 @@ impl Config {
 
     /// From any lookup (tests pass a map).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut r = Reader {
-            get,
-            problems: Vec::new(),
-        };
+        let mut r = Reader { get, problems: Vec::new() };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let port = r.number("PORT", 8080u16, 0);
         let password_policy = PasswordPolicy {
@@ -180,16 +158,13 @@ impl Config {
             min_strength: r.number("PASSWORD_MIN_STRENGTH", 3u8, 0),
         };
         if password_policy.min_length > password_policy.max_length {
-            r.problems
-                .push("PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH".into());
+            r.problems.push("PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH".into());
         }
         if password_policy.max_length > 1024 {
-            r.problems
-                .push("PASSWORD_MAX_LENGTH: must be at most 1024".into());
+            r.problems.push("PASSWORD_MAX_LENGTH: must be at most 1024".into());
         }
         if password_policy.min_strength > 4 {
-            r.problems
-                .push("PASSWORD_MIN_STRENGTH: must be between 0 and 4".into());
+            r.problems.push("PASSWORD_MIN_STRENGTH: must be between 0 and 4".into());
         }
         let argon2 = Argon2Params {
             memory_kib: r.number("ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib, 8),
@@ -197,34 +172,27 @@ impl Config {
             parallelism: r.number("ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism, 1),
         };
         let max_hash_concurrency = r.number("MAX_HASH_CONCURRENCY", cores, 1);
-        let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| {
-            match v.to_ascii_lowercase().as_str() {
-                "json" => Ok(LogFormat::Json),
-                "pretty" => Ok(LogFormat::Pretty),
-                other => Err(format!("expected json or pretty, got {other:?}")),
-            }
+        let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| match v.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            other => Err(format!("expected json or pretty, got {other:?}")),
         });
         let log_level = r.text("LOG_LEVEL", "info");
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            r.problems.push(format!(
-                "LOG_LEVEL: not a valid level or filter: {log_level:?}"
-            ));
+            r.problems.push(format!("LOG_LEVEL: not a valid level or filter: {log_level:?}"));
         }
         let database_url = r.raw("DATABASE_URL");
-        if database_url.as_deref().is_some_and(|url| {
-            !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        }) {
-            r.problems
-                .push("DATABASE_URL: must start with postgres:// or postgresql://".into());
+        if database_url
+            .as_deref()
+            .is_some_and(|url| !(url.starts_with("postgres://") || url.starts_with("postgresql://")))
+        {
+            r.problems.push("DATABASE_URL: must start with postgres:// or postgresql://".into());
         }
         let redis_url = r.raw("REDIS_URL");
         if redis_url.as_deref().is_some_and(|url| {
-            !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("unix://"))
+            !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
         }) {
-            r.problems
-                .push("REDIS_URL: must start with redis://, rediss:// or unix://".into());
+            r.problems.push("REDIS_URL: must start with redis://, rediss:// or unix://".into());
         }
         let jwt_private_key_path = r.raw("JWT_PRIVATE_KEY_PATH");
         if jwt_private_key_path.is_none() && database_url.is_some() {
@@ -279,11 +247,7 @@ impl Config {
             log_level,
             log_format,
         };
-        if r.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError(r.problems))
-        }
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
 
     /// True when nothing is persisted (no PostgreSQL).
@@ -298,10 +262,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(&move |name| map.get(name).cloned())
     }
 
@@ -313,18 +275,9 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, Duration::days(7));
         assert_eq!(c.refresh_reuse_grace, Duration::seconds(10));
         assert_eq!(c.password_policy, PasswordPolicy::default());
-        assert_eq!(
-            (c.rate_limit_window, c.rate_limit_max_requests),
-            (Duration::minutes(1), 100)
-        );
-        assert_eq!(
-            (c.rate_limit_auth_window, c.rate_limit_auth_max_requests),
-            (Duration::minutes(15), 5)
-        );
-        assert_eq!(
-            (c.login_lockout_threshold, c.login_lockout_duration),
-            (5, Duration::minutes(15))
-        );
+        assert_eq!((c.rate_limit_window, c.rate_limit_max_requests), (Duration::minutes(1), 100));
+        assert_eq!((c.rate_limit_auth_window, c.rate_limit_auth_max_requests), (Duration::minutes(15), 5));
+        assert_eq!((c.login_lockout_threshold, c.login_lockout_duration), (5, Duration::minutes(15)));
         assert_eq!(c.argon2, Argon2Params::OWASP);
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.in_memory());
@@ -367,8 +320,7 @@ mod tests {
 
     #[test]
     fn min_length_above_max_is_rejected() {
-        let err =
-            load(&[("PASSWORD_MIN_LENGTH", "50"), ("PASSWORD_MAX_LENGTH", "20")]).unwrap_err();
+        let err = load(&[("PASSWORD_MIN_LENGTH", "50"), ("PASSWORD_MAX_LENGTH", "20")]).unwrap_err();
         assert!(err.to_string().contains("PASSWORD_MIN_LENGTH"));
     }
 }

@@ -42,17 +42,11 @@ async fn run_serve() -> ExitCode {
     let listener = match bind(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "portcullis: cannot listen on {}:{}: {e}",
-                config.host, config.port
-            );
+            eprintln!("portcullis: cannot listen on {}:{}: {e}", config.host, config.port);
             return ExitCode::FAILURE;
         }
     };
-    let address = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "portcullis listening");
     match serve(state, listener, config.workers) {
         Ok(server) => match server.await {
@@ -97,9 +91,7 @@ fn run_migrate() -> ExitCode {
 
 #[allow(clippy::print_stdout)] // `help` prints the usage to stdout, as asked.
 fn main() -> ExitCode {
-    let command = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
     match command.as_str() {
         "serve" => actix_web::rt::System::new().block_on(run_serve()),
         "migrate" => run_migrate(),

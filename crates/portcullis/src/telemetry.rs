@@ -7,16 +7,11 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
     let _ = match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .flatten_event(true)
-            .try_init(),
+        LogFormat::Json => {
+            builder.json().with_current_span(true).with_span_list(false).flatten_event(true).try_init()
+        }
         LogFormat::Pretty => builder.try_init(),
     };
 }

@@ -4,8 +4,8 @@
 use crate::config::Config;
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
 use portcullis_application::ports::{
-    AuditLog, Clock, HealthCheck, LockoutPolicy, LoginAttempts, RateLimiter, RevocationList,
-    SessionStore, UserRepository,
+    AuditLog, Clock, HealthCheck, LockoutPolicy, LoginAttempts, RateLimiter, RevocationList, SessionStore,
+    UserRepository,
 };
 use portcullis_http::AppState;
 use portcullis_http::metrics::Metrics;
@@ -14,13 +14,11 @@ use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::FallbackRateLimiter;
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryLoginAttempts, MemoryRateLimiter, MemoryRevocationList,
-    MemorySessionStore, MemoryUserRepository,
+    MemoryAuditLog, MemoryLoginAttempts, MemoryRateLimiter, MemoryRevocationList, MemorySessionStore,
+    MemoryUserRepository,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
-use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgHealth, PgSessionStore, PgUserRepository,
-};
+use portcullis_infrastructure::postgres::{self, PgAuditLog, PgHealth, PgSessionStore, PgUserRepository};
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
     RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
@@ -54,33 +52,30 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
 
-    let (users, sessions, audit): (
-        Arc<dyn UserRepository>,
-        Arc<dyn SessionStore>,
-        Arc<dyn AuditLog>,
-    ) = match &config.database_url {
-        Some(url) => {
-            let applied = postgres::run_migrations(url)?;
-            tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
-            let pool = postgres::pool(url, config.database_pool_size)?;
-            health.push(Arc::new(PgHealth(pool.clone())));
-            (
-                Arc::new(PgUserRepository::new(pool.clone())),
-                Arc::new(PgSessionStore::new(pool.clone())),
-                Arc::new(PgAuditLog::new(pool)),
-            )
-        }
-        None => {
-            tracing::warn!(
-                "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
-            );
-            (
-                Arc::new(MemoryUserRepository::default()),
-                Arc::new(MemorySessionStore::default()),
-                Arc::new(MemoryAuditLog::default()),
-            )
-        }
-    };
+    let (users, sessions, audit): (Arc<dyn UserRepository>, Arc<dyn SessionStore>, Arc<dyn AuditLog>) =
+        match &config.database_url {
+            Some(url) => {
+                let applied = postgres::run_migrations(url)?;
+                tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
+                let pool = postgres::pool(url, config.database_pool_size)?;
+                health.push(Arc::new(PgHealth(pool.clone())));
+                (
+                    Arc::new(PgUserRepository::new(pool.clone())),
+                    Arc::new(PgSessionStore::new(pool.clone())),
+                    Arc::new(PgAuditLog::new(pool)),
+                )
+            }
+            None => {
+                tracing::warn!(
+                    "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
+                );
+                (
+                    Arc::new(MemoryUserRepository::default()),
+                    Arc::new(MemorySessionStore::default()),
+                    Arc::new(MemoryAuditLog::default()),
+                )
+            }
+        };
 
     let in_process_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
     let (rate_limiter, attempts, revocations): (
@@ -89,11 +84,7 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
         Arc<dyn RevocationList>,
     ) = match &config.redis_url {
         Some(url) => {
-            let store = RedisStore::new(
-                url,
-                &config.redis_key_prefix,
-                config.database_pool_size.max(8),
-            )?;
+            let store = RedisStore::new(url, &config.redis_key_prefix, config.database_pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
             let fallbacks = metrics.rate_limit_fallbacks.clone();
             let limiter = FallbackRateLimiter::new(
@@ -131,21 +122,14 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
             tracing::warn!(
                 "JWT_PRIVATE_KEY_PATH is not set: generated a throwaway Ed25519 signing key; tokens stop verifying when the process stops"
             );
-            JwtIssuer::generate_ed25519(
-                &config.jwt_issuer,
-                &config.jwt_audience,
-                config.access_token_ttl,
-            )?
+            JwtIssuer::generate_ed25519(&config.jwt_issuer, &config.jwt_audience, config.access_token_ttl)?
         }
     };
     tracing::info!(kid = access_tokens.kid(), "access-token signing key loaded");
 
     let hasher = Argon2Hasher::new(
         config.argon2,
-        PoolLimits {
-            concurrency: config.max_hash_concurrency,
-            queue: config.hash_queue_size,
-        },
+        PoolLimits { concurrency: config.max_hash_concurrency, queue: config.hash_queue_size },
     )
     .map_err(|e| StartupError::Hasher(e.to_string()))?;
 
@@ -174,10 +158,7 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
         settings,
     );
     let limits = RateLimitSettings {
-        general: Limit {
-            max_requests: config.rate_limit_max_requests,
-            window: config.rate_limit_window,
-        },
+        general: Limit { max_requests: config.rate_limit_max_requests, window: config.rate_limit_window },
         auth: Limit {
             max_requests: config.rate_limit_auth_max_requests,
             window: config.rate_limit_auth_window,

@@ -1,11 +1,11 @@
 use super::AuthService;
 use crate::error::AppError;
-use crate::ports::{AccessClaims, StoreError, StrengthCheck, TokenError, Verification};
-use portcullis_domain::ValidationErrors;
+use crate::ports::{AccessClaims, StoreError, TokenError, Verification};
 use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::{ProfileChanges, User};
+use portcullis_domain::{FieldViolation, ValidationErrors};
 use serde_json::{Map, Value, json};
 use time::Duration;
 
@@ -21,11 +21,8 @@ impl AuthService {
     /// Verifies an access token and checks that neither it nor its session was
     /// revoked.
     pub async fn authenticate(&self, bearer: &str) -> Result<AccessClaims, AppError> {
-        let claims = self
-            .ports
-            .access_tokens
-            .verify(bearer, self.ports.clock.now())
-            .map_err(|e| match e {
+        let claims =
+            self.ports.access_tokens.verify(bearer, self.ports.clock.now()).map_err(|e| match e {
                 TokenError::Expired => AppError::TokenExpired,
                 _ => AppError::InvalidToken,
             })?;
@@ -38,25 +35,12 @@ impl AuthService {
 
     /// Ends the session of this access token: the token and the session's
     /// refresh token stop working.
-    pub async fn logout(
-        &self,
-        claims: &AccessClaims,
-        ctx: &RequestContext,
-    ) -> Result<(), AppError> {
+    pub async fn logout(&self, claims: &AccessClaims, ctx: &RequestContext) -> Result<(), AppError> {
         let now = self.ports.clock.now();
         self.ports.sessions.revoke(claims.session_id, now).await?;
         let remaining = (claims.expires_at - now).max(Duration::seconds(1));
-        self.ports
-            .revocations
-            .revoke(&claims.token_id, remaining)
-            .await?;
-        self.ports
-            .revocations
-            .revoke(
-                &claims.session_id.to_string(),
-                self.ports.access_tokens.ttl(),
-            )
-            .await?;
+        self.ports.revocations.revoke(&claims.token_id, remaining).await?;
+        self.ports.revocations.revoke(&claims.session_id.to_string(), self.ports.access_tokens.ttl()).await?;
         self.audit
             .record(
                 AuditAction::Logout,
@@ -69,11 +53,7 @@ impl AuthService {
     }
 
     pub async fn me(&self, user_id: UserId) -> Result<User, AppError> {
-        self.ports
-            .users
-            .find_by_id(user_id)
-            .await?
-            .ok_or(AppError::NotFound("user"))
+        self.ports.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
     }
 
     /// Applies profile changes; the audit event carries previous and new values.
@@ -87,23 +67,14 @@ impl AuthService {
         if changes.is_empty() {
             return Ok(before);
         }
-        let after = match self
-            .ports
-            .users
-            .update_profile(user_id, &changes, self.ports.clock.now())
-            .await
-        {
+        let after = match self.ports.users.update_profile(user_id, &changes, self.ports.clock.now()).await {
             Err(StoreError::NotFound) => return Err(AppError::NotFound("user")),
             other => other?,
         };
         let mut previous = Map::new();
         let mut current = Map::new();
         if changes.display_name.is_some() {
-            let name = |u: &User| {
-                u.display_name
-                    .as_ref()
-                    .map_or(Value::Null, |d| Value::from(d.as_str()))
-            };
+            let name = |u: &User| u.display_name.as_ref().map_or(Value::Null, |d| Value::from(d.as_str()));
             previous.insert("display_name".into(), name(&before));
             current.insert("display_name".into(), name(&after));
         }
@@ -128,21 +99,7 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
         let user = self.me(claims.user_id).await?;
-        let policy = &self.settings.password_policy;
-        let mut errors = policy.check_rules("new_password", new);
-        if current == new {
-            errors.push(portcullis_domain::FieldViolation::new(
-                "new_password",
-                "unchanged",
-                "must differ from the current password",
-            ));
-        }
-        match self
-            .ports
-            .hasher
-            .verify(current, &user.password_hash)
-            .await?
-        {
+        match self.ports.hasher.verify(current, &user.password_hash).await? {
             Verification::Match { .. } => {}
             Verification::Mismatch => {
                 return Err(AppError::Validation(ValidationErrors::single(
@@ -152,30 +109,23 @@ impl AuthService {
                 )));
             }
         }
-        errors.into_result()?;
-        let mut context = vec![user.email.as_str().to_owned()];
-        context.extend(user.display_name.as_ref().map(|d| d.as_str().to_owned()));
-        let check = StrengthCheck {
-            policy: policy.clone(),
-            field: "new_password",
-            context,
-        };
+        let mut errors = ValidationErrors::default();
+        if current == new {
+            errors.push(FieldViolation::new(
+                "new_password",
+                "unchanged",
+                "must differ from the current password",
+            ));
+        }
+        let context =
+            super::strength_context(user.email.as_str(), user.display_name.as_ref().map(|d| d.as_str()));
+        let check = self.validate_new_password("new_password", new, context, errors).await?;
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
         let now = self.ports.clock.now();
-        self.ports
-            .users
-            .set_password_hash(user.id, &hash, now)
-            .await?;
-        let revoked = self
-            .ports
-            .sessions
-            .revoke_all_for_user(user.id, Some(claims.session_id), now)
-            .await?;
+        self.ports.users.set_password_hash(user.id, &hash, now).await?;
+        let revoked = self.ports.sessions.revoke_all_for_user(user.id, Some(claims.session_id), now).await?;
         for sid in &revoked {
-            self.ports
-                .revocations
-                .revoke(&sid.to_string(), self.ports.access_tokens.ttl())
-                .await?;
+            self.ports.revocations.revoke(&sid.to_string(), self.ports.access_tokens.ttl()).await?;
         }
         self.audit
             .record(
@@ -197,20 +147,13 @@ impl AuthService {
     ) -> Result<ActivityPage, AppError> {
         let limit = limit.clamp(1, 100);
         // One extra row tells whether another page exists.
-        let mut events = self
-            .ports
-            .audit
-            .list_for_user(user_id, before, limit + 1)
-            .await?;
+        let mut events = self.ports.audit.list_for_user(user_id, before, limit + 1).await?;
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events.last().map(|e| e.id)
         } else {
             None
         };
-        Ok(ActivityPage {
-            events,
-            next_cursor,
-        })
+        Ok(ActivityPage { events, next_cursor })
     }
 }

@@ -31,12 +31,7 @@ impl AuthService {
 
         let user = self.ports.users.find_by_email(&email).await?;
         let verification = match &user {
-            Some(user) => {
-                self.ports
-                    .hasher
-                    .verify(password, &user.password_hash)
-                    .await?
-            }
+            Some(user) => self.ports.hasher.verify(password, &user.password_hash).await?,
             None => {
                 self.ports.hasher.verify_dummy(password).await?;
                 Verification::Mismatch
@@ -76,12 +71,7 @@ impl AuthService {
         }
         let tokens = self.start_session(&user, ctx).await?;
         self.audit
-            .record(
-                AuditAction::LoginSucceeded,
-                Some(user.id),
-                ctx,
-                json!({ "method": "password" }),
-            )
+            .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))
             .await;
         Ok(Authenticated { tokens, user })
     }
@@ -134,10 +124,6 @@ impl AuthService {
             .access_tokens
             .issue(user.id, session.id, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        Ok(TokenPair {
-            access_token: access.token,
-            expires_in: access.expires_in,
-            refresh_token,
-        })
+        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token })
     }
 }

@@ -10,8 +10,8 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher,
-    RevocationList, SessionStore, TokenGenerator, UserRepository,
+    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher, RevocationList,
+    SessionStore, TokenGenerator, UserRepository,
 };
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
@@ -91,11 +91,7 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
         let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
-        Self {
-            ports,
-            settings,
-            audit,
-        }
+        Self { ports, settings, audit }
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -109,4 +105,36 @@ impl AuthService {
     pub fn access_tokens(&self) -> &Arc<dyn AccessTokenIssuer> {
         &self.ports.access_tokens
     }
+
+    /// Checks a new password against every rule. `errors` carries failures
+    /// already found in other fields; if anything failed, the strength
+    /// estimate still runs (on the hashing pool) so the answer lists every
+    /// broken rule. On success, returns the check for `PasswordHasher::hash`.
+    pub(crate) async fn validate_new_password(
+        &self,
+        field: &'static str,
+        password: &Secret,
+        context: Vec<String>,
+        mut errors: portcullis_domain::ValidationErrors,
+    ) -> Result<crate::ports::StrengthCheck, crate::AppError> {
+        let policy = &self.settings.password_policy;
+        errors.extend(policy.check_rules(field, password));
+        let check = crate::ports::StrengthCheck { policy: policy.clone(), field, context };
+        if errors.is_empty() {
+            return Ok(check);
+        }
+        if password.expose().chars().count() <= policy.max_length {
+            errors.extend(self.ports.hasher.estimate(password, check).await?);
+        }
+        Err(crate::AppError::Validation(errors))
+    }
+}
+
+/// The account's own words, which make a password built from them weak.
+pub(crate) fn strength_context(email: &str, display_name: Option<&str>) -> Vec<String> {
+    let email = email.trim().to_lowercase();
+    let mut context = vec![email.clone()];
+    context.extend(email.split('@').next().filter(|l| !l.is_empty()).map(str::to_owned));
+    context.extend(display_name.map(str::to_owned));
+    context
 }

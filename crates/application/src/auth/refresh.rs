@@ -10,11 +10,7 @@ use serde_json::json;
 impl AuthService {
     /// Exchanges a refresh token for a new pair, rotating it. See
     /// `portcullis_domain::session` for the reuse and grace rules.
-    pub async fn refresh(
-        &self,
-        presented: &Secret,
-        ctx: &RequestContext,
-    ) -> Result<Refreshed, AppError> {
+    pub async fn refresh(&self, presented: &Secret, ctx: &RequestContext) -> Result<Refreshed, AppError> {
         if presented.expose().is_empty() || presented.expose().len() > 256 {
             return Err(AppError::InvalidToken);
         }
@@ -26,16 +22,8 @@ impl AuthService {
             expires_at: now + self.settings.refresh_token_ttl,
             sealed_for_parent: seal_child(presented, &child),
         };
-        let outcome = self
-            .ports
-            .sessions
-            .rotate(
-                &presented_hash,
-                &new,
-                now,
-                self.settings.refresh_reuse_grace,
-            )
-            .await?;
+        let outcome =
+            self.ports.sessions.rotate(&presented_hash, &new, now, self.settings.refresh_reuse_grace).await?;
         match outcome {
             RotateOutcome::Rotated { session } => {
                 let refreshed = self.pair_for(&session, child, false).await?;
@@ -49,10 +37,7 @@ impl AuthService {
                     .await;
                 Ok(refreshed)
             }
-            RotateOutcome::Grace {
-                session,
-                sealed_child,
-            } => {
+            RotateOutcome::Grace { session, sealed_child } => {
                 let Some(current) = unseal_child(presented, &sealed_child) else {
                     return Err(AppError::InvalidToken);
                 };
@@ -91,12 +76,7 @@ impl AuthService {
         refresh_token: Secret,
         grace: bool,
     ) -> Result<Refreshed, AppError> {
-        let user = self
-            .ports
-            .users
-            .find_by_id(session.user_id)
-            .await?
-            .ok_or(AppError::InvalidToken)?;
+        let user = self.ports.users.find_by_id(session.user_id).await?.ok_or(AppError::InvalidToken)?;
         let access = self
             .ports
             .access_tokens
@@ -118,10 +98,7 @@ impl AuthService {
     /// Puts a session id on the revocation list for as long as any access
     /// token of that session can still be valid.
     pub(crate) async fn revoke_session_tokens(&self, session: &Session) -> Result<(), AppError> {
-        self.ports
-            .revocations
-            .revoke(&session.id.to_string(), self.ports.access_tokens.ttl())
-            .await?;
+        self.ports.revocations.revoke(&session.id.to_string(), self.ports.access_tokens.ttl()).await?;
         Ok(())
     }
 }

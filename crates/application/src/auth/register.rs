@@ -1,6 +1,6 @@
 use super::AuthService;
 use crate::error::AppError;
-use crate::ports::{StoreError, StrengthCheck};
+use crate::ports::StoreError;
 use portcullis_domain::ValidationErrors;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
@@ -18,51 +18,26 @@ pub struct RegisterInput {
 
 impl AuthService {
     /// Creates an account. Every invalid field is reported at once.
-    pub async fn register(
-        &self,
-        input: RegisterInput,
-        ctx: &RequestContext,
-    ) -> Result<User, AppError> {
+    pub async fn register(&self, input: RegisterInput, ctx: &RequestContext) -> Result<User, AppError> {
         let mut errors = ValidationErrors::default();
-        let email = Email::parse(&input.email)
-            .map_err(|e| errors.extend(e))
-            .ok();
+        let email = Email::parse(&input.email).map_err(|e| errors.extend(e)).ok();
         let display_name = match input.display_name.as_deref() {
             Some(raw) => DisplayName::parse(raw).map_err(|e| errors.extend(e)).ok(),
             None => None,
         };
-        let policy = &self.settings.password_policy;
-        errors.extend(policy.check_rules("password", &input.password));
-        errors.into_result()?;
+        let context = super::strength_context(&input.email, display_name.as_ref().map(DisplayName::as_str));
+        let check = self.validate_new_password("password", &input.password, context, errors).await?;
         let Some(email) = email else {
-            return Err(AppError::Internal(
-                "email parsed without errors yet missing".into(),
-            ));
+            return Err(AppError::Internal("email parsed without errors yet missing".into()));
         };
-
         if self.ports.users.find_by_email(&email).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
-
-        let mut context = vec![email.as_str().to_owned()];
-        context.extend(email.as_str().split('@').next().map(str::to_owned));
-        context.extend(display_name.as_ref().map(|d| d.as_str().to_owned()));
-        let check = StrengthCheck {
-            policy: policy.clone(),
-            field: "password",
-            context,
-        };
         let password_hash = self.ports.hasher.hash(&input.password, Some(check)).await?;
 
         let now = self.ports.clock.now();
-        let user = User {
-            id: UserId::new(),
-            email,
-            display_name,
-            password_hash,
-            created_at: now,
-            updated_at: now,
-        };
+        let user =
+            User { id: UserId::new(), email, display_name, password_hash, created_at: now, updated_at: now };
         match self.ports.users.insert(&user).await {
             Ok(()) => {}
             // Lost a race with a concurrent registration of the same email.
@@ -70,12 +45,7 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         self.audit
-            .record(
-                AuditAction::UserRegistered,
-                Some(user.id),
-                ctx,
-                json!({ "email": user.email.as_str() }),
-            )
+            .record(AuditAction::UserRegistered, Some(user.id), ctx, json!({ "email": user.email.as_str() }))
             .await;
         Ok(user)
     }

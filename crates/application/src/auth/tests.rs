@@ -25,9 +25,7 @@ struct Mocks {
 impl Mocks {
     fn new() -> Self {
         let mut token_generator = MockTokenGenerator::new();
-        token_generator
-            .expect_refresh_token()
-            .returning(|| Secret::new("generated-token"));
+        token_generator.expect_refresh_token().returning(|| Secret::new("generated-token"));
         let mut audit = MockAuditLog::new();
         audit.expect_append().returning(|_| Ok(()));
         Self {
@@ -44,9 +42,7 @@ impl Mocks {
 
     fn service(self) -> AuthService {
         let mut clock = MockClock::new();
-        clock
-            .expect_now()
-            .returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
         AuthService::new(
             AuthPorts {
                 users: Arc::new(self.users),
@@ -87,17 +83,9 @@ fn register_input() -> RegisterInput {
 async fn register_race_on_insert_is_email_taken() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
-    m.hasher
-        .expect_hash()
-        .returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
-    m.users
-        .expect_insert()
-        .returning(|_| Err(StoreError::Conflict("email")));
-    let err = m
-        .service()
-        .register(register_input(), &RequestContext::default())
-        .await
-        .unwrap_err();
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.users.expect_insert().returning(|_| Err(StoreError::Conflict("email")));
+    let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::EmailTaken), "{err:?}");
 }
 
@@ -105,45 +93,26 @@ async fn register_race_on_insert_is_email_taken() {
 async fn register_succeeds_when_the_audit_store_fails() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
-    m.hasher
-        .expect_hash()
-        .returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert().times(1).returning(|_| Ok(()));
     m.audit = MockAuditLog::new();
-    m.audit
-        .expect_append()
-        .times(1)
-        .returning(|_| Err(StoreError::Unavailable("db down".into())));
-    let user = m
-        .service()
-        .register(register_input(), &RequestContext::default())
-        .await
-        .unwrap();
+    m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
+    let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
     assert_eq!(user.email.as_str(), "ada@example.com");
 }
 
 #[tokio::test]
 async fn login_overload_is_reported_and_not_counted_as_failure() {
     let mut m = Mocks::new();
-    m.attempts
-        .expect_begin()
-        .returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
-    m.users
-        .expect_find_by_email()
-        .returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| {
-        Err(HashError::Overloaded {
-            retry_after: Duration::seconds(1),
-        })
-    });
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
+    m.hasher
+        .expect_verify()
+        .returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
     m.attempts.expect_fail().never();
     let err = m
         .service()
-        .login(
-            "ada@example.com",
-            &Secret::new("whatever"),
-            &RequestContext::default(),
-        )
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
@@ -152,25 +121,13 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
 #[tokio::test]
 async fn login_unknown_email_burns_a_dummy_verification() {
     let mut m = Mocks::new();
-    m.attempts
-        .expect_begin()
-        .returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
     m.users.expect_find_by_email().returning(|_| Ok(None));
-    m.hasher
-        .expect_verify_dummy()
-        .times(1)
-        .returning(|_| Ok(()));
-    m.attempts
-        .expect_fail()
-        .times(1)
-        .returning(|_, _, _| Ok(None));
+    m.hasher.expect_verify_dummy().times(1).returning(|_| Ok(()));
+    m.attempts.expect_fail().times(1).returning(|_, _, _| Ok(None));
     let err = m
         .service()
-        .login(
-            "nobody@example.com",
-            &Secret::new("whatever"),
-            &RequestContext::default(),
-        )
+        .login("nobody@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::InvalidCredentials), "{err:?}");
@@ -179,16 +136,10 @@ async fn login_unknown_email_burns_a_dummy_verification() {
 #[tokio::test]
 async fn login_backend_down_is_unavailable_not_invalid_credentials() {
     let mut m = Mocks::new();
-    m.attempts
-        .expect_begin()
-        .returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
+    m.attempts.expect_begin().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
     let err = m
         .service()
-        .login(
-            "ada@example.com",
-            &Secret::new("whatever"),
-            &RequestContext::default(),
-        )
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
@@ -207,23 +158,15 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         user_agent: None,
     };
     let sid = session.id.to_string();
-    m.sessions.expect_rotate().returning(move |_, _, _, _| {
-        Ok(RotateOutcome::Reused {
-            session: session.clone(),
-        })
-    });
-    m.access_tokens
-        .expect_ttl()
-        .returning(|| Duration::minutes(15));
+    m.sessions
+        .expect_rotate()
+        .returning(move |_, _, _, _| Ok(RotateOutcome::Reused { session: session.clone() }));
+    m.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
     m.revocations
         .expect_revoke()
         .withf(move |id, ttl| id == sid && *ttl == Duration::minutes(15))
         .times(1)
         .returning(|_, _| Ok(()));
-    let err = m
-        .service()
-        .refresh(&Secret::new("old"), &RequestContext::default())
-        .await
-        .unwrap_err();
+    let err = m.service().refresh(&Secret::new("old"), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::RefreshTokenReused), "{err:?}");
 }

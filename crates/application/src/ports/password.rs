@@ -37,16 +37,11 @@ pub enum HashError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
-    async fn hash(
-        &self,
-        password: &Secret,
-        check: Option<StrengthCheck>,
-    ) -> Result<PasswordHash, HashError>;
-    async fn verify(
-        &self,
-        password: &Secret,
-        hash: &PasswordHash,
-    ) -> Result<Verification, HashError>;
+    async fn hash(&self, password: &Secret, check: Option<StrengthCheck>) -> Result<PasswordHash, HashError>;
+    /// Only the strength estimate, on the same pool: used when other rules
+    /// already failed, so the client still hears about every broken rule.
+    async fn estimate(&self, password: &Secret, check: StrengthCheck) -> Result<ValidationErrors, HashError>;
+    async fn verify(&self, password: &Secret, hash: &PasswordHash) -> Result<Verification, HashError>;
     /// Burns the same time as a real verification, for unknown accounts, so a
     /// response's timing does not reveal whether an email is registered.
     async fn verify_dummy(&self, password: &Secret) -> Result<(), HashError>;

@@ -20,9 +20,7 @@ fn email_key(raw: &str) -> String {
 }
 
 fn no_store(mut response: HttpResponse) -> HttpResponse {
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -45,15 +43,7 @@ pub async fn register(
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(
-        &req,
-        &state,
-        RouteClass::Auth,
-        "email",
-        &email_key(&body.email),
-        None,
-    )
-    .await?;
+    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
     let input = RegisterInput {
         email: body.email,
         password: Secret::new(body.password),
@@ -61,9 +51,7 @@ pub async fn register(
     };
     let user = state.auth.register(input, &client.0).await?;
     state.metrics.registrations.inc();
-    Ok(HttpResponse::Created().json(RegisterResponse {
-        user: UserResponse::from(&user),
-    }))
+    Ok(HttpResponse::Created().json(RegisterResponse { user: UserResponse::from(&user) }))
 }
 
 /// Log in with email and password.
@@ -85,19 +73,8 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(
-        &req,
-        &state,
-        RouteClass::Auth,
-        "email",
-        &email_key(&body.email),
-        None,
-    )
-    .await?;
-    let result = state
-        .auth
-        .login(&body.email, &Secret::new(body.password), &client.0)
-        .await;
+    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
+    let result = state.auth.login(&body.email, &Secret::new(body.password), &client.0).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",
@@ -106,9 +83,7 @@ pub async fn login(
     };
     state.metrics.logins.with_label_values(&[outcome]).inc();
     let authenticated = result?;
-    Ok(no_store(
-        HttpResponse::Ok().json(TokenResponse::from(&authenticated)),
-    ))
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
 }
 
 /// Exchange a refresh token for a new pair (the token rotates).
@@ -125,17 +100,12 @@ pub async fn refresh(
     client: Client,
     body: ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let refreshed = state
-        .auth
-        .refresh(&Secret::new(body.0.refresh_token), &client.0)
-        .await?;
+    let refreshed = state.auth.refresh(&Secret::new(body.0.refresh_token), &client.0).await?;
     let mut response = HttpResponse::Ok();
     if refreshed.grace {
         response.insert_header(("X-Refresh-Reuse", "grace"));
     }
-    Ok(no_store(
-        response.json(TokenResponse::from(&refreshed.authenticated)),
-    ))
+    Ok(no_store(response.json(TokenResponse::from(&refreshed.authenticated))))
 }
 
 /// End this session: its access and refresh tokens stop working.

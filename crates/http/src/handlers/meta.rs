@@ -11,10 +11,7 @@ use std::time::Duration;
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health/live", tag = "meta", responses((status = 200, body = HealthResponse)))]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse {
-        status: "ok",
-        checks: Value::Object(Map::new()),
-    })
+    HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(Map::new()) })
 }
 
 /// Readiness: every configured backend answers within 2 s.
@@ -49,23 +46,16 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         checks.insert(name.to_owned(), Value::String(value));
     }
     if healthy {
-        Ok(HttpResponse::Ok().json(HealthResponse {
-            status: "ok",
-            checks: Value::Object(checks),
-        }))
+        Ok(HttpResponse::Ok().json(HealthResponse { status: "ok", checks: Value::Object(checks) }))
     } else {
-        Err(ApiError::NotReady {
-            checks: Value::Object(checks),
-        })
+        Err(ApiError::NotReady { checks: Value::Object(checks) })
     }
 }
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
 /// The public keys that verify access tokens.

@@ -34,10 +34,8 @@ pub async fn update_me(
         Some(None) => Some(None),
         Some(Some(raw)) => Some(Some(DisplayName::parse(&raw)?)),
     };
-    let updated = state
-        .auth
-        .update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0)
-        .await?;
+    let updated =
+        state.auth.update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
 }
 
@@ -88,16 +86,10 @@ pub async fn activity(
     query: web::Query<ActivityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    query
-        .validate()
-        .map_err(|r| ApiError::from(report_to_errors(&r)))?;
+    query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
     let page = state
         .auth
-        .activity(
-            user.0.user_id,
-            query.cursor.map(AuditEventId),
-            query.limit.unwrap_or(20),
-        )
+        .activity(user.0.user_id, query.cursor.map(AuditEventId), query.limit.unwrap_or(20))
         .await?;
     Ok(HttpResponse::Ok().json(ActivityResponse::from(&page)))
 }

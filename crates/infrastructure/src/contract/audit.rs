@@ -32,15 +32,9 @@ pub async fn lists_newest_first_with_cursor(log: Arc<dyn AuditLog>) {
 
 pub async fn only_the_users_events(log: Arc<dyn AuditLog>) {
     let (ada, bob) = (UserId::new(), UserId::new());
-    log.append(&event(Some(ada), AuditAction::Logout, 1))
-        .await
-        .unwrap();
-    log.append(&event(Some(bob), AuditAction::Logout, 2))
-        .await
-        .unwrap();
-    log.append(&event(None, AuditAction::RateLimitExceeded, 3))
-        .await
-        .unwrap();
+    log.append(&event(Some(ada), AuditAction::Logout, 1)).await.unwrap();
+    log.append(&event(Some(bob), AuditAction::Logout, 2)).await.unwrap();
+    log.append(&event(None, AuditAction::RateLimitExceeded, 3)).await.unwrap();
     let listed = log.list_for_user(ada, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].user_id, Some(ada));
@@ -49,10 +43,7 @@ pub async fn only_the_users_events(log: Arc<dyn AuditLog>) {
 pub async fn duplicate_id_conflicts(log: Arc<dyn AuditLog>) {
     let e = event(Some(UserId::new()), AuditAction::Logout, 1);
     log.append(&e).await.unwrap();
-    assert_eq!(
-        log.append(&e).await,
-        Err(StoreError::Conflict("audit event id"))
-    );
+    assert_eq!(log.append(&e).await, Err(StoreError::Conflict("audit event id")));
 }
 
 pub async fn details_round_trip(log: Arc<dyn AuditLog>) {

@@ -2,11 +2,8 @@ use portcullis_application::ports::{AttemptGate, LockoutPolicy, LoginAttempts};
 use std::sync::Arc;
 use time::Duration;
 
-const POLICY: LockoutPolicy = LockoutPolicy {
-    threshold: 3,
-    window: Duration::minutes(1),
-    lock_for: Duration::minutes(2),
-};
+const POLICY: LockoutPolicy =
+    LockoutPolicy { threshold: 3, window: Duration::minutes(1), lock_for: Duration::minutes(2) };
 
 async fn attempt(store: &Arc<dyn LoginAttempts>, key: &str, policy: &LockoutPolicy) -> u32 {
     match store.begin(key, policy).await.unwrap() {
@@ -23,10 +20,7 @@ pub async fn threshold_failures_lock(store: Arc<dyn LoginAttempts>) {
     }
     match store.begin("ada", &POLICY).await.unwrap() {
         AttemptGate::Locked { retry_after } => {
-            assert!(
-                retry_after > Duration::minutes(1) && retry_after <= POLICY.lock_for,
-                "{retry_after}"
-            )
+            assert!(retry_after > Duration::minutes(1) && retry_after <= POLICY.lock_for, "{retry_after}")
         }
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -45,10 +39,7 @@ pub async fn success_resets_the_count(store: Arc<dyn LoginAttempts>) {
 }
 
 pub async fn concurrent_attempts_capped_at_threshold(store: Arc<dyn LoginAttempts>) {
-    let policy = LockoutPolicy {
-        threshold: 5,
-        ..POLICY
-    };
+    let policy = LockoutPolicy { threshold: 5, ..POLICY };
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let store = store.clone();
@@ -67,17 +58,11 @@ pub async fn concurrent_attempts_capped_at_threshold(store: Arc<dyn LoginAttempt
 }
 
 pub async fn lock_expires(store: Arc<dyn LoginAttempts>) {
-    let policy = LockoutPolicy {
-        threshold: 1,
-        window: Duration::minutes(1),
-        lock_for: Duration::milliseconds(200),
-    };
+    let policy =
+        LockoutPolicy { threshold: 1, window: Duration::minutes(1), lock_for: Duration::milliseconds(200) };
     let n = attempt(&store, "ada", &policy).await;
     assert!(store.fail("ada", n, &policy).await.unwrap().is_some());
-    assert!(matches!(
-        store.begin("ada", &policy).await.unwrap(),
-        AttemptGate::Locked { .. }
-    ));
+    assert!(matches!(store.begin("ada", &policy).await.unwrap(), AttemptGate::Locked { .. }));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(attempt(&store, "ada", &policy).await, 1);
 }

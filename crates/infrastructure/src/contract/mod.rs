@@ -72,12 +72,7 @@ macro_rules! rate_limiter_contract {
         $crate::contract_cases!(
             $crate::contract::rate_limit,
             $factory,
-            [
-                allows_up_to_limit,
-                keys_are_independent,
-                window_slides,
-                concurrent_hits_never_exceed_limit,
-            ]
+            [allows_up_to_limit, keys_are_independent, window_slides, concurrent_hits_never_exceed_limit,]
         );
     };
 }
@@ -104,11 +99,7 @@ macro_rules! revocation_list_contract {
         $crate::contract_cases!(
             $crate::contract::revocation,
             $factory,
-            [
-                revoked_ids_are_found,
-                entries_expire,
-                shorter_ttl_never_shortens,
-            ]
+            [revoked_ids_are_found, entries_expire, shorter_ttl_never_shortens,]
         );
     };
 }

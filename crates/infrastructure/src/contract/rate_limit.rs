@@ -9,18 +9,12 @@ pub async fn allows_up_to_limit(limiter: Arc<dyn RateLimiter>) {
         let d = limiter.hit("ip:1", 3, MINUTE).await.unwrap();
         assert!(d.allowed);
         assert_eq!((d.limit, d.remaining), (3, expected_remaining));
-        assert!(
-            d.reset_after > Duration::ZERO && d.reset_after <= MINUTE,
-            "{d:?}"
-        );
+        assert!(d.reset_after > Duration::ZERO && d.reset_after <= MINUTE, "{d:?}");
     }
     let d = limiter.hit("ip:1", 3, MINUTE).await.unwrap();
     assert!(!d.allowed);
     assert_eq!(d.remaining, 0);
-    assert!(
-        d.reset_after > Duration::ZERO && d.reset_after <= MINUTE,
-        "{d:?}"
-    );
+    assert!(d.reset_after > Duration::ZERO && d.reset_after <= MINUTE, "{d:?}");
 }
 
 pub async fn keys_are_independent(limiter: Arc<dyn RateLimiter>) {

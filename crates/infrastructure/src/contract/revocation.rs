@@ -15,18 +15,14 @@ pub async fn revoked_ids_are_found(list: Arc<dyn RevocationList>) {
 }
 
 pub async fn entries_expire(list: Arc<dyn RevocationList>) {
-    list.revoke("short", Duration::milliseconds(150))
-        .await
-        .unwrap();
+    list.revoke("short", Duration::milliseconds(150)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(450)).await;
     assert!(!list.any_revoked(&ids(&["short"])).await.unwrap());
 }
 
 pub async fn shorter_ttl_never_shortens(list: Arc<dyn RevocationList>) {
     list.revoke("sid", Duration::minutes(5)).await.unwrap();
-    list.revoke("sid", Duration::milliseconds(50))
-        .await
-        .unwrap();
+    list.revoke("sid", Duration::milliseconds(50)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(list.any_revoked(&ids(&["sid"])).await.unwrap());
 }

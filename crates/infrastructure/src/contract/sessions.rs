@@ -49,10 +49,7 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
 
 pub async fn rotation_chain(ports: Ports) {
     let (session, first, t) = open(&ports, None).await;
-    assert_eq!(
-        ports.0.get(session.id).await.unwrap(),
-        Some(session.clone())
-    );
+    assert_eq!(ports.0.get(session.id).await.unwrap(), Some(session.clone()));
     let (second, child) = token("second", t);
     let later = t + Duration::seconds(30);
     match ports.0.rotate(&first, &child, later, GRACE).await.unwrap() {
@@ -64,11 +61,7 @@ pub async fn rotation_chain(ports: Ports) {
     }
     let (_, grandchild) = token("third", t);
     assert!(matches!(
-        ports
-            .0
-            .rotate(&second, &grandchild, later + Duration::seconds(60), GRACE)
-            .await
-            .unwrap(),
+        ports.0.rotate(&second, &grandchild, later + Duration::seconds(60), GRACE).await.unwrap(),
         RotateOutcome::Rotated { .. }
     ));
 }
@@ -78,12 +71,7 @@ pub async fn parent_within_grace_gets_sealed_child(ports: Ports) {
     let (_, child) = token("child", t);
     ports.0.rotate(&first, &child, t, GRACE).await.unwrap();
     let (_, unused) = token("unused", t);
-    match ports
-        .0
-        .rotate(&first, &unused, t + GRACE, GRACE)
-        .await
-        .unwrap()
-    {
+    match ports.0.rotate(&first, &unused, t + GRACE, GRACE).await.unwrap() {
         RotateOutcome::Grace { sealed_child, .. } => assert_eq!(sealed_child, b"child".to_vec()),
         other => panic!("expected Grace, got {other:?}"),
     }
@@ -100,37 +88,17 @@ pub async fn reuse_revokes_the_family(ports: Ports) {
         other => panic!("expected Reused, got {other:?}"),
     }
     // The newest token of the family is dead too.
-    assert_eq!(
-        ports.0.rotate(&second, &other, late, GRACE).await.unwrap(),
-        RotateOutcome::Revoked
-    );
-    assert!(
-        ports
-            .0
-            .get(session.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_some()
-    );
+    assert_eq!(ports.0.rotate(&second, &other, late, GRACE).await.unwrap(), RotateOutcome::Revoked);
+    assert!(ports.0.get(session.id).await.unwrap().unwrap().revoked_at.is_some());
 }
 
 pub async fn zero_grace_treats_parent_as_reuse(ports: Ports) {
     let (_, first, t) = open(&ports, None).await;
     let (_, child) = token("child", t);
-    ports
-        .0
-        .rotate(&first, &child, t, Duration::ZERO)
-        .await
-        .unwrap();
+    ports.0.rotate(&first, &child, t, Duration::ZERO).await.unwrap();
     let (_, other) = token("other", t);
     assert!(matches!(
-        ports
-            .0
-            .rotate(&first, &other, t, Duration::ZERO)
-            .await
-            .unwrap(),
+        ports.0.rotate(&first, &other, t, Duration::ZERO).await.unwrap(),
         RotateOutcome::Reused { .. }
     ));
 }
@@ -139,18 +107,11 @@ pub async fn expired_and_unknown_tokens(ports: Ports) {
     let (_, first, t) = open(&ports, None).await;
     let (_, child) = token("child", t);
     assert_eq!(
-        ports
-            .0
-            .rotate(&first, &child, t + Duration::days(8), GRACE)
-            .await
-            .unwrap(),
+        ports.0.rotate(&first, &child, t + Duration::days(8), GRACE).await.unwrap(),
         RotateOutcome::Expired
     );
     let (stranger, _) = token("stranger", t);
-    assert_eq!(
-        ports.0.rotate(&stranger, &child, t, GRACE).await.unwrap(),
-        RotateOutcome::Unknown
-    );
+    assert_eq!(ports.0.rotate(&stranger, &child, t, GRACE).await.unwrap(), RotateOutcome::Unknown);
 }
 
 pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
@@ -164,10 +125,7 @@ pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
         });
     }
     let outcomes = tasks.join_all().await;
-    let rotated = outcomes
-        .iter()
-        .filter(|o| matches!(o, RotateOutcome::Rotated { .. }))
-        .count();
+    let rotated = outcomes.iter().filter(|o| matches!(o, RotateOutcome::Rotated { .. })).count();
     assert_eq!(rotated, 1, "{outcomes:?}");
     // Everyone else was handed the one child that won.
     let sealed: std::collections::HashSet<Vec<u8>> = outcomes
@@ -188,43 +146,14 @@ pub async fn revoke_one_and_all_but_one(ports: Ports) {
     let (other_user, _, _) = open(&ports, None).await;
 
     assert!(ports.0.revoke(a.id, t).await.unwrap());
-    assert!(
-        !ports.0.revoke(a.id, t).await.unwrap(),
-        "second revoke is a no-op"
-    );
+    assert!(!ports.0.revoke(a.id, t).await.unwrap(), "second revoke is a no-op");
     assert!(!ports.0.revoke(SessionId::new(), t).await.unwrap());
 
-    let revoked = ports
-        .0
-        .revoke_all_for_user(a.user_id, Some(c.id), t)
-        .await
-        .unwrap();
+    let revoked = ports.0.revoke_all_for_user(a.user_id, Some(c.id), t).await.unwrap();
     assert_eq!(revoked, vec![b.id]);
-    assert!(
-        ports
-            .0
-            .get(c.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
-    assert!(
-        ports
-            .0
-            .get(other_user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
-    let mut all = ports
-        .0
-        .revoke_all_for_user(a.user_id, None, t)
-        .await
-        .unwrap();
+    assert!(ports.0.get(c.id).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(ports.0.get(other_user.id).await.unwrap().unwrap().revoked_at.is_none());
+    let mut all = ports.0.revoke_all_for_user(a.user_id, None, t).await.unwrap();
     all.sort();
     assert_eq!(all, vec![c.id]);
 }

@@ -28,12 +28,7 @@ pub async fn insert_then_find(repo: Arc<dyn UserRepository>) {
     repo.insert(&u).await.unwrap();
     assert_eq!(repo.find_by_id(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(repo.find_by_email(&u.email).await.unwrap(), Some(u.clone()));
-    assert_eq!(
-        repo.find_by_email(&Email::parse("other@example.com").unwrap())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(repo.find_by_email(&Email::parse("other@example.com").unwrap()).await.unwrap(), None);
     assert_eq!(repo.find_by_id(UserId::new()).await.unwrap(), None);
 }
 
@@ -41,10 +36,7 @@ pub async fn duplicate_email_conflicts(repo: Arc<dyn UserRepository>) {
     repo.insert(&user("ada@example.com")).await.unwrap();
     // Same address typed differently normalises to the same Email.
     let again = user(" ADA@Example.com ");
-    assert_eq!(
-        repo.insert(&again).await,
-        Err(StoreError::Conflict("email"))
-    );
+    assert_eq!(repo.insert(&again).await, Err(StoreError::Conflict("email")));
     assert_eq!(repo.find_by_id(again.id).await.unwrap(), None);
 }
 
@@ -55,63 +47,30 @@ pub async fn concurrent_inserts_one_wins(repo: Arc<dyn UserRepository>) {
         tasks.spawn(async move { repo.insert(&user("race@example.com")).await });
     }
     let results = tasks.join_all().await;
-    assert_eq!(
-        results.iter().filter(|r| r.is_ok()).count(),
-        1,
-        "{results:?}"
-    );
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| *r == Err(StoreError::Conflict("email")))
-    );
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| *r == Err(StoreError::Conflict("email"))));
 }
 
 pub async fn updates(repo: Arc<dyn UserRepository>) {
     let u = user("ada@example.com");
     repo.insert(&u).await.unwrap();
     let later = u.updated_at + Duration::seconds(5);
-    let changes = ProfileChanges {
-        display_name: Some(Some(DisplayName::parse("Countess").unwrap())),
-    };
+    let changes = ProfileChanges { display_name: Some(Some(DisplayName::parse("Countess").unwrap())) };
     let updated = repo.update_profile(u.id, &changes, later).await.unwrap();
-    assert_eq!(
-        updated.display_name.as_ref().map(DisplayName::as_str),
-        Some("Countess")
-    );
+    assert_eq!(updated.display_name.as_ref().map(DisplayName::as_str), Some("Countess"));
     assert_eq!(updated.updated_at, later);
     assert_eq!(updated.created_at, u.created_at);
-    let cleared = repo
-        .update_profile(
-            u.id,
-            &ProfileChanges {
-                display_name: Some(None),
-            },
-            later,
-        )
-        .await
-        .unwrap();
+    let cleared =
+        repo.update_profile(u.id, &ProfileChanges { display_name: Some(None) }, later).await.unwrap();
     assert_eq!(cleared.display_name, None);
 
     let hash = PasswordHash("$argon2id$new".into());
     repo.set_password_hash(u.id, &hash, later).await.unwrap();
-    assert_eq!(
-        repo.find_by_id(u.id).await.unwrap().unwrap().password_hash,
-        hash
-    );
+    assert_eq!(repo.find_by_id(u.id).await.unwrap().unwrap().password_hash, hash);
 }
 
 pub async fn missing_user_is_not_found(repo: Arc<dyn UserRepository>) {
     let id = UserId::new();
-    assert_eq!(
-        repo.update_profile(id, &ProfileChanges::default(), now())
-            .await,
-        Err(StoreError::NotFound)
-    );
-    assert_eq!(
-        repo.set_password_hash(id, &PasswordHash("x".into()), now())
-            .await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(repo.update_profile(id, &ProfileChanges::default(), now()).await, Err(StoreError::NotFound));
+    assert_eq!(repo.set_password_hash(id, &PasswordHash("x".into()), now()).await, Err(StoreError::NotFound));
 }

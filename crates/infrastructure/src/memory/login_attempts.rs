@@ -21,10 +21,7 @@ pub struct MemoryLoginAttempts {
 
 impl MemoryLoginAttempts {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            clock,
-            state: Mutex::new(State::default()),
-        }
+        Self { clock, state: Mutex::new(State::default()) }
     }
 }
 
@@ -35,19 +32,14 @@ impl LoginAttempts for MemoryLoginAttempts {
         let mut state = lock(&self.state);
         match state.locks.get(key) {
             Some(until) if *until > now => {
-                return Ok(AttemptGate::Locked {
-                    retry_after: *until - now,
-                });
+                return Ok(AttemptGate::Locked { retry_after: *until - now });
             }
             Some(_) => {
                 state.locks.remove(key);
             }
             None => {}
         }
-        let entry = state
-            .counters
-            .entry(key.to_owned())
-            .or_insert((0, now + policy.window));
+        let entry = state.counters.entry(key.to_owned()).or_insert((0, now + policy.window));
         if entry.1 <= now {
             *entry = (0, now + policy.window);
         }
@@ -55,9 +47,7 @@ impl LoginAttempts for MemoryLoginAttempts {
         if entry.0 > policy.threshold {
             // Every allowed attempt is still in flight or failed: refuse until
             // the window ends (or a failure turns it into a lock).
-            return Ok(AttemptGate::Locked {
-                retry_after: (entry.1 - now).max(Duration::SECOND),
-            });
+            return Ok(AttemptGate::Locked { retry_after: (entry.1 - now).max(Duration::SECOND) });
         }
         Ok(AttemptGate::Allowed { attempt: entry.0 })
     }

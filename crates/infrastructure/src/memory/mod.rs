@@ -43,10 +43,7 @@ mod contract_tests {
     mod users {
         use super::*;
         crate::user_repository_contract!(async {
-            (
-                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
-                (),
-            )
+            (Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>, ())
         });
     }
 
@@ -64,37 +61,26 @@ mod contract_tests {
     mod rate_limit {
         use super::*;
         crate::rate_limiter_contract!(async {
-            (
-                Arc::new(MemoryRateLimiter::new(clock())) as Arc<dyn RateLimiter>,
-                (),
-            )
+            (Arc::new(MemoryRateLimiter::new(clock())) as Arc<dyn RateLimiter>, ())
         });
     }
 
     mod login_attempts {
         use super::*;
         crate::login_attempts_contract!(async {
-            (
-                Arc::new(MemoryLoginAttempts::new(clock())) as Arc<dyn LoginAttempts>,
-                (),
-            )
+            (Arc::new(MemoryLoginAttempts::new(clock())) as Arc<dyn LoginAttempts>, ())
         });
     }
 
     mod revocation {
         use super::*;
         crate::revocation_list_contract!(async {
-            (
-                Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>,
-                (),
-            )
+            (Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>, ())
         });
     }
 
     mod audit {
         use super::*;
-        crate::audit_log_contract!(async {
-            (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ())
-        });
+        crate::audit_log_contract!(async { (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ()) });
     }
 }

@@ -17,21 +17,13 @@ const SWEEP_AT: usize = 10_000;
 
 impl MemoryRateLimiter {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            clock,
-            windows: Mutex::new(HashMap::new()),
-        }
+        Self { clock, windows: Mutex::new(HashMap::new()) }
     }
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn hit(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-    ) -> Result<RateLimitDecision, StoreError> {
+    async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
         let now = self.clock.now();
         let floor = now - window;
         let mut windows = lock(&self.windows);

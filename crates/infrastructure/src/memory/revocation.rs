@@ -13,10 +13,7 @@ pub struct MemoryRevocationList {
 
 impl MemoryRevocationList {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            clock,
-            entries: Mutex::new(HashMap::new()),
-        }
+        Self { clock, entries: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -35,8 +32,6 @@ impl RevocationList for MemoryRevocationList {
     async fn any_revoked(&self, ids: &[String]) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let entries = lock(&self.entries);
-        Ok(ids
-            .iter()
-            .any(|id| entries.get(id).is_some_and(|until| *until > now)))
+        Ok(ids.iter().any(|id| entries.get(id).is_some_and(|until| *until > now)))
     }
 }

@@ -44,10 +44,7 @@ impl SessionStore for MemorySessionStore {
             return Err(StoreError::Conflict("refresh token"));
         }
         state.sessions.insert(session.id, session.clone());
-        state.tokens.insert(
-            *first.hash.as_bytes(),
-            record(session.id, first, session.created_at),
-        );
+        state.tokens.insert(*first.hash.as_bytes(), record(session.id, first, session.created_at));
         Ok(())
     }
 
@@ -66,17 +63,13 @@ impl SessionStore for MemorySessionStore {
         let Some(session) = state.sessions.get(&token.session_id).cloned() else {
             return Ok(RotateOutcome::Unknown);
         };
-        let current_child = token
-            .child_hash
-            .and_then(|h| state.tokens.get(h.as_bytes()));
+        let current_child = token.child_hash.and_then(|h| state.tokens.get(h.as_bytes()));
         match decide_refresh(&token, current_child, &session, now, grace) {
             RefreshDecision::Rotate => {
                 if state.tokens.contains_key(child.hash.as_bytes()) {
                     return Err(StoreError::Conflict("refresh token"));
                 }
-                state
-                    .tokens
-                    .insert(*child.hash.as_bytes(), record(session.id, child, now));
+                state.tokens.insert(*child.hash.as_bytes(), record(session.id, child, now));
                 if let Some(parent) = state.tokens.get_mut(presented.as_bytes()) {
                     parent.rotated_at = Some(now);
                     parent.child_hash = Some(child.hash);
@@ -86,26 +79,15 @@ impl SessionStore for MemorySessionStore {
                     s.last_used_at = now;
                     s.clone()
                 });
-                Ok(
-                    session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Rotated {
-                        session,
-                    }),
-                )
+                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Rotated { session }))
             }
-            RefreshDecision::Grace { sealed_child } => Ok(RotateOutcome::Grace {
-                session,
-                sealed_child,
-            }),
+            RefreshDecision::Grace { sealed_child } => Ok(RotateOutcome::Grace { session, sealed_child }),
             RefreshDecision::Reuse => {
                 let session = state.sessions.get_mut(&session.id).map(|s| {
                     s.revoked_at.get_or_insert(now);
                     s.clone()
                 });
-                Ok(
-                    session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Reused {
-                        session,
-                    }),
-                )
+                Ok(session.map_or(RotateOutcome::Unknown, |session| RotateOutcome::Reused { session }))
             }
             RefreshDecision::Expired => Ok(RotateOutcome::Expired),
             RefreshDecision::Revoked => Ok(RotateOutcome::Revoked),

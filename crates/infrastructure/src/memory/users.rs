@@ -27,9 +27,7 @@ impl UserRepository for MemoryUserRepository {
         if state.by_id.contains_key(&user.id) {
             return Err(StoreError::Conflict("id"));
         }
-        state
-            .by_email
-            .insert(user.email.as_str().to_owned(), user.id);
+        state.by_email.insert(user.email.as_str().to_owned(), user.id);
         state.by_id.insert(user.id, user.clone());
         Ok(())
     }
@@ -40,11 +38,7 @@ impl UserRepository for MemoryUserRepository {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let state = lock(&self.0);
-        Ok(state
-            .by_email
-            .get(email.as_str())
-            .and_then(|id| state.by_id.get(id))
-            .cloned())
+        Ok(state.by_email.get(email.as_str()).and_then(|id| state.by_id.get(id)).cloned())
     }
 
     async fn update_profile(

@@ -26,18 +26,13 @@ struct AuditRow {
 impl AuditRow {
     fn into_domain(self) -> Result<AuditEvent, StoreError> {
         let unknown = |what: &str, v: &str| {
-            StoreError::Unavailable(format!(
-                "postgres: audit event {} has unknown {what} {v:?}",
-                self.id
-            ))
+            StoreError::Unavailable(format!("postgres: audit event {} has unknown {what} {v:?}", self.id))
         };
         Ok(AuditEvent {
             id: AuditEventId(self.id),
             occurred_at: self.occurred_at,
-            action: AuditAction::parse(&self.action)
-                .ok_or_else(|| unknown("action", &self.action))?,
-            severity: Severity::parse(&self.severity)
-                .ok_or_else(|| unknown("severity", &self.severity))?,
+            action: AuditAction::parse(&self.action).ok_or_else(|| unknown("action", &self.action))?,
+            severity: Severity::parse(&self.severity).ok_or_else(|| unknown("severity", &self.severity))?,
             user_id: self.user_id.map(UserId),
             ip: self.ip,
             user_agent: self.user_agent,
@@ -72,18 +67,15 @@ impl AuditLog for PgAuditLog {
             request_id: e.request_id.clone(),
             details: e.details.clone(),
         };
-        diesel::insert_into(audit_events::table)
-            .values(row)
-            .execute(&mut c)
-            .await
-            .map(|_| ())
-            .map_err(|e| match e {
+        diesel::insert_into(audit_events::table).values(row).execute(&mut c).await.map(|_| ()).map_err(|e| {
+            match e {
                 diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     _,
                 ) => StoreError::Conflict("audit event id"),
                 e => db_error(e),
-            })
+            }
+        })
     }
 
     async fn list_for_user(

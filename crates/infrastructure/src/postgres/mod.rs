@@ -63,9 +63,8 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, PgSetupError> {
             .map_err(|e| PgSetupError::Migration(e.to_string()))?;
         runtime.block_on(async move {
             use diesel_async::AsyncConnection;
-            let conn = AsyncPgConnection::establish(&url)
-                .await
-                .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+            let conn =
+                AsyncPgConnection::establish(&url).await.map_err(|e| PgSetupError::Connect(e.to_string()))?;
             let mut harness = AsyncMigrationHarness::new(conn);
             harness
                 .run_pending_migrations(MIGRATIONS)
@@ -78,9 +77,7 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, PgSetupError> {
 }
 
 pub(crate) async fn conn(pool: &PgPool) -> Result<Object<AsyncPgConnection>, StoreError> {
-    pool.get()
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
+    pool.get().await.map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
 }
 
 pub(crate) fn db_error(e: diesel::result::Error) -> StoreError {
@@ -99,10 +96,6 @@ impl HealthCheck for PgHealth {
 
     async fn check(&self) -> Result<(), String> {
         let mut conn = conn(&self.0).await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -91,9 +91,7 @@ impl PgSessionStore {
 
 fn conflict_or(e: DieselError, what: &'static str) -> StoreError {
     match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            StoreError::Conflict(what)
-        }
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Conflict(what),
         e => db_error(e),
     }
 }
@@ -137,50 +135,39 @@ async fn rotate_in_tx(
             .and_then(TokenRow::into_domain),
         None => None,
     };
-    Ok(
-        match decide_refresh(&token, current_child.as_ref(), &session, now, grace) {
-            RefreshDecision::Rotate => {
-                diesel::insert_into(refresh_tokens::table)
-                    .values(TokenRow::new(session.id, child, now))
-                    .execute(c)
-                    .await?;
-                diesel::update(refresh_tokens::table.find(presented.as_bytes().to_vec()))
-                    .set((
-                        refresh_tokens::rotated_at.eq(now),
-                        refresh_tokens::child_hash.eq(child.hash.as_bytes().to_vec()),
-                        refresh_tokens::sealed_child.eq(&child.sealed_for_parent),
-                    ))
-                    .execute(c)
-                    .await?;
-                let session: SessionRow =
-                    diesel::update(sessions::table.find(session.id.as_uuid()))
-                        .set(sessions::last_used_at.eq(now))
-                        .returning(SessionRow::as_returning())
-                        .get_result(c)
-                        .await?;
-                RotateOutcome::Rotated {
-                    session: session.into(),
-                }
-            }
-            RefreshDecision::Grace { sealed_child } => RotateOutcome::Grace {
-                session,
-                sealed_child,
-            },
-            RefreshDecision::Reuse => {
-                let session: SessionRow =
-                    diesel::update(sessions::table.find(session.id.as_uuid()))
-                        .set(sessions::revoked_at.eq(now))
-                        .returning(SessionRow::as_returning())
-                        .get_result(c)
-                        .await?;
-                RotateOutcome::Reused {
-                    session: session.into(),
-                }
-            }
-            RefreshDecision::Expired => RotateOutcome::Expired,
-            RefreshDecision::Revoked => RotateOutcome::Revoked,
-        },
-    )
+    Ok(match decide_refresh(&token, current_child.as_ref(), &session, now, grace) {
+        RefreshDecision::Rotate => {
+            diesel::insert_into(refresh_tokens::table)
+                .values(TokenRow::new(session.id, child, now))
+                .execute(c)
+                .await?;
+            diesel::update(refresh_tokens::table.find(presented.as_bytes().to_vec()))
+                .set((
+                    refresh_tokens::rotated_at.eq(now),
+                    refresh_tokens::child_hash.eq(child.hash.as_bytes().to_vec()),
+                    refresh_tokens::sealed_child.eq(&child.sealed_for_parent),
+                ))
+                .execute(c)
+                .await?;
+            let session: SessionRow = diesel::update(sessions::table.find(session.id.as_uuid()))
+                .set(sessions::last_used_at.eq(now))
+                .returning(SessionRow::as_returning())
+                .get_result(c)
+                .await?;
+            RotateOutcome::Rotated { session: session.into() }
+        }
+        RefreshDecision::Grace { sealed_child } => RotateOutcome::Grace { session, sealed_child },
+        RefreshDecision::Reuse => {
+            let session: SessionRow = diesel::update(sessions::table.find(session.id.as_uuid()))
+                .set(sessions::revoked_at.eq(now))
+                .returning(SessionRow::as_returning())
+                .get_result(c)
+                .await?;
+            RotateOutcome::Reused { session: session.into() }
+        }
+        RefreshDecision::Expired => RotateOutcome::Expired,
+        RefreshDecision::Revoked => RotateOutcome::Revoked,
+    })
 }
 
 #[async_trait]
@@ -198,14 +185,8 @@ impl SessionStore for PgSessionStore {
         };
         let token = TokenRow::new(session.id, first, session.created_at);
         c.transaction::<_, DieselError, _>(async |c| {
-            diesel::insert_into(sessions::table)
-                .values(row)
-                .execute(c)
-                .await?;
-            diesel::insert_into(refresh_tokens::table)
-                .values(token)
-                .execute(c)
-                .await?;
+            diesel::insert_into(sessions::table).values(row).execute(c).await?;
+            diesel::insert_into(refresh_tokens::table).values(token).execute(c).await?;
             Ok(())
         })
         .await
@@ -220,11 +201,9 @@ impl SessionStore for PgSessionStore {
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError> {
         let mut c = conn(&self.0).await?;
-        c.transaction::<_, DieselError, _>(async |c| {
-            rotate_in_tx(c, presented, child, now, grace).await
-        })
-        .await
-        .map_err(|e| conflict_or(e, "refresh token"))
+        c.transaction::<_, DieselError, _>(async |c| rotate_in_tx(c, presented, child, now, grace).await)
+            .await
+            .map_err(|e| conflict_or(e, "refresh token"))
     }
 
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -241,15 +220,11 @@ impl SessionStore for PgSessionStore {
 
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
         let mut c = conn(&self.0).await?;
-        let n = diesel::update(
-            sessions::table
-                .find(id.as_uuid())
-                .filter(sessions::revoked_at.is_null()),
-        )
-        .set(sessions::revoked_at.eq(now))
-        .execute(&mut c)
-        .await
-        .map_err(db_error)?;
+        let n = diesel::update(sessions::table.find(id.as_uuid()).filter(sessions::revoked_at.is_null()))
+            .set(sessions::revoked_at.eq(now))
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
         Ok(n > 0)
     }
 

@@ -23,9 +23,7 @@ pub fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -39,19 +37,14 @@ pub fn with_database(url: &str, name: &str) -> String {
 fn admin(statements: Vec<String>) -> Result<(), String> {
     let url = database_url();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         rt.block_on(async move {
             let mut conn = AsyncPgConnection::establish(&url)
                 .await
                 .map_err(|e| format!("cannot connect to PostgreSQL at DATABASE_URL: {e}"))?;
             for sql in statements {
-                diesel::sql_query(&sql)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| format!("{sql}: {e}"))?;
+                diesel::sql_query(&sql).execute(&mut conn).await.map_err(|e| format!("{sql}: {e}"))?;
             }
             Ok(())
         })
@@ -75,18 +68,13 @@ struct Datname {
 fn stale_templates() -> Vec<String> {
     let url = database_url();
     let names = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
         rt.block_on(async move {
             let mut conn = AsyncPgConnection::establish(&url).await.ok()?;
-            diesel::sql_query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\\_tmpl\\_%'",
-            )
-            .load::<Datname>(&mut conn)
-            .await
-            .ok()
+            diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\\_tmpl\\_%'")
+                .load::<Datname>(&mut conn)
+                .await
+                .ok()
         })
     })
     .join()
@@ -98,8 +86,7 @@ fn stale_templates() -> Vec<String> {
         .map(|d| d.datname)
         .filter(|name| {
             let pid = name.trim_start_matches("portcullis_tmpl_");
-            pid.parse::<u32>()
-                .is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+            pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
         })
         .collect()
 }
@@ -113,10 +100,7 @@ fn template() -> &'static str {
             .iter()
             .map(|stale| format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"))
             .collect();
-        statements.extend([
-            format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
-        ]);
+        statements.extend([format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")]);
         admin(statements).unwrap_or_else(|e| panic!("creating the template database failed: {e}"));
         run_migrations(&with_database(&database_url(), name))
             .unwrap_or_else(|e| panic!("migrating the template database failed: {e}"));
@@ -159,10 +143,7 @@ impl Default for TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Err(e) = admin(vec![format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )]) {
+        if let Err(e) = admin(vec![format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)]) {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
@@ -174,10 +155,7 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/test", "x"),
-            "postgres://u@h:5432/x"
-        );
+        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
         assert_eq!(
             with_database("postgres://u@h/test?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"

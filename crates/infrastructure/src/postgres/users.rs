@@ -37,9 +37,8 @@ impl UserRow {
     /// Rows were written through the domain types, so parsing only fails if
     /// someone edited the table by hand; that is reported, not hidden.
     fn into_domain(self) -> Result<User, StoreError> {
-        let corrupt = |what: &str| {
-            StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id))
-        };
+        let corrupt =
+            |what: &str| StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id));
         Ok(User {
             id: UserId(self.id),
             email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
@@ -67,19 +66,15 @@ impl PgUserRepository {
 impl UserRepository for PgUserRepository {
     async fn insert(&self, user: &User) -> Result<(), StoreError> {
         let mut c = conn(&self.0).await?;
-        match diesel::insert_into(users::table)
-            .values(UserRow::from_domain(user))
-            .execute(&mut c)
-            .await
-        {
+        match diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(&mut c).await {
             Ok(_) => Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => Err(
-                StoreError::Conflict(if info.constraint_name() == Some("users_email_key") {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                Err(StoreError::Conflict(if info.constraint_name() == Some("users_email_key") {
                     "email"
                 } else {
                     "id"
-                }),
-            ),
+                }))
+            }
             Err(e) => Err(db_error(e)),
         }
     }
@@ -137,10 +132,7 @@ impl UserRepository for PgUserRepository {
                     .await
             }
         };
-        row.optional()
-            .map_err(db_error)?
-            .ok_or(StoreError::NotFound)?
-            .into_domain()
+        row.optional().map_err(db_error)?.ok_or(StoreError::NotFound)?.into_domain()
     }
 
     async fn set_password_hash(
@@ -155,10 +147,6 @@ impl UserRepository for PgUserRepository {
             .execute(&mut c)
             .await
             .map_err(db_error)?;
-        if updated == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -45,10 +45,7 @@ impl RedisLoginAttempts {
     }
 
     fn keys(&self, key: &str) -> (String, String) {
-        (
-            self.0.key("login:count", key),
-            self.0.key("login:lock", key),
-        )
+        (self.0.key("login:count", key), self.0.key("login:lock", key))
     }
 }
 
@@ -66,13 +63,9 @@ impl LoginAttempts for RedisLoginAttempts {
             .await
             .map_err(unavailable)?;
         Ok(if allowed == 1 {
-            AttemptGate::Allowed {
-                attempt: u32::try_from(value).unwrap_or(u32::MAX),
-            }
+            AttemptGate::Allowed { attempt: u32::try_from(value).unwrap_or(u32::MAX) }
         } else {
-            AttemptGate::Locked {
-                retry_after: Duration::milliseconds(value),
-            }
+            AttemptGate::Locked { retry_after: Duration::milliseconds(value) }
         })
     }
 

@@ -39,13 +39,8 @@ impl RedisStore {
             recycle: Some(StdDuration::from_secs(1)),
         };
         config.pool = Some(pool);
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| RedisConfigError(e.to_string()))?;
-        Ok(Self {
-            pool,
-            prefix: prefix.to_owned(),
-        })
+        let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|e| RedisConfigError(e.to_string()))?;
+        Ok(Self { pool, prefix: prefix.to_owned() })
     }
 
     pub(crate) fn key(&self, kind: &str, id: &str) -> String {
@@ -53,10 +48,7 @@ impl RedisStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Connection, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
     }
 
     /// Sends PING.

@@ -44,12 +44,7 @@ impl RedisRateLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
-    async fn hit(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-    ) -> Result<RateLimitDecision, StoreError> {
+    async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
         let mut conn = self.0.conn().await?;
         let (allowed, count, reset): (i64, i64, i64) = SLIDING_WINDOW
             .key(self.0.key("rl", key))
