@@ -1,8 +1,10 @@
 //! Contract suites against Redis, one key prefix per test.
 
 use crate::support::redis_store;
-use portcullis_application::ports::{LoginAttempts, RateLimiter, RevocationList};
-use portcullis_infrastructure::redis::{RedisLoginAttempts, RedisRateLimiter, RedisRevocationList};
+use portcullis_application::ports::{JobQueue, LoginAttempts, RateLimiter, RevocationList};
+use portcullis_infrastructure::redis::{
+    RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
+};
 use std::sync::Arc;
 
 mod rate_limit {
@@ -23,5 +25,12 @@ mod revocation {
     use super::*;
     portcullis_infrastructure::revocation_list_contract!(async {
         (Arc::new(RedisRevocationList::new(redis_store().await)) as Arc<dyn RevocationList>, ())
+    });
+}
+
+mod jobs {
+    use super::*;
+    portcullis_infrastructure::job_queue_contract!(async {
+        (Arc::new(RedisJobQueue::new(redis_store().await)) as Arc<dyn JobQueue>, ())
     });
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod password;
 pub mod secret;
 pub mod session;

@@ -3,6 +3,7 @@
 mod audit;
 mod clock;
 mod health;
+mod jobs;
 mod login_attempts;
 mod password;
 mod rate_limit;
@@ -14,6 +15,7 @@ mod users;
 pub use audit::*;
 pub use clock::*;
 pub use health::*;
+pub use jobs::*;
 pub use login_attempts::*;
 pub use password::*;
 pub use rate_limit::*;

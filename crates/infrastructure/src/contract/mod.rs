@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod audit;
+pub mod jobs;
 pub mod login_attempts;
 pub mod rate_limit;
 pub mod revocation;
@@ -115,6 +116,27 @@ macro_rules! audit_log_contract {
                 only_the_users_events,
                 duplicate_id_conflicts,
                 details_round_trip,
+            ]
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! job_queue_contract {
+    ($factory:expr) => {
+        $crate::contract_cases!(
+            $crate::contract::jobs,
+            $factory,
+            [
+                enqueue_reserve_ack,
+                first_in_first_out,
+                delayed_jobs_wait_their_turn,
+                idempotency_keys_deduplicate,
+                visibility_timeout_redelivers,
+                failures_retry_then_die,
+                release_returns_the_job_at_once,
+                concurrent_workers_get_each_job_once,
+                queues_are_listed,
             ]
         );
     };

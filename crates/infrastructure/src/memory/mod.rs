@@ -5,6 +5,7 @@
 //! a manual clock in tests.
 
 mod audit;
+mod jobs;
 mod login_attempts;
 mod rate_limit;
 mod revocation;
@@ -12,6 +13,7 @@ mod sessions;
 mod users;
 
 pub use audit::MemoryAuditLog;
+pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
@@ -76,6 +78,13 @@ mod contract_tests {
         use super::*;
         crate::revocation_list_contract!(async {
             (Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>, ())
+        });
+    }
+
+    mod jobs {
+        use super::*;
+        crate::job_queue_contract!(async {
+            (Arc::new(MemoryJobQueue::new(clock())) as Arc<dyn portcullis_application::ports::JobQueue>, ())
         });
     }
 
