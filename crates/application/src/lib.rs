@@ -5,6 +5,7 @@
 pub mod audit_trail;
 pub mod auth;
 pub mod error;
+pub mod jobs;
 pub mod ports;
 pub mod seal;
 

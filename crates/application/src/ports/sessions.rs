@@ -30,6 +30,13 @@ pub enum RotateOutcome {
     Unknown,
 }
 
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+}
+
 /// Sessions and their refresh-token families. Implementations make `rotate`
 /// atomic: N concurrent calls with one token mint at most one child.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -55,4 +62,11 @@ pub trait SessionStore: Send + Sync {
         keep: Option<SessionId>,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionId>, StoreError>;
+    /// Deletes expired refresh tokens, sessions revoked before `revoked_before`,
+    /// and sessions left without any refresh token.
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<Purged, StoreError>;
 }

@@ -62,6 +62,7 @@ macro_rules! session_store_contract {
                 concurrent_rotation_mints_one_child,
                 revoke_one_and_all_but_one,
                 zero_grace_treats_parent_as_reuse,
+                purge_removes_what_can_no_longer_be_used,
             ]
         );
     };

@@ -1,5 +1,5 @@
 use super::users::{now, user};
-use portcullis_application::ports::{RotateOutcome, SessionStore, UserRepository};
+use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, UserRepository};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::{NewRefreshToken, Session};
@@ -156,4 +156,33 @@ pub async fn revoke_one_and_all_but_one(ports: Ports) {
     let mut all = ports.0.revoke_all_for_user(a.user_id, None, t).await.unwrap();
     all.sort();
     assert_eq!(all, vec![c.id]);
+}
+
+pub async fn purge_removes_what_can_no_longer_be_used(ports: Ports) {
+    let (live, first, t) = open(&ports, None).await;
+    let (revoked_long_ago, _, _) = open(&ports, Some(live.user_id)).await;
+    let (revoked_recently, _, _) = open(&ports, Some(live.user_id)).await;
+    ports.0.revoke(revoked_long_ago.id, t).await.unwrap();
+    ports.0.revoke(revoked_recently.id, t + Duration::days(2)).await.unwrap();
+    // The live session rotates once: its first token stays (rotated) until it expires.
+    let (_, child) = token("child", t + Duration::days(6));
+    ports.0.rotate(&first, &child, t + Duration::days(6), GRACE).await.unwrap();
+
+    // Eight days on: the three first tokens (7-day expiry) are gone; the live
+    // session keeps its child; both revoked sessions go (one revoked long ago,
+    // the other left without tokens).
+    let purged = ports.0.purge_expired(t + Duration::days(8), t + Duration::days(1)).await.unwrap();
+    assert_eq!(purged, Purged { refresh_tokens: 3, sessions: 2 });
+    assert!(ports.0.get(live.id).await.unwrap().is_some());
+    assert!(ports.0.get(revoked_long_ago.id).await.unwrap().is_none());
+    assert!(ports.0.get(revoked_recently.id).await.unwrap().is_none());
+    let (_, next) = token("next", t + Duration::days(8));
+    assert!(matches!(
+        ports.0.rotate(&child.hash, &next, t + Duration::days(8), GRACE).await.unwrap(),
+        RotateOutcome::Rotated { .. }
+    ));
+    assert_eq!(
+        ports.0.purge_expired(t + Duration::days(8), t + Duration::days(1)).await.unwrap(),
+        Purged::default()
+    );
 }

@@ -1,6 +1,6 @@
 use super::lock;
 use async_trait::async_trait;
-use portcullis_application::ports::{RotateOutcome, SessionStore, StoreError};
+use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreError};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
@@ -127,5 +127,27 @@ impl SessionStore for MemorySessionStore {
             .collect();
         revoked.sort();
         Ok(revoked)
+    }
+
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<Purged, StoreError> {
+        let mut guard = lock(&self.0);
+        let state = &mut *guard;
+        let tokens_before = state.tokens.len();
+        state.tokens.retain(|_, t| t.expires_at > now);
+        let live: std::collections::HashSet<SessionId> =
+            state.tokens.values().map(|t| t.session_id).collect();
+        let sessions_before = state.sessions.len();
+        state.sessions.retain(|id, s| live.contains(id) && s.revoked_at.is_none_or(|at| at > revoked_before));
+        // Tokens of removed sessions go with them (the database cascades).
+        let sessions = &state.sessions;
+        state.tokens.retain(|_, t| sessions.contains_key(&t.session_id));
+        Ok(Purged {
+            refresh_tokens: (tokens_before - state.tokens.len()) as u64,
+            sessions: (sessions_before - state.sessions.len()) as u64,
+        })
     }
 }

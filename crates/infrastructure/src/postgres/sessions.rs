@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_application::ports::{RotateOutcome, SessionStore, StoreError};
+use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreError};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
@@ -249,5 +249,35 @@ impl SessionStore for PgSessionStore {
         .map_err(db_error)?;
         ids.sort();
         Ok(ids.into_iter().map(SessionId).collect())
+    }
+
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<Purged, StoreError> {
+        let mut c = conn(&self.0).await?;
+        c.transaction::<_, DieselError, _>(async |c| {
+            let tokens_before: i64 = refresh_tokens::table.count().get_result(c).await?;
+            let expired = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
+                .execute(c)
+                .await?;
+            let without_tokens = diesel::dsl::not(diesel::dsl::exists(
+                refresh_tokens::table.filter(refresh_tokens::session_id.eq(sessions::id)),
+            ));
+            let sessions = diesel::delete(
+                sessions::table.filter(sessions::revoked_at.le(revoked_before).or(without_tokens)),
+            )
+            .execute(c)
+            .await?;
+            let tokens_after: i64 = refresh_tokens::table.count().get_result(c).await?;
+            let _ = expired;
+            Ok(Purged {
+                refresh_tokens: u64::try_from(tokens_before - tokens_after).unwrap_or_default(),
+                sessions: sessions as u64,
+            })
+        })
+        .await
+        .map_err(db_error)
     }
 }
