@@ -1,8 +1,10 @@
 //! Contract suites against PostgreSQL, one migrated database per test.
 
-use portcullis_application::ports::{AuditLog, SessionStore, UserRepository};
+use portcullis_application::ports::{AuditLog, OneTimeTokenStore, SessionStore, UserRepository};
 use portcullis_infrastructure::postgres::test_db::TestDatabase;
-use portcullis_infrastructure::postgres::{self, PgAuditLog, PgSessionStore, PgUserRepository};
+use portcullis_infrastructure::postgres::{
+    self, PgAuditLog, PgOneTimeTokens, PgSessionStore, PgUserRepository,
+};
 use std::sync::Arc;
 
 fn database() -> (postgres::PgPool, TestDatabase) {
@@ -25,6 +27,18 @@ mod sessions {
         let (pool, db) = database();
         let ports: portcullis_infrastructure::contract::sessions::Ports = (
             Arc::new(PgSessionStore::new(pool.clone())) as Arc<dyn SessionStore>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
+mod one_time {
+    use super::*;
+    portcullis_infrastructure::one_time_token_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::one_time::Ports = (
+            Arc::new(PgOneTimeTokens::new(pool.clone())) as Arc<dyn OneTimeTokenStore>,
             Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
         );
         (ports, db)

@@ -7,6 +7,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod one_time;
 pub mod password;
 pub mod secret;
 pub mod session;

@@ -59,6 +59,8 @@ pub struct User {
     pub password_hash: PasswordHash,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When the user proved control of the mailbox (verification or magic link).
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 /// Changes a user may make to their own profile; `None` leaves a field alone.

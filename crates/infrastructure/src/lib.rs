@@ -13,3 +13,4 @@ pub mod password;
 pub mod postgres;
 pub mod random;
 pub mod redis;
+pub mod smtp;

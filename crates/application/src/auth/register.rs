@@ -36,8 +36,15 @@ impl AuthService {
         let password_hash = self.ports.hasher.hash(&input.password, Some(check)).await?;
 
         let now = self.ports.clock.now();
-        let user =
-            User { id: UserId::new(), email, display_name, password_hash, created_at: now, updated_at: now };
+        let user = User {
+            id: UserId::new(),
+            email,
+            display_name,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            email_verified_at: None,
+        };
         match self.ports.users.insert(&user).await {
             Ok(()) => {}
             // Lost a race with a concurrent registration of the same email.

@@ -68,6 +68,7 @@ fn user() -> User {
         password_hash: PasswordHash("$argon2id$fake".into()),
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
+        email_verified_at: None,
     }
 }
 

@@ -20,6 +20,8 @@ pub trait UserRepository: Send + Sync {
         changes: &ProfileChanges,
         now: OffsetDateTime,
     ) -> Result<User, StoreError>;
+    /// Records the verification (keeps the first time); `Err(NotFound)` if absent.
+    async fn mark_email_verified(&self, id: UserId, now: OffsetDateTime) -> Result<User, StoreError>;
     /// `Err(NotFound)` if absent.
     async fn set_password_hash(
         &self,

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod jobs;
 pub mod login_attempts;
+pub mod one_time;
 pub mod rate_limit;
 pub mod revocation;
 pub mod sessions;
@@ -43,6 +44,7 @@ macro_rules! user_repository_contract {
                 concurrent_inserts_one_wins,
                 updates,
                 missing_user_is_not_found,
+                email_verification_keeps_the_first_time,
             ]
         );
     };
@@ -138,6 +140,22 @@ macro_rules! job_queue_contract {
                 release_returns_the_job_at_once,
                 concurrent_workers_get_each_job_once,
                 queues_are_listed,
+            ]
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! one_time_token_contract {
+    ($factory:expr) => {
+        $crate::contract_cases!(
+            $crate::contract::one_time,
+            $factory,
+            [
+                tokens_are_single_use,
+                tokens_expire,
+                a_new_token_supersedes_the_old,
+                concurrent_consumers_one_wins,
             ]
         );
     };

@@ -20,6 +20,7 @@ pub fn user(email: &str) -> User {
         password_hash: PasswordHash("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into()),
         created_at: t,
         updated_at: t,
+        email_verified_at: None,
     }
 }
 
@@ -73,4 +74,17 @@ pub async fn missing_user_is_not_found(repo: Arc<dyn UserRepository>) {
     let id = UserId::new();
     assert_eq!(repo.update_profile(id, &ProfileChanges::default(), now()).await, Err(StoreError::NotFound));
     assert_eq!(repo.set_password_hash(id, &PasswordHash("x".into()), now()).await, Err(StoreError::NotFound));
+}
+
+pub async fn email_verification_keeps_the_first_time(repo: Arc<dyn UserRepository>) {
+    let u = user("ada@example.com");
+    repo.insert(&u).await.unwrap();
+    assert_eq!(repo.find_by_id(u.id).await.unwrap().unwrap().email_verified_at, None);
+    let first = u.created_at + Duration::minutes(1);
+    let verified = repo.mark_email_verified(u.id, first).await.unwrap();
+    assert_eq!(verified.email_verified_at, Some(first));
+    let again = repo.mark_email_verified(u.id, first + Duration::hours(1)).await.unwrap();
+    assert_eq!(again.email_verified_at, Some(first));
+    assert_eq!(repo.find_by_id(u.id).await.unwrap().unwrap().email_verified_at, Some(first));
+    assert_eq!(repo.mark_email_verified(UserId::new(), first).await, Err(StoreError::NotFound));
 }

@@ -7,6 +7,8 @@
 mod audit;
 mod jobs;
 mod login_attempts;
+mod one_time;
+mod outbox;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -15,6 +17,8 @@ mod users;
 pub use audit::MemoryAuditLog;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
+pub use one_time::MemoryOneTimeTokens;
+pub use outbox::MemoryOutbox;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
 pub use sessions::MemorySessionStore;
@@ -85,6 +89,18 @@ mod contract_tests {
         use super::*;
         crate::job_queue_contract!(async {
             (Arc::new(MemoryJobQueue::new(clock())) as Arc<dyn portcullis_application::ports::JobQueue>, ())
+        });
+    }
+
+    mod one_time {
+        use super::*;
+        crate::one_time_token_contract!(async {
+            let ports: crate::contract::one_time::Ports = (
+                Arc::new(MemoryOneTimeTokens::default())
+                    as Arc<dyn portcullis_application::ports::OneTimeTokenStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
         });
     }
 

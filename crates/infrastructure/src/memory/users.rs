@@ -56,6 +56,13 @@ impl UserRepository for MemoryUserRepository {
         Ok(user.clone())
     }
 
+    async fn mark_email_verified(&self, id: UserId, now: OffsetDateTime) -> Result<User, StoreError> {
+        let mut state = lock(&self.0);
+        let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
+        user.email_verified_at.get_or_insert(now);
+        Ok(user.clone())
+    }
+
     async fn set_password_hash(
         &self,
         id: UserId,

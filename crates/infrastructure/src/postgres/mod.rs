@@ -1,6 +1,7 @@
 //! PostgreSQL adapters over diesel-async with a deadpool connection pool.
 
 mod audit;
+mod one_time;
 mod schema;
 mod sessions;
 #[cfg(any(test, feature = "contract"))]
@@ -8,6 +9,7 @@ pub mod test_db;
 mod users;
 
 pub use audit::PgAuditLog;
+pub use one_time::PgOneTimeTokens;
 pub use sessions::PgSessionStore;
 pub use users::PgUserRepository;
 

@@ -8,6 +8,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -49,6 +50,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    one_time_tokens (token_hash) {
+        token_hash -> Bytea,
+        purpose -> Text,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, audit_events, one_time_tokens);

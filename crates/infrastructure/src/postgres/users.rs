@@ -20,6 +20,7 @@ struct UserRow {
     password_hash: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    email_verified_at: Option<OffsetDateTime>,
 }
 
 impl UserRow {
@@ -31,6 +32,7 @@ impl UserRow {
             password_hash: u.password_hash.0.clone(),
             created_at: u.created_at,
             updated_at: u.updated_at,
+            email_verified_at: u.email_verified_at,
         }
     }
 
@@ -49,6 +51,7 @@ impl UserRow {
             password_hash: PasswordHash(self.password_hash.clone()),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            email_verified_at: self.email_verified_at,
         })
     }
 }
@@ -133,6 +136,26 @@ impl UserRepository for PgUserRepository {
             }
         };
         row.optional().map_err(db_error)?.ok_or(StoreError::NotFound)?.into_domain()
+    }
+
+    async fn mark_email_verified(&self, id: UserId, now: OffsetDateTime) -> Result<User, StoreError> {
+        let mut c = conn(&self.0).await?;
+        // COALESCE keeps the first verification time.
+        diesel::update(users::table.find(id.as_uuid()))
+            .set(
+                users::email_verified_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("COALESCE(email_verified_at, ")
+                .bind::<diesel::sql_types::Timestamptz, _>(now)
+                .sql(")")),
+            )
+            .returning(UserRow::as_returning())
+            .get_result(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?
+            .into_domain()
     }
 
     async fn set_password_hash(

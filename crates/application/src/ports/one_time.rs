@@ -1,0 +1,39 @@
+use super::StoreError;
+use async_trait::async_trait;
+use portcullis_domain::ids::UserId;
+use portcullis_domain::one_time::TokenPurpose;
+use portcullis_domain::secret::TokenHash;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// The token was valid and is now used up.
+    Valid(UserId),
+    Expired,
+    /// Unknown, already used, superseded, or issued for another purpose.
+    Invalid,
+}
+
+/// Single-use tokens, stored as hashes.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OneTimeTokenStore: Send + Sync {
+    /// Stores a new token; the user's older unused tokens of this purpose stop
+    /// working (atomically).
+    async fn issue(
+        &self,
+        purpose: TokenPurpose,
+        user_id: UserId,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Uses the token up if it is valid for `purpose`; exactly one of many
+    /// concurrent callers gets `Valid`.
+    async fn consume(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Consumed, StoreError>;
+}

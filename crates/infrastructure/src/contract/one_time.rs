@@ -1,0 +1,77 @@
+use super::users::{now, user};
+use portcullis_application::ports::{Consumed, OneTimeTokenStore, UserRepository};
+use portcullis_domain::ids::UserId;
+use portcullis_domain::one_time::TokenPurpose;
+use portcullis_domain::secret::{Secret, TokenHash};
+use std::sync::Arc;
+use time::Duration;
+
+/// The store plus a user repository (tokens belong to users).
+pub type Ports = (Arc<dyn OneTimeTokenStore>, Arc<dyn UserRepository>);
+
+async fn some_user(ports: &Ports) -> UserId {
+    let u = user(&format!("{}@example.com", uuid::Uuid::new_v4().simple()));
+    ports.1.insert(&u).await.unwrap();
+    u.id
+}
+
+fn hash(name: &str) -> TokenHash {
+    TokenHash::of(&Secret::new(format!("{name}-{}", uuid::Uuid::new_v4())))
+}
+
+const RESET: TokenPurpose = TokenPurpose::PasswordReset;
+
+pub async fn tokens_are_single_use(ports: Ports) {
+    let user = some_user(&ports).await;
+    let t = now();
+    let h = hash("reset");
+    ports.0.issue(RESET, user, &h, t, t + Duration::minutes(30)).await.unwrap();
+    assert_eq!(
+        ports.0.consume(TokenPurpose::MagicLink, &h, t).await.unwrap(),
+        Consumed::Invalid,
+        "other purpose"
+    );
+    assert_eq!(ports.0.consume(RESET, &h, t).await.unwrap(), Consumed::Valid(user));
+    assert_eq!(ports.0.consume(RESET, &h, t).await.unwrap(), Consumed::Invalid, "used up");
+    assert_eq!(ports.0.consume(RESET, &hash("unknown"), t).await.unwrap(), Consumed::Invalid);
+}
+
+pub async fn tokens_expire(ports: Ports) {
+    let user = some_user(&ports).await;
+    let t = now();
+    let h = hash("reset");
+    ports.0.issue(RESET, user, &h, t, t + Duration::minutes(30)).await.unwrap();
+    assert_eq!(ports.0.consume(RESET, &h, t + Duration::minutes(30)).await.unwrap(), Consumed::Expired);
+}
+
+pub async fn a_new_token_supersedes_the_old(ports: Ports) {
+    let (ada, bob) = (some_user(&ports).await, some_user(&ports).await);
+    let t = now();
+    let (old, new, bobs) = (hash("old"), hash("new"), hash("bob"));
+    let later = t + Duration::minutes(30);
+    ports.0.issue(RESET, ada, &old, t, later).await.unwrap();
+    ports.0.issue(RESET, bob, &bobs, t, later).await.unwrap();
+    ports.0.issue(TokenPurpose::EmailVerification, ada, &hash("verify"), t, later).await.unwrap();
+    ports.0.issue(RESET, ada, &new, t + Duration::minutes(1), later).await.unwrap();
+    assert_eq!(ports.0.consume(RESET, &old, t).await.unwrap(), Consumed::Invalid);
+    assert_eq!(ports.0.consume(RESET, &new, t).await.unwrap(), Consumed::Valid(ada));
+    assert_eq!(
+        ports.0.consume(RESET, &bobs, t).await.unwrap(),
+        Consumed::Valid(bob),
+        "other users keep theirs"
+    );
+}
+
+pub async fn concurrent_consumers_one_wins(ports: Ports) {
+    let user = some_user(&ports).await;
+    let t = now();
+    let h = hash("magic");
+    ports.0.issue(TokenPurpose::MagicLink, user, &h, t, t + Duration::minutes(15)).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = ports.0.clone();
+        tasks.spawn(async move { store.consume(TokenPurpose::MagicLink, &h, t).await.unwrap() });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(results.iter().filter(|r| **r == Consumed::Valid(user)).count(), 1, "{results:?}");
+}

@@ -1,0 +1,122 @@
+//! SMTP delivery with lettre: pooled connections, timeouts, and TLS as
+//! configured (none for a local relay, STARTTLS, or implicit TLS).
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use portcullis_application::ports::{MailError, Mailer, OutgoingEmail};
+use portcullis_domain::secret::Secret;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text; only for a relay on the same host or network.
+    None,
+    /// Upgrade with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+impl FromStr for SmtpTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "false" | "off" => Ok(Self::None),
+            "starttls" => Ok(Self::StartTls),
+            "tls" | "true" | "on" => Ok(Self::Tls),
+            other => Err(format!("expected none, starttls or tls, got {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub tls: SmtpTls,
+    pub from: String,
+    pub timeout: Duration,
+    pub pool_size: u32,
+}
+
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl SmtpMailer {
+    pub fn new(config: &SmtpConfig) -> Result<Self, String> {
+        let from: Mailbox = config.from.parse().map_err(|e| format!("EMAIL_FROM {:?}: {e}", config.from))?;
+        let builder = match config.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
+            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .map_err(|e| format!("SMTP_HOST {:?}: {e}", config.host))?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
+                .map_err(|e| format!("SMTP_HOST {:?}: {e}", config.host))?,
+        };
+        let mut builder = builder
+            .port(config.port)
+            .timeout(Some(config.timeout))
+            .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
+        if let Some(user) = &config.username {
+            let password = config.password.as_ref().map(|p| p.expose().to_owned()).unwrap_or_default();
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(Self { transport: builder.build(), from })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("invalid recipient {:?}: {e}", email.to)))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+            .map_err(|e| MailError::Permanent(format!("cannot build message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
+            Err(e) => Err(MailError::Transient(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_modes_parse() {
+        assert_eq!("STARTTLS".parse::<SmtpTls>(), Ok(SmtpTls::StartTls));
+        assert_eq!("none".parse::<SmtpTls>(), Ok(SmtpTls::None));
+        assert_eq!("tls".parse::<SmtpTls>(), Ok(SmtpTls::Tls));
+        assert!("ssl3".parse::<SmtpTls>().is_err());
+    }
+
+    #[test]
+    fn bad_sender_is_a_configuration_error() {
+        let config = SmtpConfig {
+            host: "localhost".into(),
+            port: 25,
+            username: None,
+            password: None,
+            tls: SmtpTls::None,
+            from: "not an address".into(),
+            timeout: Duration::from_secs(5),
+            pool_size: 2,
+        };
+        assert!(SmtpMailer::new(&config).is_err());
+    }
+}
