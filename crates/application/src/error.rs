@@ -25,6 +25,10 @@ pub enum AppError {
     InvalidToken,
     #[error("token has expired")]
     TokenExpired,
+    #[error("the email address has not been verified yet")]
+    EmailNotVerified,
+    #[error("not allowed")]
+    Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("a backend is unavailable: {0}")]

@@ -6,6 +6,8 @@ pub mod audit_trail;
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod mail;
+pub mod maintenance;
 pub mod ports;
 pub mod seal;
 

@@ -17,10 +17,15 @@ pub enum AuditAction {
     ProfileUpdated,
     RateLimitExceeded,
     AccountLocked,
+    EmailVerificationRequested,
+    EmailVerified,
+    PasswordResetRequested,
+    PasswordReset,
+    MagicLinkRequested,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 15] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -31,6 +36,11 @@ impl AuditAction {
         Self::ProfileUpdated,
         Self::RateLimitExceeded,
         Self::AccountLocked,
+        Self::EmailVerificationRequested,
+        Self::EmailVerified,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::MagicLinkRequested,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -46,6 +56,11 @@ impl AuditAction {
             Self::ProfileUpdated => "user.profile.updated",
             Self::RateLimitExceeded => "security.rate_limit.exceeded",
             Self::AccountLocked => "security.account.locked",
+            Self::EmailVerificationRequested => "user.email.verification_requested",
+            Self::EmailVerified => "user.email.verified",
+            Self::PasswordResetRequested => "auth.password.reset_requested",
+            Self::PasswordReset => "auth.password.reset",
+            Self::MagicLinkRequested => "auth.magic_link.requested",
         }
     }
 
@@ -57,7 +72,9 @@ impl AuditAction {
     pub fn severity(self) -> Severity {
         match self {
             Self::RefreshTokenReuseDetected | Self::AccountLocked => Severity::Critical,
-            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged => Severity::Warning,
+            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged | Self::PasswordReset => {
+                Severity::Warning
+            }
             _ => Severity::Info,
         }
     }

@@ -62,6 +62,7 @@ impl ErrorCode for ApiError {
                 | A::InvalidToken
                 | A::TokenExpired => StatusCode::UNAUTHORIZED,
                 A::AccountLocked { .. } => StatusCode::LOCKED,
+                A::EmailNotVerified | A::Forbidden => StatusCode::FORBIDDEN,
                 A::Overloaded { .. } | A::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 A::NotFound(_) => StatusCode::NOT_FOUND,
                 A::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +85,8 @@ impl ErrorCode for ApiError {
                 A::EmailTaken => "EMAIL_TAKEN",
                 A::InvalidCredentials => "INVALID_CREDENTIALS",
                 A::AccountLocked { .. } => "ACCOUNT_LOCKED",
+                A::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+                A::Forbidden => "FORBIDDEN",
                 A::Overloaded { .. } => "OVERLOADED",
                 A::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
                 A::Unauthorized => "UNAUTHORIZED",

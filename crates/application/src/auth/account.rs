@@ -123,17 +123,10 @@ impl AuthService {
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
-        let revoked = self.ports.sessions.revoke_all_for_user(user.id, Some(claims.session_id), now).await?;
-        for sid in &revoked {
-            self.ports.revocations.revoke(&sid.to_string(), self.ports.access_tokens.ttl()).await?;
-        }
+        let revoked = self.revoke_user_sessions(&user, Some(claims.session_id)).await?;
+        self.security_alert(&user, crate::mail::SecurityEvent::PasswordChanged, ctx).await;
         self.audit
-            .record(
-                AuditAction::PasswordChanged,
-                Some(user.id),
-                ctx,
-                json!({ "revoked_sessions": revoked.len() }),
-            )
+            .record(AuditAction::PasswordChanged, Some(user.id), ctx, json!({ "revoked_sessions": revoked }))
             .await;
         Ok(())
     }

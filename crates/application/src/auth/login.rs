@@ -69,11 +69,33 @@ impl AuthService {
         if needs_rehash {
             self.rehash(&user, password).await;
         }
+        if self.settings.require_email_verification && user.email_verified_at.is_none() {
+            return Err(AppError::EmailNotVerified);
+        }
+        if self.is_new_location(&user, ctx).await {
+            self.security_alert(&user, crate::mail::SecurityEvent::NewLogin, ctx).await;
+        }
         let tokens = self.start_session(&user, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))
             .await;
         Ok(Authenticated { tokens, user })
+    }
+
+    /// True when none of the user's recent events came from this IP address
+    /// (registration counts, so the first login after signing up is quiet).
+    async fn is_new_location(&self, user: &User, ctx: &RequestContext) -> bool {
+        let Some(ip) = ctx.ip.as_deref() else { return false };
+        match self.ports.audit.list_for_user(user.id, None, 50).await {
+            Ok(events) => !events.iter().any(|e| {
+                e.ip.as_deref() == Some(ip)
+                    && matches!(e.action, AuditAction::LoginSucceeded | AuditAction::UserRegistered)
+            }),
+            Err(error) => {
+                tracing::warn!(%error, "could not read recent activity; no new-login alert");
+                false
+            }
+        }
     }
 
     /// Upgrades a hash made with outdated parameters. Best effort: the login

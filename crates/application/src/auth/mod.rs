@@ -2,6 +2,7 @@
 
 mod account;
 mod login;
+mod recovery;
 mod refresh;
 mod register;
 
@@ -10,8 +11,8 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, PasswordHasher, RevocationList,
-    SessionStore, TokenGenerator, UserRepository,
+    AccessTokenIssuer, AuditLog, Clock, JobQueue, LockoutPolicy, LoginAttempts, OneTimeTokenStore,
+    PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
@@ -29,6 +30,10 @@ pub struct AuthSettings {
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
     pub lockout: LockoutPolicy,
+    /// Where the links in mails point (`{base}/verify-email?token=…`).
+    pub app_base_url: String,
+    /// Refuse password logins until the email is verified (403 EMAIL_NOT_VERIFIED).
+    pub require_email_verification: bool,
 }
 
 impl Default for AuthSettings {
@@ -42,6 +47,8 @@ impl Default for AuthSettings {
                 window: Duration::minutes(15),
                 lock_for: Duration::minutes(15),
             },
+            app_base_url: "http://localhost:8080".to_owned(),
+            require_email_verification: false,
         }
     }
 }
@@ -58,6 +65,8 @@ pub struct AuthPorts {
     pub access_tokens: Arc<dyn AccessTokenIssuer>,
     pub token_generator: Arc<dyn TokenGenerator>,
     pub clock: Arc<dyn Clock>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
 }
 
 /// Access + refresh token, as login and refresh return them.

@@ -54,6 +54,11 @@ impl AuthService {
         self.audit
             .record(AuditAction::UserRegistered, Some(user.id), ctx, json!({ "email": user.email.as_str() }))
             .await;
+        // The account exists now; a failure to mail is logged and the user can
+        // ask for another link.
+        if let Err(error) = self.send_verification(&user, ctx).await {
+            tracing::error!(%error, user_id = %user.id, "could not send the verification mail");
+        }
         Ok(user)
     }
 }

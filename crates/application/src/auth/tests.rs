@@ -20,6 +20,8 @@ struct Mocks {
     hasher: MockPasswordHasher,
     access_tokens: MockAccessTokenIssuer,
     token_generator: MockTokenGenerator,
+    jobs: MockJobQueue,
+    one_time_tokens: MockOneTimeTokenStore,
 }
 
 impl Mocks {
@@ -37,6 +39,17 @@ impl Mocks {
             hasher: MockPasswordHasher::new(),
             access_tokens: MockAccessTokenIssuer::new(),
             token_generator,
+            jobs: {
+                let mut jobs = MockJobQueue::new();
+                jobs.expect_enqueue()
+                    .returning(|_| Ok(Enqueued::Created(portcullis_domain::jobs::JobId::new())));
+                jobs
+            },
+            one_time_tokens: {
+                let mut tokens = MockOneTimeTokenStore::new();
+                tokens.expect_issue().returning(|_, _, _, _, _| Ok(()));
+                tokens
+            },
         }
     }
 
@@ -54,6 +67,8 @@ impl Mocks {
                 access_tokens: Arc::new(self.access_tokens),
                 token_generator: Arc::new(self.token_generator),
                 clock: Arc::new(clock),
+                jobs: Arc::new(self.jobs),
+                one_time_tokens: Arc::new(self.one_time_tokens),
             },
             AuthSettings::default(),
         )
@@ -97,7 +112,8 @@ async fn register_succeeds_when_the_audit_store_fails() {
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert().times(1).returning(|_| Ok(()));
     m.audit = MockAuditLog::new();
-    m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
+    // Registration and the verification request are both audited; both writes fail.
+    m.audit.expect_append().times(2).returning(|_| Err(StoreError::Unavailable("db down".into())));
     let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
     assert_eq!(user.email.as_str(), "ada@example.com");
 }
@@ -170,4 +186,25 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         .returning(|_, _| Ok(()));
     let err = m.service().refresh(&Secret::new("old"), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::RefreshTokenReused), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_mail_queue_outage_does_not_fail_registration() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(None));
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.users.expect_insert().returning(|_| Ok(()));
+    m.jobs = MockJobQueue::new();
+    m.jobs.expect_enqueue().times(1).returning(|_| Err(StoreError::Unavailable("redis down".into())));
+    let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
+    assert_eq!(user.email.as_str(), "ada@example.com");
+}
+
+#[tokio::test]
+async fn forgot_password_answers_alike_when_the_queue_is_down() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
+    m.jobs = MockJobQueue::new();
+    m.jobs.expect_enqueue().times(1).returning(|_| Err(StoreError::Unavailable("redis down".into())));
+    m.service().forgot_password("ada@example.com", &RequestContext::default()).await.unwrap();
 }

@@ -1,0 +1,202 @@
+//! Email verification, password reset and magic links: single-use tokens sent
+//! by mail. Requests never reveal whether an email has an account: they answer
+//! the same way, and mail goes out (through the job queue) only for real ones.
+
+use super::{AuthService, Authenticated};
+use crate::error::AppError;
+use crate::jobs::{kinds, queues};
+use crate::mail::{MailJob, MailTemplate, SecurityEvent};
+use crate::ports::{Consumed, NewJob};
+use portcullis_domain::ValidationErrors;
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::email::Email;
+use portcullis_domain::one_time::TokenPurpose;
+use portcullis_domain::secret::{Secret, TokenHash};
+use portcullis_domain::user::User;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+impl AuthService {
+    /// Queues a mail. A failure is logged, not returned: the action that asked
+    /// for the mail has happened, and answering differently would tell a caller
+    /// whether the address has an account.
+    pub(crate) async fn enqueue_mail(&self, to: &str, template: MailTemplate) {
+        let payload = match serde_json::to_value(MailJob { to: to.to_owned(), template }) {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::error!(%error, "could not encode mail job");
+                return;
+            }
+        };
+        if let Err(error) =
+            self.ports.jobs.enqueue(NewJob::new(queues::MAIL, kinds::EMAIL_SEND, payload)).await
+        {
+            tracing::error!(%error, "could not enqueue mail; it will not be sent");
+        }
+    }
+
+    pub(crate) async fn security_alert(&self, user: &User, event: SecurityEvent, ctx: &RequestContext) {
+        let at = self.ports.clock.now().format(&Rfc3339).unwrap_or_default();
+        let template =
+            MailTemplate::SecurityAlert { name: display_name(user), event, ip: ctx.ip.clone(), at };
+        self.enqueue_mail(user.email.as_str(), template).await;
+    }
+
+    /// Issues a single-use token for `purpose` (superseding older ones) and
+    /// returns the link that carries it.
+    async fn issue_link(&self, user: &User, purpose: TokenPurpose, path: &str) -> Result<String, AppError> {
+        let token = self.ports.token_generator.refresh_token();
+        let now = self.ports.clock.now();
+        self.ports
+            .one_time_tokens
+            .issue(purpose, user.id, &TokenHash::of(&token), now, now + purpose.lifetime())
+            .await?;
+        Ok(format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose()))
+    }
+
+    async fn consume(&self, purpose: TokenPurpose, token: &Secret) -> Result<User, AppError> {
+        if token.expose().is_empty() || token.expose().len() > 256 {
+            return Err(AppError::InvalidToken);
+        }
+        let now = self.ports.clock.now();
+        match self.ports.one_time_tokens.consume(purpose, &TokenHash::of(token), now).await? {
+            Consumed::Valid(user_id) => {
+                self.ports.users.find_by_id(user_id).await?.ok_or(AppError::InvalidToken)
+            }
+            Consumed::Expired => Err(AppError::TokenExpired),
+            Consumed::Invalid => Err(AppError::InvalidToken),
+        }
+    }
+
+    /// Sends the welcome/verification mail (registration and resend).
+    pub(crate) async fn send_verification(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
+        let link = self.issue_link(user, TokenPurpose::EmailVerification, "verify-email").await?;
+        self.enqueue_mail(user.email.as_str(), MailTemplate::VerifyEmail { name: display_name(user), link })
+            .await;
+        self.audit.record(AuditAction::EmailVerificationRequested, Some(user.id), ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Resends the verification mail if the address belongs to an unverified
+    /// account; answers the same either way.
+    pub async fn resend_verification(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
+        let email = Email::parse(raw_email)?;
+        match self.ports.users.find_by_email(&email).await? {
+            Some(user) if user.email_verified_at.is_none() => self.send_verification(&user, ctx).await,
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn verify_email(&self, token: &Secret, ctx: &RequestContext) -> Result<User, AppError> {
+        let user = self.consume(TokenPurpose::EmailVerification, token).await?;
+        let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
+        self.audit.record(AuditAction::EmailVerified, Some(user.id), ctx, json!({ "method": "link" })).await;
+        Ok(user)
+    }
+
+    /// Starts a password reset. Always succeeds from the caller's point of view.
+    pub async fn forgot_password(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
+        let email = Email::parse(raw_email)?;
+        let user = self.ports.users.find_by_email(&email).await?;
+        self.audit
+            .record(
+                AuditAction::PasswordResetRequested,
+                user.as_ref().map(|u| u.id),
+                ctx,
+                json!({ "email": email.as_str(), "account_exists": user.is_some() }),
+            )
+            .await;
+        if let Some(user) = user {
+            let link = self.issue_link(&user, TokenPurpose::PasswordReset, "reset-password").await?;
+            self.enqueue_mail(
+                user.email.as_str(),
+                MailTemplate::PasswordReset { name: display_name(&user), link },
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token: the policy is checked before the
+    /// token is used up, every session is revoked, the lockout is lifted and a
+    /// security alert goes out.
+    pub async fn reset_password(
+        &self,
+        token: &Secret,
+        new: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
+        let check =
+            self.validate_new_password("new_password", new, Vec::new(), ValidationErrors::default()).await?;
+        let user = self.consume(TokenPurpose::PasswordReset, token).await?;
+        let hash = self.ports.hasher.hash(new, Some(check)).await?;
+        let now = self.ports.clock.now();
+        self.ports.users.set_password_hash(user.id, &hash, now).await?;
+        let revoked = self.revoke_user_sessions(&user, None).await?;
+        self.ports.attempts.succeed(user.email.as_str()).await?;
+        // Following the link proved control of the mailbox.
+        self.ports.users.mark_email_verified(user.id, now).await?;
+        self.security_alert(&user, SecurityEvent::PasswordReset, ctx).await;
+        self.audit
+            .record(AuditAction::PasswordReset, Some(user.id), ctx, json!({ "revoked_sessions": revoked }))
+            .await;
+        Ok(())
+    }
+
+    /// Mails a sign-in link if the address has an account; answers the same either way.
+    pub async fn request_magic_link(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
+        let email = Email::parse(raw_email)?;
+        let user = self.ports.users.find_by_email(&email).await?;
+        self.audit
+            .record(
+                AuditAction::MagicLinkRequested,
+                user.as_ref().map(|u| u.id),
+                ctx,
+                json!({ "email": email.as_str(), "account_exists": user.is_some() }),
+            )
+            .await;
+        if let Some(user) = user {
+            let link = self.issue_link(&user, TokenPurpose::MagicLink, "magic-link").await?;
+            self.enqueue_mail(
+                user.email.as_str(),
+                MailTemplate::MagicLink { name: display_name(&user), link },
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Signs in with a magic-link token; same answer as a password login.
+    pub async fn verify_magic_link(
+        &self,
+        token: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Authenticated, AppError> {
+        let user = self.consume(TokenPurpose::MagicLink, token).await?;
+        let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
+        self.ports.attempts.succeed(user.email.as_str()).await?;
+        let tokens = self.start_session(&user, ctx).await?;
+        self.audit
+            .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
+            .await;
+        Ok(Authenticated { tokens, user })
+    }
+
+    /// Revokes the user's sessions (all, or all but `keep`) and their live
+    /// access tokens; returns how many.
+    pub(crate) async fn revoke_user_sessions(
+        &self,
+        user: &User,
+        keep: Option<portcullis_domain::ids::SessionId>,
+    ) -> Result<usize, AppError> {
+        let revoked = self.ports.sessions.revoke_all_for_user(user.id, keep, self.ports.clock.now()).await?;
+        for sid in &revoked {
+            self.ports.revocations.revoke(&sid.to_string(), self.ports.access_tokens.ttl()).await?;
+        }
+        Ok(revoked.len())
+    }
+}
+
+fn display_name(user: &User) -> Option<String> {
+    user.display_name.as_ref().map(|d| d.as_str().to_owned())
+}

@@ -1,0 +1,227 @@
+//! Mail templates (plain text + HTML) and the job that renders and sends them.
+//! Requests only enqueue `email.send` jobs; the worker renders and delivers,
+//! and SMTP failures retry through the queue.
+
+use crate::jobs::{JobError, JobHandler};
+use crate::ports::{Job, MailError, Mailer, OutgoingEmail};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityEvent {
+    NewLogin,
+    PasswordChanged,
+    PasswordReset,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum MailTemplate {
+    /// Welcome, with the link that verifies the address.
+    VerifyEmail {
+        name: Option<String>,
+        link: String,
+    },
+    PasswordReset {
+        name: Option<String>,
+        link: String,
+    },
+    MagicLink {
+        name: Option<String>,
+        link: String,
+    },
+    SecurityAlert {
+        name: Option<String>,
+        event: SecurityEvent,
+        ip: Option<String>,
+        at: String,
+    },
+}
+
+/// The payload of an `email.send` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailJob {
+    pub to: String,
+    #[serde(flatten)]
+    pub template: MailTemplate,
+}
+
+const PRODUCT: &str = "Portcullis";
+
+/// Escapes text for HTML bodies (names and addresses come from users).
+fn esc(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn greeting(name: &Option<String>) -> String {
+    match name {
+        Some(n) if !n.trim().is_empty() => format!("Hello {n},"),
+        _ => "Hello,".to_owned(),
+    }
+}
+
+fn html_page(greeting: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> String {
+    let mut body = format!("<p>{}</p>", esc(greeting));
+    for p in paragraphs {
+        body.push_str(&format!("<p>{}</p>", esc(p)));
+    }
+    if let Some((label, href)) = link {
+        body.push_str(&format!(
+            r#"<p><a href="{href}" style="display:inline-block;padding:10px 16px;background:#1f2937;color:#fff;text-decoration:none;border-radius:4px">{label}</a></p><p style="font-size:12px;color:#555">Or paste this address into your browser: {href}</p>"#,
+            href = esc(href),
+            label = esc(label)
+        ));
+    }
+    format!(
+        r#"<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111">{body}<p style="font-size:12px;color:#555">— {PRODUCT}</p></body></html>"#
+    )
+}
+
+fn text_page(greeting: &str, paragraphs: &[String], link: Option<&str>) -> String {
+    let mut out = format!("{greeting}\n\n");
+    for p in paragraphs {
+        out.push_str(p);
+        out.push_str("\n\n");
+    }
+    if let Some(link) = link {
+        out.push_str(link);
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!("— {PRODUCT}\n"));
+    out
+}
+
+/// Renders a template to (subject, text, html).
+pub fn render(template: &MailTemplate) -> (String, String, String) {
+    let (subject, name, paragraphs, link) = match template {
+        MailTemplate::VerifyEmail { name, link } => (
+            format!("Welcome to {PRODUCT} — confirm your email"),
+            name,
+            vec![
+                "Thanks for signing up. Confirm that this address is yours with the link below.".to_owned(),
+                "The link works once and expires in 24 hours. If you did not sign up, ignore this message.".to_owned(),
+            ],
+            Some(("Confirm my email", link.as_str())),
+        ),
+        MailTemplate::PasswordReset { name, link } => (
+            format!("Reset your {PRODUCT} password"),
+            name,
+            vec![
+                "Someone asked to reset the password of your account. Choose a new one with the link below.".to_owned(),
+                "The link works once and expires in 30 minutes. If it was not you, ignore this message: your password stays as it is.".to_owned(),
+            ],
+            Some(("Choose a new password", link.as_str())),
+        ),
+        MailTemplate::MagicLink { name, link } => (
+            format!("Your {PRODUCT} sign-in link"),
+            name,
+            vec![
+                "Use the link below to sign in. It works once and expires in 15 minutes.".to_owned(),
+                "If you did not ask for it, ignore this message.".to_owned(),
+            ],
+            Some(("Sign in", link.as_str())),
+        ),
+        MailTemplate::SecurityAlert { name, event, ip, at } => {
+            let from = ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
+            let (subject, what) = match event {
+                SecurityEvent::NewLogin => ("New sign-in to your account", format!("Your account was signed in to{from} at {at}.")),
+                SecurityEvent::PasswordChanged => ("Your password was changed", format!("Your password was changed{from} at {at}. Your other sessions were signed out.")),
+                SecurityEvent::PasswordReset => ("Your password was reset", format!("Your password was reset{from} at {at}. All your sessions were signed out.")),
+            };
+            (
+                format!("{PRODUCT}: {subject}"),
+                name,
+                vec![what, "If this was you, there is nothing to do. If not, reset your password now.".to_owned()],
+                None,
+            )
+        }
+    };
+    let greeting = greeting(name);
+    let text = text_page(&greeting, &paragraphs, link.map(|(_, l)| l));
+    let html = html_page(&greeting, &paragraphs, link);
+    (subject, text, html)
+}
+
+/// Runs `email.send` jobs.
+pub struct SendEmail {
+    mailer: Arc<dyn Mailer>,
+}
+
+impl SendEmail {
+    pub fn new(mailer: Arc<dyn Mailer>) -> Self {
+        Self { mailer }
+    }
+}
+
+#[async_trait]
+impl JobHandler for SendEmail {
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let mail: MailJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Fatal(format!("unreadable email job: {e}")))?;
+        let (subject, text, html) = render(&mail.template);
+        let email = OutgoingEmail { to: mail.to, subject, text, html };
+        self.mailer.send(&email).await.map_err(|e| match e {
+            MailError::Transient(m) => JobError::Retry(m),
+            MailError::Permanent(m) => JobError::Fatal(m),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let job = MailJob {
+            to: "ada@example.com".into(),
+            template: MailTemplate::MagicLink { name: None, link: "https://x/magic?token=t".into() },
+        };
+        let value = serde_json::to_value(&job).unwrap();
+        assert_eq!(value["template"], "magic_link");
+        assert_eq!(serde_json::from_value::<MailJob>(value).unwrap(), job);
+    }
+
+    #[test]
+    fn html_escapes_user_data_and_both_parts_carry_the_link() {
+        let t = MailTemplate::PasswordReset {
+            name: Some("<script>alert(1)</script>".into()),
+            link: "https://app.example/reset-password?token=abc&x=1".into(),
+        };
+        let (subject, text, html) = render(&t);
+        assert!(subject.contains("Reset"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("token=abc&amp;x=1"));
+        assert!(text.contains("https://app.example/reset-password?token=abc&x=1"));
+        assert!(text.starts_with("Hello <script>"));
+    }
+
+    #[test]
+    fn every_template_renders() {
+        for t in [
+            MailTemplate::VerifyEmail { name: Some("Ada".into()), link: "l".into() },
+            MailTemplate::MagicLink { name: None, link: "l".into() },
+            MailTemplate::SecurityAlert {
+                name: None,
+                event: SecurityEvent::NewLogin,
+                ip: Some("203.0.113.5".into()),
+                at: "2026-11-25T18:00:00Z".into(),
+            },
+        ] {
+            let (subject, text, html) = render(&t);
+            assert!(!subject.is_empty() && !text.is_empty() && html.starts_with("<!doctype html>"));
+        }
+    }
+}
