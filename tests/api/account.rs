@@ -120,7 +120,7 @@ async fn activity_is_paginated_newest_first() {
     let login: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let token = str_of(&login, "access_token");
 
-    // registered, 3 failures, 1 success = 5 events
+    // registered, verification mailed, 3 failures, 1 success = 6 events
     let page1: Value = app.get_auth("/api/v1/users/me/activity?limit=2", token).await.json().await.unwrap();
     let items = page1["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
@@ -146,8 +146,9 @@ async fn activity_is_paginated_newest_first() {
         .await
         .unwrap();
     let last = page3["items"].as_array().unwrap();
-    assert_eq!(last.len(), 1);
-    assert_eq!(last[0]["action"], "user.registered");
+    assert_eq!(last.len(), 2);
+    assert_eq!(last[0]["action"], "user.email.verification_requested");
+    assert_eq!(last[1]["action"], "user.registered");
     assert_eq!(page3["next_cursor"], Value::Null);
 
     // Audit details never carry secrets.

@@ -1,8 +1,10 @@
 //! `spawn_app()`: the real application on a random port, driven over HTTP.
 
 use portcullis::config::Config;
-use portcullis::wiring::{Overrides, build_state};
+use portcullis::wiring::{Overrides, build};
+use portcullis_application::ports::{JobQueue, OutgoingEmail};
 use portcullis_infrastructure::clock::ManualClock;
+use portcullis_infrastructure::memory::MemoryOutbox;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -16,6 +18,9 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub clock: Arc<ManualClock>,
+    /// Where mail goes when no SMTP server is configured.
+    pub outbox: Option<Arc<MemoryOutbox>>,
+    pub jobs: Arc<dyn JobQueue>,
 }
 
 /// Settings every test app gets: fast (but real) Argon2id, generous limits.
@@ -28,6 +33,9 @@ pub fn base_env() -> Vec<(&'static str, String)> {
         ("RATE_LIMIT_AUTH_MAX_REQUESTS", "1000".into()),
         ("RATE_LIMIT_MAX_REQUESTS", "1000".into()),
         ("LOG_LEVEL", "warn".into()),
+        ("JOB_POLL_INTERVAL", "10ms".into()),
+        ("JOB_BACKOFF_BASE", "10ms".into()),
+        ("JOB_BACKOFF_MAX", "50ms".into()),
     ]
 }
 
@@ -48,8 +56,13 @@ pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
     let config =
         Config::from_lookup(&move |name| vars.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let state =
-        build_state(&config, Overrides { clock: Some(clock.clone()) }).await.expect("application builds");
+    let app = build(&config, Overrides { clock: Some(clock.clone()) }).await.expect("application builds");
+    let jobs = app.state.jobs.clone().expect("a job queue");
+    if config.worker.in_process {
+        // Runs for the rest of the test; the runtime ends it.
+        std::mem::forget(app.worker.start());
+    }
+    let state = app.state;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let server = portcullis::serve(state, listener, 1).expect("server starts");
@@ -58,6 +71,8 @@ pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         clock,
+        outbox: app.outbox,
+        jobs,
     }
 }
 
@@ -98,6 +113,34 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// Waits (up to 5 s) until `count` messages to `to` have been delivered
+    /// by the worker, and returns them.
+    pub async fn mail_to(&self, to: &str, count: usize) -> Vec<OutgoingEmail> {
+        let outbox = self.outbox.as_ref().expect("the in-memory outbox");
+        for _ in 0..500 {
+            let messages = outbox.to(to);
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let subjects: Vec<String> = outbox.to(to).into_iter().map(|m| m.subject).collect();
+        panic!("expected {count} message(s) to {to}, got {subjects:?}");
+    }
+
+    /// Lets queued mail jobs run, then asserts nothing was mailed to `to`.
+    pub async fn no_mail_to(&self, to: &str) {
+        for _ in 0..100 {
+            let stats = self.jobs.stats("mail").await.unwrap();
+            if stats.pending + stats.scheduled + stats.running == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let outbox = self.outbox.as_ref().expect("the in-memory outbox");
+        assert!(outbox.to(to).is_empty(), "unexpected mail to {to}");
+    }
+
     pub async fn refresh(&self, token: &str) -> Response {
         self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await
     }
@@ -125,4 +168,10 @@ pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// The token of the first link in a mail's text part.
+pub fn link_token(mail: &OutgoingEmail) -> String {
+    let start = mail.text.find("token=").map(|i| i + "token=".len()).expect("a link with a token");
+    mail.text[start..].split_whitespace().next().unwrap().to_owned()
 }

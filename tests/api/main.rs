@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod admin;
 mod auth_flow;
 mod errors;
 mod helpers;
 mod lockout;
 mod meta;
 mod rate_limit;
+mod recovery;

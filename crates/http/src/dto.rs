@@ -86,10 +86,51 @@ pub struct ActivityQuery {
     pub cursor: Option<Uuid>,
 }
 
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    #[garde(length(max = 320))]
+    pub email: String,
+}
+
+/// A token from a mailed link.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    #[garde(length(min = 1, max = 256))]
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[garde(length(min = 1, max = 256))]
+    pub token: String,
+    #[garde(length(max = MAX_SECRET))]
+    pub new_password: String,
+}
+
+/// 202 answer of the mail-sending endpoints: identical whether or not the
+/// address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedResponse {
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+impl AcceptedResponse {
+    pub const MAIL: Self = Self {
+        status: "accepted",
+        message: "If the address belongs to an account, a message is on its way.",
+    };
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
+    /// False until the address is verified (link or magic link).
+    pub email_verified: bool,
     pub display_name: Option<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -101,6 +142,7 @@ impl From<&User> for UserResponse {
         Self {
             id: u.id.as_uuid(),
             email: u.email.as_str().to_owned(),
+            email_verified: u.email_verified_at.is_some(),
             display_name: u.display_name.as_ref().map(|d| d.as_str().to_owned()),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
@@ -185,4 +227,42 @@ pub struct HealthResponse {
     pub status: &'static str,
     #[schema(value_type = Object)]
     pub checks: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadJobItem {
+    pub id: Uuid,
+    pub kind: String,
+    pub attempt: u32,
+    pub last_error: Option<String>,
+    pub died_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueReport {
+    pub name: String,
+    pub pending: u64,
+    pub scheduled: u64,
+    pub running: u64,
+    pub completed: u64,
+    pub dead: u64,
+    /// The 20 most recent dead jobs.
+    pub dead_jobs: Vec<DeadJobItem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuesResponse {
+    pub queues: Vec<QueueReport>,
+}
+
+impl DeadJobItem {
+    pub fn from_dead(d: &portcullis_application::ports::DeadJob) -> Self {
+        Self {
+            id: d.job.id.0,
+            kind: d.job.kind.clone(),
+            attempt: d.job.attempt,
+            last_error: d.job.last_error.clone(),
+            died_at: rfc3339(d.died_at),
+        }
+    }
 }

@@ -16,7 +16,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::{App, HttpRequest, Resource, Route, middleware, web};
 use error::ApiError;
-use handlers::{auth, meta, users};
+use handlers::{admin, auth, meta, recovery, users};
 use openapi::ApiDoc;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -88,7 +88,18 @@ pub fn app(
                 .service(resource("/auth/me", web::get().to(auth::me)))
                 .service(resource("/users/me", web::patch().to(users::update_me)))
                 .service(resource("/users/me/password", web::post().to(users::change_password)))
-                .service(resource("/users/me/activity", web::get().to(users::activity))),
+                .service(resource("/users/me/activity", web::get().to(users::activity)))
+                .service(resource("/auth/verify-email", web::post().to(recovery::verify_email)))
+                .service(resource("/auth/verify-email/resend", web::post().to(recovery::resend_verification)))
+                .service(resource("/auth/password/forgot", web::post().to(recovery::forgot_password)))
+                .service(resource("/auth/password/reset", web::post().to(recovery::reset_password)))
+                .service(resource("/auth/magic-link", web::post().to(recovery::request_magic_link)))
+                .service(resource("/auth/magic-link/verify", web::post().to(recovery::verify_magic_link)))
+                .service(resource("/admin/queues", web::get().to(admin::queues)))
+                .service(resource(
+                    "/admin/queues/{queue}/dead/{id}/retry",
+                    web::post().to(admin::retry_dead),
+                )),
         )
         .service(resource("/health/live", web::get().to(meta::live)))
         .service(resource("/health/ready", web::get().to(meta::ready)))

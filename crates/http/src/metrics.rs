@@ -2,7 +2,7 @@
 //! test process do not collide).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -14,6 +14,11 @@ pub struct Metrics {
     pub registrations: IntCounter,
     pub rate_limited: IntCounterVec,
     pub rate_limit_fallbacks: IntCounter,
+    /// Job events by queue, kind and event (enqueued, completed, failed, dead).
+    pub jobs: IntCounterVec,
+    pub job_duration: HistogramVec,
+    /// Jobs per queue and state, refreshed at each scrape.
+    pub queue_depth: IntGaugeVec,
 }
 
 impl Metrics {
@@ -47,6 +52,20 @@ impl Metrics {
             "rate_limit_fallback_total",
             "Rate-limit checks served by the in-process limiter because Redis was unavailable",
         )?;
+        let jobs = IntCounterVec::new(
+            Opts::new("jobs_total", "Background job events by queue, kind and event"),
+            &["queue", "kind", "event"],
+        )?;
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new("job_duration_seconds", "Job run time by queue and kind")
+                .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["queue", "kind"],
+        )?;
+        let queue_depth =
+            IntGaugeVec::new(Opts::new("job_queue_depth", "Jobs per queue and state"), &["queue", "state"])?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(job_duration.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
@@ -61,6 +80,9 @@ impl Metrics {
             registrations,
             rate_limited,
             rate_limit_fallbacks,
+            jobs,
+            job_duration,
+            queue_depth,
         })
     }
 

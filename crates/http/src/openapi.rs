@@ -2,7 +2,7 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{auth, meta, users};
+use crate::handlers::{admin, auth, meta, recovery, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -12,17 +12,23 @@ use utoipa::{Modify, OpenApi};
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::update_me, users::change_password, users::activity,
+        recovery::verify_email, recovery::resend_verification, recovery::forgot_password,
+        recovery::reset_password, recovery::request_magic_link, recovery::verify_magic_link,
+        admin::queues, admin::retry_dead,
         meta::live, meta::ready, meta::metrics, meta::jwks,
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, UpdateProfileRequest, ChangePasswordRequest,
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
-        ErrorEnvelope, ErrorBody,
+        ErrorEnvelope, ErrorBody, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
+        QueuesResponse, QueueReport, DeadJobItem,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Credentials and tokens"),
         (name = "users", description = "The caller's own account"),
+        (name = "recovery", description = "Email verification, password reset, magic links"),
+        (name = "admin", description = "Operations (ADMIN_EMAILS)"),
         (name = "meta", description = "Health, metrics, keys"),
     )
 )]

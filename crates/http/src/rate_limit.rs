@@ -45,7 +45,15 @@ pub enum RouteClass {
 impl RouteClass {
     /// Credential-guessing targets get the strict budget.
     pub fn of(path: &str) -> Self {
-        const AUTH: [&str; 2] = ["/api/v1/auth/register", "/api/v1/auth/login"];
+        const AUTH: [&str; 7] = [
+            "/api/v1/auth/register",
+            "/api/v1/auth/login",
+            "/api/v1/auth/password/forgot",
+            "/api/v1/auth/password/reset",
+            "/api/v1/auth/magic-link",
+            "/api/v1/auth/magic-link/verify",
+            "/api/v1/auth/verify-email/resend",
+        ];
         if AUTH.contains(&path.trim_end_matches('/')) { Self::Auth } else { Self::General }
     }
 

@@ -3,7 +3,7 @@
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimitSettings;
 use portcullis_application::auth::AuthService;
-use portcullis_application::ports::{HealthCheck, RateLimiter};
+use portcullis_application::ports::{HealthCheck, JobQueue, RateLimiter};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -16,6 +16,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Largest accepted JSON body, in bytes.
     pub json_limit: usize,
+    /// The job queue, for the admin endpoints and queue-depth metrics.
+    pub jobs: Option<Arc<dyn JobQueue>>,
+    /// Users allowed on `/api/v1/admin/*` (lower-cased emails).
+    pub admin_emails: Vec<String>,
     pub(crate) audit_dedupe: Arc<crate::rate_limit::AuditDedupe>,
 }
 
@@ -34,6 +38,8 @@ impl AppState {
             health,
             metrics,
             json_limit: 64 * 1024,
+            jobs: None,
+            admin_emails: Vec::new(),
             audit_dedupe: Arc::default(),
         }
     }

@@ -2,8 +2,10 @@
 //! collected and reported together, each naming its variable.
 
 use portcullis_domain::password::PasswordPolicy;
+use portcullis_domain::secret::Secret;
 use portcullis_infrastructure::jwt::SigningAlgorithm;
 use portcullis_infrastructure::password::Argon2Params;
+use portcullis_infrastructure::smtp::{SmtpConfig, SmtpTls};
 use std::fmt;
 use std::str::FromStr;
 use time::Duration;
@@ -44,6 +46,25 @@ pub struct Config {
     pub json_body_limit: usize,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub app_base_url: String,
+    pub require_email_verification: bool,
+    pub admin_emails: Vec<String>,
+    pub smtp: Option<SmtpConfig>,
+    pub worker: WorkerConfig,
+}
+
+/// Background workers (`portcullis worker`, or in-process with `serve`).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    pub visibility_timeout: Duration,
+    pub poll_interval: Duration,
+    pub max_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub shutdown_grace: Duration,
+    pub in_process: bool,
+    pub purge_interval: Duration,
 }
 
 /// Every invalid variable, with what was wrong.
@@ -201,6 +222,65 @@ impl Config {
                     .into(),
             );
         }
+        let smtp = r.raw("SMTP_HOST").map(|host| SmtpConfig {
+            host,
+            port: 0,
+            username: r.raw("SMTP_USERNAME"),
+            password: r.raw("SMTP_PASSWORD").map(Secret::new),
+            tls: SmtpTls::StartTls,
+            from: String::new(),
+            timeout: std::time::Duration::ZERO,
+            pool_size: 0,
+        });
+        let smtp = smtp.map(|mut s| {
+            s.tls = r.parsed("SMTP_TLS", SmtpTls::StartTls, |v| v.parse());
+            let default_port = match s.tls {
+                SmtpTls::None => 25,
+                SmtpTls::StartTls => 587,
+                SmtpTls::Tls => 465,
+            };
+            s.port = r.number("SMTP_PORT", default_port, 1);
+            s.from = r.text("EMAIL_FROM", "Portcullis <no-reply@localhost>");
+            let timeout = r.duration("SMTP_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
+            s.timeout = std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64);
+            s.pool_size = r.number("SMTP_POOL_SIZE", 4u32, 1);
+            s
+        });
+        let redis_configured = redis_url.is_some();
+        let worker = WorkerConfig {
+            concurrency: r.number("WORKER_CONCURRENCY", 4usize, 1),
+            visibility_timeout: r.duration(
+                "JOB_VISIBILITY_TIMEOUT",
+                Duration::seconds(60),
+                Duration::seconds(1),
+            ),
+            poll_interval: r.duration(
+                "JOB_POLL_INTERVAL",
+                Duration::milliseconds(500),
+                Duration::milliseconds(10),
+            ),
+            max_retries: r.number("MAX_RETRIES", 3u32, 0),
+            backoff_base: r.duration("JOB_BACKOFF_BASE", Duration::seconds(5), Duration::milliseconds(1)),
+            backoff_max: r.duration("JOB_BACKOFF_MAX", Duration::minutes(10), Duration::milliseconds(1)),
+            shutdown_grace: r.duration("WORKER_SHUTDOWN_GRACE", Duration::seconds(30), Duration::ZERO),
+            // Without Redis the queue lives in this process, so must its workers.
+            in_process: r.flag("RUN_WORKERS_IN_PROCESS", !redis_configured),
+            purge_interval: r.duration("PURGE_INTERVAL", Duration::hours(1), Duration::seconds(1)),
+        };
+        if !worker.in_process && !redis_configured {
+            r.problems.push(
+                "RUN_WORKERS_IN_PROCESS: must be true without REDIS_URL (the in-memory queue is not shared)"
+                    .into(),
+            );
+        }
+        let admin_emails: Vec<String> = r
+            .raw("ADMIN_EMAILS")
+            .map(|list| list.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect())
+            .unwrap_or_default();
+        let app_base_url = r.text("APP_BASE_URL", &format!("http://localhost:{port}"));
+        if !(app_base_url.starts_with("http://") || app_base_url.starts_with("https://")) {
+            r.problems.push("APP_BASE_URL: must start with http:// or https://".into());
+        }
         let config = Config {
             host: r.text("HOST", "0.0.0.0"),
             port,
@@ -246,6 +326,11 @@ impl Config {
             json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
             log_level,
             log_format,
+            app_base_url,
+            require_email_verification: r.flag("REQUIRE_EMAIL_VERIFICATION", false),
+            admin_emails,
+            smtp,
+            worker,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod telemetry;
 pub mod wiring;
+pub mod worker;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;

@@ -1,14 +1,17 @@
-//! `portcullis serve` (default) runs the API; `portcullis migrate` applies the
-//! database migrations and exits.
+//! `portcullis serve` (default) runs the API (and, when configured, workers);
+//! `portcullis worker` runs background workers only; `portcullis migrate`
+//! applies the database migrations and exits.
 
 use portcullis::config::Config;
-use portcullis::wiring::{Overrides, build_state};
+use portcullis::wiring::{Overrides, build};
 use portcullis::{bind, serve, telemetry};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: portcullis [serve|migrate|help]
+const USAGE: &str = "usage: portcullis [serve|worker|migrate|help]
 
-  serve    run the HTTP API (applies pending migrations first when DATABASE_URL is set)
+  serve    run the HTTP API (applies pending migrations first when DATABASE_URL is set);
+           with RUN_WORKERS_IN_PROCESS=true (the default without REDIS_URL) also the workers
+  worker   run the background workers until SIGTERM or Ctrl-C, then stop gracefully
   migrate  apply pending database migrations to DATABASE_URL and exit
 
 Configuration comes from environment variables; see .env.example.";
@@ -31,8 +34,8 @@ async fn run_serve() -> ExitCode {
             "RUNNING IN MEMORY: no DATABASE_URL, so NOTHING IS PERSISTED. Do not use this mode in production."
         );
     }
-    let state = match build_state(&config, Overrides::default()).await {
-        Ok(state) => state,
+    let app = match build(&config, Overrides::default()).await {
+        Ok(app) => app,
         Err(e) => {
             tracing::error!(error = %e, "start-up failed");
             eprintln!("portcullis: start-up failed: {e}");
@@ -48,7 +51,9 @@ async fn run_serve() -> ExitCode {
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "portcullis listening");
-    match serve(state, listener, config.workers) {
+    let workers = config.worker.in_process.then(|| app.worker.start());
+    let outcome = match serve(app.state, listener, config.workers) {
+        // The server handles SIGTERM/SIGINT itself and returns once drained.
         Ok(server) => match server.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -60,7 +65,57 @@ async fn run_serve() -> ExitCode {
             eprintln!("portcullis: cannot start the server: {e}");
             ExitCode::FAILURE
         }
+    };
+    if let Some(workers) = workers {
+        workers.shutdown().await;
     }
+    outcome
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_worker() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(&config);
+    if config.redis_url.is_none() {
+        eprintln!("portcullis: worker needs REDIS_URL (without it the queue lives inside `serve`)");
+        return ExitCode::from(2);
+    }
+    let app = match build(&config, Overrides::default()).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("portcullis: start-up failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let workers = app.worker.start();
+    shutdown_signal().await;
+    tracing::info!("stop requested: finishing running jobs");
+    workers.shutdown().await;
+    ExitCode::SUCCESS
 }
 
 fn run_migrate() -> ExitCode {
@@ -95,6 +150,13 @@ fn main() -> ExitCode {
     match command.as_str() {
         "serve" => actix_web::rt::System::new().block_on(run_serve()),
         "migrate" => run_migrate(),
+        "worker" => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(run_worker()),
+            Err(e) => {
+                eprintln!("portcullis: cannot start the runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -2,10 +2,14 @@
 //! backend is configured, the in-memory twins where not.
 
 use crate::config::Config;
+use crate::worker::{Handlers, MeteredQueue, Worker};
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
+use portcullis_application::jobs::kinds;
+use portcullis_application::mail::SendEmail;
+use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
-    AuditLog, Clock, HealthCheck, LockoutPolicy, LoginAttempts, RateLimiter, RevocationList, SessionStore,
-    UserRepository,
+    AuditLog, Clock, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer, OneTimeTokenStore,
+    RateLimiter, RevocationList, SessionStore, UserRepository,
 };
 use portcullis_http::AppState;
 use portcullis_http::metrics::Metrics;
@@ -14,15 +18,19 @@ use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::FallbackRateLimiter;
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryLoginAttempts, MemoryRateLimiter, MemoryRevocationList, MemorySessionStore,
-    MemoryUserRepository,
+    MemoryAuditLog, MemoryJobQueue, MemoryLoginAttempts, MemoryOneTimeTokens, MemoryOutbox,
+    MemoryRateLimiter, MemoryRevocationList, MemorySessionStore, MemoryUserRepository,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
-use portcullis_infrastructure::postgres::{self, PgAuditLog, PgHealth, PgSessionStore, PgUserRepository};
+use portcullis_infrastructure::postgres::{
+    self, PgAuditLog, PgHealth, PgOneTimeTokens, PgSessionStore, PgUserRepository,
+};
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
+    RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
 };
+use portcullis_infrastructure::smtp::SmtpMailer;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +45,8 @@ pub enum StartupError {
     Hasher(String),
     #[error("metrics registry: {0}")]
     Metrics(String),
+    #[error("SMTP: {0}")]
+    Smtp(String),
 }
 
 /// Replaceable parts, for tests (e.g. a manual clock).
@@ -45,44 +55,52 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
-/// Assembles every adapter and the HTTP state. With `DATABASE_URL` set the
-/// migrations are applied first; a failure there stops start-up.
-pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppState, StartupError> {
+/// Everything `serve` and `worker` run.
+pub struct Application {
+    pub state: AppState,
+    pub worker: Worker,
+    /// The in-memory outbox, when no SMTP server is configured.
+    pub outbox: Option<Arc<MemoryOutbox>>,
+}
+
+/// Assembles every adapter. With `DATABASE_URL` set the migrations are applied
+/// first; a failure there stops start-up.
+pub async fn build(config: &Config, overrides: Overrides) -> Result<Application, StartupError> {
     let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
 
-    let (users, sessions, audit): (Arc<dyn UserRepository>, Arc<dyn SessionStore>, Arc<dyn AuditLog>) =
-        match &config.database_url {
-            Some(url) => {
-                let applied = postgres::run_migrations(url)?;
-                tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
-                let pool = postgres::pool(url, config.database_pool_size)?;
-                health.push(Arc::new(PgHealth(pool.clone())));
-                (
-                    Arc::new(PgUserRepository::new(pool.clone())),
-                    Arc::new(PgSessionStore::new(pool.clone())),
-                    Arc::new(PgAuditLog::new(pool)),
-                )
-            }
-            None => {
-                tracing::warn!(
-                    "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
-                );
-                (
-                    Arc::new(MemoryUserRepository::default()),
-                    Arc::new(MemorySessionStore::default()),
-                    Arc::new(MemoryAuditLog::default()),
-                )
-            }
-        };
+    type Relational =
+        (Arc<dyn UserRepository>, Arc<dyn SessionStore>, Arc<dyn AuditLog>, Arc<dyn OneTimeTokenStore>);
+    let (users, sessions, audit, one_time_tokens): Relational = match &config.database_url {
+        Some(url) => {
+            let applied = postgres::run_migrations(url)?;
+            tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
+            let pool = postgres::pool(url, config.database_pool_size)?;
+            health.push(Arc::new(PgHealth(pool.clone())));
+            (
+                Arc::new(PgUserRepository::new(pool.clone())),
+                Arc::new(PgSessionStore::new(pool.clone())),
+                Arc::new(PgAuditLog::new(pool.clone())),
+                Arc::new(PgOneTimeTokens::new(pool)),
+            )
+        }
+        None => {
+            tracing::warn!(
+                "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
+            );
+            (
+                Arc::new(MemoryUserRepository::default()),
+                Arc::new(MemorySessionStore::default()),
+                Arc::new(MemoryAuditLog::default()),
+                Arc::new(MemoryOneTimeTokens::default()),
+            )
+        }
+    };
 
     let in_process_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
-    let (rate_limiter, attempts, revocations): (
-        Arc<dyn RateLimiter>,
-        Arc<dyn LoginAttempts>,
-        Arc<dyn RevocationList>,
-    ) = match &config.redis_url {
+    type Shared = (Arc<dyn RateLimiter>, Arc<dyn LoginAttempts>, Arc<dyn RevocationList>, Arc<dyn JobQueue>);
+    let (rate_limiter, attempts, revocations, queue): Shared = match &config.redis_url {
         Some(url) => {
             let store = RedisStore::new(url, &config.redis_key_prefix, config.database_pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
@@ -95,18 +113,31 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
             (
                 Arc::new(limiter),
                 Arc::new(RedisLoginAttempts::new(store.clone())),
-                Arc::new(RedisRevocationList::new(store)),
+                Arc::new(RedisRevocationList::new(store.clone())),
+                Arc::new(RedisJobQueue::new(store)),
             )
         }
         None => {
             tracing::warn!(
-                "REDIS_URL is not set: rate limits, login lockouts and token revocations are IN MEMORY, per process, and LOST on restart"
+                "REDIS_URL is not set: rate limits, lockouts, revocations and the job queue are IN MEMORY, per process, and LOST on restart"
             );
             (
                 in_process_limiter,
                 Arc::new(MemoryLoginAttempts::new(clock.clone())),
                 Arc::new(MemoryRevocationList::new(clock.clone())),
+                Arc::new(MemoryJobQueue::new(clock.clone())),
             )
+        }
+    };
+    let jobs: Arc<dyn JobQueue> =
+        Arc::new(MeteredQueue::new(queue, metrics.clone(), config.worker.max_retries));
+
+    let (mailer, outbox): (Arc<dyn Mailer>, Option<Arc<MemoryOutbox>>) = match &config.smtp {
+        Some(smtp) => (Arc::new(SmtpMailer::new(smtp).map_err(StartupError::Smtp)?), None),
+        None => {
+            tracing::warn!("SMTP_HOST is not set: mail goes to the in-memory outbox and is NOT DELIVERED");
+            let outbox = Arc::new(MemoryOutbox::default());
+            (outbox.clone(), Some(outbox))
         }
     };
 
@@ -142,18 +173,22 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
             window: config.rate_limit_auth_window,
             lock_for: config.login_lockout_duration,
         },
+        app_base_url: config.app_base_url.clone(),
+        require_email_verification: config.require_email_verification,
     };
     let auth = AuthService::new(
         AuthPorts {
             users,
-            sessions,
+            sessions: sessions.clone(),
             attempts,
             revocations,
             audit,
             hasher: Arc::new(hasher),
             access_tokens: Arc::new(access_tokens),
             token_generator: Arc::new(OsTokenGenerator),
-            clock,
+            clock: clock.clone(),
+            jobs: jobs.clone(),
+            one_time_tokens,
         },
         settings,
     );
@@ -165,7 +200,19 @@ pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppSta
         },
         trust_proxy_headers: config.trust_proxy_headers,
     };
-    let mut state = AppState::new(auth, rate_limiter, limits, health, metrics);
+    let mut state = AppState::new(auth, rate_limiter, limits, health, metrics.clone());
     state.json_limit = config.json_body_limit;
-    Ok(state)
+    state.jobs = Some(jobs.clone());
+    state.admin_emails = config.admin_emails.clone();
+
+    let mut handlers: Handlers = HashMap::new();
+    handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer)));
+    handlers.insert(kinds::PURGE_SESSIONS, Arc::new(PurgeSessions::new(sessions, clock.clone())));
+    let worker = Worker::new(jobs, handlers, clock, metrics, config.worker.clone());
+    Ok(Application { state, worker, outbox })
+}
+
+/// The HTTP state alone (tests that need no worker).
+pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppState, StartupError> {
+    Ok(build(config, overrides).await?.state)
 }

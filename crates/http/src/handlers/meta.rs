@@ -55,6 +55,9 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Some(jobs) = &state.jobs {
+        refresh_queue_depth(&state, jobs.as_ref()).await;
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
@@ -64,4 +67,20 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(state.auth.access_tokens().jwks())
+}
+
+async fn refresh_queue_depth(state: &AppState, jobs: &dyn portcullis_application::ports::JobQueue) {
+    let Ok(names) = jobs.queues().await else { return };
+    for name in names {
+        if let Ok(stats) = jobs.stats(&name).await {
+            for (label, value) in [
+                ("pending", stats.pending),
+                ("scheduled", stats.scheduled),
+                ("running", stats.running),
+                ("dead", stats.dead),
+            ] {
+                state.metrics.queue_depth.with_label_values(&[name.as_str(), label]).set(value as i64);
+            }
+        }
+    }
 }

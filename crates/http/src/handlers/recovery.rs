@@ -1,0 +1,142 @@
+//! Mailed links: email verification, password reset, magic links. The
+//! endpoints that send mail answer 202 whether or not the address has an
+//! account.
+
+use crate::dto::{
+    AcceptedResponse, EmailRequest, ResetPasswordRequest, TokenRequest, TokenResponse, UserResponse,
+};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::{Client, ValidJson};
+use crate::rate_limit::{RouteClass, enforce};
+use crate::state::AppState;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::secret::Secret;
+
+fn email_key(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+fn accepted() -> HttpResponse {
+    HttpResponse::Accepted().json(AcceptedResponse::MAIL)
+}
+
+/// Confirm an email address with the token from the mailed link.
+#[utoipa::path(
+    post, path = "/api/v1/auth/verify-email", tag = "recovery",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Verified", body = UserResponse),
+        (status = 401, description = "INVALID_TOKEN (unknown, used, superseded) or TOKEN_EXPIRED", body = ErrorEnvelope),
+    )
+)]
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.auth.verify_email(&Secret::new(body.0.token), &client.0).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(&user)))
+}
+
+/// Send a new verification link (the previous one stops working).
+#[utoipa::path(
+    post, path = "/api/v1/auth/verify-email/resend", tag = "recovery",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
+    )
+)]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    body: ValidJson<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
+    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    state.auth.resend_verification(&body.0.email, &client.0).await?;
+    Ok(accepted())
+}
+
+/// Mail a 30-minute password-reset link.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/forgot", tag = "recovery",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 400, description = "VALIDATION_ERROR (malformed email)", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (per IP and per email)", body = ErrorEnvelope),
+    )
+)]
+pub async fn forgot_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    body: ValidJson<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
+    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    state.auth.forgot_password(&body.0.email, &client.0).await?;
+    Ok(accepted())
+}
+
+/// Set a new password with a reset token; every session is signed out.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/reset", tag = "recovery",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, description = "VALIDATION_ERROR (policy)", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_TOKEN or TOKEN_EXPIRED", body = ErrorEnvelope),
+    )
+)]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<ResetPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    state.auth.reset_password(&Secret::new(body.token), &Secret::new(body.new_password), &client.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Mail a 15-minute sign-in link.
+#[utoipa::path(
+    post, path = "/api/v1/auth/magic-link", tag = "recovery",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
+    )
+)]
+pub async fn request_magic_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    body: ValidJson<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
+    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    state.auth.request_magic_link(&body.0.email, &client.0).await?;
+    Ok(accepted())
+}
+
+/// Sign in with a magic-link token; same answer as a password login.
+#[utoipa::path(
+    post, path = "/api/v1/auth/magic-link/verify", tag = "recovery",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "INVALID_TOKEN or TOKEN_EXPIRED", body = ErrorEnvelope),
+    )
+)]
+pub async fn verify_magic_link(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let authenticated = state.auth.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
+    let mut response = HttpResponse::Ok().json(TokenResponse::from(&authenticated));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    state.metrics.logins.with_label_values(&["success"]).inc();
+    Ok(response)
+}

@@ -1,0 +1,266 @@
+//! The worker runtime: reserves jobs, runs the handler registered for their
+//! kind, and acknowledges, retries (exponential backoff with jitter) or buries
+//! them. Also schedules the recurring clean-ups. Runs as `portcullis worker`
+//! or inside `serve`.
+//!
+//! Shutdown: once asked to stop, no new job is reserved; a running job gets
+//! `shutdown_grace` to finish, after which it is released back to the queue
+//! for another worker (delivery is at-least-once, handlers are idempotent).
+
+use crate::config::WorkerConfig;
+use async_trait::async_trait;
+use portcullis_application::jobs::{JobError, JobHandler, kinds, queues};
+use portcullis_application::ports::{
+    Clock, DeadJob, Enqueued, Failed, JobQueue, NewJob, QueueStats, Reserved, StoreError,
+};
+use portcullis_domain::jobs::{JobId, retry_delay};
+use portcullis_http::metrics::Metrics;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The queue as the application sees it: applies `MAX_RETRIES` to every job
+/// and counts enqueued jobs for `/metrics`, whoever enqueues them.
+pub struct MeteredQueue {
+    inner: Arc<dyn JobQueue>,
+    metrics: Metrics,
+    max_retries: u32,
+}
+
+impl MeteredQueue {
+    pub fn new(inner: Arc<dyn JobQueue>, metrics: Metrics, max_retries: u32) -> Self {
+        Self { inner, metrics, max_retries }
+    }
+}
+
+#[async_trait]
+impl JobQueue for MeteredQueue {
+    async fn enqueue(&self, mut job: NewJob) -> Result<Enqueued, StoreError> {
+        job.max_retries = self.max_retries;
+        let (queue, kind) = (job.queue.clone(), job.kind.clone());
+        let enqueued = self.inner.enqueue(job).await?;
+        if matches!(enqueued, Enqueued::Created(_)) {
+            self.metrics.jobs.with_label_values(&[queue.as_str(), kind.as_str(), "enqueued"]).inc();
+        }
+        Ok(enqueued)
+    }
+    async fn reserve(&self, queue: &str, visibility: Duration) -> Result<Option<Reserved>, StoreError> {
+        self.inner.reserve(queue, visibility).await
+    }
+    async fn ack(&self, reserved: &Reserved) -> Result<bool, StoreError> {
+        self.inner.ack(reserved).await
+    }
+    async fn fail(
+        &self,
+        reserved: &Reserved,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<Failed, StoreError> {
+        self.inner.fail(reserved, error, retry_in).await
+    }
+    async fn release(&self, reserved: &Reserved) -> Result<bool, StoreError> {
+        self.inner.release(reserved).await
+    }
+    async fn stats(&self, queue: &str) -> Result<QueueStats, StoreError> {
+        self.inner.stats(queue).await
+    }
+    async fn queues(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.queues().await
+    }
+    async fn dead_jobs(&self, queue: &str, limit: u32) -> Result<Vec<DeadJob>, StoreError> {
+        self.inner.dead_jobs(queue, limit).await
+    }
+    async fn retry_dead(&self, queue: &str, id: JobId) -> Result<bool, StoreError> {
+        self.inner.retry_dead(queue, id).await
+    }
+}
+
+pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;
+
+#[derive(Clone)]
+pub struct Worker {
+    queue: Arc<dyn JobQueue>,
+    handlers: Arc<Handlers>,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+    config: WorkerConfig,
+    queues: Arc<Vec<String>>,
+}
+
+/// A running worker; `shutdown` stops it gracefully.
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl WorkerHandle {
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        tracing::info!("workers stopped");
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A uniform number in [0, 1) from the OS RNG (via a v4 UUID's random bits).
+fn jitter() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() >> 64) as f64 / (u64::MAX as f64 + 1.0)
+}
+
+impl Worker {
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        handlers: Handlers,
+        clock: Arc<dyn Clock>,
+        metrics: Metrics,
+        config: WorkerConfig,
+    ) -> Self {
+        let queues = vec![queues::MAIL.to_owned(), queues::MAINTENANCE.to_owned()];
+        Self { queue, handlers: Arc::new(handlers), clock, metrics, config, queues: Arc::new(queues) }
+    }
+
+    /// Starts `concurrency` job loops and the scheduler on the current runtime.
+    pub fn start(&self) -> WorkerHandle {
+        let (stop, watcher) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for _ in 0..self.config.concurrency {
+            let worker = self.clone();
+            let watcher = watcher.clone();
+            tasks.spawn(async move { worker.run(watcher).await });
+        }
+        let worker = self.clone();
+        tasks.spawn(async move { worker.schedule(watcher).await });
+        tracing::info!(concurrency = self.config.concurrency, queues = ?self.queues, "workers started");
+        WorkerHandle { stop, tasks }
+    }
+
+    async fn run(self, stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let mut worked = false;
+            for queue in self.queues.iter() {
+                if *stop.borrow() {
+                    break;
+                }
+                match self.queue.reserve(queue, self.config.visibility_timeout).await {
+                    Ok(Some(reserved)) => {
+                        worked = true;
+                        self.process(reserved, stop.clone()).await;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, queue, "could not reserve a job"),
+                }
+            }
+            if !worked {
+                let idle =
+                    std::time::Duration::from_millis(self.config.poll_interval.whole_milliseconds() as u64);
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = stopped(stop.clone()) => {}
+                }
+            }
+        }
+    }
+
+    fn count(&self, job: &portcullis_application::ports::Job, event: &str) {
+        self.metrics.jobs.with_label_values(&[job.queue.as_str(), job.kind.as_str(), event]).inc();
+    }
+
+    async fn bury(&self, reserved: &Reserved, error: &str) {
+        match self.queue.fail(reserved, error, None).await {
+            Ok(Failed::Dead) => {
+                self.count(&reserved.job, "dead");
+                tracing::error!(job_id = %reserved.job.id, kind = %reserved.job.kind, error, "job moved to the dead-letter set");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "could not bury a job; it will be redelivered"),
+        }
+    }
+
+    async fn process(&self, reserved: Reserved, stop: watch::Receiver<bool>) {
+        let job = &reserved.job;
+        // Redelivered too often: workers keep dying on it.
+        if job.attempt > job.max_retries + 1 {
+            let error = format!("delivered {} times without finishing", job.attempt - 1);
+            return self.bury(&reserved, &error).await;
+        }
+        let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
+            return self.bury(&reserved, &format!("no handler for job kind {:?}", job.kind)).await;
+        };
+        let started = Instant::now();
+        let limit: Duration = self.config.visibility_timeout * 0.9;
+        let grace = self.config.shutdown_grace;
+        let outcome = tokio::select! {
+            result = handler.handle(job) => Some(result),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(limit.whole_milliseconds() as u64)) => {
+                Some(Err(JobError::Retry(format!("timed out after {limit}"))))
+            }
+            _ = async {
+                stopped(stop).await;
+                tokio::time::sleep(std::time::Duration::from_millis(grace.whole_milliseconds() as u64)).await;
+            } => None,
+        };
+        self.metrics
+            .job_duration
+            .with_label_values(&[job.queue.as_str(), job.kind.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
+            None => {
+                let released = self.queue.release(&reserved).await;
+                tracing::warn!(job_id = %job.id, kind = %job.kind, released = ?released, "shutting down: job released unfinished");
+            }
+            Some(Ok(())) => match self.queue.ack(&reserved).await {
+                Ok(true) => self.count(job, "completed"),
+                Ok(false) => {
+                    tracing::warn!(job_id = %job.id, "job finished after its lease expired; it may run again")
+                }
+                Err(error) => {
+                    tracing::error!(%error, job_id = %job.id, "could not acknowledge a finished job")
+                }
+            },
+            Some(Err(JobError::Retry(error))) if job.attempt <= job.max_retries => {
+                self.count(job, "failed");
+                let delay =
+                    retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, jitter());
+                tracing::warn!(job_id = %job.id, kind = %job.kind, attempt = job.attempt, %error, retry_in = %delay, "job failed; retrying");
+                if let Err(e) = self.queue.fail(&reserved, &error, Some(delay)).await {
+                    tracing::error!(error = %e, "could not schedule a retry; the job will be redelivered");
+                }
+            }
+            Some(Err(error)) => {
+                self.count(job, "failed");
+                self.bury(&reserved, &error.to_string()).await;
+            }
+        }
+    }
+
+    /// Enqueues the recurring clean-ups once per interval; the idempotency key
+    /// (one per interval) makes several workers schedule each run only once.
+    async fn schedule(self, stop: watch::Receiver<bool>) {
+        let every = self.config.purge_interval;
+        let seconds = every.whole_seconds().max(1);
+        while !*stop.borrow() {
+            let bucket = self.clock.now().unix_timestamp() / seconds;
+            let job = NewJob {
+                idempotency_key: Some(format!("purge-sessions:{seconds}:{bucket}")),
+                ..NewJob::new(queues::MAINTENANCE, kinds::PURGE_SESSIONS, serde_json::json!({}))
+            };
+            if let Err(error) = self.queue.enqueue(job).await {
+                tracing::warn!(%error, "could not schedule the session purge");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(seconds as u64)) => {}
+                _ = stopped(stop.clone()) => {}
+            }
+        }
+    }
+}

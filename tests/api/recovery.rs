@@ -1,0 +1,254 @@
+//! Email verification, password reset and magic links, end to end through the
+//! job queue, the worker and the in-memory outbox.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use time::Duration;
+
+#[tokio::test]
+async fn registration_mails_a_verification_link() {
+    let app = spawn_app().await;
+    let registered: Value = app.register("ada@example.com").await.json().await.unwrap();
+    assert_eq!(registered["user"]["email_verified"], false);
+    let mail = &app.mail_to("ada@example.com", 1).await[0];
+    assert!(mail.subject.contains("confirm your email"), "{}", mail.subject);
+    assert!(mail.text.contains("/verify-email?token=") && mail.html.contains("/verify-email?token="));
+    let token = link_token(mail);
+
+    let res = app.post("/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    assert_eq!(res.status(), 200);
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["email_verified"], true);
+    expect_error(
+        app.post("/api/v1/auth/verify-email", &json!({ "token": token })).await,
+        401,
+        "INVALID_TOKEN",
+    )
+    .await;
+
+    let login: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    assert_eq!(login["user"]["email_verified"], true);
+    let activity =
+        app.get_auth("/api/v1/users/me/activity", str_of(&login, "access_token")).await.text().await.unwrap();
+    assert!(activity.contains("user.email.verified"));
+    assert!(!activity.contains(&token), "tokens never reach the audit trail");
+}
+
+#[tokio::test]
+async fn resending_supersedes_the_old_link_and_reveals_nothing() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let first = link_token(&app.mail_to("ada@example.com", 1).await[0]);
+    let res = app.post("/api/v1/auth/verify-email/resend", &json!({ "email": "ADA@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let second = link_token(&app.mail_to("ada@example.com", 2).await[1]);
+    assert_ne!(first, second);
+    expect_error(
+        app.post("/api/v1/auth/verify-email", &json!({ "token": first })).await,
+        401,
+        "INVALID_TOKEN",
+    )
+    .await;
+    assert_eq!(app.post("/api/v1/auth/verify-email", &json!({ "token": second })).await.status(), 200);
+
+    // Unknown and already-verified addresses get the same answer, and no mail.
+    let res = app.post("/api/v1/auth/verify-email/resend", &json!({ "email": "nobody@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.unwrap(), accepted);
+    app.no_mail_to("nobody@example.com").await;
+}
+
+#[tokio::test]
+async fn verification_links_expire_after_a_day() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let token = link_token(&app.mail_to("ada@example.com", 1).await[0]);
+    app.clock.advance(Duration::hours(24));
+    expect_error(
+        app.post("/api/v1/auth/verify-email", &json!({ "token": token })).await,
+        401,
+        "TOKEN_EXPIRED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unverified_users_may_log_in_unless_configured_otherwise() {
+    let app = spawn_app_with(&[("REQUIRE_EMAIL_VERIFICATION", "true")]).await;
+    app.register("ada@example.com").await;
+    expect_error(app.login("ada@example.com", PASSWORD).await, 403, "EMAIL_NOT_VERIFIED").await;
+    let token = link_token(&app.mail_to("ada@example.com", 1).await[0]);
+    app.post("/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn password_reset_end_to_end() {
+    let app = spawn_app().await;
+    let session = app.signed_in("ada@example.com").await;
+
+    // Unknown addresses: same answer, no mail.
+    let unknown = app.post("/api/v1/auth/password/forgot", &json!({ "email": "nobody@example.com" })).await;
+    assert_eq!(unknown.status(), 202);
+    let unknown: Value = unknown.json().await.unwrap();
+    let known = app.post("/api/v1/auth/password/forgot", &json!({ "email": "Ada@Example.com" })).await;
+    assert_eq!(known.status(), 202);
+    assert_eq!(known.json::<Value>().await.unwrap(), unknown);
+    app.no_mail_to("nobody@example.com").await;
+
+    let mails = app.mail_to("ada@example.com", 2).await;
+    let reset = mails.iter().find(|m| m.subject.contains("Reset")).expect("a reset mail");
+    let token = link_token(reset);
+
+    // The policy is checked before the token is used up.
+    let weak = app
+        .post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": "password1" }))
+        .await;
+    expect_error(weak, 400, "VALIDATION_ERROR").await;
+
+    let new_password = "Velvet-Harbor-37#";
+    let res = app
+        .post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": new_password }))
+        .await;
+    assert_eq!(res.status(), 204);
+    expect_error(
+        app.post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": new_password }))
+            .await,
+        401,
+        "INVALID_TOKEN",
+    )
+    .await;
+
+    // Every session is gone; only the new password works.
+    expect_error(
+        app.get_auth("/api/v1/auth/me", str_of(&session, "access_token")).await,
+        401,
+        "INVALID_TOKEN",
+    )
+    .await;
+    expect_error(app.refresh(str_of(&session, "refresh_token")).await, 401, "INVALID_TOKEN").await;
+    expect_error(app.login("ada@example.com", PASSWORD).await, 401, "INVALID_CREDENTIALS").await;
+    let login: Value = app.login("ada@example.com", new_password).await.json().await.unwrap();
+
+    let alert = app.mail_to("ada@example.com", 3).await;
+    assert!(alert.iter().any(|m| m.subject.contains("Your password was reset")));
+    let activity = app.get_auth("/api/v1/users/me/activity?limit=100", str_of(&login, "access_token")).await;
+    let activity = activity.text().await.unwrap();
+    assert!(
+        activity.contains("auth.password.reset_requested") && activity.contains("\"auth.password.reset\"")
+    );
+    assert!(!activity.contains(&token));
+}
+
+#[tokio::test]
+async fn reset_links_expire_after_thirty_minutes() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    app.post("/api/v1/auth/password/forgot", &json!({ "email": "ada@example.com" })).await;
+    let mails = app.mail_to("ada@example.com", 2).await;
+    let token = link_token(mails.iter().find(|m| m.subject.contains("Reset")).unwrap());
+    app.clock.advance(Duration::minutes(30));
+    let res = app
+        .post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": "Velvet-Harbor-37#" }))
+        .await;
+    expect_error(res, 401, "TOKEN_EXPIRED").await;
+}
+
+#[tokio::test]
+async fn forgot_password_is_rate_limited_per_email() {
+    let app = spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.post("/api/v1/auth/password/forgot", &json!({ "email": "x@example.com" })).await.status(),
+            202
+        );
+    }
+    let res = app.post("/api/v1/auth/password/forgot", &json!({ "email": "x@example.com" })).await;
+    expect_error(res, 429, "RATE_LIMITED").await;
+}
+
+#[tokio::test]
+async fn magic_link_signs_in_once() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let res = app.post("/api/v1/auth/magic-link", &json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    let mails = app.mail_to("ada@example.com", 2).await;
+    let link = mails.iter().find(|m| m.subject.contains("sign-in link")).expect("a magic link");
+    let token = link_token(link);
+
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": token })).await;
+    assert_eq!(res.status(), 200);
+    let login: Value = res.json().await.unwrap();
+    assert_eq!(login["token_type"], "Bearer");
+    assert_eq!(login["user"]["email_verified"], true, "the link proved the mailbox");
+    assert_eq!(app.get_auth("/api/v1/auth/me", str_of(&login, "access_token")).await.status(), 200);
+    expect_error(
+        app.post("/api/v1/auth/magic-link/verify", &json!({ "token": token })).await,
+        401,
+        "INVALID_TOKEN",
+    )
+    .await;
+
+    assert_eq!(
+        app.post("/api/v1/auth/magic-link", &json!({ "email": "nobody@example.com" })).await.status(),
+        202
+    );
+    app.no_mail_to("nobody@example.com").await;
+}
+
+#[tokio::test]
+async fn magic_links_expire_after_fifteen_minutes() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    app.post("/api/v1/auth/magic-link", &json!({ "email": "ada@example.com" })).await;
+    let mails = app.mail_to("ada@example.com", 2).await;
+    let token = link_token(mails.iter().find(|m| m.subject.contains("sign-in link")).unwrap());
+    app.clock.advance(Duration::minutes(15));
+    expect_error(
+        app.post("/api/v1/auth/magic-link/verify", &json!({ "token": token })).await,
+        401,
+        "TOKEN_EXPIRED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_login_from_a_new_address_sends_a_security_alert() {
+    let app = spawn_app_with(&[("TRUST_PROXY_HEADERS", "true")]).await;
+    app.register("ada@example.com").await;
+    let login = |ip: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+            .send()
+    };
+    // Registration came from 127.0.0.1 (no header): the first login from there is quiet.
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(login("203.0.113.77").await.unwrap().status(), 200);
+    let mails = app.mail_to("ada@example.com", 2).await;
+    assert!(mails[1].subject.contains("New sign-in"), "{}", mails[1].subject);
+    assert!(mails[1].text.contains("203.0.113.77"));
+    // The same address again is not new any more.
+    assert_eq!(login("203.0.113.77").await.unwrap().status(), 200);
+    app.no_mail_to("someone-else@example.com").await;
+    assert_eq!(app.outbox.as_ref().unwrap().to("ada@example.com").len(), 2);
+}
+
+#[tokio::test]
+async fn password_change_sends_a_security_alert() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let res = app
+        .post_auth(
+            "/api/v1/users/me/password",
+            str_of(&login, "access_token"),
+            &json!({ "current_password": PASSWORD, "new_password": "Velvet-Harbor-37#" }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let mails = app.mail_to("ada@example.com", 2).await;
+    assert!(mails[1].subject.contains("Your password was changed"));
+}
