@@ -264,3 +264,214 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_application::ports::Job;
+    use portcullis_infrastructure::clock::SystemClock;
+    use portcullis_infrastructure::memory::MemoryJobQueue;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn config(max_retries: u32, grace_ms: i64) -> WorkerConfig {
+        WorkerConfig {
+            concurrency: 2,
+            visibility_timeout: Duration::seconds(30),
+            poll_interval: Duration::milliseconds(5),
+            max_retries,
+            backoff_base: Duration::milliseconds(5),
+            backoff_max: Duration::milliseconds(20),
+            shutdown_grace: Duration::milliseconds(grace_ms),
+            in_process: true,
+            purge_interval: Duration::hours(1),
+        }
+    }
+
+    struct Scripted {
+        calls: AtomicU32,
+        behaviour: fn(u32) -> Result<(), JobError>,
+    }
+
+    #[async_trait]
+    impl JobHandler for Scripted {
+        async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            (self.behaviour)(n)
+        }
+    }
+
+    /// Takes a while.
+    struct Slow;
+
+    #[async_trait]
+    impl JobHandler for Slow {
+        async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Ok(())
+        }
+    }
+
+    /// Never finishes on its own.
+    struct Hangs;
+
+    #[async_trait]
+    impl JobHandler for Hangs {
+        async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
+    fn setup(handler: Arc<dyn JobHandler>, config: WorkerConfig) -> (Worker, Arc<MemoryJobQueue>, Metrics) {
+        let queue = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
+        let metrics = Metrics::new().unwrap();
+        let mut handlers: Handlers = HashMap::new();
+        handlers.insert("test.job", handler);
+        let q: Arc<dyn JobQueue> =
+            Arc::new(MeteredQueue::new(queue.clone(), metrics.clone(), config.max_retries));
+        (Worker::new(q, handlers, Arc::new(SystemClock), metrics.clone(), config), queue, metrics)
+    }
+
+    async fn until(mut condition: impl AsyncFnMut() -> bool) {
+        for _ in 0..500 {
+            if condition().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached in 5 s");
+    }
+
+    fn mail_job(kind: &str) -> NewJob {
+        NewJob::new(queues::MAIL, kind, serde_json::json!({}))
+    }
+
+    #[tokio::test]
+    async fn successful_jobs_are_acknowledged() {
+        let handler = Arc::new(Scripted { calls: AtomicU32::new(0), behaviour: |_| Ok(()) });
+        let (worker, queue, metrics) = setup(handler.clone(), config(3, 1000));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        running.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "completed"]).get(), 1);
+        assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "enqueued"]).get(), 1);
+    }
+
+    #[tokio::test]
+    async fn retryable_failures_retry_then_die() {
+        let handler = Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+            behaviour: |n| Err(JobError::Retry(format!("try {n}"))),
+        });
+        let (worker, queue, metrics) = setup(handler.clone(), config(2, 1000));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 1).await;
+        running.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "first run + MAX_RETRIES");
+        let dead = queue.dead_jobs(queues::MAIL, 10).await.unwrap();
+        assert_eq!(dead[0].job.last_error.as_deref(), Some("try 3"));
+        assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "failed"]).get(), 3);
+        assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "dead"]).get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_recovers_on_retry() {
+        let handler = Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+            behaviour: |n| if n == 1 { Err(JobError::Retry("smtp timeout".into())) } else { Ok(()) },
+        });
+        let (worker, queue, _) = setup(handler.clone(), config(3, 1000));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        running.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn fatal_failures_and_unknown_kinds_die_at_once() {
+        let handler = Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+            behaviour: |_| Err(JobError::Fatal("bad payload".into())),
+        });
+        let (worker, queue, _) = setup(handler.clone(), config(3, 1000));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        worker.queue.enqueue(mail_job("no.such.kind")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 2).await;
+        running.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+        let errors: Vec<String> = queue
+            .dead_jobs(queues::MAIL, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|d| d.job.last_error)
+            .collect();
+        assert!(errors.iter().any(|e| e.contains("no handler")), "{errors:?}");
+        assert!(errors.iter().any(|e| e == "bad payload"), "{errors:?}");
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_a_running_job_finish() {
+        let (worker, queue, _) = setup(Arc::new(Slow), config(3, 5000));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        running.shutdown().await;
+        assert_eq!(
+            queue.stats(queues::MAIL).await.unwrap(),
+            QueueStats { completed: 1, ..Default::default() }
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_releases_a_job_that_outlives_the_grace() {
+        let (worker, queue, _) = setup(Arc::new(Hangs), config(3, 50));
+        let running = worker.start();
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        running.shutdown().await;
+        assert_eq!(queue.stats(queues::MAIL).await.unwrap(), QueueStats { pending: 1, ..Default::default() });
+        let again = queue.reserve(queues::MAIL, Duration::seconds(1)).await.unwrap().unwrap();
+        assert_eq!(again.job.attempt, 1, "an interrupted run does not use up a retry");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_keeps_killing_workers_is_buried_unrun() {
+        let handler = Arc::new(Scripted { calls: AtomicU32::new(0), behaviour: |_| Ok(()) });
+        let (worker, queue, _) = setup(handler.clone(), config(1, 1000));
+        worker.queue.enqueue(mail_job("test.job")).await.unwrap();
+        // Two deliveries whose workers died (visibility lapses each time).
+        for _ in 0..2 {
+            queue.reserve(queues::MAIL, Duration::milliseconds(1)).await.unwrap().unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let running = worker.start();
+        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 1).await;
+        running.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn the_purge_is_scheduled_once_per_interval() {
+        let handler = Arc::new(Scripted { calls: AtomicU32::new(0), behaviour: |_| Ok(()) });
+        let (worker, queue, _) = setup(handler, config(3, 1000));
+        // Two workers (think: two machines) schedule in the same interval.
+        let (a, b) = (worker.start(), worker.clone().start());
+        until(async || {
+            let s = queue.stats(queues::MAINTENANCE).await.unwrap();
+            s.pending + s.running + s.dead + s.completed >= 1
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        a.shutdown().await;
+        b.shutdown().await;
+        let s = queue.stats(queues::MAINTENANCE).await.unwrap();
+        // No handler for the purge in this test: it dies, once.
+        assert_eq!(s.pending + s.running + s.dead + s.completed, 1, "{s:?}");
+    }
+}
