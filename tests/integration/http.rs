@@ -172,3 +172,58 @@ async fn login_upgrades_hashes_made_with_outdated_parameters() {
     // Verification reads the parameters from the hash, so every instance still accepts it.
     assert_eq!(old.login("ada@example.com", PASSWORD).await.status(), 200);
 }
+
+/// Password reset on the real stack: PostgreSQL, the Redis queue, a worker,
+/// and mail delivered over SMTP to a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_mail_travels_through_redis_and_smtp() {
+    let smtp = crate::smtp::SmtpServer::start();
+    let port = smtp.port.to_string();
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let app = instance(
+        &db,
+        &prefix,
+        &[
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_PORT", &port),
+            ("SMTP_TLS", "none"),
+            ("EMAIL_FROM", "Portcullis <no-reply@portcullis.test>"),
+            ("RUN_WORKERS_IN_PROCESS", "true"),
+            ("APP_BASE_URL", "https://app.example"),
+        ],
+    )
+    .await;
+    app.register("ada@example.com").await;
+    let res =
+        app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+
+    let mut reset = None;
+    for _ in 0..500 {
+        reset = smtp.messages().into_iter().find(|m| m.subject.contains("Reset"));
+        if reset.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let reset = reset.expect("the reset mail reached the SMTP server");
+    assert!(reset.to.contains("ada@example.com"));
+    let start = reset.body.find("https://app.example/reset-password?token=").expect("the link") + 41;
+    let token: String = reset.body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+
+    let new_password = "Velvet-Harbor-37#";
+    let res = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &serde_json::json!({ "token": token, "new_password": new_password }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.login("ada@example.com", new_password).await.status(), 200);
+    let stats = app.jobs.stats("mail").await.unwrap();
+    assert!(stats.completed >= 2, "verification and reset mails sent through the queue: {stats:?}");
+}

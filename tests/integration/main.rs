@@ -11,4 +11,5 @@ mod contract_redis;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod http;
+mod smtp;
 mod support;

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod jobs;
 pub mod login_attempts;
+pub mod mail;
 pub mod one_time;
 pub mod rate_limit;
 pub mod revocation;
@@ -157,6 +158,17 @@ macro_rules! one_time_token_contract {
                 a_new_token_supersedes_the_old,
                 concurrent_consumers_one_wins,
             ]
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! mailer_contract {
+    ($factory:expr) => {
+        $crate::contract_cases!(
+            $crate::contract::mail,
+            $factory,
+            [delivers_text_and_html, invalid_recipients_fail_for_good, concurrent_sends_all_arrive,]
         );
     };
 }

@@ -104,6 +104,34 @@ mod contract_tests {
         });
     }
 
+    mod mail {
+        use super::*;
+        use crate::contract::mail::{Delivered, MailSink};
+
+        struct OutboxSink(Arc<MemoryOutbox>);
+
+        #[async_trait::async_trait]
+        impl MailSink for OutboxSink {
+            async fn delivered(&self) -> Vec<Delivered> {
+                self.0
+                    .messages()
+                    .into_iter()
+                    .map(|m| Delivered {
+                        to: m.to,
+                        subject: m.subject,
+                        body: format!("{}\n{}", m.text, m.html),
+                    })
+                    .collect()
+            }
+        }
+
+        crate::mailer_contract!(async {
+            let outbox = Arc::new(MemoryOutbox::default());
+            let ports: crate::contract::mail::Ports = (outbox.clone(), Arc::new(OutboxSink(outbox)));
+            (ports, ())
+        });
+    }
+
     mod audit {
         use super::*;
         crate::audit_log_contract!(async { (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ()) });
