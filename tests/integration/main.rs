@@ -11,5 +11,6 @@ mod contract_redis;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod http;
+mod process;
 mod smtp;
 mod support;

@@ -12,10 +12,12 @@ use config::Config;
 use portcullis_http::AppState;
 use std::net::TcpListener;
 
-/// Starts serving `state` on an already-bound listener.
+/// Starts serving `state` on an already-bound listener. Signals are left to
+/// the caller (the binary stops the server gracefully on SIGTERM/Ctrl-C).
 pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let server = HttpServer::new(move || portcullis_http::app(state.clone()))
         .workers(workers.max(1))
+        .disable_signals()
         .listen(listener)?
         .run();
     Ok(server)

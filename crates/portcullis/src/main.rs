@@ -50,17 +50,26 @@ async fn run_serve() -> ExitCode {
         }
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let stop = shutdown_signal();
     tracing::info!(%address, "portcullis listening");
     let workers = config.worker.in_process.then(|| app.worker.start());
     let outcome = match serve(app.state, listener, config.workers) {
-        // The server handles SIGTERM/SIGINT itself and returns once drained.
-        Ok(server) => match server.await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = %e, "server stopped with an error");
-                ExitCode::FAILURE
+        Ok(server) => {
+            let handle = server.handle();
+            actix_web::rt::spawn(async move {
+                stop.await;
+                tracing::info!("stop requested: draining connections");
+                // Graceful: in-flight requests finish (up to 30 s).
+                handle.stop(true).await;
+            });
+            match server.await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "server stopped with an error");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Err(e) => {
             eprintln!("portcullis: cannot start the server: {e}");
             ExitCode::FAILURE
@@ -72,24 +81,21 @@ async fn run_serve() -> ExitCode {
     outcome
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this
+/// is called (not when first polled), so a signal right after start-up is
+/// never lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -111,8 +117,9 @@ async fn run_worker() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = shutdown_signal();
     let workers = app.worker.start();
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("stop requested: finishing running jobs");
     workers.shutdown().await;
     ExitCode::SUCCESS

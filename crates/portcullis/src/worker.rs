@@ -250,10 +250,8 @@ impl Worker {
         let seconds = every.whole_seconds().max(1);
         while !*stop.borrow() {
             let bucket = self.clock.now().unix_timestamp() / seconds;
-            let job = NewJob {
-                idempotency_key: Some(format!("purge-sessions:{seconds}:{bucket}")),
-                ..NewJob::new(queues::MAINTENANCE, kinds::PURGE_SESSIONS, serde_json::json!({}))
-            };
+            let job = NewJob::new(queues::MAINTENANCE, kinds::PURGE_SESSIONS, serde_json::json!({}))
+                .with_idempotency_key(format!("purge-sessions:{seconds}:{bucket}"));
             if let Err(error) = self.queue.enqueue(job).await {
                 tracing::warn!(%error, "could not schedule the session purge");
             }

@@ -31,6 +31,22 @@ impl NewJob {
             max_retries: 3,
         }
     }
+
+    /// Runs no earlier than `delay` from now.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay.max(Duration::ZERO);
+        self
+    }
+
+    /// Runs no earlier than `at` (`now` from the caller's clock; past times run at once).
+    pub fn run_at(self, at: OffsetDateTime, now: OffsetDateTime) -> Self {
+        self.with_delay(at - now)
+    }
+
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

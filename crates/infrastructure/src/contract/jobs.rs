@@ -46,9 +46,11 @@ pub async fn first_in_first_out(q: Arc<dyn JobQueue>) {
 }
 
 pub async fn delayed_jobs_wait_their_turn(q: Arc<dyn JobQueue>) {
-    let mut delayed = job("mail", 1);
-    delayed.delay = Duration::milliseconds(300);
-    q.enqueue(delayed).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    q.enqueue(job("mail", 1).run_at(now + Duration::milliseconds(300), now)).await.unwrap();
+    q.enqueue(job("mail", 2).run_at(now - Duration::hours(1), now)).await.unwrap();
+    let past = q.reserve("mail", VISIBILITY).await.unwrap().expect("a run-at in the past runs at once");
+    assert_eq!(past.job.payload["n"], 2);
     assert!(q.reserve("mail", VISIBILITY).await.unwrap().is_none());
     assert_eq!(q.stats("mail").await.unwrap().scheduled, 1);
     sleep_ms(700).await;
@@ -56,7 +58,7 @@ pub async fn delayed_jobs_wait_their_turn(q: Arc<dyn JobQueue>) {
 }
 
 pub async fn idempotency_keys_deduplicate(q: Arc<dyn JobQueue>) {
-    let keyed = |queue: &str| NewJob { idempotency_key: Some("purge:2026-11-25T18".into()), ..job(queue, 1) };
+    let keyed = |queue: &str| job(queue, 1).with_idempotency_key("purge:2026-11-25T18");
     let first = q.enqueue(keyed("mail")).await.unwrap();
     let second = q.enqueue(keyed("mail")).await.unwrap();
     assert!(matches!(first, Enqueued::Created(_)));

@@ -1,0 +1,132 @@
+//! The real binary: start-up, and graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn start(args: &[&str], env: &[(&str, String)]) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("binary starts");
+    let (tx, lines) = channel();
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    Running { child, lines, seen: Vec::new() }
+}
+
+impl Running {
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(needle);
+                self.seen.push(line);
+                if found {
+                    return;
+                }
+            }
+        }
+        panic!("{needle:?} never appeared; output:\n{}", self.seen.join("\n"));
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(Instant::now() < deadline, "did not stop within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("LOG_FORMAT", "json".into()),
+        ("LOG_LEVEL", "info".into()),
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", "0".into()),
+        ("ARGON2_MEMORY_KIB", "64".into()),
+        ("ARGON2_ITERATIONS", "1".into()),
+    ]
+}
+
+#[test]
+fn worker_stops_gracefully_on_sigterm() {
+    let mut env = base_env();
+    env.push(("REDIS_URL", crate::support::redis_url()));
+    env.push(("REDIS_KEY_PREFIX", portcullis_infrastructure::contract::unique_prefix()));
+    let mut worker = start(&["worker"], &env);
+    worker.wait_for("workers started");
+    let status = worker.terminate();
+    assert!(status.success(), "{status}: {}", worker.seen.join("\n"));
+    assert!(worker.seen.iter().any(|l| l.contains("workers stopped")), "{}", worker.seen.join("\n"));
+}
+
+#[test]
+fn serve_in_memory_stops_gracefully_on_sigterm() {
+    let mut server = start(&["serve"], &base_env());
+    server.wait_for("portcullis listening");
+    assert!(server.seen.iter().any(|l| l.contains("NOTHING IS PERSISTED")), "the in-memory warning is loud");
+    let status = server.terminate();
+    assert!(status.success(), "{status}: {}", server.seen.join("\n"));
+    assert!(server.seen.iter().any(|l| l.contains("workers stopped")), "{}", server.seen.join("\n"));
+}
+
+#[test]
+fn bad_configuration_names_the_variable_and_exits_2() {
+    let mut env = base_env();
+    env.push(("JWT_ACCESS_TOKEN_EXPIRY", "soon".into()));
+    env.push(("SMTP_HOST", "localhost".into()));
+    env.push(("SMTP_TLS", "ssl2".into()));
+    let mut bad = start(&["serve"], &env);
+    let status = bad.child.wait().unwrap();
+    while let Ok(line) = bad.lines.recv_timeout(Duration::from_millis(200)) {
+        bad.seen.push(line);
+    }
+    assert_eq!(status.code(), Some(2));
+    let output = bad.seen.join("\n");
+    assert!(output.contains("JWT_ACCESS_TOKEN_EXPIRY") && output.contains("SMTP_TLS"), "{output}");
+}
+
+#[test]
+fn worker_refuses_to_run_without_redis() {
+    let mut worker = start(&["worker"], &base_env());
+    let status = worker.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+}
