@@ -90,10 +90,10 @@ async fn full_hashing_pool_answers_overloaded() {
         ("MAX_HASH_CONCURRENCY", "1"),
         ("HASH_QUEUE_SIZE", "0"),
         ("ARGON2_MEMORY_KIB", "32768"),
-        ("ARGON2_ITERATIONS", "3"),
+        ("ARGON2_ITERATIONS", "6"),
     ])
     .await;
-    let calls = (0..8)
+    let calls = (0..16)
         .map(|i| {
             let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
             tokio::spawn(async move {
@@ -119,5 +119,5 @@ async fn full_hashing_pool_answers_overloaded() {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert!(overloaded > 0, "eight simultaneous logins on a one-slot pool must turn some away");
+    assert!(overloaded > 0, "sixteen simultaneous logins on a one-slot pool must turn some away");
 }

@@ -161,6 +161,12 @@ pub async fn enforce(
     Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 
+/// The per-email budget of the credential routes. The key is normalised like
+/// an account's email, so case and whitespace variants share one budget.
+pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str) -> Result<(), ApiError> {
+    enforce(req, state, RouteClass::Auth, "email", &raw_email.trim().to_lowercase(), None).await
+}
+
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");

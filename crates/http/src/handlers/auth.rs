@@ -5,19 +5,13 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
-use crate::rate_limit::{RouteClass, enforce};
+use crate::rate_limit::enforce_email;
 use crate::state::AppState;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
 use portcullis_application::auth::RegisterInput;
 use portcullis_domain::secret::Secret;
-
-/// Per-email keys use the same normalisation as accounts, so case and
-/// whitespace variations share one budget.
-fn email_key(raw: &str) -> String {
-    raw.trim().to_lowercase()
-}
 
 fn no_store(mut response: HttpResponse) -> HttpResponse {
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -43,7 +37,7 @@ pub async fn register(
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
+    enforce_email(&req, &state, &body.email).await?;
     let input = RegisterInput {
         email: body.email,
         password: Secret::new(body.password),
@@ -73,7 +67,7 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.email), None).await?;
+    enforce_email(&req, &state, &body.email).await?;
     let result = state.auth.login(&body.email, &Secret::new(body.password), &client.0).await;
     let outcome = match &result {
         Ok(_) => "success",

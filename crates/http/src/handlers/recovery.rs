@@ -7,15 +7,11 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Client, ValidJson};
-use crate::rate_limit::{RouteClass, enforce};
+use crate::rate_limit::enforce_email;
 use crate::state::AppState;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::secret::Secret;
-
-fn email_key(raw: &str) -> String {
-    raw.trim().to_lowercase()
-}
 
 fn accepted() -> HttpResponse {
     HttpResponse::Accepted().json(AcceptedResponse::MAIL)
@@ -54,7 +50,7 @@ pub async fn resend_verification(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    enforce_email(&req, &state, &body.0.email).await?;
     state.auth.resend_verification(&body.0.email, &client.0).await?;
     Ok(accepted())
 }
@@ -75,7 +71,7 @@ pub async fn forgot_password(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    enforce_email(&req, &state, &body.0.email).await?;
     state.auth.forgot_password(&body.0.email, &client.0).await?;
     Ok(accepted())
 }
@@ -115,7 +111,7 @@ pub async fn request_magic_link(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce(&req, &state, RouteClass::Auth, "email", &email_key(&body.0.email), None).await?;
+    enforce_email(&req, &state, &body.0.email).await?;
     state.auth.request_magic_link(&body.0.email, &client.0).await?;
     Ok(accepted())
 }

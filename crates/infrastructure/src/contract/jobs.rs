@@ -47,13 +47,13 @@ pub async fn first_in_first_out(q: Arc<dyn JobQueue>) {
 
 pub async fn delayed_jobs_wait_their_turn(q: Arc<dyn JobQueue>) {
     let now = time::OffsetDateTime::now_utc();
-    q.enqueue(job("mail", 1).run_at(now + Duration::milliseconds(300), now)).await.unwrap();
+    q.enqueue(job("mail", 1).run_at(now + Duration::seconds(1), now)).await.unwrap();
     q.enqueue(job("mail", 2).run_at(now - Duration::hours(1), now)).await.unwrap();
     let past = q.reserve("mail", VISIBILITY).await.unwrap().expect("a run-at in the past runs at once");
     assert_eq!(past.job.payload["n"], 2);
     assert!(q.reserve("mail", VISIBILITY).await.unwrap().is_none());
     assert_eq!(q.stats("mail").await.unwrap().scheduled, 1);
-    sleep_ms(700).await;
+    sleep_ms(1300).await;
     assert!(q.reserve("mail", VISIBILITY).await.unwrap().is_some());
 }
 
@@ -70,9 +70,9 @@ pub async fn idempotency_keys_deduplicate(q: Arc<dyn JobQueue>) {
 pub async fn visibility_timeout_redelivers(q: Arc<dyn JobQueue>) {
     let id = q.enqueue(job("mail", 1)).await.unwrap().id();
     // A worker reserves the job and dies without acknowledging it.
-    let lost = q.reserve("mail", Duration::milliseconds(200)).await.unwrap().unwrap();
+    let lost = q.reserve("mail", Duration::seconds(1)).await.unwrap().unwrap();
     assert!(q.reserve("mail", VISIBILITY).await.unwrap().is_none(), "invisible while leased");
-    sleep_ms(600).await;
+    sleep_ms(1300).await;
     let again = q.reserve("mail", VISIBILITY).await.unwrap().expect("redelivered");
     assert_eq!(again.job.id, id);
     assert_eq!(again.job.attempt, 2);

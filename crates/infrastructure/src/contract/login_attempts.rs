@@ -58,11 +58,10 @@ pub async fn concurrent_attempts_capped_at_threshold(store: Arc<dyn LoginAttempt
 }
 
 pub async fn lock_expires(store: Arc<dyn LoginAttempts>) {
-    let policy =
-        LockoutPolicy { threshold: 1, window: Duration::minutes(1), lock_for: Duration::milliseconds(200) };
+    let policy = LockoutPolicy { threshold: 1, window: Duration::minutes(1), lock_for: Duration::seconds(1) };
     let n = attempt(&store, "ada", &policy).await;
     assert!(store.fail("ada", n, &policy).await.unwrap().is_some());
     assert!(matches!(store.begin("ada", &policy).await.unwrap(), AttemptGate::Locked { .. }));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     assert_eq!(attempt(&store, "ada", &policy).await, 1);
 }
