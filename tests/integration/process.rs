@@ -130,3 +130,84 @@ fn worker_refuses_to_run_without_redis() {
     let status = worker.child.wait().unwrap();
     assert_eq!(status.code(), Some(2));
 }
+
+/// A stand-in OTLP/HTTP collector: records each request's line, content type
+/// and body, answers 200.
+struct Collector {
+    port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>,
+}
+
+impl Collector {
+    fn start() -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let (mut length, mut content_type) = (0usize, String::new());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    let lower = header.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if let Some(v) = lower.strip_prefix("content-type:") {
+                        content_type = v.trim().to_owned();
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                sink.lock().unwrap().push((request_line.trim().to_owned(), content_type, body));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+                );
+            }
+        });
+        Self { port, received }
+    }
+}
+
+#[test]
+fn request_spans_are_exported_over_otlp_http() {
+    use std::io::{Read, Write};
+    let collector = Collector::start();
+    let mut env = base_env();
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{}", collector.port)));
+    env.push(("OTEL_SERVICE_NAME", "portcullis-otlp-test".into()));
+    let mut server = start(&["serve"], &env);
+    server.wait_for("portcullis listening");
+    let line = server.seen.iter().find(|l| l.contains("portcullis listening")).unwrap().clone();
+    let address = line.split("\"address\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: test\r\nx-request-id: otlp-trace-check\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Stopping flushes the batch exporter.
+    assert!(server.terminate().success(), "{}", server.seen.join("\n"));
+    let received = collector.received.lock().unwrap().clone();
+    let traces =
+        received.iter().find(|(line, _, _)| line.starts_with("POST /v1/traces")).unwrap_or_else(|| {
+            panic!("no OTLP export; got {:?}", received.iter().map(|r| &r.0).collect::<Vec<_>>())
+        });
+    assert_eq!(traces.1, "application/x-protobuf");
+    let body = String::from_utf8_lossy(&traces.2);
+    assert!(body.contains("portcullis-otlp-test"), "the service name travels in the resource");
+    assert!(body.contains("otlp-trace-check"), "the request span carries its request id");
+}

@@ -51,6 +51,9 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     pub smtp: Option<SmtpConfig>,
     pub worker: WorkerConfig,
+    /// OTLP/HTTP collector base URL; traces go to `{it}/v1/traces`.
+    pub otlp_endpoint: Option<String>,
+    pub otel_service_name: String,
 }
 
 /// Background workers (`portcullis worker`, or in-process with `serve`).
@@ -281,6 +284,11 @@ impl Config {
         if !(app_base_url.starts_with("http://") || app_base_url.starts_with("https://")) {
             r.problems.push("APP_BASE_URL: must start with http:// or https://".into());
         }
+        let otlp_endpoint = r.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if otlp_endpoint.as_deref().is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+        {
+            r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: must start with http:// or https://".into());
+        }
         let config = Config {
             host: r.text("HOST", "0.0.0.0"),
             port,
@@ -331,6 +339,8 @@ impl Config {
             admin_emails,
             smtp,
             worker,
+            otlp_endpoint,
+            otel_service_name: r.text("OTEL_SERVICE_NAME", "portcullis"),
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }

@@ -28,7 +28,7 @@ async fn run_serve() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config);
     if config.in_memory() {
         tracing::warn!(
             "RUNNING IN MEMORY: no DATABASE_URL, so NOTHING IS PERSISTED. Do not use this mode in production."
@@ -105,7 +105,7 @@ async fn run_worker() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config);
     if config.redis_url.is_none() {
         eprintln!("portcullis: worker needs REDIS_URL (without it the queue lives inside `serve`)");
         return ExitCode::from(2);
@@ -130,7 +130,7 @@ fn run_migrate() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config);
     let Some(url) = config.database_url.as_deref() else {
         eprintln!("portcullis: migrate needs DATABASE_URL");
         return ExitCode::from(2);
