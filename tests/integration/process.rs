@@ -131,11 +131,13 @@ fn worker_refuses_to_run_without_redis() {
     assert_eq!(status.code(), Some(2));
 }
 
-/// A stand-in OTLP/HTTP collector: records each request's line, content type
-/// and body, answers 200.
+/// (request line, content type, body) of one request.
+type Recorded = (String, String, Vec<u8>);
+
+/// A stand-in OTLP/HTTP collector: records each request, answers 200.
 struct Collector {
     port: u16,
-    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
 }
 
 impl Collector {
