@@ -40,7 +40,7 @@ migrate:
 
 ## Criterion micro-benchmarks, then an HTTP load run with wrk (see docs/benchmarks.md).
 bench:
-	cargo bench -p portcullis-bench
+	REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} cargo bench -p portcullis-bench
 	./deploy/bench/http-load.sh
 
 clean:

@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_application::ports::{
-    AccessTokenIssuer, PasswordHasher, RateLimiter, SessionStore, TokenGenerator,
+    AccessTokenIssuer, JobQueue, NewJob, PasswordHasher, RateLimiter, SessionStore, TokenGenerator,
 };
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::{SessionId, UserId};
@@ -14,9 +14,10 @@ use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::{NewRefreshToken, Session};
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::jwt::{JwtIssuer, SigningAlgorithm};
-use portcullis_infrastructure::memory::{MemoryRateLimiter, MemorySessionStore};
+use portcullis_infrastructure::memory::{MemoryJobQueue, MemoryRateLimiter, MemorySessionStore};
 use portcullis_infrastructure::password::{Argon2Hasher, Argon2Params, PoolLimits};
 use portcullis_infrastructure::random::OsTokenGenerator;
+use portcullis_infrastructure::redis::{RedisJobQueue, RedisStore};
 use std::hint::black_box;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -113,5 +114,30 @@ fn stores(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, domain, jwt, argon2, stores);
+/// One job's whole life: enqueue, reserve, ack.
+fn job_cycle(rt: &tokio::runtime::Runtime, queue: &dyn JobQueue) {
+    rt.block_on(async {
+        queue.enqueue(NewJob::new("bench", "bench.job", serde_json::json!({ "n": 1 }))).await.unwrap();
+        let reserved = queue.reserve("bench", Duration::seconds(30)).await.unwrap().unwrap();
+        queue.ack(&reserved).await.unwrap();
+    });
+}
+
+fn jobs(c: &mut Criterion) {
+    let rt = runtime();
+    let memory = MemoryJobQueue::new(Arc::new(SystemClock));
+    c.bench_function("memory_job_enqueue_reserve_ack", |b| b.iter(|| job_cycle(&rt, &memory)));
+    // Against a real Redis when REDIS_URL is set (a benchmark, not a test:
+    // without Redis it reports that it did not run).
+    match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let prefix = format!("bench:{}:", std::process::id());
+            let redis = RedisJobQueue::new(RedisStore::new(&url, &prefix, 4).unwrap());
+            c.bench_function("redis_job_enqueue_reserve_ack", |b| b.iter(|| job_cycle(&rt, &redis)));
+        }
+        Err(_) => eprintln!("REDIS_URL not set: redis_job_enqueue_reserve_ack not measured"),
+    }
+}
+
+criterion_group!(benches, domain, jwt, argon2, stores, jobs);
 criterion_main!(benches);
