@@ -39,3 +39,50 @@ impl JobHandler for PurgeSessions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MockClock, MockSessionStore, Purged, StoreError};
+    use portcullis_domain::jobs::JobId;
+    use time::OffsetDateTime;
+
+    fn job() -> Job {
+        Job {
+            id: JobId::new(),
+            queue: "maintenance".into(),
+            kind: "maintenance.purge_sessions".into(),
+            payload: serde_json::json!({}),
+            attempt: 1,
+            max_retries: 3,
+            enqueued_at: OffsetDateTime::UNIX_EPOCH,
+            last_error: None,
+        }
+    }
+
+    fn clock() -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(100));
+        Arc::new(clock)
+    }
+
+    #[tokio::test]
+    async fn purges_with_a_day_of_revoked_history_kept() {
+        let mut sessions = MockSessionStore::new();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(100);
+        sessions
+            .expect_purge_expired()
+            .withf(move |at, revoked_before| *at == now && *revoked_before == now - Duration::days(1))
+            .times(1)
+            .returning(|_, _| Ok(Purged { refresh_tokens: 3, sessions: 1 }));
+        PurgeSessions::new(Arc::new(sessions), clock()).handle(&job()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_retried() {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_purge_expired().returning(|_, _| Err(StoreError::Unavailable("db down".into())));
+        let err = PurgeSessions::new(Arc::new(sessions), clock()).handle(&job()).await.unwrap_err();
+        assert!(matches!(err, JobError::Retry(_)));
+    }
+}

@@ -97,6 +97,13 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
+    /// Kills the loops on the spot, like a crashed process: nothing is
+    /// acknowledged or released (tests of at-least-once delivery).
+    #[cfg(test)]
+    fn crash(mut self) {
+        self.tasks.abort_all();
+    }
+
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
@@ -436,6 +443,34 @@ mod tests {
         assert_eq!(queue.stats(queues::MAIL).await.unwrap(), QueueStats { pending: 1, ..Default::default() });
         let again = queue.reserve(queues::MAIL, Duration::seconds(1)).await.unwrap().unwrap();
         assert_eq!(again.job.attempt, 1, "an interrupted run does not use up a retry");
+    }
+
+    #[tokio::test]
+    async fn a_job_survives_its_worker_dying_mid_run() {
+        let mut short = config(3, 1000);
+        short.visibility_timeout = Duration::milliseconds(500);
+        let queue: Arc<dyn JobQueue> = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
+        let worker_with = |handler: Arc<dyn JobHandler>| {
+            let mut handlers: Handlers = HashMap::new();
+            handlers.insert("test.job", handler);
+            Worker::new(
+                queue.clone(),
+                handlers,
+                Arc::new(SystemClock),
+                Metrics::new().unwrap(),
+                short.clone(),
+            )
+        };
+        let doomed = worker_with(Arc::new(Hangs)).start();
+        queue.enqueue(mail_job("test.job")).await.unwrap();
+        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        doomed.crash();
+
+        let handler = Arc::new(Scripted { calls: AtomicU32::new(0), behaviour: |_| Ok(()) });
+        let survivor = worker_with(handler.clone()).start();
+        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        survivor.shutdown().await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 1, "delivered again after the visibility timeout");
     }
 
     #[tokio::test]
