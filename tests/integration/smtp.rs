@@ -17,21 +17,96 @@ pub struct SmtpServer {
     pub maildir: PathBuf,
 }
 
+/// A throwaway CA and a server certificate it signed for 127.0.0.1.
+pub struct TestCertificates {
+    dir: PathBuf,
+}
+
+impl TestCertificates {
+    pub fn create() -> Self {
+        let dir = std::env::temp_dir().join(format!("portcullis-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("server.ext"),
+            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let steps: [Vec<String>; 3] = [
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=Portcullis Test CA",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(["-keyout".to_owned(), d("ca.key"), "-out".to_owned(), d("ca.pem")])
+            .collect(),
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(["-keyout".to_owned(), d("server.key"), "-out".to_owned(), d("server.csr")])
+                .collect(),
+            vec![
+                "x509".to_owned(),
+                "-req".to_owned(),
+                "-in".to_owned(),
+                d("server.csr"),
+                "-CA".to_owned(),
+                d("ca.pem"),
+                "-CAkey".to_owned(),
+                d("ca.key"),
+                "-CAcreateserial".to_owned(),
+                "-days".to_owned(),
+                "1".to_owned(),
+                "-extfile".to_owned(),
+                d("server.ext"),
+                "-out".to_owned(),
+                d("server.pem"),
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl").args(&args).output().expect("openssl is installed");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TestCertificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl SmtpServer {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With the certificates, the server offers (and requires) STARTTLS.
+    pub fn start_with_starttls(certs: &TestCertificates) -> Self {
+        Self::start_with(&["--tlscert", &certs.path("server.pem"), "--tlskey", &certs.path("server.key")])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let maildir =
             std::env::temp_dir().join(format!("portcullis-maildir-{}", uuid::Uuid::new_v4().simple()));
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -65,6 +140,7 @@ impl SmtpServer {
             from: "Portcullis <no-reply@portcullis.test>".into(),
             timeout: std::time::Duration::from_secs(5),
             pool_size: 4,
+            ca_cert_path: None,
         })
         .unwrap()
     }
@@ -134,6 +210,7 @@ async fn an_unreachable_server_is_a_transient_failure() {
         from: "no-reply@portcullis.test".into(),
         timeout: std::time::Duration::from_secs(2),
         pool_size: 1,
+        ca_cert_path: None,
     })
     .unwrap();
     let message = portcullis_application::ports::OutgoingEmail {
@@ -144,4 +221,35 @@ async fn an_unreachable_server_is_a_transient_failure() {
     };
     let err = mailer.send(&message).await.unwrap_err();
     assert!(matches!(err, portcullis_application::ports::MailError::Transient(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_a_private_ca() {
+    let certs = TestCertificates::create();
+    let server = SmtpServer::start_with_starttls(&certs);
+    let config = |tls: SmtpTls, ca: Option<String>| SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        username: None,
+        password: None,
+        tls,
+        from: "Portcullis <no-reply@portcullis.test>".into(),
+        timeout: std::time::Duration::from_secs(5),
+        pool_size: 1,
+        ca_cert_path: ca,
+    };
+    let message = |n: u32| portcullis_application::ports::OutgoingEmail {
+        to: "ada@example.com".into(),
+        subject: format!("over TLS {n}"),
+        text: "t".into(),
+        html: "<p>h</p>".into(),
+    };
+    // Trusting the private CA, STARTTLS succeeds.
+    let trusted = SmtpMailer::new(&config(SmtpTls::StartTls, Some(certs.path("ca.pem")))).unwrap();
+    trusted.send(&message(1)).await.unwrap();
+    // Without it the certificate is refused: nothing goes out in clear text.
+    let untrusted = SmtpMailer::new(&config(SmtpTls::StartTls, None)).unwrap();
+    assert!(untrusted.send(&message(2)).await.is_err());
+    let subjects: Vec<String> = server.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(subjects, vec!["over TLS 1".to_owned()]);
 }

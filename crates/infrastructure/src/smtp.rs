@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use portcullis_application::ports::{MailError, Mailer, OutgoingEmail};
 use portcullis_domain::secret::Secret;
@@ -43,6 +44,8 @@ pub struct SmtpConfig {
     pub from: String,
     pub timeout: Duration,
     pub pool_size: u32,
+    /// PEM file of an extra CA to trust (a private relay's own CA).
+    pub ca_cert_path: Option<String>,
 }
 
 pub struct SmtpMailer {
@@ -64,6 +67,19 @@ impl SmtpMailer {
             .port(config.port)
             .timeout(Some(config.timeout))
             .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
+        if let Some(path) = &config.ca_cert_path {
+            let pem = std::fs::read(path).map_err(|e| format!("SMTP_CA_CERT {path:?}: {e}"))?;
+            let ca = Certificate::from_pem(&pem).map_err(|e| format!("SMTP_CA_CERT {path:?}: {e}"))?;
+            let params = TlsParameters::builder(config.host.clone())
+                .add_root_certificate(ca)
+                .build_rustls()
+                .map_err(|e| format!("SMTP TLS parameters: {e}"))?;
+            builder = builder.tls(match config.tls {
+                SmtpTls::None => Tls::None,
+                SmtpTls::StartTls => Tls::Required(params),
+                SmtpTls::Tls => Tls::Wrapper(params),
+            });
+        }
         if let Some(user) = &config.username {
             let password = config.password.as_ref().map(|p| p.expose().to_owned()).unwrap_or_default();
             builder = builder.credentials(Credentials::new(user.clone(), password));
@@ -116,6 +132,7 @@ mod tests {
             from: "not an address".into(),
             timeout: Duration::from_secs(5),
             pool_size: 2,
+            ca_cert_path: None,
         };
         assert!(SmtpMailer::new(&config).is_err());
     }

@@ -234,6 +234,7 @@ impl Config {
             from: String::new(),
             timeout: std::time::Duration::ZERO,
             pool_size: 0,
+            ca_cert_path: None,
         });
         let smtp = smtp.map(|mut s| {
             s.tls = r.parsed("SMTP_TLS", SmtpTls::StartTls, |v| v.parse());
@@ -247,6 +248,7 @@ impl Config {
             let timeout = r.duration("SMTP_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
             s.timeout = std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64);
             s.pool_size = r.number("SMTP_POOL_SIZE", 4u32, 1);
+            s.ca_cert_path = r.raw("SMTP_CA_CERT");
             s
         });
         let redis_configured = redis_url.is_some();
