@@ -42,7 +42,11 @@ impl AuthService {
             (Some(user), Verification::Match { needs_rehash }) => (user, needs_rehash),
             (user, _) => {
                 let user_id = user.as_ref().map(|u| u.id);
-                let locked = self.ports.attempts.fail(key, attempt, &policy).await?;
+                // The failure that reaches the threshold locks the account.
+                let locked = attempt >= policy.threshold;
+                if locked {
+                    self.ports.attempts.lock(key, policy.lock_for).await?;
+                }
                 self.audit
                     .record(
                         AuditAction::LoginFailed,
@@ -51,13 +55,13 @@ impl AuthService {
                         json!({ "email": key, "attempt": attempt }),
                     )
                     .await;
-                if let Some(lock) = locked {
+                if locked {
                     self.audit
                         .record(
                             AuditAction::AccountLocked,
                             user_id,
                             ctx,
-                            json!({ "email": key, "locked_for_seconds": lock.whole_seconds() }),
+                            json!({ "email": key, "locked_for_seconds": policy.lock_for.whole_seconds() }),
                         )
                         .await;
                 }

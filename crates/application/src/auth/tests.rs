@@ -126,7 +126,7 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
     m.hasher
         .expect_verify()
         .returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
-    m.attempts.expect_fail().never();
+    m.attempts.expect_lock().never();
     let err = m
         .service()
         .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
@@ -141,7 +141,8 @@ async fn login_unknown_email_burns_a_dummy_verification() {
     m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_verify_dummy().times(1).returning(|_| Ok(()));
-    m.attempts.expect_fail().times(1).returning(|_, _, _| Ok(None));
+    // The first failure is below the threshold: no lock.
+    m.attempts.expect_lock().never();
     let err = m
         .service()
         .login("nobody@example.com", &Secret::new("whatever"), &RequestContext::default())

@@ -30,14 +30,9 @@ pub enum AttemptGate {
 #[async_trait]
 pub trait LoginAttempts: Send + Sync {
     async fn begin(&self, key: &str, policy: &LockoutPolicy) -> Result<AttemptGate, StoreError>;
-    /// Records the failure of attempt number `attempt`; returns `Some(lock)` if
-    /// this failure locked the account.
-    async fn fail(
-        &self,
-        key: &str,
-        attempt: u32,
-        policy: &LockoutPolicy,
-    ) -> Result<Option<Duration>, StoreError>;
+    /// Locks the account for `lock_for` (the caller decides when: a failure
+    /// numbered at or above the threshold) and clears the count.
+    async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError>;
     /// A success clears the count.
     async fn succeed(&self, key: &str) -> Result<(), StoreError>;
 }

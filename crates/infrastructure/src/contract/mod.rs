@@ -89,7 +89,7 @@ macro_rules! login_attempts_contract {
             $crate::contract::login_attempts,
             $factory,
             [
-                threshold_failures_lock,
+                a_lock_refuses_attempts,
                 success_resets_the_count,
                 concurrent_attempts_capped_at_threshold,
                 lock_expires,

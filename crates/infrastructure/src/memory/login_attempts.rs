@@ -52,20 +52,12 @@ impl LoginAttempts for MemoryLoginAttempts {
         Ok(AttemptGate::Allowed { attempt: entry.0 })
     }
 
-    async fn fail(
-        &self,
-        key: &str,
-        attempt: u32,
-        policy: &LockoutPolicy,
-    ) -> Result<Option<Duration>, StoreError> {
-        if attempt < policy.threshold {
-            return Ok(None);
-        }
+    async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut state = lock(&self.state);
-        state.locks.insert(key.to_owned(), now + policy.lock_for);
+        state.locks.insert(key.to_owned(), now + lock_for);
         state.counters.remove(key);
-        Ok(Some(policy.lock_for))
+        Ok(())
     }
 
     async fn succeed(&self, key: &str) -> Result<(), StoreError> {

@@ -69,25 +69,17 @@ impl LoginAttempts for RedisLoginAttempts {
         })
     }
 
-    async fn fail(
-        &self,
-        key: &str,
-        attempt: u32,
-        policy: &LockoutPolicy,
-    ) -> Result<Option<Duration>, StoreError> {
-        if attempt < policy.threshold {
-            return Ok(None);
-        }
+    async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError> {
         let (count, lock) = self.keys(key);
         let mut conn = self.0.conn().await?;
         let _: i64 = LOCK
             .key(count)
             .key(lock)
-            .arg(millis(policy.lock_for))
+            .arg(millis(lock_for))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(Some(policy.lock_for))
+        Ok(())
     }
 
     async fn succeed(&self, key: &str) -> Result<(), StoreError> {
