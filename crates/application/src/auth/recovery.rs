@@ -128,8 +128,10 @@ impl AuthService {
     ) -> Result<(), AppError> {
         let check =
             self.validate_new_password("new_password", new, Vec::new(), ValidationErrors::default()).await?;
-        let user = self.consume(TokenPurpose::PasswordReset, token).await?;
+        // Hash before spending the token: if the hashing pool is full (503),
+        // the link still works when the user tries again.
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
+        let user = self.consume(TokenPurpose::PasswordReset, token).await?;
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
         let revoked = self.revoke_user_sessions(&user, None).await?;

@@ -209,3 +209,20 @@ async fn forgot_password_answers_alike_when_the_queue_is_down() {
     m.jobs.expect_enqueue().times(1).returning(|_| Err(StoreError::Unavailable("redis down".into())));
     m.service().forgot_password("ada@example.com", &RequestContext::default()).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_overloaded_reset_keeps_the_link_usable() {
+    let mut m = Mocks::new();
+    m.hasher.expect_hash().returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
+    m.one_time_tokens.expect_consume().never();
+    let err = m
+        .service()
+        .reset_password(
+            &Secret::new("link-token"),
+            &Secret::new("Velvet-Harbor-37#"),
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
+}
