@@ -226,3 +226,20 @@ async fn an_overloaded_reset_keeps_the_link_usable() {
         .unwrap_err();
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn revocation_checks_fail_closed() {
+    let mut m = Mocks::new();
+    m.access_tokens.expect_verify().returning(|_, _| {
+        Ok(AccessClaims {
+            user_id: UserId::new(),
+            session_id: SessionId::new(),
+            token_id: "jti".into(),
+            issued_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
+        })
+    });
+    m.revocations.expect_any_revoked().returning(|_| Err(StoreError::Unavailable("redis down".into())));
+    let err = m.service().authenticate("a.b.c").await.unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+}
