@@ -185,8 +185,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
+        match self {
+            // Back-pressure, not a fault: a flood must not become a log flood
+            // (http_requests_total{status="503"} counts them).
+            Self::App(AppError::Overloaded { .. }) | Self::NotReady { .. } => {
+                tracing::debug!(code = self.code(), "request refused")
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(code = self.code(), error = %self, "request failed")
+            }
+            _ => {}
         }
         let meta = RequestMeta::current();
         let envelope = ErrorEnvelope {
