@@ -126,7 +126,7 @@ async fn redis_down_falls_back_to_the_in_process_limiter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_fails_when_migrations_cannot_run() {
     use portcullis::config::Config;
-    use portcullis::wiring::{Overrides, build_state};
+    use portcullis::wiring::{Overrides, build};
     let url = portcullis_infrastructure::postgres::test_db::with_database(
         &portcullis_infrastructure::postgres::test_db::database_url(),
         "portcullis_does_not_exist",
@@ -138,7 +138,7 @@ async fn start_up_fails_when_migrations_cannot_run() {
         _ => None,
     })
     .unwrap();
-    let err = build_state(&config, Overrides::default()).await.err().expect("start-up must fail");
+    let err = build(&config, Overrides::default()).await.err().expect("start-up must fail");
     assert!(err.to_string().contains("PostgreSQL"), "{err}");
 }
 

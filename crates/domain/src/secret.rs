@@ -77,11 +77,6 @@ pub fn encode_token(bytes: &[u8]) -> Secret {
     Secret(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Constant-time equality of two secrets of any length.
-pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && bool::from(a.ct_eq(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,7 +98,5 @@ mod tests {
     #[test]
     fn encode_is_base64url() {
         assert_eq!(encode_token(&[0xfb, 0xff]).expose(), "-_8");
-        assert!(secrets_equal(b"ab", b"ab"));
-        assert!(!secrets_equal(b"ab", b"abc"));
     }
 }

@@ -211,8 +211,3 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     let worker = Worker::new(jobs, handlers, clock, metrics, config.worker.clone());
     Ok(Application { state, worker, outbox })
 }
-
-/// The HTTP state alone (tests that need no worker).
-pub async fn build_state(config: &Config, overrides: Overrides) -> Result<AppState, StartupError> {
-    Ok(build(config, overrides).await?.state)
-}

@@ -40,7 +40,7 @@ impl AuthService {
         self.ports.sessions.revoke(claims.session_id, now).await?;
         let remaining = (claims.expires_at - now).max(Duration::seconds(1));
         self.ports.revocations.revoke(&claims.token_id, remaining).await?;
-        self.ports.revocations.revoke(&claims.session_id.to_string(), self.ports.access_tokens.ttl()).await?;
+        self.revoke_session_tokens(claims.session_id).await?;
         self.audit
             .record(
                 AuditAction::Logout,

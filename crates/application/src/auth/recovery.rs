@@ -193,7 +193,7 @@ impl AuthService {
     ) -> Result<usize, AppError> {
         let revoked = self.ports.sessions.revoke_all_for_user(user.id, keep, self.ports.clock.now()).await?;
         for sid in &revoked {
-            self.ports.revocations.revoke(&sid.to_string(), self.ports.access_tokens.ttl()).await?;
+            self.revoke_session_tokens(*sid).await?;
         }
         Ok(revoked.len())
     }

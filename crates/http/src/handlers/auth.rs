@@ -5,18 +5,13 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
+use crate::handlers::no_store;
 use crate::rate_limit::enforce_email;
 use crate::state::AppState;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
 use portcullis_application::auth::RegisterInput;
 use portcullis_domain::secret::Secret;
-
-fn no_store(mut response: HttpResponse) -> HttpResponse {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
 
 /// Create an account.
 #[utoipa::path(

@@ -5,3 +5,12 @@ pub mod auth;
 pub mod meta;
 pub mod recovery;
 pub mod users;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+
+/// Token-bearing answers must not be cached by browsers or proxies.
+pub(crate) fn no_store(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -7,9 +7,9 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Client, ValidJson};
+use crate::handlers::no_store;
 use crate::rate_limit::enforce_email;
 use crate::state::AppState;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::secret::Secret;
 
@@ -131,8 +131,6 @@ pub async fn verify_magic_link(
     body: ValidJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let authenticated = state.auth.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
-    let mut response = HttpResponse::Ok().json(TokenResponse::from(&authenticated));
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     state.metrics.logins.with_label_values(&["success"]).inc();
-    Ok(response)
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
 }

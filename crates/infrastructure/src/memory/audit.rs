@@ -11,13 +11,6 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct MemoryAuditLog(Mutex<BTreeMap<AuditEventId, AuditEvent>>);
 
-impl MemoryAuditLog {
-    /// Every event, oldest first (for tests and the dev console).
-    pub fn all(&self) -> Vec<AuditEvent> {
-        lock(&self.0).values().cloned().collect()
-    }
-}
-
 #[async_trait]
 impl AuditLog for MemoryAuditLog {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@
 
 use super::{RedisStore, millis, unavailable};
 use async_trait::async_trait;
-use deadpool_redis::redis::Script;
+use deadpool_redis::redis::{Script, ScriptInvocation};
 use portcullis_application::ports::{
     DeadJob, Enqueued, Failed, Job, JobQueue, NewJob, QueueStats, Reserved, StoreError,
 };
@@ -139,6 +139,15 @@ impl RedisJobQueue {
     fn job_key(&self, id: &str) -> String {
         format!("{}{id}", self.job_prefix())
     }
+
+    /// The keys and arguments of `TAKE_LEASED`, which every lease-holder
+    /// script starts with; callers append their own after them.
+    fn leased<'a>(&self, script: &'a Script, r: &Reserved) -> ScriptInvocation<'a> {
+        let id = r.job.id.to_string();
+        let mut invocation = script.key(self.q(&r.job.queue, "running"));
+        invocation.key(self.q(&r.job.queue, "pending")).key(self.job_key(&id)).arg(id).arg(&r.lease);
+        invocation
+    }
 }
 
 fn timestamp(ms: i64) -> OffsetDateTime {
@@ -222,15 +231,10 @@ impl JobQueue for RedisJobQueue {
     }
 
     async fn ack(&self, r: &Reserved) -> Result<bool, StoreError> {
-        let id = r.job.id.to_string();
         let mut conn = self.0.conn().await?;
-        let done: i64 = ACK
-            .key(self.q(&r.job.queue, "running"))
-            .key(self.q(&r.job.queue, "pending"))
-            .key(self.job_key(&id))
+        let done: i64 = self
+            .leased(&ACK, r)
             .key(self.q(&r.job.queue, "completed"))
-            .arg(&id)
-            .arg(&r.lease)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -243,16 +247,11 @@ impl JobQueue for RedisJobQueue {
         error: &str,
         retry_in: Option<Duration>,
     ) -> Result<Failed, StoreError> {
-        let id = r.job.id.to_string();
         let mut conn = self.0.conn().await?;
-        let outcome: i64 = FAIL
-            .key(self.q(&r.job.queue, "running"))
-            .key(self.q(&r.job.queue, "pending"))
-            .key(self.job_key(&id))
+        let outcome: i64 = self
+            .leased(&FAIL, r)
             .key(self.q(&r.job.queue, "scheduled"))
             .key(self.q(&r.job.queue, "dead"))
-            .arg(&id)
-            .arg(&r.lease)
             .arg(error)
             .arg(retry_in.map(|d| millis(d).to_string()).unwrap_or_default())
             .invoke_async(&mut conn)
@@ -266,17 +265,8 @@ impl JobQueue for RedisJobQueue {
     }
 
     async fn release(&self, r: &Reserved) -> Result<bool, StoreError> {
-        let id = r.job.id.to_string();
         let mut conn = self.0.conn().await?;
-        let done: i64 = RELEASE
-            .key(self.q(&r.job.queue, "running"))
-            .key(self.q(&r.job.queue, "pending"))
-            .key(self.job_key(&id))
-            .arg(&id)
-            .arg(&r.lease)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let done: i64 = self.leased(&RELEASE, r).invoke_async(&mut conn).await.map_err(unavailable)?;
         Ok(done == 1)
     }
 
