@@ -141,6 +141,17 @@ impl TestApp {
         assert!(outbox.to(to).is_empty(), "unexpected mail to {to}");
     }
 
+    /// Registers, verifies the address with the mailed link, and logs in.
+    pub async fn verified_sign_in(&self, email: &str) -> Value {
+        assert_eq!(self.register(email).await.status(), 201);
+        let mail = self.mail_to(email, 1).await;
+        let res = self.post("/api/v1/auth/verify-email", &json!({ "token": link_token(&mail[0]) })).await;
+        assert_eq!(res.status(), 200);
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
     pub async fn refresh(&self, token: &str) -> Response {
         self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await
     }

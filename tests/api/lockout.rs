@@ -67,3 +67,96 @@ async fn parallel_guesses_never_exceed_the_threshold() {
     let activity_user = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(activity_user.status(), 423);
 }
+
+/// Hardening #1: 503 OVERLOADED (hashing pool full because of other people's
+/// logins) is no verdict on the password, so retries with the right password
+/// never lock the owner out.
+#[tokio::test]
+async fn overloaded_retries_never_lock_the_owner() {
+    let app = spawn_app_with(&[
+        ("LOGIN_LOCKOUT_THRESHOLD", "3"),
+        ("MAX_HASH_CONCURRENCY", "1"),
+        ("HASH_QUEUE_SIZE", "0"),
+        ("ARGON2_MEMORY_KIB", "8192"),
+        ("ARGON2_ITERATIONS", "2"),
+        ("RATE_LIMIT_AUTH_MAX_REQUESTS", "1000000"),
+    ])
+    .await;
+    app.register("ada@example.com").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood: Vec<_> = (0..4)
+        .map(|n| {
+            let (client, url, stop) = (app.client.clone(), app.url("/api/v1/auth/login"), stop.clone());
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let body =
+                        serde_json::json!({ "email": format!("flood-{n}-{i}@example.com"), "password": "x" });
+                    let _ = client.post(&url).json(&body).send().await;
+                }
+            })
+        })
+        .collect();
+    let mut overloaded = 0;
+    for _ in 0..400 {
+        let res = app.login("ada@example.com", PASSWORD).await;
+        match res.status().as_u16() {
+            503 => overloaded += 1,
+            200 => {}
+            other => panic!("the owner got {other}: {}", res.text().await.unwrap()),
+        }
+        if overloaded >= 8 {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in flood {
+        f.await.unwrap();
+    }
+    assert!(overloaded >= 8, "the flood should have filled the hashing pool ({overloaded} refusals)");
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+}
+
+/// Hardening #3: a password reset lifts a lockout (the README says so).
+#[tokio::test]
+async fn a_password_reset_lifts_the_lockout() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "2")]).await;
+    app.register("ada@example.com").await;
+    for _ in 0..2 {
+        app.login("ada@example.com", "Wrong-Password-1").await;
+    }
+    expect_error(app.login("ada@example.com", PASSWORD).await, 423, "ACCOUNT_LOCKED").await;
+    let res =
+        app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    let mail = app.mail_to("ada@example.com", 2).await;
+    let token = link_token(mail.iter().find(|m| m.subject.contains("Reset")).unwrap());
+    let new_password = "Velvet-Harbor-37#";
+    let res = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &serde_json::json!({ "token": token, "new_password": new_password }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.login("ada@example.com", new_password).await.status(), 200);
+}
+
+/// Hardening #7: the current-password check of a password change is counted
+/// like a login, so it cannot be used as an unthrottled password oracle.
+#[tokio::test]
+async fn wrong_current_passwords_lock_like_logins() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let change = |current: &str| serde_json::json!({ "current_password": current, "new_password": "Velvet-Harbor-37#" });
+    for _ in 0..3 {
+        let res = app.post_auth("/api/v1/users/me/password", token, &change("Wrong-Password-1")).await;
+        expect_error(res, 400, "VALIDATION_ERROR").await;
+    }
+    // The fourth try, with the right password, is refused: the account is locked.
+    let res = app.post_auth("/api/v1/users/me/password", token, &change(PASSWORD)).await;
+    expect_error(res, 423, "ACCOUNT_LOCKED").await;
+    expect_error(app.login("ada@example.com", PASSWORD).await, 423, "ACCOUNT_LOCKED").await;
+}

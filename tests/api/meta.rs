@@ -33,6 +33,25 @@ async fn metrics_count_requests_logins_and_registrations() {
     assert!(text.contains("auth_registrations_total 1"), "{text}");
 }
 
+/// Hardening #15: `/metrics` can be protected with METRICS_BEARER_TOKEN.
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let app = spawn_app_with(&[("METRICS_BEARER_TOKEN", "scrape-me-0123456789")]).await;
+    let get = |token: Option<&str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    expect_error(get(None).await.unwrap(), 401, "UNAUTHORIZED").await;
+    expect_error(get(Some("scrape-me-012345678")).await.unwrap(), 401, "UNAUTHORIZED").await;
+    expect_error(get(Some("scrape-me-0123456789x")).await.unwrap(), 401, "UNAUTHORIZED").await;
+    let res = get(Some("scrape-me-0123456789")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("http_requests_total"));
+}
+
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let app = spawn_app().await;

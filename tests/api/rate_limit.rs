@@ -69,3 +69,114 @@ async fn authenticated_routes_are_limited_per_user() {
     let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(text.contains(r#"rate_limit_rejections_total{class="general",key="user"} 2"#), "{text}");
 }
+
+/// The credential routes: the strict budget. Every other API route takes the
+/// general one. The test walks the OpenAPI document, so a route added without
+/// a declared class (or with the wrong one) fails here: before classes were
+/// declared with the routes, `POST /api/v1/auth/log%69n` reached the login
+/// handler on the general budget.
+const CREDENTIAL_ROUTES: [&str; 7] = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/password/forgot",
+    "/api/v1/auth/password/reset",
+    "/api/v1/auth/magic-link",
+    "/api/v1/auth/magic-link/verify",
+    "/api/v1/auth/verify-email/resend",
+];
+
+#[tokio::test]
+async fn every_api_route_declares_its_class() {
+    let app =
+        spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "999"), ("RATE_LIMIT_MAX_REQUESTS", "1000")]).await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let doc: Value =
+        app.client.get(app.url("/api-docs/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let url_path =
+            path.replace("{queue}", "mail").replace("{id}", "00000000-0000-0000-0000-000000000000");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = app
+                .client
+                .request(method.clone(), app.url(&url_path))
+                .bearer_auth(token)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            let expected = if CREDENTIAL_ROUTES.contains(&path.as_str()) { "999" } else { "1000" };
+            let limit = res.headers().get("x-ratelimit-limit").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(limit.as_deref(), Some(expected), "{method} {path}: no or wrong rate-limit class");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "only {checked} routes checked");
+}
+
+/// Hardening #2: the class follows the route that matched, not the raw path.
+#[tokio::test]
+async fn percent_encoded_paths_spend_the_credential_budget() {
+    let app = spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "2")]).await;
+    let encoded = [
+        "/api/v1/auth/log%69n",
+        "/api/v1/auth/%72egister",
+        "/api/v1/auth/password/forgo%74",
+        "/api/v1/auth/password/rese%74",
+        "/api/v1/auth/magic-lin%6B",
+    ];
+    for path in encoded {
+        let body = serde_json::json!({ "email": "x@example.com", "password": "p", "token": "t", "new_password": "p" });
+        let res = app.client.post(app.url(path)).json(&body).send().await.unwrap();
+        assert_ne!(res.status(), 404, "{path} should reach its handler");
+        assert_eq!(res.headers()["x-ratelimit-limit"], "2", "{path} is on the credential budget");
+    }
+    // Unknown API paths are still limited (general budget).
+    let res = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(res.headers()["x-ratelimit-limit"], "1000");
+    expect_error(res, 404, "NOT_FOUND").await;
+}
+
+/// Hardening #8: behind a trusted proxy that appends, the client is the
+/// right-most untrusted hop; what the client wrote on the left picks nothing,
+/// and garbage never becomes a stored address.
+#[tokio::test]
+async fn forwarded_for_is_read_from_the_right_and_validated() {
+    let app =
+        spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "1"), ("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let login = |xff: String| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", xff)
+            .json(&serde_json::json!({ "email": "nobody@example.com", "password": "x" }))
+            .send()
+    };
+    assert_eq!(login("198.51.100.1, 203.0.113.5".into()).await.unwrap().status(), 401);
+    // Another chosen left-most value does not buy a fresh budget.
+    expect_error(login("198.51.100.2, 203.0.113.5".into()).await.unwrap(), 429, "RATE_LIMITED").await;
+
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.register("ada@example.com").await;
+    for garbage in ["http://evil.example/x".to_owned(), "1' OR '1'='1".to_owned(), "7".repeat(3000)] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", garbage)
+            .json(&serde_json::json!({ "email": "ada@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let login: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let activity: Value =
+        app.get_auth("/api/v1/users/me/activity", str_of(&login, "access_token")).await.json().await.unwrap();
+    for item in activity["items"].as_array().unwrap() {
+        assert_eq!(item["ip"], "127.0.0.1", "{item}");
+    }
+}

@@ -237,6 +237,28 @@ async fn a_login_from_a_new_address_sends_a_security_alert() {
     assert_eq!(app.outbox.as_ref().unwrap().to("ada@example.com").len(), 2);
 }
 
+/// Hardening #16: after more than 50 token refreshes, a login from the usual
+/// address is still not "new".
+#[tokio::test]
+async fn many_refreshes_do_not_make_the_usual_address_new() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let mut refresh = str_of(&login, "refresh_token").to_owned();
+    for _ in 0..60 {
+        let body: serde_json::Value = app.refresh(&refresh).await.json().await.unwrap();
+        refresh = str_of(&body, "refresh_token").to_owned();
+    }
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    app.no_mail_to("nobody@example.com").await;
+    let mails = app.outbox.as_ref().unwrap().to("ada@example.com");
+    assert_eq!(
+        mails.len(),
+        1,
+        "only the welcome mail: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test]
 async fn password_change_sends_a_security_alert() {
     let app = spawn_app().await;

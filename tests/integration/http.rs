@@ -119,8 +119,65 @@ async fn redis_down_falls_back_to_the_in_process_limiter() {
         expect_error(app.client.get(app.url("/health/ready")).send().await.unwrap(), 503, "NOT_READY").await;
     assert_eq!(body["error"]["details"]["checks"]["redis"], "unavailable");
 
-    // Logins need Redis for the lockout counter: a clear 503, not a 500.
-    expect_error(app.login("ada@example.com", PASSWORD).await, 503, "SERVICE_UNAVAILABLE").await;
+    // Sign-in degrades, it does not go down (ADR 0007): the lockout is counted
+    // in-process, revocations are checked in the database.
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1"), ("LOGIN_LOCKOUT_THRESHOLD", "2")]).await;
+    let login = app.signed_in("ada@example.com").await;
+    let access = str_of(&login, "access_token");
+    assert_eq!(app.get_auth("/api/v1/auth/me", access).await.status(), 200);
+    let res = app.client.post(app.url("/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    expect_error(app.get_auth("/api/v1/auth/me", access).await, 401, "INVALID_TOKEN").await;
+    for _ in 0..2 {
+        expect_error(app.login("ada@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS")
+            .await;
+    }
+    expect_error(app.login("ada@example.com", PASSWORD).await, 423, "ACCOUNT_LOCKED").await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("lockout_fallback_total"), "{metrics}");
+}
+
+/// Hardening #6: the database is the source of truth for revoked sessions. A
+/// Redis restart without persistence does not bring a logged-out token back,
+/// and a logout during a Redis outage holds on every instance afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_survive_redis_restarts_and_outages() {
+    let db = TestDatabase::new();
+    let mut redis = crate::support::PrivateRedis::start();
+    let url = redis.url();
+    let prefix = unique_prefix();
+    let extra = [("REDIS_URL", url.as_str())];
+    let a = instance(&db, &prefix, &extra).await;
+    let b = instance(&db, &prefix, &extra).await;
+
+    let first: Value = a.signed_in("ada@example.com").await;
+    let first = str_of(&first, "access_token").to_owned();
+    let res = a.client.post(a.url("/api/v1/auth/logout")).bearer_auth(&first).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    expect_error(b.get_auth("/api/v1/auth/me", &first).await, 401, "INVALID_TOKEN").await;
+
+    // Redis restarts empty: the logged-out token stays refused.
+    redis.restart();
+    expect_error(b.get_auth("/api/v1/auth/me", &first).await, 401, "INVALID_TOKEN").await;
+    expect_error(a.get_auth("/api/v1/auth/me", &first).await, 401, "INVALID_TOKEN").await;
+
+    // Redis down: sign-in and authenticated requests still work; logout holds.
+    let second: Value = a.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let second = str_of(&second, "access_token").to_owned();
+    redis.stop();
+    let third: Value = b.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let third = str_of(&third, "access_token").to_owned();
+    assert_eq!(a.get_auth("/api/v1/auth/me", &third).await.status(), 200);
+    let res = a.client.post(a.url("/api/v1/auth/logout")).bearer_auth(&second).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    expect_error(b.get_auth("/api/v1/auth/me", &second).await, 401, "INVALID_TOKEN").await;
+
+    // Redis back (empty): the revocation made during the outage holds everywhere.
+    redis.restart();
+    for app in [&a, &b] {
+        expect_error(app.get_auth("/api/v1/auth/me", &second).await, 401, "INVALID_TOKEN").await;
+        assert_eq!(app.get_auth("/api/v1/auth/me", &third).await.status(), 200);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod mail;
 pub mod maintenance;
 pub mod ports;
+pub mod revocation;
 pub mod seal;
 
 pub use error::AppError;

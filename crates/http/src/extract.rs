@@ -25,9 +25,12 @@ pub struct Client(pub RequestContext);
 
 impl Client {
     pub fn from_request(req: &HttpRequest) -> Self {
-        let trust = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.rate_limits.trust_proxy_headers);
+        let ip = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => client_ip(req, &state.rate_limits.trusted_proxies),
+            None => client_ip(req, &crate::client_ip::TrustedProxies::default()),
+        };
         Self(RequestContext {
-            ip: Some(client_ip(req, trust)),
+            ip: Some(ip),
             user_agent: req
                 .headers()
                 .get(header::USER_AGENT)
@@ -51,7 +54,7 @@ impl FromRequest for Client {
 /// against the per-user limit.
 pub struct AuthUser(pub AccessClaims);
 
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -1,6 +1,7 @@
 //! The HTTP adapter: actix-web routes, DTOs, the error envelope, middleware.
 //! This crate alone knows about status codes.
 
+pub mod client_ip;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -11,13 +12,15 @@ pub mod rate_limit;
 pub mod request_meta;
 pub mod state;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::middleware::Next;
 use actix_web::{App, HttpRequest, Resource, Route, middleware, web};
 use error::ApiError;
 use handlers::{admin, auth, meta, recovery, users};
 use openapi::ApiDoc;
+use rate_limit::RouteClass::{self, Credential, General};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -61,6 +64,19 @@ fn resource(path: &str, route: Route) -> Resource {
     web::resource(path).route(route).default_service(web::to(method_not_allowed))
 }
 
+/// An API route with its rate-limit class, declared here with the route: the
+/// limit follows the route that matched (whatever the spelling of the raw
+/// path), and a request for a method the route does not serve spends nothing.
+fn api(path: &str, class: RouteClass, route: Route) -> Resource {
+    resource(path, limited(class, route))
+}
+
+fn limited(class: RouteClass, route: Route) -> Route {
+    route.wrap(middleware::from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+        rate_limit::per_route(class, req, next)
+    }))
+}
+
 /// The whole application: middleware, routes, docs.
 pub fn app(
     state: AppState,
@@ -80,26 +96,36 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .service(
             web::scope("/api/v1")
-                .wrap(middleware::from_fn(rate_limit::per_ip))
-                .service(resource("/auth/register", web::post().to(auth::register)))
-                .service(resource("/auth/login", web::post().to(auth::login)))
-                .service(resource("/auth/refresh", web::post().to(auth::refresh)))
-                .service(resource("/auth/logout", web::post().to(auth::logout)))
-                .service(resource("/auth/me", web::get().to(auth::me)))
-                .service(resource("/users/me", web::patch().to(users::update_me)))
-                .service(resource("/users/me/password", web::post().to(users::change_password)))
-                .service(resource("/users/me/activity", web::get().to(users::activity)))
-                .service(resource("/auth/verify-email", web::post().to(recovery::verify_email)))
-                .service(resource("/auth/verify-email/resend", web::post().to(recovery::resend_verification)))
-                .service(resource("/auth/password/forgot", web::post().to(recovery::forgot_password)))
-                .service(resource("/auth/password/reset", web::post().to(recovery::reset_password)))
-                .service(resource("/auth/magic-link", web::post().to(recovery::request_magic_link)))
-                .service(resource("/auth/magic-link/verify", web::post().to(recovery::verify_magic_link)))
-                .service(resource("/admin/queues", web::get().to(admin::queues)))
-                .service(resource(
+                .service(api("/auth/register", Credential, web::post().to(auth::register)))
+                .service(api("/auth/login", Credential, web::post().to(auth::login)))
+                .service(api("/auth/refresh", General, web::post().to(auth::refresh)))
+                .service(api("/auth/logout", General, web::post().to(auth::logout)))
+                .service(api("/auth/me", General, web::get().to(auth::me)))
+                .service(api("/users/me", General, web::patch().to(users::update_me)))
+                .service(api("/users/me/password", General, web::post().to(users::change_password)))
+                .service(api("/users/me/activity", General, web::get().to(users::activity)))
+                .service(api("/auth/verify-email", General, web::post().to(recovery::verify_email)))
+                .service(api(
+                    "/auth/verify-email/resend",
+                    Credential,
+                    web::post().to(recovery::resend_verification),
+                ))
+                .service(api("/auth/password/forgot", Credential, web::post().to(recovery::forgot_password)))
+                .service(api("/auth/password/reset", Credential, web::post().to(recovery::reset_password)))
+                .service(api("/auth/magic-link", Credential, web::post().to(recovery::request_magic_link)))
+                .service(api(
+                    "/auth/magic-link/verify",
+                    Credential,
+                    web::post().to(recovery::verify_magic_link),
+                ))
+                .service(api("/admin/queues", General, web::get().to(admin::queues)))
+                .service(api(
                     "/admin/queues/{queue}/dead/{id}/retry",
+                    General,
                     web::post().to(admin::retry_dead),
-                )),
+                ))
+                // Unknown API paths are limited like any other request.
+                .default_service(limited(General, web::to(not_found))),
         )
         .service(resource("/health/live", web::get().to(meta::live)))
         .service(resource("/health/ready", web::get().to(meta::ready)))

@@ -14,6 +14,10 @@ pub struct Metrics {
     pub registrations: IntCounter,
     pub rate_limited: IntCounterVec,
     pub rate_limit_fallbacks: IntCounter,
+    /// Lockout counters served in-process because Redis was unavailable.
+    pub lockout_fallbacks: IntCounter,
+    /// Requests answered 503 because a backend failed, by code.
+    pub backend_errors: IntCounterVec,
     /// Job events by queue, kind and event (enqueued, completed, failed, dead).
     pub jobs: IntCounterVec,
     pub job_duration: HistogramVec,
@@ -52,6 +56,14 @@ impl Metrics {
             "rate_limit_fallback_total",
             "Rate-limit checks served by the in-process limiter because Redis was unavailable",
         )?;
+        let lockout_fallbacks = IntCounter::new(
+            "lockout_fallback_total",
+            "Login-attempt checks served by the in-process counter because Redis was unavailable",
+        )?;
+        let backend_errors = IntCounterVec::new(
+            Opts::new("backend_errors_total", "Requests that failed because a backend did, by error code"),
+            &["code"],
+        )?;
         let jobs = IntCounterVec::new(
             Opts::new("jobs_total", "Background job events by queue, kind and event"),
             &["queue", "kind", "event"],
@@ -72,6 +84,8 @@ impl Metrics {
         registry.register(Box::new(registrations.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(rate_limit_fallbacks.clone()))?;
+        registry.register(Box::new(lockout_fallbacks.clone()))?;
+        registry.register(Box::new(backend_errors.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -80,6 +94,8 @@ impl Metrics {
             registrations,
             rate_limited,
             rate_limit_fallbacks,
+            lockout_fallbacks,
+            backend_errors,
             jobs,
             job_duration,
             queue_depth,

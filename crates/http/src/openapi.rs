@@ -45,5 +45,14 @@ impl Modify for BearerAuth {
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("METRICS_BEARER_TOKEN, when the operator set one"))
+                    .build(),
+            ),
+        );
     }
 }

@@ -4,11 +4,13 @@
 //! per-user limits with [`enforce`]. The response carries the
 //! `X-RateLimit-*` headers of the tightest limit that applied.
 
+use crate::client_ip::{self, TrustedProxies};
 use crate::error::{ApiError, retry_seconds};
 use crate::request_meta::RequestId;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
@@ -27,39 +29,27 @@ pub struct Limit {
     pub window: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
     pub general: Limit,
     pub auth: Limit,
-    /// Take the client address from `Forwarded` / `X-Forwarded-For` (only
-    /// behind a proxy that sets them; otherwise clients could pick their key).
-    pub trust_proxy_headers: bool,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
+/// A route's rate-limit class, declared where the route is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteClass {
-    Auth,
+    /// Credential-guessing targets (register, login, recovery): the strict
+    /// `RATE_LIMIT_AUTH_*` budget.
+    Credential,
     General,
 }
 
 impl RouteClass {
-    /// Credential-guessing targets get the strict budget.
-    pub fn of(path: &str) -> Self {
-        const AUTH: [&str; 7] = [
-            "/api/v1/auth/register",
-            "/api/v1/auth/login",
-            "/api/v1/auth/password/forgot",
-            "/api/v1/auth/password/reset",
-            "/api/v1/auth/magic-link",
-            "/api/v1/auth/magic-link/verify",
-            "/api/v1/auth/verify-email/resend",
-        ];
-        if AUTH.contains(&path.trim_end_matches('/')) { Self::Auth } else { Self::General }
-    }
-
     fn name(self) -> &'static str {
         match self {
-            Self::Auth => "auth",
+            Self::Credential => "auth",
             Self::General => "general",
         }
     }
@@ -68,7 +58,7 @@ impl RouteClass {
 impl RateLimitSettings {
     pub fn limit(&self, class: RouteClass) -> Limit {
         match class {
-            RouteClass::Auth => self.auth,
+            RouteClass::Credential => self.auth,
             RouteClass::General => self.general,
         }
     }
@@ -78,20 +68,16 @@ impl RateLimitSettings {
 #[derive(Default)]
 struct Decisions(Vec<RateLimitDecision>);
 
-pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> String {
-    let info = req.connection_info();
-    let addr = if trust_proxy_headers { info.realip_remote_addr() } else { info.peer_addr() };
-    addr.map_or_else(|| "unknown".to_owned(), |a| strip_port(a).to_owned())
-}
-
-fn strip_port(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => addr,
-    }
+/// The client address as a string (`unknown` without a peer address).
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> String {
+    let values = |name: header::HeaderName| -> Vec<&str> {
+        req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect()
+    };
+    let peer = req.peer_addr().map(|a| a.ip());
+    let forwarded_for = values(header::HeaderName::from_static("x-forwarded-for"));
+    let forwarded = values(header::FORWARDED);
+    client_ip::resolve(peer, &forwarded_for, &forwarded, trusted)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 /// Audits at most one rate-limit event per key per minute, so a flood of
@@ -151,7 +137,7 @@ pub async fn enforce(
     state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
     if state.audit_dedupe.first_in_a_while(&full_key) {
         let ctx = RequestContext {
-            ip: Some(client_ip(req, state.rate_limits.trust_proxy_headers)),
+            ip: Some(client_ip(req, &state.rate_limits.trusted_proxies)),
             user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         };
@@ -164,23 +150,24 @@ pub async fn enforce(
 /// The per-email budget of the credential routes. The key is normalised like
 /// an account's email, so case and whitespace variants share one budget.
 pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str) -> Result<(), ApiError> {
-    enforce(req, state, RouteClass::Auth, "email", &raw_email.trim().to_lowercase(), None).await
+    enforce(req, state, RouteClass::Credential, "email", &raw_email.trim().to_lowercase(), None).await
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-/// Middleware for the `/api` scope: the per-IP limit, then the headers.
-pub async fn per_ip(
+/// Middleware of every API route (registered with its class): the per-IP
+/// limit of the class, then the headers.
+pub async fn per_route(
+    class: RouteClass,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let class = RouteClass::of(req.path());
-    let ip = client_ip(req.request(), state.rate_limits.trust_proxy_headers);
+    let ip = client_ip(req.request(), &state.rate_limits.trusted_proxies);
     let mut response = match enforce(req.request(), &state, class, "ip", &ip, None).await {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.error_response(e),
@@ -207,22 +194,6 @@ pub async fn per_ip(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classes() {
-        assert_eq!(RouteClass::of("/api/v1/auth/login"), RouteClass::Auth);
-        assert_eq!(RouteClass::of("/api/v1/auth/register/"), RouteClass::Auth);
-        assert_eq!(RouteClass::of("/api/v1/auth/refresh"), RouteClass::General);
-        assert_eq!(RouteClass::of("/api/v1/users/me"), RouteClass::General);
-    }
-
-    #[test]
-    fn ports_are_stripped() {
-        assert_eq!(strip_port("10.0.0.1:5555"), "10.0.0.1");
-        assert_eq!(strip_port("[::1]:8080"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
-        assert_eq!(strip_port("10.0.0.1"), "10.0.0.1");
-    }
 
     #[test]
     fn audit_dedupe_once_per_minute() {

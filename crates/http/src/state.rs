@@ -20,6 +20,9 @@ pub struct AppState {
     pub jobs: Option<Arc<dyn JobQueue>>,
     /// Users allowed on `/api/v1/admin/*` (lower-cased emails).
     pub admin_emails: Vec<String>,
+    /// `/metrics` answers only with `Authorization: Bearer <token>` when set
+    /// (kept as its SHA-256, compared in constant time).
+    pub metrics_token: Option<portcullis_domain::secret::TokenHash>,
     pub(crate) audit_dedupe: Arc<crate::rate_limit::AuditDedupe>,
 }
 
@@ -40,6 +43,7 @@ impl AppState {
             json_limit: 64 * 1024,
             jobs: None,
             admin_emails: Vec::new(),
+            metrics_token: None,
             audit_dedupe: Arc::default(),
         }
     }

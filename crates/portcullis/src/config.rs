@@ -3,6 +3,7 @@
 
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
+use portcullis_http::client_ip::TrustedProxies;
 use portcullis_infrastructure::jwt::SigningAlgorithm;
 use portcullis_infrastructure::password::Argon2Params;
 use portcullis_infrastructure::smtp::{SmtpConfig, SmtpTls};
@@ -40,7 +41,11 @@ pub struct Config {
     pub rate_limit_max_requests: u32,
     pub rate_limit_auth_window: Duration,
     pub rate_limit_auth_max_requests: u32,
-    pub trust_proxy_headers: bool,
+    /// Peers whose proxy headers are believed (`TRUSTED_PROXIES`, plus
+    /// loopback for the deprecated `TRUST_PROXY_HEADERS=true`).
+    pub trusted_proxies: TrustedProxies,
+    /// `TRUST_PROXY_HEADERS` was set (deprecated; warned about at start).
+    pub legacy_trust_proxy_headers: bool,
     pub login_lockout_threshold: u32,
     pub login_lockout_duration: Duration,
     pub json_body_limit: usize,
@@ -54,6 +59,8 @@ pub struct Config {
     /// OTLP/HTTP collector base URL; traces go to `{it}/v1/traces`.
     pub otlp_endpoint: Option<String>,
     pub otel_service_name: String,
+    /// When set, `/metrics` requires `Authorization: Bearer <it>`.
+    pub metrics_bearer_token: Option<Secret>,
 }
 
 /// Background workers (`portcullis worker`, or in-process with `serve`).
@@ -291,6 +298,16 @@ impl Config {
         {
             r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: must start with http:// or https://".into());
         }
+        let mut trusted_proxies =
+            r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse_list);
+        let legacy_trust_proxy_headers = r.raw("TRUST_PROXY_HEADERS").is_some();
+        if r.flag("TRUST_PROXY_HEADERS", false) {
+            trusted_proxies.extend(TrustedProxies::loopback());
+        }
+        let metrics_bearer_token = r.raw("METRICS_BEARER_TOKEN").map(Secret::new);
+        if metrics_bearer_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            r.problems.push("METRICS_BEARER_TOKEN: must be at least 16 characters".into());
+        }
         let config = Config {
             host: r.text("HOST", "0.0.0.0"),
             port,
@@ -326,7 +343,8 @@ impl Config {
             rate_limit_max_requests: r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1),
             rate_limit_auth_window: r.millis("RATE_LIMIT_AUTH_WINDOW_MS", 900_000),
             rate_limit_auth_max_requests: r.number("RATE_LIMIT_AUTH_MAX_REQUESTS", 5u32, 1),
-            trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
+            trusted_proxies,
+            legacy_trust_proxy_headers,
             login_lockout_threshold: r.number("LOGIN_LOCKOUT_THRESHOLD", 5u32, 1),
             login_lockout_duration: r.duration(
                 "LOGIN_LOCKOUT_DURATION",
@@ -343,6 +361,7 @@ impl Config {
             worker,
             otlp_endpoint,
             otel_service_name: r.text("OTEL_SERVICE_NAME", "portcullis"),
+            metrics_bearer_token,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
@@ -389,6 +408,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("RATE_LIMIT_MAX_REQUESTS", "0"),
             ("DATABASE_URL", "mysql://x"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("METRICS_BEARER_TOKEN", "short"),
         ])
         .unwrap_err();
         let text = err.to_string();
@@ -400,9 +421,22 @@ mod tests {
             "RATE_LIMIT_MAX_REQUESTS",
             "DATABASE_URL",
             "JWT_PRIVATE_KEY_PATH",
+            "TRUSTED_PROXIES",
+            "METRICS_BEARER_TOKEN",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn the_deprecated_proxy_flag_means_loopback() {
+        let c = load(&[("TRUST_PROXY_HEADERS", "true")]).unwrap();
+        assert!(c.legacy_trust_proxy_headers);
+        assert_eq!(c.trusted_proxies, TrustedProxies::loopback());
+        let c = load(&[("TRUSTED_PROXIES", "10.0.0.0/8")]).unwrap();
+        assert!(!c.legacy_trust_proxy_headers);
+        assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -11,11 +11,12 @@ use portcullis_application::ports::{
     AuditLog, Clock, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer, OneTimeTokenStore,
     RateLimiter, RevocationList, SessionStore, UserRepository,
 };
+use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::metrics::Metrics;
 use portcullis_http::rate_limit::{Limit, RateLimitSettings};
 use portcullis_infrastructure::clock::SystemClock;
-use portcullis_infrastructure::fallback::FallbackRateLimiter;
+use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::memory::{
     MemoryAuditLog, MemoryJobQueue, MemoryLoginAttempts, MemoryOneTimeTokens, MemoryOutbox,
@@ -66,6 +67,11 @@ pub struct Application {
 /// Assembles every adapter. With `DATABASE_URL` set the migrations are applied
 /// first; a failure there stops start-up.
 pub async fn build(config: &Config, overrides: Overrides) -> Result<Application, StartupError> {
+    if config.legacy_trust_proxy_headers {
+        tracing::warn!(
+            "TRUST_PROXY_HEADERS is deprecated: use TRUSTED_PROXIES (CIDRs); TRUST_PROXY_HEADERS=true means TRUSTED_PROXIES=127.0.0.0/8,::1"
+        );
+    }
     let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
@@ -110,9 +116,15 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 in_process_limiter,
                 Arc::new(move || fallbacks.inc()),
             );
+            let lockout_fallbacks = metrics.lockout_fallbacks.clone();
+            let attempts = FallbackLoginAttempts::new(
+                Arc::new(RedisLoginAttempts::new(store.clone())),
+                Arc::new(MemoryLoginAttempts::new(clock.clone())),
+                Arc::new(move || lockout_fallbacks.inc()),
+            );
             (
                 Arc::new(limiter),
-                Arc::new(RedisLoginAttempts::new(store.clone())),
+                Arc::new(attempts),
                 Arc::new(RedisRevocationList::new(store.clone())),
                 Arc::new(RedisJobQueue::new(store)),
             )
@@ -198,12 +210,13 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             max_requests: config.rate_limit_auth_max_requests,
             window: config.rate_limit_auth_window,
         },
-        trust_proxy_headers: config.trust_proxy_headers,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let mut state = AppState::new(auth, rate_limiter, limits, health, metrics.clone());
     state.json_limit = config.json_body_limit;
     state.jobs = Some(jobs.clone());
     state.admin_emails = config.admin_emails.clone();
+    state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
 
     let mut handlers: Handlers = HashMap::new();
     handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer)));

@@ -1,6 +1,6 @@
 use super::AuthService;
 use crate::error::AppError;
-use crate::ports::{AccessClaims, StoreError, TokenError, Verification};
+use crate::ports::{AccessClaims, StoreError, TokenError};
 use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use portcullis_domain::secret::Secret;
@@ -26,8 +26,7 @@ impl AuthService {
                 TokenError::Expired => AppError::TokenExpired,
                 _ => AppError::InvalidToken,
             })?;
-        let ids = [claims.token_id.clone(), claims.session_id.to_string()];
-        if self.ports.revocations.any_revoked(&ids).await? {
+        if self.revocations.is_revoked(&claims.token_id, claims.session_id).await? {
             return Err(AppError::InvalidToken);
         }
         Ok(claims)
@@ -39,8 +38,8 @@ impl AuthService {
         let now = self.ports.clock.now();
         self.ports.sessions.revoke(claims.session_id, now).await?;
         let remaining = (claims.expires_at - now).max(Duration::seconds(1));
-        self.ports.revocations.revoke(&claims.token_id, remaining).await?;
-        self.revoke_session_tokens(claims.session_id).await?;
+        self.revocations.cache(&claims.token_id, remaining).await;
+        self.revocations.cache_session(claims.session_id).await;
         self.audit
             .record(
                 AuditAction::Logout,
@@ -99,15 +98,15 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
         let user = self.me(claims.user_id).await?;
-        match self.ports.hasher.verify(current, &user.password_hash).await? {
-            Verification::Match { .. } => {}
-            Verification::Mismatch => {
-                return Err(AppError::Validation(ValidationErrors::single(
-                    "current_password",
-                    "incorrect",
-                    "current password is incorrect",
-                )));
-            }
+        // Counted like a login: the current-password check is a password oracle.
+        let (checked, _) =
+            self.counted_check(&user.email, Some(&user), current, "current_password", ctx).await?;
+        if checked == super::login::Checked::Mismatch {
+            return Err(AppError::Validation(ValidationErrors::single(
+                "current_password",
+                "incorrect",
+                "current password is incorrect",
+            )));
         }
         let mut errors = ValidationErrors::default();
         if current == new {

@@ -4,10 +4,21 @@ use crate::ports::{AttemptGate, Verification};
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::SessionId;
+use portcullis_domain::ids::UserId;
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::{NewRefreshToken, Session};
 use portcullis_domain::user::User;
 use serde_json::json;
+
+/// How long a sign-in address stays known (no "new sign-in" alert from it).
+const KNOWN_LOCATION_FOR: time::Duration = time::Duration::days(90);
+
+/// The verdict of a counted password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    Match { needs_rehash: bool },
+    Mismatch,
+}
 
 impl AuthService {
     /// Password login. Unknown email and wrong password look the same, in body
@@ -19,57 +30,12 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<Authenticated, AppError> {
         let email = Email::parse(raw_email)?;
-        let key = email.as_str();
-        let policy = self.settings.lockout;
-
-        let attempt = match self.ports.attempts.begin(key, &policy).await? {
-            AttemptGate::Allowed { attempt } => attempt,
-            AttemptGate::Locked { retry_after } => {
-                return Err(AppError::AccountLocked { retry_after });
-            }
-        };
-
         let user = self.ports.users.find_by_email(&email).await?;
-        let verification = match &user {
-            Some(user) => self.ports.hasher.verify(password, &user.password_hash).await?,
-            None => {
-                self.ports.hasher.verify_dummy(password).await?;
-                Verification::Mismatch
-            }
+        let needs_rehash = match self.counted_check(&email, user.as_ref(), password, "login", ctx).await? {
+            (Checked::Match { needs_rehash }, Some(_)) => needs_rehash,
+            _ => return Err(AppError::InvalidCredentials),
         };
-
-        let (user, needs_rehash) = match (user, verification) {
-            (Some(user), Verification::Match { needs_rehash }) => (user, needs_rehash),
-            (user, _) => {
-                let user_id = user.as_ref().map(|u| u.id);
-                // The failure that reaches the threshold locks the account.
-                let locked = attempt >= policy.threshold;
-                if locked {
-                    self.ports.attempts.lock(key, policy.lock_for).await?;
-                }
-                self.audit
-                    .record(
-                        AuditAction::LoginFailed,
-                        user_id,
-                        ctx,
-                        json!({ "email": key, "attempt": attempt }),
-                    )
-                    .await;
-                if locked {
-                    self.audit
-                        .record(
-                            AuditAction::AccountLocked,
-                            user_id,
-                            ctx,
-                            json!({ "email": key, "locked_for_seconds": policy.lock_for.whole_seconds() }),
-                        )
-                        .await;
-                }
-                return Err(AppError::InvalidCredentials);
-            }
-        };
-
-        self.ports.attempts.succeed(key).await?;
+        let Some(user) = user else { return Err(AppError::InvalidCredentials) };
         if needs_rehash {
             self.rehash(&user, password).await;
         }
@@ -86,15 +52,84 @@ impl AuthService {
         Ok(Authenticated { tokens, user })
     }
 
-    /// True when none of the user's recent events came from this IP address
-    /// (registration counts, so the first login after signing up is quiet).
+    /// Checks a password under the account's lockout budget (login, and the
+    /// current-password check of a password change). The attempt is counted
+    /// before the check, so parallel guesses get at most the threshold through;
+    /// an attempt that reaches no verdict (a backend failed, the hashing pool
+    /// was full) is given back, so only a verified mismatch counts toward the
+    /// lock. Without a user, a dummy hash is verified (same work, same answer).
+    pub(crate) async fn counted_check(
+        &self,
+        email: &Email,
+        user: Option<&User>,
+        password: &Secret,
+        purpose: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<(Checked, Option<UserId>), AppError> {
+        let key = email.as_str();
+        let policy = self.settings.lockout;
+        let attempt = match self.ports.attempts.begin(key, &policy).await? {
+            AttemptGate::Allowed { attempt } => attempt,
+            AttemptGate::Locked { retry_after } => return Err(AppError::AccountLocked { retry_after }),
+        };
+        let verdict = match user {
+            Some(user) => self.ports.hasher.verify(password, &user.password_hash).await,
+            None => self.ports.hasher.verify_dummy(password).await.map(|()| Verification::Mismatch),
+        };
+        let user_id = user.map(|u| u.id);
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(error) => {
+                if let Err(release_error) = self.ports.attempts.release(key).await {
+                    tracing::warn!(error = %release_error, "could not give back an unverified attempt");
+                }
+                return Err(error.into());
+            }
+        };
+        match verdict {
+            Verification::Match { needs_rehash } => {
+                self.ports.attempts.succeed(key).await?;
+                Ok((Checked::Match { needs_rehash }, user_id))
+            }
+            Verification::Mismatch => {
+                // The failure that reaches the threshold locks the account.
+                let locked = attempt >= policy.threshold;
+                if locked {
+                    self.ports.attempts.lock(key, policy.lock_for).await?;
+                }
+                self.audit
+                    .record(
+                        AuditAction::LoginFailed,
+                        user_id,
+                        ctx,
+                        json!({ "email": key, "attempt": attempt, "check": purpose }),
+                    )
+                    .await;
+                if locked {
+                    self.audit
+                        .record(
+                            AuditAction::AccountLocked,
+                            user_id,
+                            ctx,
+                            json!({ "email": key, "locked_for_seconds": policy.lock_for.whole_seconds() }),
+                        )
+                        .await;
+                }
+                Ok((Checked::Mismatch, user_id))
+            }
+        }
+    }
+
+    /// True when the user has not signed in (or registered) from this IP
+    /// address in the last 90 days. Asked of the audit log directly, so no
+    /// amount of unrelated activity (token refreshes) can push the answer out
+    /// of a window.
     async fn is_new_location(&self, user: &User, ctx: &RequestContext) -> bool {
         let Some(ip) = ctx.ip.as_deref() else { return false };
-        match self.ports.audit.list_for_user(user.id, None, 50).await {
-            Ok(events) => !events.iter().any(|e| {
-                e.ip.as_deref() == Some(ip)
-                    && matches!(e.action, AuditAction::LoginSucceeded | AuditAction::UserRegistered)
-            }),
+        let since = self.ports.clock.now() - KNOWN_LOCATION_FOR;
+        let signed_in = [AuditAction::LoginSucceeded, AuditAction::UserRegistered];
+        match self.ports.audit.seen_from(user.id, ip, &signed_in, since).await {
+            Ok(seen) => !seen,
             Err(error) => {
                 tracing::warn!(%error, "could not read recent activity; no new-login alert");
                 false

@@ -14,6 +14,7 @@ use crate::ports::{
     AccessTokenIssuer, AuditLog, Clock, JobQueue, LockoutPolicy, LoginAttempts, OneTimeTokenStore,
     PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
+use crate::revocation::Revocations;
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::User;
@@ -95,12 +96,19 @@ pub struct AuthService {
     ports: AuthPorts,
     settings: AuthSettings,
     audit: AuditTrail,
+    revocations: Revocations,
 }
 
 impl AuthService {
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
         let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
-        Self { ports, settings, audit }
+        let revocations = Revocations::new(
+            ports.revocations.clone(),
+            ports.sessions.clone(),
+            ports.clock.clone(),
+            ports.access_tokens.ttl(),
+        );
+        Self { ports, settings, audit, revocations }
     }
 
     pub fn settings(&self) -> &AuthSettings {

@@ -135,7 +135,8 @@ impl AuthService {
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
         let revoked = self.revoke_user_sessions(&user, None).await?;
-        self.ports.attempts.succeed(user.email.as_str()).await?;
+        // The owner proved control of the mailbox: a lockout is lifted.
+        self.ports.attempts.reset(user.email.as_str()).await?;
         // Following the link proved control of the mailbox.
         self.ports.users.mark_email_verified(user.id, now).await?;
         self.security_alert(&user, SecurityEvent::PasswordReset, ctx).await;
@@ -176,7 +177,7 @@ impl AuthService {
     ) -> Result<Authenticated, AppError> {
         let user = self.consume(TokenPurpose::MagicLink, token).await?;
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
-        self.ports.attempts.succeed(user.email.as_str()).await?;
+        self.ports.attempts.reset(user.email.as_str()).await?;
         let tokens = self.start_session(&user, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
@@ -193,7 +194,7 @@ impl AuthService {
     ) -> Result<usize, AppError> {
         let revoked = self.ports.sessions.revoke_all_for_user(user.id, keep, self.ports.clock.now()).await?;
         for sid in &revoked {
-            self.revoke_session_tokens(*sid).await?;
+            self.revocations.cache_session(*sid).await;
         }
         Ok(revoked.len())
     }

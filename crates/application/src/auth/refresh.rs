@@ -3,7 +3,6 @@ use crate::error::AppError;
 use crate::ports::RotateOutcome;
 use crate::seal::{seal_child, unseal_child};
 use portcullis_domain::audit::{AuditAction, RequestContext};
-use portcullis_domain::ids::SessionId;
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::{NewRefreshToken, Session};
 use serde_json::json;
@@ -55,7 +54,7 @@ impl AuthService {
             }
             RotateOutcome::Reused { session } => {
                 // The store revoked the family; kill its live access tokens too.
-                self.revoke_session_tokens(session.id).await?;
+                self.revocations.cache_session(session.id).await;
                 self.audit
                     .record(
                         AuditAction::RefreshTokenReuseDetected,
@@ -94,12 +93,5 @@ impl AuthService {
             },
             grace,
         })
-    }
-
-    /// Puts a session id on the revocation list for as long as any access
-    /// token of that session can still be valid.
-    pub(crate) async fn revoke_session_tokens(&self, session_id: SessionId) -> Result<(), AppError> {
-        self.ports.revocations.revoke(&session_id.to_string(), self.ports.access_tokens.ttl()).await?;
-        Ok(())
     }
 }

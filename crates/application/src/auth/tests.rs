@@ -53,7 +53,8 @@ impl Mocks {
         }
     }
 
-    fn service(self) -> AuthService {
+    fn service(mut self) -> AuthService {
+        self.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
         AuthService::new(
@@ -127,12 +128,75 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
         .expect_verify()
         .returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
     m.attempts.expect_lock().never();
+    // The attempt reached no verdict: it is given back.
+    m.attempts.expect_release().times(1).returning(|_| Ok(()));
     let err = m
         .service()
         .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_failing_hasher_gives_the_attempt_back_even_at_the_threshold() {
+    let mut m = Mocks::new();
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 5 }));
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
+    m.hasher.expect_verify().returning(|_, _| Err(HashError::Internal("worker gone".into())));
+    m.attempts.expect_lock().never();
+    m.attempts.expect_release().times(1).returning(|_| Ok(()));
+    let err = m
+        .service()
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Internal(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_user_store_counts_no_attempt() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Err(StoreError::Unavailable("db down".into())));
+    m.attempts.expect_begin().never();
+    let err = m
+        .service()
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_counts_like_a_failed_login() {
+    let mut m = Mocks::new();
+    let u = user();
+    let id = u.id;
+    m.users.expect_find_by_id().returning(move |_| Ok(Some(u.clone())));
+    m.attempts
+        .expect_begin()
+        .withf(|key, _| key == "ada@example.com")
+        .returning(|_, _| Ok(AttemptGate::Allowed { attempt: 5 }));
+    m.hasher.expect_verify().returning(|_, _| Ok(Verification::Mismatch));
+    m.attempts.expect_lock().times(1).returning(|_, _| Ok(()));
+    let claims = AccessClaims {
+        user_id: id,
+        session_id: SessionId::new(),
+        token_id: "jti".into(),
+        issued_at: OffsetDateTime::UNIX_EPOCH,
+        expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
+    };
+    let err = m
+        .service()
+        .change_password(
+            &claims,
+            &Secret::new("wrong"),
+            &Secret::new("Velvet-Harbor-37#"),
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Validation(_)), "{err:?}");
 }
 
 #[tokio::test]
@@ -154,6 +218,7 @@ async fn login_unknown_email_burns_a_dummy_verification() {
 #[tokio::test]
 async fn login_backend_down_is_unavailable_not_invalid_credentials() {
     let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
     m.attempts.expect_begin().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
     let err = m
         .service()
@@ -179,7 +244,6 @@ async fn reuse_revokes_the_sessions_access_tokens() {
     m.sessions
         .expect_rotate()
         .returning(move |_, _, _, _| Ok(RotateOutcome::Reused { session: session.clone() }));
-    m.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
     m.revocations
         .expect_revoke()
         .withf(move |id, ttl| id == sid && *ttl == Duration::minutes(15))
@@ -227,19 +291,49 @@ async fn an_overloaded_reset_keeps_the_link_usable() {
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
 }
 
+fn claims() -> AccessClaims {
+    AccessClaims {
+        user_id: UserId::new(),
+        session_id: SessionId::new(),
+        token_id: "jti".into(),
+        issued_at: OffsetDateTime::UNIX_EPOCH,
+        expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
+    }
+}
+
+fn session(revoked: bool) -> Session {
+    Session {
+        id: SessionId::new(),
+        user_id: UserId::new(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        last_used_at: OffsetDateTime::UNIX_EPOCH,
+        revoked_at: revoked.then_some(OffsetDateTime::UNIX_EPOCH),
+        ip: None,
+        user_agent: None,
+    }
+}
+
+/// Hardening #6: with the cache down, the database answers (a revoked
+/// session stays revoked, a live one works) instead of 503 for everyone.
 #[tokio::test]
-async fn revocation_checks_fail_closed() {
+async fn revocation_checks_fall_back_to_the_database() {
+    for revoked in [true, false] {
+        let mut m = Mocks::new();
+        m.access_tokens.expect_verify().returning(|_, _| Ok(claims()));
+        m.revocations.expect_check().returning(|_| Err(StoreError::Unavailable("redis down".into())));
+        m.sessions.expect_get().times(1).returning(move |_| Ok(Some(session(revoked))));
+        let result = m.service().authenticate("a.b.c").await;
+        match revoked {
+            true => assert!(matches!(result, Err(AppError::InvalidToken)), "{result:?}"),
+            false => assert!(result.is_ok(), "{result:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_logout_survives_a_cache_outage() {
     let mut m = Mocks::new();
-    m.access_tokens.expect_verify().returning(|_, _| {
-        Ok(AccessClaims {
-            user_id: UserId::new(),
-            session_id: SessionId::new(),
-            token_id: "jti".into(),
-            issued_at: OffsetDateTime::UNIX_EPOCH,
-            expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
-        })
-    });
-    m.revocations.expect_any_revoked().returning(|_| Err(StoreError::Unavailable("redis down".into())));
-    let err = m.service().authenticate("a.b.c").await.unwrap_err();
-    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+    m.sessions.expect_revoke().times(1).returning(|_, _| Ok(true));
+    m.revocations.expect_revoke().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
+    m.service().logout(&claims(), &RequestContext::default()).await.unwrap();
 }

@@ -1,7 +1,8 @@
 use super::StoreError;
 use async_trait::async_trait;
-use portcullis_domain::audit::AuditEvent;
+use portcullis_domain::audit::{AuditAction, AuditEvent};
 use portcullis_domain::ids::{AuditEventId, UserId};
+use time::OffsetDateTime;
 
 /// Append-only store of security events.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -15,4 +16,13 @@ pub trait AuditLog: Send + Sync {
         before: Option<AuditEventId>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// True when the user has an event with one of `actions` from `ip` at or
+    /// after `since` (e.g. "has this user signed in from here lately?").
+    async fn seen_from(
+        &self,
+        user_id: UserId,
+        ip: &str,
+        actions: &[AuditAction],
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }

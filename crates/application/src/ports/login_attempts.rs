@@ -23,16 +23,24 @@ pub enum AttemptGate {
     },
 }
 
-/// Counts login attempts per account key. An attempt is counted *before* the
-/// password is checked, atomically, so N parallel guesses can never get more
-/// than `threshold` password checks through.
+/// Counts password attempts per account key. An attempt is counted *before*
+/// the password is checked, atomically, so N parallel guesses can never get
+/// more than `threshold` password checks through. An attempt that ends without
+/// a verdict (a backend failed, the hashing pool was full) is given back with
+/// [`LoginAttempts::release`]: only a verified mismatch may count toward a lock.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait LoginAttempts: Send + Sync {
     async fn begin(&self, key: &str, policy: &LockoutPolicy) -> Result<AttemptGate, StoreError>;
+    /// Gives back one attempt counted by `begin` that reached no verdict. Never
+    /// takes the count below zero; a lock stays.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
     /// Locks the account for `lock_for` (the caller decides when: a failure
     /// numbered at or above the threshold) and clears the count.
     async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError>;
-    /// A success clears the count.
+    /// A success clears the count (a lock cannot be in force: `begin` let it in).
     async fn succeed(&self, key: &str) -> Result<(), StoreError>;
+    /// The owner proved control of the account another way (a password reset):
+    /// clears the count and lifts a lock.
+    async fn reset(&self, key: &str) -> Result<(), StoreError>;
 }

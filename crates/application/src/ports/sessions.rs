@@ -62,6 +62,12 @@ pub trait SessionStore: Send + Sync {
         keep: Option<SessionId>,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionId>, StoreError>;
+    /// Sessions revoked at or after `since`, with when: what the revocation
+    /// cache is rebuilt from.
+    async fn revoked_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(SessionId, OffsetDateTime)>, StoreError>;
     /// Deletes expired refresh tokens, sessions revoked before `revoked_before`,
     /// and sessions left without any refresh token.
     async fn purge_expired(

@@ -1,5 +1,5 @@
 //! `/api/v1/admin/*`: queue statistics and dead-letter retries. Restricted to
-//! the users listed in ADMIN_EMAILS (until roles exist).
+//! the users listed in ADMIN_EMAILS whose address is verified (until roles exist).
 
 use crate::dto::{DeadJobItem, QueueReport, QueuesResponse};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -15,7 +15,10 @@ use uuid::Uuid;
 /// The caller must be an administrator; returns the queue.
 async fn admin_queue(state: &AppState, user: &AuthUser) -> Result<Arc<dyn JobQueue>, ApiError> {
     let me = state.auth.me(user.0.user_id).await?;
-    if !state.admin_emails.iter().any(|e| e == me.email.as_str()) {
+    // An address grants admin only once its owner proved it: otherwise whoever
+    // registers a listed address first would be admin.
+    let listed = state.admin_emails.iter().any(|e| e == me.email.as_str());
+    if !listed || me.email_verified_at.is_none() {
         return Err(AppError::Forbidden.into());
     }
     state.jobs.clone().ok_or_else(|| AppError::NotFound("job queue").into())

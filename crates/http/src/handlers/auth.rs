@@ -63,7 +63,15 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     enforce_email(&req, &state, &body.email).await?;
-    let result = state.auth.login(&body.email, &Secret::new(body.password), &client.0).await;
+    // Runs to its end even if the client hangs up: a counted attempt must
+    // reach its verdict (or be given back), never be dropped half-way.
+    let auth = state.auth.clone();
+    let result =
+        actix_web::rt::spawn(
+            async move { auth.login(&body.email, &Secret::new(body.password), &client.0).await },
+        )
+        .await
+        .unwrap_or_else(|e| Err(AppError::Internal(format!("login task failed: {e}"))));
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",

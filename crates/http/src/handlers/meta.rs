@@ -3,8 +3,10 @@
 use crate::dto::HealthResponse;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::join_all;
+use portcullis_application::AppError;
+use portcullis_domain::secret::{Secret, TokenHash};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -52,13 +54,28 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     }
 }
 
-/// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// Prometheus text format. With `METRICS_BEARER_TOKEN` set, only for
+/// `Authorization: Bearer <that token>`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "meta",
+    security((), ("metrics_bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus metrics", content_type = "text/plain"),
+        (status = 401, description = "UNAUTHORIZED: METRICS_BEARER_TOKEN is set and the request does not carry it", body = ErrorEnvelope),
+    )
+)]
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = crate::extract::bearer(&req).ok().map(|t| TokenHash::of(&Secret::new(t)));
+        // TokenHash equality is constant-time; hashing first hides the length.
+        if presented.as_ref() != Some(expected) {
+            return Err(AppError::Unauthorized.into());
+        }
+    }
     if let Some(jobs) = &state.jobs {
         refresh_queue_depth(&state, jobs.as_ref()).await;
     }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
 }
 
 /// The public keys that verify access tokens.

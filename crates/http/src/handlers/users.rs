@@ -8,6 +8,7 @@ use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use garde::Validate;
+use portcullis_application::AppError;
 use portcullis_domain::ids::AuditEventId;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::{DisplayName, ProfileChanges};
@@ -57,15 +58,14 @@ pub async fn change_password(
     body: ValidJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    state
-        .auth
-        .change_password(
-            &user.0,
-            &Secret::new(body.current_password),
-            &Secret::new(body.new_password),
-            &client.0,
-        )
-        .await?;
+    // Runs to its end even if the client hangs up (a counted password check).
+    let auth = state.auth.clone();
+    actix_web::rt::spawn(async move {
+        let (current, new) = (Secret::new(body.current_password), Secret::new(body.new_password));
+        auth.change_password(&user.0, &current, &new, &client.0).await
+    })
+    .await
+    .unwrap_or_else(|e| Err(AppError::Internal(format!("password change task failed: {e}"))))?;
     Ok(HttpResponse::NoContent().finish())
 }
 

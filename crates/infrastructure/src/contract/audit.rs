@@ -61,3 +61,22 @@ pub async fn details_round_trip(log: Arc<dyn AuditLog>) {
     assert_eq!(stored, vec![e]);
     assert_eq!(stored[0].details["token"], "[REDACTED]");
 }
+
+pub async fn seen_from_matches_user_ip_action_and_time(log: Arc<dyn AuditLog>) {
+    let (ada, bob) = (UserId::new(), UserId::new());
+    let login = event(Some(ada), AuditAction::LoginSucceeded, 1);
+    log.append(&login).await.unwrap();
+    // Many unrelated events afterwards do not hide it.
+    for n in 0..60 {
+        log.append(&event(Some(ada), AuditAction::TokenRefreshed, n + 2)).await.unwrap();
+    }
+    let ip = "198.51.100.7";
+    let signed_in = [AuditAction::LoginSucceeded, AuditAction::UserRegistered];
+    let before = login.occurred_at - time::Duration::days(1);
+    assert!(log.seen_from(ada, ip, &signed_in, before).await.unwrap());
+    assert!(!log.seen_from(ada, "203.0.113.9", &signed_in, before).await.unwrap());
+    assert!(!log.seen_from(bob, ip, &signed_in, before).await.unwrap());
+    assert!(!log.seen_from(ada, ip, &[AuditAction::Logout], before).await.unwrap());
+    let after = login.occurred_at + time::Duration::seconds(1);
+    assert!(!log.seen_from(ada, ip, &signed_in, after).await.unwrap());
+}

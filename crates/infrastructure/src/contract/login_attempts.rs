@@ -63,3 +63,44 @@ pub async fn lock_expires(store: Arc<dyn LoginAttempts>) {
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     assert_eq!(attempt(&store, "ada", &policy).await, 1);
 }
+
+/// An attempt given back (no verdict) does not count; the count never goes
+/// below zero, and a release does not lift a lock.
+pub async fn released_attempts_do_not_count(store: Arc<dyn LoginAttempts>) {
+    for _ in 0..10 {
+        assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+        store.release("ada").await.unwrap();
+    }
+    store.release("ada").await.unwrap();
+    store.release("nobody").await.unwrap();
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 2);
+    store.lock("ada", POLICY.lock_for).await.unwrap();
+    store.release("ada").await.unwrap();
+    assert!(matches!(store.begin("ada", &POLICY).await.unwrap(), AttemptGate::Locked { .. }));
+}
+
+/// Parallel attempts that all end without a verdict leave the account as it was.
+pub async fn concurrent_releases_restore_the_budget(store: Arc<dyn LoginAttempts>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            if let AttemptGate::Allowed { .. } = store.begin("ada", &POLICY).await.unwrap() {
+                store.release("ada").await.unwrap();
+            }
+        });
+    }
+    tasks.join_all().await;
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+}
+
+/// A reset (the owner proved control another way) lifts a lock and the count.
+pub async fn reset_lifts_a_lock(store: Arc<dyn LoginAttempts>) {
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+    store.lock("ada", POLICY.lock_for).await.unwrap();
+    assert!(matches!(store.begin("ada", &POLICY).await.unwrap(), AttemptGate::Locked { .. }));
+    store.reset("ada").await.unwrap();
+    assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
+    store.reset("nobody").await.unwrap();
+}

@@ -66,6 +66,7 @@ macro_rules! session_store_contract {
                 revoke_one_and_all_but_one,
                 zero_grace_treats_parent_as_reuse,
                 purge_removes_what_can_no_longer_be_used,
+                revoked_since_lists_recent_revocations,
             ]
         );
     };
@@ -93,6 +94,9 @@ macro_rules! login_attempts_contract {
                 success_resets_the_count,
                 concurrent_attempts_capped_at_threshold,
                 lock_expires,
+                released_attempts_do_not_count,
+                concurrent_releases_restore_the_budget,
+                reset_lifts_a_lock,
             ]
         );
     };
@@ -104,7 +108,13 @@ macro_rules! revocation_list_contract {
         $crate::contract_cases!(
             $crate::contract::revocation,
             $factory,
-            [revoked_ids_are_found, entries_expire, shorter_ttl_never_shortens,]
+            [
+                starts_cold_until_warmed,
+                revoked_ids_are_found,
+                warm_loads_entries,
+                entries_expire,
+                shorter_ttl_never_shortens,
+            ]
         );
     };
 }
@@ -120,6 +130,7 @@ macro_rules! audit_log_contract {
                 only_the_users_events,
                 duplicate_id_conflicts,
                 details_round_trip,
+                seen_from_matches_user_ip_action_and_time,
             ]
         );
     };

@@ -186,3 +186,20 @@ pub async fn purge_removes_what_can_no_longer_be_used(ports: Ports) {
         Purged::default()
     );
 }
+
+pub async fn revoked_since_lists_recent_revocations(ports: Ports) {
+    let (a, _, t) = open(&ports, None).await;
+    let (b, _, _) = open(&ports, Some(a.user_id)).await;
+    let (live, _, _) = open(&ports, Some(a.user_id)).await;
+    ports.0.revoke(a.id, t).await.unwrap();
+    ports.0.revoke(b.id, t + Duration::minutes(10)).await.unwrap();
+    let listed = ports.0.revoked_since(t + Duration::minutes(5)).await.unwrap();
+    assert_eq!(listed, vec![(b.id, t + Duration::minutes(10))]);
+    let mut all: Vec<SessionId> =
+        ports.0.revoked_since(t).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    all.sort();
+    let mut expected = vec![a.id, b.id];
+    expected.sort();
+    assert_eq!(all, expected);
+    assert!(!all.contains(&live.id));
+}

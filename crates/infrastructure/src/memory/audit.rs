@@ -1,10 +1,11 @@
 use super::lock;
 use async_trait::async_trait;
 use portcullis_application::ports::{AuditLog, StoreError};
-use portcullis_domain::audit::AuditEvent;
+use portcullis_domain::audit::{AuditAction, AuditEvent};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use time::OffsetDateTime;
 
 /// Append-only: there is no way to change or remove an event. Ordered by id
 /// (UUIDv7, so by time), like the Postgres index.
@@ -39,5 +40,21 @@ impl AuditLog for MemoryAuditLog {
             .take(limit as usize)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+
+    async fn seen_from(
+        &self,
+        user_id: UserId,
+        ip: &str,
+        actions: &[AuditAction],
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let events = lock(&self.0);
+        Ok(events.values().rev().any(|e| {
+            e.occurred_at >= since
+                && e.user_id == Some(user_id)
+                && e.ip.as_deref() == Some(ip)
+                && actions.contains(&e.action)
+        }))
     }
 }

@@ -43,13 +43,22 @@ impl LoginAttempts for MemoryLoginAttempts {
         if entry.1 <= now {
             *entry = (0, now + policy.window);
         }
-        entry.0 += 1;
-        if entry.0 > policy.threshold {
-            // Every allowed attempt is still in flight or failed: refuse until
-            // the window ends (or a failure turns it into a lock).
+        if entry.0 >= policy.threshold {
+            // Every counted attempt is still in flight or failed: refuse,
+            // uncounted, until the window ends (or a failure turns it into a lock).
             return Ok(AttemptGate::Locked { retry_after: (entry.1 - now).max(Duration::SECOND) });
         }
+        entry.0 += 1;
         Ok(AttemptGate::Allowed { attempt: entry.0 })
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        if let Some(entry) = state.counters.get_mut(key).filter(|e| e.1 > now) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError> {
@@ -62,6 +71,13 @@ impl LoginAttempts for MemoryLoginAttempts {
 
     async fn succeed(&self, key: &str) -> Result<(), StoreError> {
         lock(&self.state).counters.remove(key);
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        state.counters.remove(key);
+        state.locks.remove(key);
         Ok(())
     }
 }

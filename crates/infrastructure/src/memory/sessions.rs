@@ -129,6 +129,20 @@ impl SessionStore for MemorySessionStore {
         Ok(revoked)
     }
 
+    async fn revoked_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(SessionId, OffsetDateTime)>, StoreError> {
+        let state = lock(&self.0);
+        let mut revoked: Vec<(SessionId, OffsetDateTime)> = state
+            .sessions
+            .values()
+            .filter_map(|s| s.revoked_at.filter(|at| *at >= since).map(|at| (s.id, at)))
+            .collect();
+        revoked.sort();
+        Ok(revoked)
+    }
+
     async fn purge_expired(
         &self,
         now: OffsetDateTime,

@@ -97,4 +97,25 @@ impl AuditLog for PgAuditLog {
         let rows: Vec<AuditRow> = query.load(&mut c).await.map_err(db_error)?;
         rows.into_iter().map(AuditRow::into_domain).collect()
     }
+
+    async fn seen_from(
+        &self,
+        user_id: UserId,
+        ip: &str,
+        actions: &[AuditAction],
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let actions: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+        diesel::select(diesel::dsl::exists(
+            audit_events::table
+                .filter(audit_events::user_id.eq(user_id.as_uuid()))
+                .filter(audit_events::ip.eq(ip))
+                .filter(audit_events::action.eq_any(actions))
+                .filter(audit_events::occurred_at.ge(since)),
+        ))
+        .get_result(&mut c)
+        .await
+        .map_err(db_error)
+    }
 }

@@ -251,6 +251,21 @@ impl SessionStore for PgSessionStore {
         Ok(ids.into_iter().map(SessionId).collect())
     }
 
+    async fn revoked_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(SessionId, OffsetDateTime)>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let rows: Vec<(Uuid, Option<OffsetDateTime>)> = sessions::table
+            .filter(sessions::revoked_at.ge(since))
+            .order(sessions::id)
+            .select((sessions::id, sessions::revoked_at))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().filter_map(|(id, at)| at.map(|at| (SessionId(id), at))).collect())
+    }
+
     async fn purge_expired(
         &self,
         now: OffsetDateTime,

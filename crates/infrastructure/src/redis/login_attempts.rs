@@ -6,20 +6,22 @@ use std::sync::LazyLock;
 use time::Duration;
 
 /// KEYS: counter, lock. ARGV: threshold, window ms.
-/// Locked -> {0, ms left}. Otherwise count the attempt; past the threshold the
-/// attempt is refused until the window ends -> {0, ms}; else {1, attempt}.
+/// Locked -> {0, ms left}. With `threshold` attempts already counted (in
+/// flight or failed) the attempt is refused, uncounted, until the window ends
+/// -> {0, ms}; else it is counted -> {1, attempt}.
 static BEGIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local locked = redis.call('PTTL', KEYS[2])
 if locked > 0 then return {0, locked} end
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n > tonumber(ARGV[1]) then
+local counted = tonumber(redis.call('GET', KEYS[1]) or '0')
+if counted >= tonumber(ARGV[1]) then
   local left = redis.call('PTTL', KEYS[1])
   if left < 1000 then left = 1000 end
   return {0, left}
 end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return {1, n}
 ",
     )
@@ -36,6 +38,17 @@ return 1
     )
 });
 
+/// KEYS: counter. Gives one attempt back, never below zero; keeps the TTL.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisLoginAttempts(RedisStore);
 
@@ -46,6 +59,16 @@ impl RedisLoginAttempts {
 
     fn keys(&self, key: &str) -> (String, String) {
         (self.0.key("login:count", key), self.0.key("login:lock", key))
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.0.conn().await?;
+        deadpool_redis::redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 
@@ -69,6 +92,13 @@ impl LoginAttempts for RedisLoginAttempts {
         })
     }
 
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let (count, _) = self.keys(key);
+        let mut conn = self.0.conn().await?;
+        let _: i64 = RELEASE.key(count).invoke_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn lock(&self, key: &str, lock_for: Duration) -> Result<(), StoreError> {
         let (count, lock) = self.keys(key);
         let mut conn = self.0.conn().await?;
@@ -84,12 +114,11 @@ impl LoginAttempts for RedisLoginAttempts {
 
     async fn succeed(&self, key: &str) -> Result<(), StoreError> {
         let (count, _) = self.keys(key);
-        let mut conn = self.0.conn().await?;
-        deadpool_redis::redis::cmd("DEL")
-            .arg(count)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.delete(&[count]).await
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        let (count, lock) = self.keys(key);
+        self.delete(&[count, lock]).await
     }
 }
