@@ -114,6 +114,8 @@ async fn password_change_checks_current_and_policy() {
 async fn activity_is_paginated_newest_first() {
     let app = spawn_app().await;
     app.register("ada@example.com").await;
+    // The verification mail (and its audit event) comes from a job.
+    app.mail_to("ada@example.com", 1).await;
     for _ in 0..3 {
         app.login("ada@example.com", "Wrong-Password-1").await;
     }

@@ -45,6 +45,14 @@ mod one_time {
     });
 }
 
+mod outbox {
+    use super::*;
+    portcullis_infrastructure::outbox_contract!(async {
+        let (pool, db) = database();
+        (Arc::new(postgres::PgOutbox::new(pool)) as Arc<dyn portcullis_application::ports::Outbox>, db)
+    });
+}
+
 mod audit {
     use super::*;
     portcullis_infrastructure::audit_log_contract!(async {

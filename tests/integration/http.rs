@@ -284,3 +284,38 @@ async fn password_reset_mail_travels_through_redis_and_smtp() {
     let stats = app.jobs.stats("mail").await.unwrap();
     assert!(stats.completed >= 2, "verification and reset mails sent through the queue: {stats:?}");
 }
+
+/// Hardening #10: what the API promised (201 with a verification mail, 202
+/// "mail sent") is recorded in the database outbox and sent once Redis (the
+/// job queue) is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promised_mail_survives_a_redis_outage() {
+    let db = TestDatabase::new();
+    let mut redis = crate::support::PrivateRedis::start();
+    let url = redis.url();
+    let prefix = unique_prefix();
+    let app =
+        instance(&db, &prefix, &[("REDIS_URL", url.as_str()), ("RUN_WORKERS_IN_PROCESS", "true")]).await;
+    redis.stop();
+    assert_eq!(app.register("ada@example.com").await.status(), 201);
+    let res =
+        app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(app.outbox.as_ref().unwrap().to("ada@example.com").is_empty(), "nothing can be sent yet");
+    redis.restart();
+    let mails = app.mail_to("ada@example.com", 2).await;
+    let mut subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    subjects.sort();
+    assert!(subjects[0].starts_with("Reset your"), "{subjects:?}");
+    assert!(subjects[1].starts_with("Welcome"), "{subjects:?}");
+    // The link in the mail works.
+    let reset = mails.iter().find(|m| m.subject.starts_with("Reset")).unwrap();
+    let res = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &serde_json::json!({ "token": link_token(reset), "new_password": "Velvet-Harbor-37#" }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+}

@@ -14,6 +14,8 @@ pub mod queues {
 /// Job kinds.
 pub mod kinds {
     pub const EMAIL_SEND: &str = "email.send";
+    /// Look the account up, mint a single-use token, mail the link.
+    pub const SEND_LINK: &str = "account.send_link";
     pub const PURGE_SESSIONS: &str = "maintenance.purge_sessions";
 }
 

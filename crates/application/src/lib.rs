@@ -6,9 +6,11 @@ pub mod audit_trail;
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod links;
 pub mod mail;
 pub mod maintenance;
 pub mod ports;
+pub mod relay;
 pub mod revocation;
 pub mod seal;
 

@@ -3,14 +3,17 @@
 
 use crate::config::Config;
 use crate::worker::{Handlers, MeteredQueue, Worker};
+use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
 use portcullis_application::jobs::kinds;
+use portcullis_application::links::SendLink;
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
-    AuditLog, Clock, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer, OneTimeTokenStore,
-    RateLimiter, RevocationList, SessionStore, UserRepository,
+    AuditLog, Clock, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer, OneTimeTokenStore, Outbox,
+    RateLimiter, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
+use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::metrics::Metrics;
@@ -20,11 +23,11 @@ use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLim
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::memory::{
     MemoryAuditLog, MemoryJobQueue, MemoryLoginAttempts, MemoryOneTimeTokens, MemoryOutbox,
-    MemoryRateLimiter, MemoryRevocationList, MemorySessionStore, MemoryUserRepository,
+    MemoryOutboxStore, MemoryRateLimiter, MemoryRevocationList, MemorySessionStore, MemoryUserRepository,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgHealth, PgOneTimeTokens, PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgHealth, PgOneTimeTokens, PgOutbox, PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
@@ -76,9 +79,14 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
 
-    type Relational =
-        (Arc<dyn UserRepository>, Arc<dyn SessionStore>, Arc<dyn AuditLog>, Arc<dyn OneTimeTokenStore>);
-    let (users, sessions, audit, one_time_tokens): Relational = match &config.database_url {
+    type Relational = (
+        Arc<dyn UserRepository>,
+        Arc<dyn SessionStore>,
+        Arc<dyn AuditLog>,
+        Arc<dyn OneTimeTokenStore>,
+        Arc<dyn Outbox>,
+    );
+    let (users, sessions, audit, one_time_tokens, promised): Relational = match &config.database_url {
         Some(url) => {
             let applied = postgres::run_migrations(url)?;
             tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
@@ -88,7 +96,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgUserRepository::new(pool.clone())),
                 Arc::new(PgSessionStore::new(pool.clone())),
                 Arc::new(PgAuditLog::new(pool.clone())),
-                Arc::new(PgOneTimeTokens::new(pool)),
+                Arc::new(PgOneTimeTokens::new(pool.clone())),
+                Arc::new(PgOutbox::new(pool)),
             )
         }
         None => {
@@ -100,6 +109,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemorySessionStore::default()),
                 Arc::new(MemoryAuditLog::default()),
                 Arc::new(MemoryOneTimeTokens::default()),
+                Arc::new(MemoryOutboxStore::default()),
             )
         }
     };
@@ -188,19 +198,21 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         app_base_url: config.app_base_url.clone(),
         require_email_verification: config.require_email_verification,
     };
+    let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
+    let app_base_url = settings.app_base_url.clone();
     let auth = AuthService::new(
         AuthPorts {
-            users,
+            users: users.clone(),
             sessions: sessions.clone(),
             attempts,
             revocations,
-            audit,
+            audit: audit.clone(),
             hasher: Arc::new(hasher),
             access_tokens: Arc::new(access_tokens),
-            token_generator: Arc::new(OsTokenGenerator),
+            token_generator: token_generator.clone(),
             clock: clock.clone(),
-            jobs: jobs.clone(),
-            one_time_tokens,
+            outbox: promised.clone(),
+            one_time_tokens: one_time_tokens.clone(),
         },
         settings,
     );
@@ -219,8 +231,21 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
 
     let mut handlers: Handlers = HashMap::new();
-    handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer)));
+    handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer.clone())));
+    handlers.insert(
+        kinds::SEND_LINK,
+        Arc::new(SendLink::new(
+            users,
+            one_time_tokens,
+            token_generator,
+            clock.clone(),
+            mailer,
+            AuditTrail::new(audit, clock.clone()),
+            app_base_url,
+        )),
+    );
     handlers.insert(kinds::PURGE_SESSIONS, Arc::new(PurgeSessions::new(sessions, clock.clone())));
-    let worker = Worker::new(jobs, handlers, clock, metrics, config.worker.clone());
+    let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
+    let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.worker.clone());
     Ok(Application { state, worker, outbox })
 }

@@ -13,6 +13,7 @@ use portcullis_application::jobs::{JobError, JobHandler, kinds, queues};
 use portcullis_application::ports::{
     Clock, DeadJob, Enqueued, Failed, JobQueue, NewJob, QueueStats, Reserved, StoreError,
 };
+use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::jobs::{JobId, retry_delay};
 use portcullis_http::metrics::Metrics;
 use std::collections::HashMap;
@@ -83,6 +84,7 @@ pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;
 #[derive(Clone)]
 pub struct Worker {
     queue: Arc<dyn JobQueue>,
+    relay: OutboxRelay,
     handlers: Arc<Handlers>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
@@ -127,13 +129,14 @@ fn jitter() -> f64 {
 impl Worker {
     pub fn new(
         queue: Arc<dyn JobQueue>,
+        relay: OutboxRelay,
         handlers: Handlers,
         clock: Arc<dyn Clock>,
         metrics: Metrics,
         config: WorkerConfig,
     ) -> Self {
         let queues = vec![queues::MAIL.to_owned(), queues::MAINTENANCE.to_owned()];
-        Self { queue, handlers: Arc::new(handlers), clock, metrics, config, queues: Arc::new(queues) }
+        Self { queue, relay, handlers: Arc::new(handlers), clock, metrics, config, queues: Arc::new(queues) }
     }
 
     /// Starts `concurrency` job loops and the scheduler on the current runtime.
@@ -146,9 +149,43 @@ impl Worker {
             tasks.spawn(async move { worker.run(watcher).await });
         }
         let worker = self.clone();
+        let relay_watcher = watcher.clone();
         tasks.spawn(async move { worker.schedule(watcher).await });
+        let worker = self.clone();
+        tasks.spawn(async move { worker.relay_outbox(relay_watcher).await });
         tracing::info!(concurrency = self.config.concurrency, queues = ?self.queues, "workers started");
         WorkerHandle { stop, tasks }
+    }
+
+    /// Moves promised jobs from the outbox (database) to the queue. While the
+    /// queue is down they wait there; one warning per outage.
+    async fn relay_outbox(self, stop: watch::Receiver<bool>) {
+        let mut failing = false;
+        while !*stop.borrow() {
+            match self.relay.relay_once().await {
+                Ok(relayed) => {
+                    if failing {
+                        tracing::info!("outbox relay recovered");
+                    }
+                    failing = false;
+                    if relayed > 0 {
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(%error, "outbox relay failed; promised jobs wait in the outbox");
+                    }
+                    failing = true;
+                }
+            }
+            let idle =
+                std::time::Duration::from_millis(self.config.poll_interval.whole_milliseconds() as u64);
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stopped(stop.clone()) => {}
+            }
+        }
     }
 
     async fn run(self, stop: watch::Receiver<bool>) {
@@ -327,6 +364,11 @@ mod tests {
         }
     }
 
+    fn relay(queue: Arc<dyn JobQueue>) -> OutboxRelay {
+        let outbox = Arc::new(portcullis_infrastructure::memory::MemoryOutboxStore::default());
+        OutboxRelay::new(outbox, queue, Arc::new(SystemClock))
+    }
+
     fn setup(handler: Arc<dyn JobHandler>, config: WorkerConfig) -> (Worker, Arc<MemoryJobQueue>, Metrics) {
         let queue = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
         let metrics = Metrics::new().unwrap();
@@ -334,7 +376,8 @@ mod tests {
         handlers.insert("test.job", handler);
         let q: Arc<dyn JobQueue> =
             Arc::new(MeteredQueue::new(queue.clone(), metrics.clone(), config.max_retries));
-        (Worker::new(q, handlers, Arc::new(SystemClock), metrics.clone(), config), queue, metrics)
+        let relay = relay(q.clone());
+        (Worker::new(q, relay, handlers, Arc::new(SystemClock), metrics.clone(), config), queue, metrics)
     }
 
     async fn until(mut condition: impl AsyncFnMut() -> bool) {
@@ -455,6 +498,7 @@ mod tests {
             handlers.insert("test.job", handler);
             Worker::new(
                 queue.clone(),
+                relay(queue.clone()),
                 handlers,
                 Arc::new(SystemClock),
                 Metrics::new().unwrap(),

@@ -11,7 +11,7 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, JobQueue, LockoutPolicy, LoginAttempts, OneTimeTokenStore,
+    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, OneTimeTokenStore, Outbox,
     PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
 use crate::revocation::Revocations;
@@ -66,7 +66,8 @@ pub struct AuthPorts {
     pub access_tokens: Arc<dyn AccessTokenIssuer>,
     pub token_generator: Arc<dyn TokenGenerator>,
     pub clock: Arc<dyn Clock>,
-    pub jobs: Arc<dyn JobQueue>,
+    /// Where promised mail is recorded (relayed to the job queue).
+    pub outbox: Arc<dyn Outbox>,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
 }
 

@@ -1,12 +1,14 @@
 //! Email verification, password reset and magic links: single-use tokens sent
 //! by mail. Requests never reveal whether an email has an account: they answer
-//! the same way, and mail goes out (through the job queue) only for real ones.
+//! the same way after the same work (an outbox entry), and the `links` job
+//! mails only real accounts.
 
 use super::{AuthService, Authenticated};
 use crate::error::AppError;
 use crate::jobs::{kinds, queues};
+use crate::links::{LinkPurpose, LinkRequest};
 use crate::mail::{MailJob, MailTemplate, SecurityEvent};
-use crate::ports::{Consumed, NewJob};
+use crate::ports::{Consumed, OutboxMessage};
 use portcullis_domain::ValidationErrors;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
@@ -17,9 +19,8 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 impl AuthService {
-    /// Queues a mail. A failure is logged, not returned: the action that asked
-    /// for the mail has happened, and answering differently would tell a caller
-    /// whether the address has an account.
+    /// Records a mail in the outbox (durable; relayed to the queue). A failure
+    /// is logged, not returned: the action that asked for the mail happened.
     pub(crate) async fn enqueue_mail(&self, to: &str, template: MailTemplate) {
         let payload = match serde_json::to_value(MailJob { to: to.to_owned(), template }) {
             Ok(p) => p,
@@ -28,10 +29,9 @@ impl AuthService {
                 return;
             }
         };
-        if let Err(error) =
-            self.ports.jobs.enqueue(NewJob::new(queues::MAIL, kinds::EMAIL_SEND, payload)).await
-        {
-            tracing::error!(%error, "could not enqueue mail; it will not be sent");
+        let message = OutboxMessage::new(queues::MAIL, kinds::EMAIL_SEND, payload);
+        if let Err(error) = self.ports.outbox.add(&message, self.ports.clock.now()).await {
+            tracing::error!(%error, "could not record a mail in the outbox; it will not be sent");
         }
     }
 
@@ -42,16 +42,19 @@ impl AuthService {
         self.enqueue_mail(user.email.as_str(), template).await;
     }
 
-    /// Issues a single-use token for `purpose` (superseding older ones) and
-    /// returns the link that carries it.
-    async fn issue_link(&self, user: &User, purpose: TokenPurpose, path: &str) -> Result<String, AppError> {
-        let token = self.ports.token_generator.refresh_token();
-        let now = self.ports.clock.now();
-        self.ports
-            .one_time_tokens
-            .issue(purpose, user.id, &TokenHash::of(&token), now, now + purpose.lifetime())
-            .await?;
-        Ok(format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose()))
+    /// Records a mailed-link request in the outbox. The same work whether or
+    /// not the address has an account: the job decides (see `links`).
+    async fn request_link(
+        &self,
+        purpose: LinkPurpose,
+        email: &Email,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
+        let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
+            .map_err(|e| AppError::Internal(format!("could not encode a link request: {e}")))?;
+        let message = OutboxMessage::new(queues::MAIL, kinds::SEND_LINK, payload);
+        self.ports.outbox.add(&message, self.ports.clock.now()).await?;
+        Ok(())
     }
 
     async fn consume(&self, purpose: TokenPurpose, token: &Secret) -> Result<User, AppError> {
@@ -68,23 +71,15 @@ impl AuthService {
         }
     }
 
-    /// Sends the welcome/verification mail (registration and resend).
+    /// Asks for the welcome/verification mail (registration).
     pub(crate) async fn send_verification(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
-        let link = self.issue_link(user, TokenPurpose::EmailVerification, "verify-email").await?;
-        self.enqueue_mail(user.email.as_str(), MailTemplate::VerifyEmail { name: display_name(user), link })
-            .await;
-        self.audit.record(AuditAction::EmailVerificationRequested, Some(user.id), ctx, json!({})).await;
-        Ok(())
+        self.request_link(LinkPurpose::Verification, &user.email, ctx).await
     }
 
     /// Resends the verification mail if the address belongs to an unverified
     /// account; answers the same either way.
     pub async fn resend_verification(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        let email = Email::parse(raw_email)?;
-        match self.ports.users.find_by_email(&email).await? {
-            Some(user) if user.email_verified_at.is_none() => self.send_verification(&user, ctx).await,
-            _ => Ok(()),
-        }
+        self.request_link(LinkPurpose::Verification, &Email::parse(raw_email)?, ctx).await
     }
 
     pub async fn verify_email(&self, token: &Secret, ctx: &RequestContext) -> Result<User, AppError> {
@@ -96,25 +91,7 @@ impl AuthService {
 
     /// Starts a password reset. Always succeeds from the caller's point of view.
     pub async fn forgot_password(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        let email = Email::parse(raw_email)?;
-        let user = self.ports.users.find_by_email(&email).await?;
-        self.audit
-            .record(
-                AuditAction::PasswordResetRequested,
-                user.as_ref().map(|u| u.id),
-                ctx,
-                json!({ "email": email.as_str(), "account_exists": user.is_some() }),
-            )
-            .await;
-        if let Some(user) = user {
-            let link = self.issue_link(&user, TokenPurpose::PasswordReset, "reset-password").await?;
-            self.enqueue_mail(
-                user.email.as_str(),
-                MailTemplate::PasswordReset { name: display_name(&user), link },
-            )
-            .await;
-        }
-        Ok(())
+        self.request_link(LinkPurpose::PasswordReset, &Email::parse(raw_email)?, ctx).await
     }
 
     /// Sets a new password with a reset token: the policy is checked before the
@@ -148,25 +125,7 @@ impl AuthService {
 
     /// Mails a sign-in link if the address has an account; answers the same either way.
     pub async fn request_magic_link(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        let email = Email::parse(raw_email)?;
-        let user = self.ports.users.find_by_email(&email).await?;
-        self.audit
-            .record(
-                AuditAction::MagicLinkRequested,
-                user.as_ref().map(|u| u.id),
-                ctx,
-                json!({ "email": email.as_str(), "account_exists": user.is_some() }),
-            )
-            .await;
-        if let Some(user) = user {
-            let link = self.issue_link(&user, TokenPurpose::MagicLink, "magic-link").await?;
-            self.enqueue_mail(
-                user.email.as_str(),
-                MailTemplate::MagicLink { name: display_name(&user), link },
-            )
-            .await;
-        }
-        Ok(())
+        self.request_link(LinkPurpose::MagicLink, &Email::parse(raw_email)?, ctx).await
     }
 
     /// Signs in with a magic-link token; same answer as a password login.

@@ -20,7 +20,7 @@ struct Mocks {
     hasher: MockPasswordHasher,
     access_tokens: MockAccessTokenIssuer,
     token_generator: MockTokenGenerator,
-    jobs: MockJobQueue,
+    outbox: MockOutbox,
     one_time_tokens: MockOneTimeTokenStore,
 }
 
@@ -39,11 +39,10 @@ impl Mocks {
             hasher: MockPasswordHasher::new(),
             access_tokens: MockAccessTokenIssuer::new(),
             token_generator,
-            jobs: {
-                let mut jobs = MockJobQueue::new();
-                jobs.expect_enqueue()
-                    .returning(|_| Ok(Enqueued::Created(portcullis_domain::jobs::JobId::new())));
-                jobs
+            outbox: {
+                let mut outbox = MockOutbox::new();
+                outbox.expect_add().returning(|_, _| Ok(()));
+                outbox
             },
             one_time_tokens: {
                 let mut tokens = MockOneTimeTokenStore::new();
@@ -68,7 +67,7 @@ impl Mocks {
                 access_tokens: Arc::new(self.access_tokens),
                 token_generator: Arc::new(self.token_generator),
                 clock: Arc::new(clock),
-                jobs: Arc::new(self.jobs),
+                outbox: Arc::new(self.outbox),
                 one_time_tokens: Arc::new(self.one_time_tokens),
             },
             AuthSettings::default(),
@@ -113,8 +112,8 @@ async fn register_succeeds_when_the_audit_store_fails() {
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert().times(1).returning(|_| Ok(()));
     m.audit = MockAuditLog::new();
-    // Registration and the verification request are both audited; both writes fail.
-    m.audit.expect_append().times(2).returning(|_| Err(StoreError::Unavailable("db down".into())));
+    // Registration is audited (the verification request is audited by its job); the write fails.
+    m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
     let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
     assert_eq!(user.email.as_str(), "ada@example.com");
 }
@@ -254,24 +253,58 @@ async fn reuse_revokes_the_sessions_access_tokens() {
 }
 
 #[tokio::test]
-async fn a_mail_queue_outage_does_not_fail_registration() {
+async fn an_outbox_failure_does_not_fail_registration() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert().returning(|_| Ok(()));
-    m.jobs = MockJobQueue::new();
-    m.jobs.expect_enqueue().times(1).returning(|_| Err(StoreError::Unavailable("redis down".into())));
+    m.outbox = MockOutbox::new();
+    m.outbox.expect_add().times(1).returning(|_, _| Err(StoreError::Unavailable("db hiccup".into())));
     let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
     assert_eq!(user.email.as_str(), "ada@example.com");
 }
 
+/// Hardening #4 and #12: the mailed-link requests do the same work whether or
+/// not the address has an account (no user lookup, no token: one outbox entry),
+/// and what they record holds no token or link.
 #[tokio::test]
-async fn forgot_password_answers_alike_when_the_queue_is_down() {
+async fn link_requests_do_the_same_work_for_every_address() {
+    let ctx = RequestContext { ip: Some("203.0.113.5".into()), ..RequestContext::default() };
+    for request in 0..3 {
+        let mut m = Mocks::new();
+        m.users.expect_find_by_email().never();
+        m.one_time_tokens = MockOneTimeTokenStore::new();
+        m.one_time_tokens.expect_issue().never();
+        let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = recorded.clone();
+        m.outbox = MockOutbox::new();
+        m.outbox.expect_add().times(1).returning(move |message, _| {
+            sink.lock().unwrap().push(message.clone());
+            Ok(())
+        });
+        let service = m.service();
+        match request {
+            0 => service.forgot_password("ada@example.com", &ctx).await.unwrap(),
+            1 => service.request_magic_link("ada@example.com", &ctx).await.unwrap(),
+            _ => service.resend_verification("ada@example.com", &ctx).await.unwrap(),
+        }
+        let message = recorded.lock().unwrap()[0].clone();
+        assert_eq!(message.kind, "account.send_link");
+        let text = message.payload.to_string();
+        assert!(!text.contains("token") && !text.contains("http"), "{text}");
+        assert_eq!(message.payload["email"], "ada@example.com");
+    }
+}
+
+/// Hardening #10: a link request answers 202 only once it is recorded
+/// durably; if the outbox cannot take it, the caller is told (503), not lied to.
+#[tokio::test]
+async fn a_link_request_the_outbox_cannot_take_is_an_error() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
-    m.jobs = MockJobQueue::new();
-    m.jobs.expect_enqueue().times(1).returning(|_| Err(StoreError::Unavailable("redis down".into())));
-    m.service().forgot_password("ada@example.com", &RequestContext::default()).await.unwrap();
+    m.outbox = MockOutbox::new();
+    m.outbox.expect_add().returning(|_, _| Err(StoreError::Unavailable("db down".into())));
+    let err = m.service().forgot_password("ada@example.com", &RequestContext::default()).await.unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod mail;
 pub mod one_time;
+pub mod outbox;
 pub mod rate_limit;
 pub mod revocation;
 pub mod sessions;
@@ -180,6 +181,21 @@ macro_rules! mailer_contract {
             $crate::contract::mail,
             $factory,
             [delivers_text_and_html, invalid_recipients_fail_for_good, concurrent_sends_all_arrive,]
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! outbox_contract {
+    ($factory:expr) => {
+        $crate::contract_cases!(
+            $crate::contract::outbox,
+            $factory,
+            [
+                claims_oldest_first_and_removes,
+                a_lease_hides_then_returns_an_entry,
+                concurrent_claims_are_disjoint,
+            ]
         );
     };
 }

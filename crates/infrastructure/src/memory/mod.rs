@@ -9,6 +9,7 @@ mod jobs;
 mod login_attempts;
 mod one_time;
 mod outbox;
+mod outbox_store;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -19,6 +20,7 @@ pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
 pub use one_time::MemoryOneTimeTokens;
 pub use outbox::MemoryOutbox;
+pub use outbox_store::MemoryOutboxStore;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
 pub use sessions::MemorySessionStore;
@@ -129,6 +131,13 @@ mod contract_tests {
             let outbox = Arc::new(MemoryOutbox::default());
             let ports: crate::contract::mail::Ports = (outbox.clone(), Arc::new(OutboxSink(outbox)));
             (ports, ())
+        });
+    }
+
+    mod outbox_store {
+        use super::*;
+        crate::outbox_contract!(async {
+            (Arc::new(MemoryOutboxStore::default()) as Arc<dyn portcullis_application::ports::Outbox>, ())
         });
     }
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod one_time;
+mod outbox;
 mod schema;
 mod sessions;
 #[cfg(any(test, feature = "contract"))]
@@ -10,6 +11,7 @@ mod users;
 
 pub use audit::PgAuditLog;
 pub use one_time::PgOneTimeTokens;
+pub use outbox::PgOutbox;
 pub use sessions::PgSessionStore;
 pub use users::PgUserRepository;
 

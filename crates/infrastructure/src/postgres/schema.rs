@@ -64,4 +64,22 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, audit_events, one_time_tokens);
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        queue -> Text,
+        kind -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        available_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    audit_events,
+    one_time_tokens,
+    outbox
+);

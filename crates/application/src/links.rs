@@ -1,0 +1,158 @@
+//! Mailed links (email verification, password reset, magic link). A request
+//! only records `{purpose, email, where from}` in the outbox; this job looks
+//! the account up, mints the single-use token and sends the mail. So the
+//! request does the same work whether or not the address has an account (no
+//! timing difference to enumerate accounts by), and no raw link ever sits in
+//! the queue: the token exists only in the mail and, hashed, in the database.
+
+use crate::audit_trail::AuditTrail;
+use crate::jobs::{JobError, JobHandler};
+use crate::mail::{MailTemplate, render};
+use crate::ports::{
+    Clock, Job, MailError, Mailer, OneTimeTokenStore, OutgoingEmail, TokenGenerator, UserRepository,
+};
+use async_trait::async_trait;
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::email::Email;
+use portcullis_domain::one_time::TokenPurpose;
+use portcullis_domain::secret::TokenHash;
+use portcullis_domain::user::User;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkPurpose {
+    Verification,
+    PasswordReset,
+    MagicLink,
+}
+
+/// The payload of an `account.send_link` job: nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRequest {
+    pub purpose: LinkPurpose,
+    pub email: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl LinkRequest {
+    pub fn new(purpose: LinkPurpose, email: &Email, ctx: &RequestContext) -> Self {
+        Self {
+            purpose,
+            email: email.as_str().to_owned(),
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            request_id: ctx.request_id.clone(),
+        }
+    }
+
+    fn context(&self) -> RequestContext {
+        RequestContext {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// Runs `account.send_link` jobs.
+pub struct SendLink {
+    users: Arc<dyn UserRepository>,
+    one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    token_generator: Arc<dyn TokenGenerator>,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+    audit: AuditTrail,
+    /// Where the links point (`{base}/reset-password?token=…`).
+    app_base_url: String,
+}
+
+impl SendLink {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        one_time_tokens: Arc<dyn OneTimeTokenStore>,
+        token_generator: Arc<dyn TokenGenerator>,
+        clock: Arc<dyn Clock>,
+        mailer: Arc<dyn Mailer>,
+        audit: AuditTrail,
+        app_base_url: String,
+    ) -> Self {
+        Self { users, one_time_tokens, token_generator, clock, mailer, audit, app_base_url }
+    }
+
+    /// Issues a token for `purpose` (superseding older ones) and mails the link.
+    async fn send(
+        &self,
+        user: &User,
+        purpose: TokenPurpose,
+        path: &str,
+        template: fn(Option<String>, String) -> MailTemplate,
+    ) -> Result<(), JobError> {
+        let token = self.token_generator.refresh_token();
+        let now = self.clock.now();
+        self.one_time_tokens
+            .issue(purpose, user.id, &TokenHash::of(&token), now, now + purpose.lifetime())
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let link = format!("{}/{path}?token={}", self.app_base_url.trim_end_matches('/'), token.expose());
+        let name = user.display_name.as_ref().map(|d| d.as_str().to_owned());
+        let (subject, text, html) = render(&template(name, link));
+        let email = OutgoingEmail { to: user.email.as_str().to_owned(), subject, text, html };
+        self.mailer.send(&email).await.map_err(|e| match e {
+            MailError::Transient(m) => JobError::Retry(m),
+            MailError::Permanent(m) => JobError::Fatal(m),
+        })
+    }
+}
+
+#[async_trait]
+impl JobHandler for SendLink {
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let request: LinkRequest = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Fatal(format!("unreadable link request: {e}")))?;
+        let email = Email::parse(&request.email)
+            .map_err(|_| JobError::Fatal("link request for an invalid email".into()))?;
+        let ctx = request.context();
+        let user = self.users.find_by_email(&email).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        match request.purpose {
+            LinkPurpose::Verification => {
+                // Only an unverified account gets a (new) verification link.
+                let Some(user) = user.filter(|u| u.email_verified_at.is_none()) else { return Ok(()) };
+                self.send(&user, TokenPurpose::EmailVerification, "verify-email", |name, link| {
+                    MailTemplate::VerifyEmail { name, link }
+                })
+                .await?;
+                self.audit
+                    .record(AuditAction::EmailVerificationRequested, Some(user.id), &ctx, json!({}))
+                    .await;
+            }
+            LinkPurpose::PasswordReset | LinkPurpose::MagicLink => {
+                let (action, purpose, path, template): (_, _, _, fn(Option<String>, String) -> MailTemplate) =
+                    match request.purpose {
+                        LinkPurpose::PasswordReset => (
+                            AuditAction::PasswordResetRequested,
+                            TokenPurpose::PasswordReset,
+                            "reset-password",
+                            |name, link| MailTemplate::PasswordReset { name, link },
+                        ),
+                        _ => (
+                            AuditAction::MagicLinkRequested,
+                            TokenPurpose::MagicLink,
+                            "magic-link",
+                            |name, link| MailTemplate::MagicLink { name, link },
+                        ),
+                    };
+                if let Some(user) = &user {
+                    self.send(user, purpose, path, template).await?;
+                }
+                let details = json!({ "email": email.as_str(), "account_exists": user.is_some() });
+                self.audit.record(action, user.as_ref().map(|u| u.id), &ctx, details).await;
+            }
+        }
+        Ok(())
+    }
+}
