@@ -57,3 +57,33 @@ async fn request_id_is_echoed_or_generated() {
     assert_ne!(id, "has spaces");
     assert_eq!(id.len(), 36);
 }
+
+/// Hardening #13: a client that trickles its body gets 408 REQUEST_TIMEOUT
+/// once REQUEST_BODY_TIMEOUT has passed, and the connection is closed.
+#[tokio::test]
+async fn a_trickled_body_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&[("REQUEST_BODY_TIMEOUT", "300ms")]).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_to_end(&mut response)).await;
+    trickle.abort();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+}

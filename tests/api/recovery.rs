@@ -274,3 +274,39 @@ async fn password_change_sends_a_security_alert() {
     let mails = app.mail_to("ada@example.com", 2).await;
     assert!(mails[1].subject.contains("Your password was changed"));
 }
+
+/// Hardening #9: pre-account takeover. An attacker registers the victim's
+/// address with a password of their own and keeps a session; when the victim
+/// proves the address by a magic link, the attacker's session, tokens and
+/// password stop working.
+#[tokio::test]
+async fn proving_the_address_ends_what_the_unverified_past_set_up() {
+    let app = spawn_app().await;
+    let attacker = app.signed_in("victim@example.com").await;
+    let (attacker_access, attacker_refresh) =
+        (str_of(&attacker, "access_token").to_owned(), str_of(&attacker, "refresh_token").to_owned());
+
+    let res = app.post("/api/v1/auth/magic-link", &json!({ "email": "victim@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    let mails = app.mail_to("victim@example.com", 2).await;
+    let magic = mails.iter().find(|m| m.subject.contains("sign-in link")).unwrap();
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": link_token(magic) })).await;
+    assert_eq!(res.status(), 200);
+    let victim: serde_json::Value = res.json().await.unwrap();
+
+    expect_error(app.get_auth("/api/v1/auth/me", &attacker_access).await, 401, "INVALID_TOKEN").await;
+    expect_error(app.refresh(&attacker_refresh).await, 401, "INVALID_TOKEN").await;
+    expect_error(app.login("victim@example.com", PASSWORD).await, 401, "INVALID_CREDENTIALS").await;
+    let me = app.get_auth("/api/v1/auth/me", str_of(&victim, "access_token")).await;
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+
+    // A verified account's magic-link sign-in changes nothing else.
+    let res = app.post("/api/v1/auth/magic-link", &json!({ "email": "victim@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    let mails = app.mail_to("victim@example.com", 3).await;
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": link_token(&mails[2]) })).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get_auth("/api/v1/auth/me", str_of(&victim, "access_token")).await.status(), 200);
+}

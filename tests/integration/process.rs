@@ -213,3 +213,29 @@ fn request_spans_are_exported_over_otlp_http() {
     assert!(body.contains("portcullis-otlp-test"), "the service name travels in the resource");
     assert!(body.contains("otlp-trace-check"), "the request span carries its request id");
 }
+
+/// Hardening #14: a client speaking garbage (or TLS to the plain port) is not
+/// an error of ours: nothing reaches the log at ERROR; the events are at DEBUG
+/// under `portcullis::client_protocol`.
+#[test]
+fn malformed_requests_do_not_flood_the_error_log() {
+    use std::io::Write;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut env = base_env();
+    env.retain(|(k, _)| *k != "PORT" && *k != "LOG_LEVEL");
+    env.push(("PORT", port.to_string()));
+    env.push(("LOG_LEVEL", "info,portcullis::client_protocol=debug".into()));
+    let mut server = start(&["serve"], &env);
+    server.wait_for("portcullis listening");
+    for payload in [&b"GARBAGE\r\n\r\n"[..], &b"\x16\x03\x01\x00\xa5\x01\x00\x00"[..]].iter().cycle().take(20)
+    {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = stream.write_all(payload);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.wait_for("malformed request from a client");
+    let status = server.terminate();
+    assert!(status.success());
+    let errors: Vec<&String> = server.seen.iter().filter(|l| l.contains(r#""level":"ERROR""#)).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

@@ -22,10 +22,13 @@ pub enum AuditAction {
     PasswordResetRequested,
     PasswordReset,
     MagicLinkRequested,
+    /// The address was proved for the first time by a sign-in link: the
+    /// sessions and password set up before were discarded.
+    UnverifiedSetupDiscarded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -41,6 +44,7 @@ impl AuditAction {
         Self::PasswordResetRequested,
         Self::PasswordReset,
         Self::MagicLinkRequested,
+        Self::UnverifiedSetupDiscarded,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -61,6 +65,7 @@ impl AuditAction {
             Self::PasswordResetRequested => "auth.password.reset_requested",
             Self::PasswordReset => "auth.password.reset",
             Self::MagicLinkRequested => "auth.magic_link.requested",
+            Self::UnverifiedSetupDiscarded => "security.unverified_setup.discarded",
         }
     }
 
@@ -71,7 +76,9 @@ impl AuditAction {
     /// How serious the event is by default.
     pub fn severity(self) -> Severity {
         match self {
-            Self::RefreshTokenReuseDetected | Self::AccountLocked => Severity::Critical,
+            Self::RefreshTokenReuseDetected | Self::AccountLocked | Self::UnverifiedSetupDiscarded => {
+                Severity::Critical
+            }
             Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged | Self::PasswordReset => {
                 Severity::Warning
             }

@@ -45,6 +45,21 @@ impl DisplayName {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(pub String);
 
+impl PasswordHash {
+    /// Stored instead of a hash when an account has no password any more
+    /// (a password set before the address was proved was discarded). No
+    /// password verifies against it.
+    pub const UNUSABLE: &'static str = "!unusable";
+
+    pub fn unusable() -> Self {
+        Self(Self::UNUSABLE.to_owned())
+    }
+
+    pub fn is_usable(&self) -> bool {
+        self.0 != Self::UNUSABLE
+    }
+}
+
 impl fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PasswordHash([REDACTED])")

@@ -34,6 +34,8 @@ pub enum ApiError {
     RateLimited { retry_after: Duration },
     #[error("service not ready")]
     NotReady { checks: Value },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
 }
 
 impl From<ValidationErrors> for ApiError {
@@ -74,6 +76,7 @@ impl ErrorCode for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -103,6 +106,7 @@ impl ErrorCode for ApiError {
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::NotReady { .. } => "NOT_READY",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
         }
     }
 }
@@ -155,6 +159,10 @@ pub fn retry_seconds(d: Duration) -> i64 {
     ((ms + 999) / 1000).max(1) as i64
 }
 
+/// Set on 5xx responses, for `backend_errors_total{code}`.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerErrorCode(pub &'static str);
+
 /// The error envelope (schema for the API docs).
 #[derive(Serialize, ToSchema)]
 pub struct ErrorEnvelope {
@@ -192,7 +200,18 @@ impl ResponseError for ApiError {
                 tracing::debug!(code = self.code(), "request refused")
             }
             _ if status.is_server_error() => {
-                tracing::error!(code = self.code(), error = %self, "request failed")
+                match crate::log_throttle::BACKEND_ERRORS.note(std::time::Instant::now()) {
+                    crate::log_throttle::Verdict::Log { suppressed: 0 } => {
+                        tracing::error!(code = self.code(), error = %self, "request failed")
+                    }
+                    crate::log_throttle::Verdict::Log { suppressed } => tracing::error!(
+                        code = self.code(),
+                        error = %self,
+                        suppressed,
+                        "request failed ({suppressed} more server errors in the last window were counted, not logged)"
+                    ),
+                    crate::log_throttle::Verdict::Quiet => {}
+                }
             }
             _ => {}
         }
@@ -216,7 +235,15 @@ impl ResponseError for ApiError {
         {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        response.json(envelope)
+        if matches!(self, Self::RequestTimeout) {
+            // The rest of the body is never read: the connection cannot be reused.
+            response.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
+        }
+        let mut response = response.json(envelope);
+        if status.is_server_error() {
+            response.extensions_mut().insert(ServerErrorCode(self.code()));
+        }
+        response
     }
 }
 

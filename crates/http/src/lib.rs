@@ -1,11 +1,13 @@
 //! The HTTP adapter: actix-web routes, DTOs, the error envelope, middleware.
 //! This crate alone knows about status codes.
 
+pub mod body_deadline;
 pub mod client_ip;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod log_throttle;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
@@ -35,6 +37,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     };
     match (err, limit) {
         (_, Some(limit)) => ApiError::PayloadTooLarge { limit },
+        (JsonPayloadError::Payload(e), _) if body_deadline::is_timeout(&e) => ApiError::RequestTimeout,
         (JsonPayloadError::ContentType, _) => ApiError::UnsupportedMediaType,
         (JsonPayloadError::Deserialize(e), _) => ApiError::BadRequest(e.to_string()),
         (other, _) => ApiError::BadRequest(other.to_string()),
@@ -90,7 +93,9 @@ pub fn app(
     >,
 > {
     let json_limit = state.json_limit;
+    let body_deadline = body_deadline::BodyDeadline(state.body_timeout);
     App::new()
+        .app_data(body_deadline)
         .app_data(web::Data::new(state))
         .app_data(web::JsonConfig::default().limit(json_limit).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -134,5 +139,6 @@ pub fn app(
         .service(resource("/docs", web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))
+        .wrap(middleware::from_fn(body_deadline::body_deadline))
         .wrap(middleware::from_fn(request_meta::request_context))
 }

@@ -95,6 +95,10 @@ pub async fn request_context(
         let labels = [meta.method.as_str(), route.as_str(), &status.to_string()];
         state.metrics.http_requests.with_label_values(&labels).inc();
         state.metrics.http_duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
+        let failed = response.response().extensions().get::<crate::error::ServerErrorCode>().copied();
+        if let Some(code) = failed.filter(|c| c.0 != "OVERLOADED" && c.0 != "NOT_READY") {
+            state.metrics.backend_errors.with_label_values(&[code.0]).inc();
+        }
     }
     let user_id = response.request().extensions().get::<AuthenticatedUserId>().map(|u| u.0.to_string());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;

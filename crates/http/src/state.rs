@@ -16,6 +16,11 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Largest accepted JSON body, in bytes.
     pub json_limit: usize,
+    /// How long a request body may take to arrive (408 beyond).
+    pub body_timeout: std::time::Duration,
+    /// How long a request head may take to arrive (the server answers 408 and
+    /// closes the connection beyond).
+    pub header_timeout: std::time::Duration,
     /// The job queue, for the admin endpoints and queue-depth metrics.
     pub jobs: Option<Arc<dyn JobQueue>>,
     /// Users allowed on `/api/v1/admin/*` (lower-cased emails).
@@ -41,6 +46,8 @@ impl AppState {
             health,
             metrics,
             json_limit: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(10),
+            header_timeout: std::time::Duration::from_secs(5),
             jobs: None,
             admin_emails: Vec::new(),
             metrics_token: None,

@@ -49,6 +49,10 @@ pub struct Config {
     pub login_lockout_threshold: u32,
     pub login_lockout_duration: Duration,
     pub json_body_limit: usize,
+    /// Time to receive a request's head (`REQUEST_HEADER_TIMEOUT`).
+    pub request_header_timeout: Duration,
+    /// Time to receive a request's body (`REQUEST_BODY_TIMEOUT`).
+    pub request_body_timeout: Duration,
     pub log_level: String,
     pub log_format: LogFormat,
     pub app_base_url: String,
@@ -352,6 +356,16 @@ impl Config {
                 Duration::seconds(1),
             ),
             json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
+            request_header_timeout: r.duration(
+                "REQUEST_HEADER_TIMEOUT",
+                Duration::seconds(5),
+                Duration::milliseconds(100),
+            ),
+            request_body_timeout: r.duration(
+                "REQUEST_BODY_TIMEOUT",
+                Duration::seconds(10),
+                Duration::milliseconds(100),
+            ),
             log_level,
             log_format,
             app_base_url,

@@ -15,8 +15,10 @@ use std::net::TcpListener;
 /// Starts serving `state` on an already-bound listener. Signals are left to
 /// the caller (the binary stops the server gracefully on SIGTERM/Ctrl-C).
 pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let header_timeout = state.header_timeout;
     let server = HttpServer::new(move || portcullis_http::app(state.clone()))
         .workers(workers.max(1))
+        .client_request_timeout(header_timeout)
         .disable_signals()
         .listen(listener)?
         .run();

@@ -48,6 +48,37 @@ fn tracer_provider(config: &Config) -> Option<SdkTracerProvider> {
     }
 }
 
+/// Client protocol errors (a malformed request head, TLS spoken to a plain
+/// port) are the client's fault, yet actix-http logs each at ERROR. They are
+/// taken out of the log output and re-emitted at DEBUG under
+/// `portcullis::client_protocol`, so a scanner cannot flood the error log.
+fn is_client_protocol_error(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::ERROR && meta.target().starts_with("actix_http::h1")
+}
+
+struct ClientProtocolErrors;
+
+#[derive(Default)]
+struct MessageField(String);
+
+impl tracing::field::Visit for MessageField {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for ClientProtocolErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if is_client_protocol_error(event.metadata()) {
+            let mut message = MessageField::default();
+            event.record(&mut message);
+            tracing::debug!(target: "portcullis::client_protocol", error = %message.0, "malformed request from a client");
+        }
+    }
+}
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(config: &Config) -> TelemetryGuard {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
@@ -57,10 +88,17 @@ pub fn init(config: &Config) -> TelemetryGuard {
             fmt.json().with_current_span(true).with_span_list(false).flatten_event(true).boxed()
         }
         LogFormat::Pretty => fmt.boxed(),
-    };
+    }
+    .with_filter(tracing_subscriber::filter::filter_fn(|meta| !is_client_protocol_error(meta)));
     let provider = tracer_provider(config);
     let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("portcullis")));
-    let installed = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init().is_ok();
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(ClientProtocolErrors)
+        .with(otel)
+        .try_init()
+        .is_ok();
     if installed && let Some(endpoint) = &config.otlp_endpoint {
         tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
     }

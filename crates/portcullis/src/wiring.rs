@@ -226,6 +226,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     };
     let mut state = AppState::new(auth, rate_limiter, limits, health, metrics.clone());
     state.json_limit = config.json_body_limit;
+    let std_duration = |d: time::Duration| std::time::Duration::from_millis(d.whole_milliseconds() as u64);
+    state.body_timeout = std_duration(config.request_body_timeout);
+    state.header_timeout = std_duration(config.request_header_timeout);
     state.jobs = Some(jobs.clone());
     state.admin_emails = config.admin_emails.clone();
     state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);

@@ -189,6 +189,8 @@ impl Worker {
     }
 
     async fn run(self, stop: watch::Receiver<bool>) {
+        // One warning per outage, not one per poll.
+        let mut failing = false;
         while !*stop.borrow() {
             let mut worked = false;
             for queue in self.queues.iter() {
@@ -196,12 +198,20 @@ impl Worker {
                     break;
                 }
                 match self.queue.reserve(queue, self.config.visibility_timeout).await {
-                    Ok(Some(reserved)) => {
-                        worked = true;
-                        self.process(reserved, stop.clone()).await;
+                    Ok(reserved) => {
+                        if std::mem::take(&mut failing) {
+                            tracing::info!(queue, "job queue reachable again");
+                        }
+                        if let Some(reserved) = reserved {
+                            worked = true;
+                            self.process(reserved, stop.clone()).await;
+                        }
                     }
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, queue, "could not reserve a job"),
+                    Err(error) => {
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(%error, queue, "could not reserve a job; retrying quietly until the queue is back");
+                        }
+                    }
                 }
             }
             if !worked {

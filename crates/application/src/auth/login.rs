@@ -73,8 +73,11 @@ impl AuthService {
             AttemptGate::Locked { retry_after } => return Err(AppError::AccountLocked { retry_after }),
         };
         let verdict = match user {
-            Some(user) => self.ports.hasher.verify(password, &user.password_hash).await,
-            None => self.ports.hasher.verify_dummy(password).await.map(|()| Verification::Mismatch),
+            Some(user) if user.password_hash.is_usable() => {
+                self.ports.hasher.verify(password, &user.password_hash).await
+            }
+            // No account, or no password: the same work, the same answer.
+            _ => self.ports.hasher.verify_dummy(password).await.map(|()| Verification::Mismatch),
         };
         let user_id = user.map(|u| u.id);
         let verdict = match verdict {

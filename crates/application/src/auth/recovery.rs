@@ -14,7 +14,7 @@ use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
 use portcullis_domain::one_time::TokenPurpose;
 use portcullis_domain::secret::{Secret, TokenHash};
-use portcullis_domain::user::User;
+use portcullis_domain::user::{PasswordHash, User};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
@@ -135,6 +135,9 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<Authenticated, AppError> {
         let user = self.consume(TokenPurpose::MagicLink, token).await?;
+        if user.email_verified_at.is_none() {
+            self.end_unverified_past(&user, ctx).await?;
+        }
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
         self.ports.attempts.reset(user.email.as_str()).await?;
         let tokens = self.start_session(&user, ctx).await?;
@@ -142,6 +145,28 @@ impl AuthService {
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
             .await;
         Ok(Authenticated { tokens, user })
+    }
+
+    /// The first proof of the address by a mailed sign-in link ends what the
+    /// unverified past set up: whoever registered the address (perhaps not its
+    /// owner) chose the password and opened the sessions. Every session is
+    /// revoked and the password discarded; the owner sets one by reset.
+    async fn end_unverified_past(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
+        let revoked = self.revoke_user_sessions(user, None).await?;
+        let had_password = user.password_hash.is_usable();
+        self.ports
+            .users
+            .set_password_hash(user.id, &PasswordHash::unusable(), self.ports.clock.now())
+            .await?;
+        self.audit
+            .record(
+                AuditAction::UnverifiedSetupDiscarded,
+                Some(user.id),
+                ctx,
+                json!({ "revoked_sessions": revoked, "password_discarded": had_password }),
+            )
+            .await;
+        Ok(())
     }
 
     /// Revokes the user's sessions (all, or all but `keep`) and their live
