@@ -319,3 +319,36 @@ async fn promised_mail_survives_a_redis_outage() {
         .await;
     assert_eq!(res.status(), 204);
 }
+
+/// Hardening #17: signing-key rotation without logging anyone out. The new
+/// key signs; the previous public key (JWT_PREVIOUS_PUBLIC_KEYS) still
+/// verifies the tokens it signed; the JWKS publishes both by `kid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_signing_key_keeps_sessions() {
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let testdata = format!("{}/../infrastructure/testdata", env!("CARGO_MANIFEST_DIR"));
+    let old = instance(&db, &prefix, &[]).await;
+    let login = old.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+
+    let next_key = format!("{testdata}/ed25519-next.pem");
+    let previous = format!("{testdata}/ed25519.pub.pem");
+    let rotated = instance(
+        &db,
+        &prefix,
+        &[("JWT_PRIVATE_KEY_PATH", next_key.as_str()), ("JWT_PREVIOUS_PUBLIC_KEYS", previous.as_str())],
+    )
+    .await;
+    assert_eq!(rotated.get_auth("/api/v1/auth/me", token).await.status(), 200);
+    let jwks: Value =
+        rotated.client.get(rotated.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    let fresh: Value = rotated.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    assert_eq!(rotated.get_auth("/api/v1/auth/me", str_of(&fresh, "access_token")).await.status(), 200);
+
+    // Retired: without the previous key, its tokens are refused.
+    let retired = instance(&db, &prefix, &[("JWT_PRIVATE_KEY_PATH", next_key.as_str())]).await;
+    expect_error(retired.get_auth("/api/v1/auth/me", token).await, 401, "INVALID_TOKEN").await;
+    assert_eq!(retired.get_auth("/api/v1/auth/me", str_of(&fresh, "access_token")).await.status(), 200);
+}

@@ -54,17 +54,124 @@ struct Claims {
     aud: String,
 }
 
-/// Everything needed to sign and verify, built once at start-up.
+/// A key that verifies tokens: the current one, or a previous (or next) one
+/// during a rotation. Each pins its own algorithm.
+struct Verifier {
+    kid: String,
+    decoding: DecodingKey,
+    validation: Validation,
+    jwk: Value,
+}
+
+/// Everything needed to sign and verify, built once at start-up: one signing
+/// key, and every key that verifies (the signing key's first), by `kid`.
 pub struct JwtIssuer {
     algorithm: Algorithm,
     kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    jwk: Value,
-    validation: Validation,
+    verifiers: Vec<Verifier>,
     issuer: String,
     audience: String,
     ttl: Duration,
+}
+
+fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    // Expiry is checked against the injected clock, not the system's.
+    validation.validate_exp = false;
+    validation.leeway = 0;
+    validation
+}
+
+/// The public half of a key, as the JWKS and the verifier need it.
+struct PublicKey {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    kid: String,
+    jwk: Value,
+}
+
+fn ed25519_public(x_raw: &[u8]) -> Result<PublicKey, String> {
+    let x = URL_SAFE_NO_PAD.encode(x_raw);
+    let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+    let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": x});
+    Ok(PublicKey { algorithm: Algorithm::EdDSA, decoding, kid, jwk })
+}
+
+fn rsa_public(n: &str, e: &str) -> Result<PublicKey, String> {
+    let decoding = DecodingKey::from_rsa_components(n, e).map_err(|e| e.to_string())?;
+    let kid = thumbprint(&format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
+    let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
+    Ok(PublicKey { algorithm: Algorithm::RS256, decoding, kid, jwk })
+}
+
+/// Minimal DER reading for public keys: one TLV, returning (tag, content, rest).
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+const ED25519_OID: &[u8] = &[0x2b, 0x65, 0x70];
+const RSA_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+/// PKCS#1 `RSAPublicKey ::= SEQUENCE { n INTEGER, e INTEGER }`.
+fn rsa_pkcs1(der: &[u8]) -> Option<(String, String)> {
+    let (0x30, body, _) = tlv(der)? else { return None };
+    let (0x02, n, rest) = tlv(body)? else { return None };
+    let (0x02, e, _) = tlv(rest)? else { return None };
+    let strip = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|x| **x == 0).copied().collect() };
+    Some((URL_SAFE_NO_PAD.encode(strip(n)), URL_SAFE_NO_PAD.encode(strip(e))))
+}
+
+/// A PEM public key: SPKI (`PUBLIC KEY`, Ed25519 or RSA) or PKCS#1
+/// (`RSA PUBLIC KEY`).
+fn parse_public_pem(pem: &str) -> Result<PublicKey, String> {
+    let mut lines = pem.lines().map(str::trim).filter(|l| !l.is_empty());
+    let label = lines
+        .next()
+        .and_then(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
+        .ok_or("not a PEM file")?
+        .to_owned();
+    let body: String = lines.take_while(|l| !l.starts_with("-----END")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| e.to_string())?;
+    match label.as_str() {
+        "RSA PUBLIC KEY" => {
+            let (n, e) = rsa_pkcs1(&der).ok_or("malformed RSA public key")?;
+            rsa_public(&n, &e)
+        }
+        "PUBLIC KEY" => {
+            let malformed = || "malformed public key".to_owned();
+            let (0x30, spki, _) = tlv(&der).ok_or_else(malformed)? else { return Err(malformed()) };
+            let (0x30, algorithm, rest) = tlv(spki).ok_or_else(malformed)? else { return Err(malformed()) };
+            let (0x06, oid, _) = tlv(algorithm).ok_or_else(malformed)? else { return Err(malformed()) };
+            let (0x03, bits, _) = tlv(rest).ok_or_else(malformed)? else { return Err(malformed()) };
+            let key = bits.strip_prefix(&[0u8]).ok_or_else(malformed)?;
+            if oid == ED25519_OID && key.len() == 32 {
+                ed25519_public(key)
+            } else if oid == RSA_OID {
+                let (n, e) = rsa_pkcs1(key).ok_or_else(malformed)?;
+                rsa_public(&n, &e)
+            } else {
+                Err("unsupported key type (use Ed25519 or RSA)".into())
+            }
+        }
+        other => Err(format!("expected a PUBLIC KEY PEM, got {other:?}")),
+    }
 }
 
 /// RFC 7638 thumbprint of the public key: a stable `kid`.
@@ -99,11 +206,9 @@ impl JwtIssuer {
                 let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
                     return Err(KeyError::Invalid { algorithm: "RS256", reason: "not an RSA key".into() });
                 };
-                let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(invalid)?;
-                let kid = thumbprint(&format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, rsa.e, rsa.n));
-                let jwk =
-                    json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": rsa.n, "e": rsa.e});
-                Ok(Self::assemble(Algorithm::RS256, kid, encoding, decoding, jwk, issuer, audience, ttl))
+                let public = rsa_public(&rsa.n, &rsa.e)
+                    .map_err(|reason| KeyError::Invalid { algorithm: "RS256", reason })?;
+                Ok(Self::assemble(encoding, public, issuer, audience, ttl))
             }
         }
     }
@@ -131,43 +236,59 @@ impl JwtIssuer {
         let pair = Ed25519KeyPair::from_pkcs8(encoding.inner())
             .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(encoding.inner()))
             .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
-        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let decoding = DecodingKey::from_ed_components(&x)
-            .map_err(|e| KeyError::Invalid { algorithm: "EdDSA", reason: e.to_string() })?;
-        let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
-        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": x});
-        Ok(Self::assemble(Algorithm::EdDSA, kid, encoding, decoding, jwk, issuer, audience, ttl))
+        let public = ed25519_public(pair.public_key().as_ref())
+            .map_err(|reason| KeyError::Invalid { algorithm: "EdDSA", reason })?;
+        Ok(Self::assemble(encoding, public, issuer, audience, ttl))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn assemble(
-        algorithm: Algorithm,
-        kid: String,
         encoding: EncodingKey,
-        decoding: DecodingKey,
-        jwk: Value,
+        public: PublicKey,
         issuer: &str,
         audience: &str,
         ttl: Duration,
     ) -> Self {
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Expiry is checked against the injected clock below, not the system's.
-        validation.validate_exp = false;
-        validation.leeway = 0;
-        Self {
-            algorithm,
-            kid,
+        let mut issuer_ = Self {
+            algorithm: public.algorithm,
+            kid: public.kid.clone(),
             encoding,
-            decoding,
-            jwk,
-            validation,
+            verifiers: Vec::new(),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
+        };
+        issuer_.add_verifier(public);
+        issuer_
+    }
+
+    fn add_verifier(&mut self, public: PublicKey) {
+        if self.verifiers.iter().any(|v| v.kid == public.kid) {
+            return;
         }
+        self.verifiers.push(Verifier {
+            kid: public.kid,
+            validation: validation(public.algorithm, &self.issuer, &self.audience),
+            decoding: public.decoding,
+            jwk: public.jwk,
+        });
+    }
+
+    /// Adds keys that verify but do not sign (PEM public keys, Ed25519 or RSA):
+    /// the previous key after a rotation, or the next one before it. They are
+    /// published in the JWKS too. Returns their `kid`s.
+    pub fn add_verification_keys(&mut self, paths: &[String]) -> Result<Vec<String>, KeyError> {
+        let mut kids = Vec::new();
+        for path in paths {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|source| KeyError::Read { path: path.clone(), source })?;
+            let public = parse_public_pem(&pem).map_err(|reason| KeyError::Invalid {
+                algorithm: "public",
+                reason: format!("{path}: {reason}"),
+            })?;
+            kids.push(public.kid.clone());
+            self.add_verifier(public);
+        }
+        Ok(kids)
     }
 
     pub fn kid(&self) -> &str {
@@ -217,10 +338,9 @@ impl AccessTokenIssuer for JwtIssuer {
 
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
-            return Err(TokenError::Invalid);
-        }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let kid = header.kid.as_deref().ok_or(TokenError::Invalid)?;
+        let verifier = self.verifiers.iter().find(|v| v.kid == kid).ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &verifier.decoding, &verifier.validation)
             .map_err(|_| TokenError::Invalid)?;
         let claims = data.claims;
         if now.unix_timestamp() >= claims.exp {
@@ -236,7 +356,7 @@ impl AccessTokenIssuer for JwtIssuer {
     }
 
     fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk] })
+        json!({ "keys": self.verifiers.iter().map(|v| v.jwk.clone()).collect::<Vec<_>>() })
     }
 
     fn ttl(&self) -> Duration {
@@ -323,6 +443,60 @@ mod tests {
             JwtIssuer::from_pem(SigningAlgorithm::Rs256, TEST_ED_PEM.as_bytes(), "iss", "aud", TTL).is_err()
         );
         assert!("HS256".parse::<SigningAlgorithm>().is_err());
+    }
+
+    fn testdata(name: &str) -> String {
+        format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Hardening #17: key rotation. The new key signs; the previous public key
+    /// still verifies its tokens (by `kid`) and both are in the JWKS.
+    #[test]
+    fn previous_keys_verify_by_kid_during_a_rotation() {
+        let now = OffsetDateTime::now_utc();
+        let old = JwtIssuer::from_pem_file(SigningAlgorithm::EdDsa, &testdata("ed25519.pem"), "i", "a", TTL)
+            .unwrap();
+        let old_token = old.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+
+        let mut new =
+            JwtIssuer::from_pem_file(SigningAlgorithm::EdDsa, &testdata("ed25519-next.pem"), "i", "a", TTL)
+                .unwrap();
+        assert_ne!(new.kid(), old.kid());
+        assert_eq!(new.verify(old_token.expose(), now), Err(TokenError::Invalid), "unknown kid before");
+        let kids =
+            new.add_verification_keys(&[testdata("ed25519.pub.pem"), testdata("rsa2048.pub.pem")]).unwrap();
+        assert_eq!(kids[0], old.kid(), "the public key's kid matches the private key's");
+        assert!(new.verify(old_token.expose(), now).is_ok());
+        let new_token = new.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let header = jsonwebtoken::decode_header(new_token.expose()).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(new.kid()));
+        assert!(new.verify(new_token.expose(), now).is_ok());
+        let published: Vec<String> = new.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(published, vec![new.kid().to_owned(), old.kid().to_owned(), kids[1].clone()]);
+
+        // The RSA public key verifies what its private key signed (RS256 pinned to it).
+        let rsa =
+            JwtIssuer::from_pem(SigningAlgorithm::Rs256, TEST_RSA_PEM.as_bytes(), "i", "a", TTL).unwrap();
+        assert_eq!(kids[1], rsa.kid());
+        let rsa_token = rsa.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        assert!(new.verify(rsa_token.expose(), now).is_ok());
+    }
+
+    #[test]
+    fn unusable_verification_keys_are_refused() {
+        let mut jwt = issuer();
+        assert!(jwt.add_verification_keys(&["/nonexistent.pem".into()]).is_err());
+        // A private key is not a public key.
+        assert!(jwt.add_verification_keys(&[testdata("ed25519.pem")]).is_err());
+        let garbage = std::env::temp_dir().join(format!("garbage-{}.pem", Uuid::new_v4()));
+        std::fs::write(&garbage, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+        assert!(jwt.add_verification_keys(&[garbage.display().to_string()]).is_err());
+        let _ = std::fs::remove_file(garbage);
     }
 
     // Test-only keys (generated with `openssl genpkey`); never used outside tests.

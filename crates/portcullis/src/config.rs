@@ -28,6 +28,8 @@ pub struct Config {
     pub redis_key_prefix: String,
     pub jwt_algorithm: SigningAlgorithm,
     pub jwt_private_key_path: Option<String>,
+    /// Public keys that verify but do not sign (rotation), `JWT_PREVIOUS_PUBLIC_KEYS`.
+    pub jwt_previous_public_keys: Vec<String>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -322,6 +324,10 @@ impl Config {
             redis_url,
             jwt_algorithm: r.parsed("JWT_ALGORITHM", SigningAlgorithm::EdDsa, |v| v.parse()),
             jwt_private_key_path,
+            jwt_previous_public_keys: r
+                .raw("JWT_PREVIOUS_PUBLIC_KEYS")
+                .map(|list| list.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default(),
             jwt_issuer: r.text("JWT_ISSUER", "portcullis"),
             jwt_audience: r.text("JWT_AUDIENCE", "portcullis"),
             access_token_ttl: r.duration(

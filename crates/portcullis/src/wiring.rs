@@ -163,7 +163,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
 
-    let access_tokens = match &config.jwt_private_key_path {
+    let mut access_tokens = match &config.jwt_private_key_path {
         Some(path) => JwtIssuer::from_pem_file(
             config.jwt_algorithm,
             path,
@@ -179,6 +179,10 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
     tracing::info!(kid = access_tokens.kid(), "access-token signing key loaded");
+    let verifying = access_tokens.add_verification_keys(&config.jwt_previous_public_keys)?;
+    if !verifying.is_empty() {
+        tracing::info!(kids = ?verifying, "additional access-token verification keys loaded (rotation)");
+    }
 
     let hasher = Argon2Hasher::new(
         config.argon2,
