@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379
 
-.PHONY: run build test test-integration lint fmt check bench bench-http migrate clean
+.PHONY: run build test test-integration test-schema lint fmt check bench bench-http migrate clean
 
 ## Start the server on the in-memory adapters (no services needed; nothing is persisted).
 run:
@@ -24,6 +24,11 @@ test:
 test-integration:
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		cargo test -p portcullis --features integration --test integration
+
+## Schemathesis (pip install schemathesis) over the OpenAPI document, in memory.
+test-schema:
+	cargo build -p portcullis
+	tests/schema/run.sh $(CARGO_TARGET_DIR)/debug/portcullis
 
 fmt:
 	cargo fmt --all

@@ -17,6 +17,24 @@ async fn unknown_route_and_wrong_method() {
     .await;
     expect_error(app.client.delete(app.url("/health/live")).send().await.unwrap(), 405, "METHOD_NOT_ALLOWED")
         .await;
+    // RFC 9110: a 405 names the methods the resource serves.
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/api/v1/auth/login", "POST"),
+        (reqwest::Method::DELETE, "/health/live", "GET"),
+        (reqwest::Method::PUT, "/api/v1/users/me", "PATCH"),
+    ] {
+        let res = app.client.request(method, app.url(path)).send().await.unwrap();
+        assert_eq!(res.headers().get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_must_be_json_objects() {
+    let app = spawn_app().await;
+    for body in [json!([]), json!("text"), json!(42), json!(null)] {
+        let res = app.post("/api/v1/auth/login", &body).await;
+        expect_error(res, 400, "BAD_REQUEST").await;
+    }
 }
 
 #[tokio::test]

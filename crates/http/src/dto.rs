@@ -24,29 +24,35 @@ fn rfc3339(t: OffsetDateTime) -> String {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[garde(length(max = 320))]
+    #[garde(length(chars, max = 320))]
+    #[schema(max_length = 320)]
     #[schema(example = "ada@example.com")]
     pub email: String,
-    #[garde(length(max = MAX_SECRET))]
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
     #[schema(example = "Correct-Horse-Battery-9")]
     pub password: String,
-    #[garde(length(max = 400))]
+    #[garde(length(chars, max = 400))]
+    #[schema(max_length = 400)]
     pub display_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[garde(length(max = 320))]
+    #[garde(length(chars, max = 320))]
+    #[schema(max_length = 320)]
     pub email: String,
-    #[garde(length(max = MAX_SECRET))]
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[garde(length(min = 1, max = 256))]
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
 }
 
@@ -69,9 +75,11 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    #[garde(length(max = MAX_SECRET))]
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
     pub current_password: String,
-    #[garde(length(max = MAX_SECRET))]
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
     pub new_password: String,
 }
 
@@ -80,6 +88,7 @@ pub struct ChangePasswordRequest {
 pub struct ActivityQuery {
     /// Page size, 1–100 (default 20).
     #[garde(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[garde(skip)]
@@ -89,7 +98,8 @@ pub struct ActivityQuery {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
-    #[garde(length(max = 320))]
+    #[garde(length(chars, max = 320))]
+    #[schema(max_length = 320)]
     pub email: String,
 }
 
@@ -97,16 +107,19 @@ pub struct EmailRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    #[garde(length(min = 1, max = 256))]
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    #[garde(length(min = 1, max = 256))]
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub token: String,
-    #[garde(length(max = MAX_SECRET))]
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
     pub new_password: String,
 }
 

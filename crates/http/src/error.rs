@@ -25,7 +25,7 @@ pub enum ApiError {
     #[error("no route matches this path")]
     NotFound,
     #[error("this method is not allowed on this path")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: actix_web::http::Method },
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     #[error("the request body is larger than {limit} bytes")]
@@ -71,7 +71,7 @@ impl ErrorCode for ApiError {
             },
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -101,7 +101,7 @@ impl ErrorCode for ApiError {
             },
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
@@ -182,7 +182,6 @@ pub struct ErrorBody {
     pub message: String,
     /// Per-code structure: a list of field violations for `VALIDATION_ERROR`,
     /// `retry_after_seconds` for throttling codes, otherwise null.
-    #[schema(value_type = Object)]
     pub details: Value,
 }
 
@@ -234,6 +233,11 @@ impl ResponseError for ApiError {
         if matches!(self, Self::App(AppError::Unauthorized | AppError::InvalidToken | AppError::TokenExpired))
         {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Self::MethodNotAllowed { allow } = self
+            && let Ok(value) = HeaderValue::from_str(allow.as_str())
+        {
+            response.insert_header((header::ALLOW, value));
         }
         if matches!(self, Self::RequestTimeout) {
             // The rest of the body is never read: the connection cannot be reused.

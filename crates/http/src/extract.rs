@@ -119,9 +119,14 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = web::Json::<T>::from_request(req, payload);
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
-            let value = json.await?.into_inner();
+            // Bodies are JSON objects: serde would also read a struct from an array.
+            let value = match json.await?.into_inner() {
+                object @ serde_json::Value::Object(_) => object,
+                _ => return Err(ApiError::BadRequest("the body must be a JSON object".into()).into()),
+            };
+            let value: T = serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?;
             value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
             Ok(Self(value))
         })

@@ -17,8 +17,11 @@ pub mod state;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{App, HttpRequest, Resource, Route, middleware, web};
+use actix_web::{
+    App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
+};
 use error::ApiError;
 use handlers::{admin, auth, meta, recovery, users};
 use openapi::ApiDoc;
@@ -58,20 +61,43 @@ async fn docs_redirect() -> actix_web::HttpResponse {
     actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
 }
 
-async fn method_not_allowed() -> Result<(), ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// A route's method and handler, so its resource can answer other methods
+/// with 405 and an `Allow` header naming the one it serves.
+struct Endpoint {
+    method: Method,
+    route: Route,
 }
 
+macro_rules! endpoint_fn {
+    ($name:ident, $method:ident, $web:ident) => {
+        fn $name<F, Args>(handler: F) -> Endpoint
+        where
+            F: Handler<Args>,
+            Args: FromRequest + 'static,
+            F::Output: Responder + 'static,
+        {
+            Endpoint { method: Method::$method, route: web::$web().to(handler) }
+        }
+    };
+}
+endpoint_fn!(get, GET, get);
+endpoint_fn!(post, POST, post);
+endpoint_fn!(patch, PATCH, patch);
+
 /// A resource whose other methods answer 405 in the envelope.
-fn resource(path: &str, route: Route) -> Resource {
-    web::resource(path).route(route).default_service(web::to(method_not_allowed))
+fn resource(path: &str, endpoint: Endpoint) -> Resource {
+    let allow = endpoint.method.clone();
+    web::resource(path).route(endpoint.route).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+    }))
 }
 
 /// An API route with its rate-limit class, declared here with the route: the
 /// limit follows the route that matched (whatever the spelling of the raw
 /// path), and a request for a method the route does not serve spends nothing.
-fn api(path: &str, class: RouteClass, route: Route) -> Resource {
-    resource(path, limited(class, route))
+fn api(path: &str, class: RouteClass, endpoint: Endpoint) -> Resource {
+    resource(path, Endpoint { method: endpoint.method, route: limited(class, endpoint.route) })
 }
 
 fn limited(class: RouteClass, route: Route) -> Route {
@@ -101,42 +127,30 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .service(
             web::scope("/api/v1")
-                .service(api("/auth/register", Credential, web::post().to(auth::register)))
-                .service(api("/auth/login", Credential, web::post().to(auth::login)))
-                .service(api("/auth/refresh", General, web::post().to(auth::refresh)))
-                .service(api("/auth/logout", General, web::post().to(auth::logout)))
-                .service(api("/auth/me", General, web::get().to(auth::me)))
-                .service(api("/users/me", General, web::patch().to(users::update_me)))
-                .service(api("/users/me/password", General, web::post().to(users::change_password)))
-                .service(api("/users/me/activity", General, web::get().to(users::activity)))
-                .service(api("/auth/verify-email", General, web::post().to(recovery::verify_email)))
-                .service(api(
-                    "/auth/verify-email/resend",
-                    Credential,
-                    web::post().to(recovery::resend_verification),
-                ))
-                .service(api("/auth/password/forgot", Credential, web::post().to(recovery::forgot_password)))
-                .service(api("/auth/password/reset", Credential, web::post().to(recovery::reset_password)))
-                .service(api("/auth/magic-link", Credential, web::post().to(recovery::request_magic_link)))
-                .service(api(
-                    "/auth/magic-link/verify",
-                    Credential,
-                    web::post().to(recovery::verify_magic_link),
-                ))
-                .service(api("/admin/queues", General, web::get().to(admin::queues)))
-                .service(api(
-                    "/admin/queues/{queue}/dead/{id}/retry",
-                    General,
-                    web::post().to(admin::retry_dead),
-                ))
+                .service(api("/auth/register", Credential, post(auth::register)))
+                .service(api("/auth/login", Credential, post(auth::login)))
+                .service(api("/auth/refresh", General, post(auth::refresh)))
+                .service(api("/auth/logout", General, post(auth::logout)))
+                .service(api("/auth/me", General, get(auth::me)))
+                .service(api("/users/me", General, patch(users::update_me)))
+                .service(api("/users/me/password", General, post(users::change_password)))
+                .service(api("/users/me/activity", General, get(users::activity)))
+                .service(api("/auth/verify-email", General, post(recovery::verify_email)))
+                .service(api("/auth/verify-email/resend", Credential, post(recovery::resend_verification)))
+                .service(api("/auth/password/forgot", Credential, post(recovery::forgot_password)))
+                .service(api("/auth/password/reset", Credential, post(recovery::reset_password)))
+                .service(api("/auth/magic-link", Credential, post(recovery::request_magic_link)))
+                .service(api("/auth/magic-link/verify", Credential, post(recovery::verify_magic_link)))
+                .service(api("/admin/queues", General, get(admin::queues)))
+                .service(api("/admin/queues/{queue}/dead/{id}/retry", General, post(admin::retry_dead)))
                 // Unknown API paths are limited like any other request.
                 .default_service(limited(General, web::to(not_found))),
         )
-        .service(resource("/health/live", web::get().to(meta::live)))
-        .service(resource("/health/ready", web::get().to(meta::ready)))
-        .service(resource("/metrics", web::get().to(meta::metrics)))
-        .service(resource("/.well-known/jwks.json", web::get().to(meta::jwks)))
-        .service(resource("/docs", web::get().to(docs_redirect)))
+        .service(resource("/health/live", get(meta::live)))
+        .service(resource("/health/ready", get(meta::ready)))
+        .service(resource("/metrics", get(meta::metrics)))
+        .service(resource("/.well-known/jwks.json", get(meta::jwks)))
+        .service(resource("/docs", get(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))
         .wrap(middleware::from_fn(body_deadline::body_deadline))

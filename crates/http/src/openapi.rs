@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         ErrorEnvelope, ErrorBody, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "auth", description = "Credentials and tokens"),
         (name = "users", description = "The caller's own account"),
@@ -54,5 +54,65 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Answers every route can give, documented once instead of on each handler:
+/// 400/408/413/415 for JSON bodies (and 400 for query strings), 401 for routes
+/// that take a bearer token, 429 for the rate-limited API.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/v1/");
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in operations.into_iter().flatten() {
+                let json_body = op.request_body.is_some();
+                let query = op
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)));
+                let bearer = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|reqs| serde_json::to_string(reqs).is_ok_and(|s| s.contains("\"bearer\"")));
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description).into());
+                };
+                if json_body || query {
+                    add(
+                        "400",
+                        "BAD_REQUEST (malformed JSON or query) or VALIDATION_ERROR (details: one entry per field)",
+                    );
+                }
+                if json_body {
+                    add("408", "REQUEST_TIMEOUT: the body did not arrive within REQUEST_BODY_TIMEOUT");
+                    add("413", "PAYLOAD_TOO_LARGE (details.limit_bytes)");
+                    add("415", "UNSUPPORTED_MEDIA_TYPE: the body must be application/json");
+                }
+                if bearer {
+                    add("401", "UNAUTHORIZED / INVALID_TOKEN / TOKEN_EXPIRED");
+                }
+                if api {
+                    add("429", "RATE_LIMITED (Retry-After; details.retry_after_seconds)");
+                }
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ pub async fn update_me(
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
+        (status = 423, description = "ACCOUNT_LOCKED: too many wrong current passwords (counted like logins)", body = ErrorEnvelope),
         (status = 204, description = "Changed"),
         (status = 400, description = "VALIDATION_ERROR (wrong current password, policy)", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
