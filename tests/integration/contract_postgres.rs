@@ -45,6 +45,18 @@ mod one_time {
     });
 }
 
+mod registration {
+    use super::*;
+    portcullis_infrastructure::registration_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::registration::Ports = (
+            Arc::new(PgUserRepository::new(pool.clone())) as Arc<dyn UserRepository>,
+            Arc::new(postgres::PgOutbox::new(pool)),
+        );
+        (ports, db)
+    });
+}
+
 mod outbox {
     use super::*;
     portcullis_infrastructure::outbox_contract!(async {

@@ -104,12 +104,13 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             tracing::warn!(
                 "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
             );
+            let outbox = Arc::new(MemoryOutboxStore::default());
             (
-                Arc::new(MemoryUserRepository::default()),
+                Arc::new(MemoryUserRepository::with_outbox(outbox.clone())),
                 Arc::new(MemorySessionStore::default()),
                 Arc::new(MemoryAuditLog::default()),
                 Arc::new(MemoryOneTimeTokens::default()),
-                Arc::new(MemoryOutboxStore::default()),
+                outbox,
             )
         }
     };

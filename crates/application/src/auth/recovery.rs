@@ -50,11 +50,21 @@ impl AuthService {
         email: &Email,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
-        let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
-            .map_err(|e| AppError::Internal(format!("could not encode a link request: {e}")))?;
-        let message = OutboxMessage::new(queues::MAIL, kinds::SEND_LINK, payload);
+        let message = self.link_request(purpose, email, ctx)?;
         self.ports.outbox.add(&message, self.ports.clock.now()).await?;
         Ok(())
+    }
+
+    /// The outbox message of a mailed-link request.
+    pub(crate) fn link_request(
+        &self,
+        purpose: LinkPurpose,
+        email: &Email,
+        ctx: &RequestContext,
+    ) -> Result<OutboxMessage, AppError> {
+        let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
+            .map_err(|e| AppError::Internal(format!("could not encode a link request: {e}")))?;
+        Ok(OutboxMessage::new(queues::MAIL, kinds::SEND_LINK, payload))
     }
 
     async fn consume(&self, purpose: TokenPurpose, token: &Secret) -> Result<User, AppError> {
@@ -69,11 +79,6 @@ impl AuthService {
             Consumed::Expired => Err(AppError::TokenExpired),
             Consumed::Invalid => Err(AppError::InvalidToken),
         }
-    }
-
-    /// Asks for the welcome/verification mail (registration).
-    pub(crate) async fn send_verification(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
-        self.request_link(LinkPurpose::Verification, &user.email, ctx).await
     }
 
     /// Resends the verification mail if the address belongs to an unverified

@@ -1,5 +1,6 @@
 use super::AuthService;
 use crate::error::AppError;
+use crate::links::LinkPurpose;
 use crate::ports::StoreError;
 use portcullis_domain::ValidationErrors;
 use portcullis_domain::audit::{AuditAction, RequestContext};
@@ -45,7 +46,10 @@ impl AuthService {
             updated_at: now,
             email_verified_at: None,
         };
-        match self.ports.users.insert(&user).await {
+        // The account and its verification mail (an outbox entry) are written
+        // together: a 201 always comes with its mail.
+        let verification = self.link_request(LinkPurpose::Verification, &user.email, ctx)?;
+        match self.ports.users.insert_promising(&user, &[verification], now).await {
             Ok(()) => {}
             // Lost a race with a concurrent registration of the same email.
             Err(StoreError::Conflict(_)) => return Err(AppError::EmailTaken),
@@ -54,11 +58,6 @@ impl AuthService {
         self.audit
             .record(AuditAction::UserRegistered, Some(user.id), ctx, json!({ "email": user.email.as_str() }))
             .await;
-        // The account exists now; a failure to mail is logged and the user can
-        // ask for another link.
-        if let Err(error) = self.send_verification(&user, ctx).await {
-            tracing::error!(%error, user_id = %user.id, "could not send the verification mail");
-        }
         Ok(user)
     }
 }

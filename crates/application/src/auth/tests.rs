@@ -100,7 +100,7 @@ async fn register_race_on_insert_is_email_taken() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
-    m.users.expect_insert().returning(|_| Err(StoreError::Conflict("email")));
+    m.users.expect_insert_promising().returning(|_, _, _| Err(StoreError::Conflict("email")));
     let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::EmailTaken), "{err:?}");
 }
@@ -110,7 +110,7 @@ async fn register_succeeds_when_the_audit_store_fails() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
-    m.users.expect_insert().times(1).returning(|_| Ok(()));
+    m.users.expect_insert_promising().times(1).returning(|_, _, _| Ok(()));
     m.audit = MockAuditLog::new();
     // Registration is audited (the verification request is audited by its job); the write fails.
     m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
@@ -252,16 +252,34 @@ async fn reuse_revokes_the_sessions_access_tokens() {
     assert!(matches!(err, AppError::RefreshTokenReused), "{err:?}");
 }
 
+/// Hardening #10: the account and its verification mail are written together;
+/// the promise is one message holding no secret.
 #[tokio::test]
-async fn an_outbox_failure_does_not_fail_registration() {
+async fn registration_writes_its_verification_request_with_the_account() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
-    m.users.expect_insert().returning(|_| Ok(()));
     m.outbox = MockOutbox::new();
-    m.outbox.expect_add().times(1).returning(|_, _| Err(StoreError::Unavailable("db hiccup".into())));
-    let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
-    assert_eq!(user.email.as_str(), "ada@example.com");
+    m.outbox.expect_add().never();
+    m.users
+        .expect_insert_promising()
+        .withf(|user, promised, _| {
+            promised.len() == 1
+                && promised[0].kind == "account.send_link"
+                && promised[0].payload["email"] == user.email.as_str()
+                && promised[0].payload["purpose"] == "verification"
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.service().register(register_input(), &RequestContext::default()).await.unwrap();
+
+    // Both or neither: if they cannot be stored, the registration fails.
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(None));
+    m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
+    m.users.expect_insert_promising().returning(|_, _, _| Err(StoreError::Unavailable("db down".into())));
+    let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 
 /// Hardening #4 and #12: the mailed-link requests do the same work whether or

@@ -1,4 +1,4 @@
-use super::StoreError;
+use super::{OutboxMessage, StoreError};
 use async_trait::async_trait;
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
@@ -11,6 +11,15 @@ use time::OffsetDateTime;
 pub trait UserRepository: Send + Sync {
     /// `Err(Conflict("email"))` when the email is taken.
     async fn insert(&self, user: &User) -> Result<(), StoreError>;
+    /// Stores a new account together with what its creation promised (the
+    /// verification mail) in the outbox, atomically: both or neither.
+    /// `Err(Conflict("email"))` when the email is taken.
+    async fn insert_promising(
+        &self,
+        user: &User,
+        promised: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// Applies the changes and returns the updated user; `Err(NotFound)` if absent.

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod one_time;
 pub mod outbox;
 pub mod rate_limit;
+pub mod registration;
 pub mod revocation;
 pub mod sessions;
 pub mod users;
@@ -181,6 +182,17 @@ macro_rules! mailer_contract {
             $crate::contract::mail,
             $factory,
             [delivers_text_and_html, invalid_recipients_fail_for_good, concurrent_sends_all_arrive,]
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! registration_contract {
+    ($factory:expr) => {
+        $crate::contract_cases!(
+            $crate::contract::registration,
+            $factory,
+            [promises_are_stored_with_the_user, a_conflict_stores_no_promise,]
         );
     };
 }

@@ -134,6 +134,18 @@ mod contract_tests {
         });
     }
 
+    mod registration {
+        use super::*;
+        crate::registration_contract!(async {
+            let outbox = Arc::new(MemoryOutboxStore::default());
+            let ports: crate::contract::registration::Ports = (
+                Arc::new(MemoryUserRepository::with_outbox(outbox.clone())) as Arc<dyn UserRepository>,
+                outbox,
+            );
+            (ports, ())
+        });
+    }
+
     mod outbox_store {
         use super::*;
         crate::outbox_contract!(async {

@@ -10,11 +10,18 @@ use uuid::Uuid;
 #[derive(Default)]
 pub struct MemoryOutboxStore(Mutex<BTreeMap<Uuid, (OutboxEntry, OffsetDateTime)>>);
 
+impl MemoryOutboxStore {
+    /// Adds at once (the user repository calls it under its own lock).
+    pub(crate) fn push(&self, message: &OutboxMessage, now: OffsetDateTime) {
+        let entry = OutboxEntry { id: Uuid::now_v7(), message: message.clone(), created_at: now };
+        lock(&self.0).insert(entry.id, (entry, now));
+    }
+}
+
 #[async_trait]
 impl Outbox for MemoryOutboxStore {
     async fn add(&self, message: &OutboxMessage, now: OffsetDateTime) -> Result<(), StoreError> {
-        let entry = OutboxEntry { id: Uuid::now_v7(), message: message.clone(), created_at: now };
-        lock(&self.0).insert(entry.id, (entry, now));
+        self.push(message, now);
         Ok(())
     }
 

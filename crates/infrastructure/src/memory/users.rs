@@ -1,11 +1,12 @@
+use super::MemoryOutboxStore;
 use super::lock;
 use async_trait::async_trait;
-use portcullis_application::ports::{StoreError, UserRepository};
+use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::user::{PasswordHash, ProfileChanges, User};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -14,12 +15,17 @@ struct State {
     by_email: HashMap<String, UserId>,
 }
 
+/// Accounts, and the outbox their creation writes to (shared with the relay
+/// when wired with [`MemoryUserRepository::with_outbox`]).
 #[derive(Default)]
-pub struct MemoryUserRepository(Mutex<State>);
+pub struct MemoryUserRepository(Mutex<State>, Arc<MemoryOutboxStore>);
 
-#[async_trait]
-impl UserRepository for MemoryUserRepository {
-    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+impl MemoryUserRepository {
+    pub fn with_outbox(outbox: Arc<MemoryOutboxStore>) -> Self {
+        Self(Mutex::default(), outbox)
+    }
+
+    fn add(&self, user: &User, promised: &[OutboxMessage], now: OffsetDateTime) -> Result<(), StoreError> {
         let mut state = lock(&self.0);
         if state.by_email.contains_key(user.email.as_str()) {
             return Err(StoreError::Conflict("email"));
@@ -29,7 +35,27 @@ impl UserRepository for MemoryUserRepository {
         }
         state.by_email.insert(user.email.as_str().to_owned(), user.id);
         state.by_id.insert(user.id, user.clone());
+        // Under the same lock: nobody sees the user without its promises.
+        for message in promised {
+            self.1.push(message, now);
+        }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryUserRepository {
+    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+        self.add(user, &[], user.created_at)
+    }
+
+    async fn insert_promising(
+        &self,
+        user: &User,
+        promised: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.add(user, promised, now)
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
-struct OutboxRow {
+pub(super) struct OutboxRow {
     id: Uuid,
     queue: String,
     kind: String,
@@ -29,19 +29,29 @@ impl PgOutbox {
     }
 }
 
-#[async_trait]
-impl Outbox for PgOutbox {
-    async fn add(&self, message: &OutboxMessage, now: OffsetDateTime) -> Result<(), StoreError> {
-        let mut c = conn(&self.0).await?;
-        let row = OutboxRow {
+impl OutboxRow {
+    pub(super) fn new(message: &OutboxMessage, now: OffsetDateTime) -> Self {
+        Self {
             id: Uuid::now_v7(),
             queue: message.queue.clone(),
             kind: message.kind.clone(),
             payload: message.payload.clone(),
             created_at: now,
             available_at: now,
-        };
-        diesel::insert_into(outbox::table).values(row).execute(&mut c).await.map(|_| ()).map_err(db_error)
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for PgOutbox {
+    async fn add(&self, message: &OutboxMessage, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut c = conn(&self.0).await?;
+        diesel::insert_into(outbox::table)
+            .values(OutboxRow::new(message, now))
+            .execute(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
     }
 
     async fn claim(

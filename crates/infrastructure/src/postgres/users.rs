@@ -1,10 +1,11 @@
-use super::schema::users;
+use super::outbox::OutboxRow;
+use super::schema::{outbox, users};
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::RunQueryDsl;
-use portcullis_application::ports::{StoreError, UserRepository};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::user::{DisplayName, PasswordHash, ProfileChanges, User};
@@ -68,9 +69,28 @@ impl PgUserRepository {
 #[async_trait]
 impl UserRepository for PgUserRepository {
     async fn insert(&self, user: &User) -> Result<(), StoreError> {
+        self.insert_promising(user, &[], user.created_at).await
+    }
+
+    async fn insert_promising(
+        &self,
+        user: &User,
+        promised: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut c = conn(&self.0).await?;
-        match diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(&mut c).await {
-            Ok(_) => Ok(()),
+        let rows: Vec<OutboxRow> = promised.iter().map(|m| OutboxRow::new(m, now)).collect();
+        let inserted = c
+            .transaction::<_, DieselError, _>(async |c| {
+                diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(c).await?;
+                if !rows.is_empty() {
+                    diesel::insert_into(outbox::table).values(rows).execute(c).await?;
+                }
+                Ok(())
+            })
+            .await;
+        match inserted {
+            Ok(()) => Ok(()),
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
                 Err(StoreError::Conflict(if info.constraint_name() == Some("users_email_key") {
                     "email"
