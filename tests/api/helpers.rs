@@ -152,6 +152,12 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// Sets a new password with a reset token.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Response {
+        self.post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": new_password }))
+            .await
+    }
+
     pub async fn refresh(&self, token: &str) -> Response {
         self.post("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await
     }

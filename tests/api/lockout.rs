@@ -133,13 +133,7 @@ async fn a_password_reset_lifts_the_lockout() {
     let mail = app.mail_to("ada@example.com", 2).await;
     let token = link_token(mail.iter().find(|m| m.subject.contains("Reset")).unwrap());
     let new_password = "Velvet-Harbor-37#";
-    let res = app
-        .post(
-            "/api/v1/auth/password/reset",
-            &serde_json::json!({ "token": token, "new_password": new_password }),
-        )
-        .await;
-    assert_eq!(res.status(), 204);
+    assert_eq!(app.reset_password(&token, new_password).await.status(), 204);
     assert_eq!(app.login("ada@example.com", new_password).await.status(), 200);
 }
 

@@ -87,6 +87,14 @@ fn user() -> User {
     }
 }
 
+/// Logs ada in with some password through the mocks; the error it fails with.
+async fn login_error(m: Mocks) -> AppError {
+    m.service()
+        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
+        .await
+        .unwrap_err()
+}
+
 fn register_input() -> RegisterInput {
     RegisterInput {
         email: "ada@example.com".into(),
@@ -129,11 +137,7 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
     m.attempts.expect_lock().never();
     // The attempt reached no verdict: it is given back.
     m.attempts.expect_release().times(1).returning(|_| Ok(()));
-    let err = m
-        .service()
-        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
-        .await
-        .unwrap_err();
+    let err = login_error(m).await;
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
 }
 
@@ -145,11 +149,7 @@ async fn a_failing_hasher_gives_the_attempt_back_even_at_the_threshold() {
     m.hasher.expect_verify().returning(|_, _| Err(HashError::Internal("worker gone".into())));
     m.attempts.expect_lock().never();
     m.attempts.expect_release().times(1).returning(|_| Ok(()));
-    let err = m
-        .service()
-        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
-        .await
-        .unwrap_err();
+    let err = login_error(m).await;
     assert!(matches!(err, AppError::Internal(_)), "{err:?}");
 }
 
@@ -158,11 +158,7 @@ async fn an_unreachable_user_store_counts_no_attempt() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Err(StoreError::Unavailable("db down".into())));
     m.attempts.expect_begin().never();
-    let err = m
-        .service()
-        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
-        .await
-        .unwrap_err();
+    let err = login_error(m).await;
     assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 
@@ -219,11 +215,7 @@ async fn login_backend_down_is_unavailable_not_invalid_credentials() {
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
     m.attempts.expect_begin().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
-    let err = m
-        .service()
-        .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
-        .await
-        .unwrap_err();
+    let err = login_error(m).await;
     assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 
