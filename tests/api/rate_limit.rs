@@ -180,3 +180,23 @@ async fn forwarded_for_is_read_from_the_right_and_validated() {
         assert_eq!(item["ip"], "127.0.0.1", "{item}");
     }
 }
+
+/// ASVS review #2: one IPv6 /64 is one source for the limits.
+#[tokio::test]
+async fn ipv6_clients_share_a_budget_per_64() {
+    let app =
+        spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let login = |ip: &'static str, email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&serde_json::json!({ "email": email, "password": "x" }))
+            .send()
+    };
+    assert_eq!(login("2001:db8:1:2::1", "a@example.com").await.unwrap().status(), 401);
+    assert_eq!(login("2001:db8:1:2::ffff", "b@example.com").await.unwrap().status(), 401);
+    let res = login("2001:db8:1:2:dead:beef::9", "c@example.com").await.unwrap();
+    expect_error(res, 429, "RATE_LIMITED").await;
+    // Another /64 has its own budget.
+    assert_eq!(login("2001:db8:1:3::1", "d@example.com").await.unwrap().status(), 401);
+}

@@ -310,3 +310,30 @@ async fn proving_the_address_ends_what_the_unverified_past_set_up() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.get_auth("/api/v1/auth/me", str_of(&victim, "access_token")).await.status(), 200);
 }
+
+/// ASVS review #12: a name chosen on an unverified account never reaches the
+/// mailbox's owner; bidi and separator characters are refused outright.
+#[tokio::test]
+async fn names_of_unverified_accounts_stay_out_of_mail() {
+    let app = spawn_app().await;
+    let spam = "URGENT account frozen call +1 555 0100";
+    let res = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({ "email": "victim@example.com", "password": PASSWORD, "display_name": spam }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let mail = &app.mail_to("victim@example.com", 1).await[0];
+    assert!(!mail.text.contains("URGENT") && !mail.html.contains("URGENT"), "{}", mail.text);
+    assert!(mail.text.starts_with("Hello,"), "{}", mail.text);
+
+    let res = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({ "email": "x@example.com", "password": PASSWORD, "display_name": "Ada\u{202E}gpj.exe" }),
+        )
+        .await;
+    let body = expect_error(res, 400, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["code"], "invalid_characters");
+}

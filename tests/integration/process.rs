@@ -239,3 +239,28 @@ fn malformed_requests_do_not_flood_the_error_log() {
     let errors: Vec<&String> = server.seen.iter().filter(|l| l.contains(r#""level":"ERROR""#)).collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// ASVS review #9: the access log line carries the client address, and a
+/// client's X-Request-Id as `client_request_id` beside our own id.
+#[test]
+fn the_access_log_names_the_client_and_its_request_id() {
+    use std::io::{Read, Write};
+    let mut server = start(&["serve"], &base_env());
+    server.wait_for("portcullis listening");
+    let line = server.seen.iter().find(|l| l.contains("portcullis listening")).unwrap().clone();
+    let address = line.split("\"address\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: test\r\nx-request-id: client-says-42\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(!response.to_ascii_lowercase().contains("x-request-id: client-says-42"), "{response}");
+    server.wait_for("request completed");
+    let access = server.seen.iter().find(|l| l.contains("request completed")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(access).unwrap();
+    assert_eq!(json["client_ip"], "127.0.0.1", "{access}");
+    assert_eq!(json["client_request_id"], "client-says-42", "{access}");
+    assert_ne!(json["request_id"], "client-says-42", "{access}");
+    assert!(server.terminate().success());
+}

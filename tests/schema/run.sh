@@ -15,8 +15,10 @@ command -v st >/dev/null || { echo "schemathesis missing: python3 -m pip install
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 LOG=$(mktemp)
-# In memory, fast (real) Argon2id, budgets no fuzzer exhausts.
-HOST=127.0.0.1 PORT=$PORT LOG_LEVEL=warn ARGON2_MEMORY_KIB=64 ARGON2_ITERATIONS=1 \
+# In memory (whatever the caller's environment points at), fast (real)
+# Argon2id, budgets no fuzzer exhausts.
+env -u DATABASE_URL -u REDIS_URL -u SMTP_HOST -u JWT_PRIVATE_KEY_PATH -u METRICS_BEARER_TOKEN \
+  -u OTEL_EXPORTER_OTLP_ENDPOINT HOST=127.0.0.1 PORT=$PORT LOG_LEVEL=warn ARGON2_MEMORY_KIB=64 ARGON2_ITERATIONS=1 \
   RATE_LIMIT_AUTH_MAX_REQUESTS=100000000 RATE_LIMIT_MAX_REQUESTS=100000000 \
   "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!

@@ -99,7 +99,7 @@ impl SendLink {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         let link = format!("{}/{path}?token={}", self.app_base_url.trim_end_matches('/'), token.expose());
-        let name = user.display_name.as_ref().map(|d| d.as_str().to_owned());
+        let name = user.name_for_mail().map(str::to_owned);
         let (subject, text, html) = render(&template(name, link));
         let email = OutgoingEmail { to: user.email.as_str().to_owned(), subject, text, html };
         self.mailer.send(&email).await.map_err(|e| match e {

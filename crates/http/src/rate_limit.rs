@@ -6,7 +6,6 @@
 
 use crate::client_ip::{self, TrustedProxies};
 use crate::error::{ApiError, retry_seconds};
-use crate::request_meta::RequestId;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,7 +14,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
 use portcullis_application::ports::RateLimitDecision;
-use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::audit::AuditAction;
 use portcullis_domain::ids::UserId;
 use serde_json::json;
 use std::collections::HashMap;
@@ -67,6 +66,19 @@ impl RateLimitSettings {
 /// Decisions taken for this request, tightest chosen for the headers.
 #[derive(Default)]
 struct Decisions(Vec<RateLimitDecision>);
+
+/// The key a client is limited under: its address, IPv6 grouped by /64 (one
+/// subscriber usually gets a whole /64, so per-/128 limits would be no limit).
+pub fn limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{prefix}/64")
+        }
+        _ => ip.to_owned(),
+    }
+}
 
 /// The client address as a string (`unknown` without a peer address).
 pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> String {
@@ -136,11 +148,8 @@ pub async fn enforce(
     }
     state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
     if state.audit_dedupe.first_in_a_while(&full_key) {
-        let ctx = RequestContext {
-            ip: Some(client_ip(req, &state.rate_limits.trusted_proxies)),
-            user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
-            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        };
+        // The same context (capped user agent) as every other audit event.
+        let ctx = crate::extract::Client::from_request(req).0;
         let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
         state.auth.audit_trail().record(AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
     }
@@ -167,7 +176,7 @@ pub async fn per_route(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let ip = client_ip(req.request(), &state.rate_limits.trusted_proxies);
+    let ip = limit_key(&client_ip(req.request(), &state.rate_limits.trusted_proxies));
     let mut response = match enforce(req.request(), &state, class, "ip", &ip, None).await {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.error_response(e),
@@ -194,6 +203,16 @@ pub async fn per_route(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ASVS review #2: IPv6 sources share a budget per /64.
+    #[test]
+    fn ipv6_sources_are_grouped_by_64() {
+        assert_eq!(limit_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(limit_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(limit_key("2001:db8:1:3::1"), limit_key("2001:db8:1:2::1"));
+        assert_eq!(limit_key("203.0.113.5"), "203.0.113.5");
+        assert_eq!(limit_key("unknown"), "unknown");
+    }
 
     #[test]
     fn audit_dedupe_once_per_minute() {

@@ -1,10 +1,13 @@
 //! Per-request identity and the access log.
 //!
-//! The outermost middleware takes `X-Request-Id` from the request (if it is a
-//! sane token) or makes one, runs the rest of the chain inside a tracing span
-//! carrying it (so every log line of the request has it) and inside a task-local
-//! that error responses read to fill the envelope, echoes it on the response,
-//! records metrics and writes one log line per request.
+//! The outermost middleware makes the request id (always ours: a client's
+//! `X-Request-Id`, if it is a sane token, is logged as `client_request_id`
+//! but never used for correlation, so a client cannot make its requests look
+//! like someone else's), runs the rest of the chain inside a tracing span
+//! carrying it (so every log line of the request has it) and inside a
+//! task-local that error responses read to fill the envelope, returns it in
+//! `X-Request-Id`, records metrics and writes one log line per request, with
+//! the client's address.
 
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
@@ -12,6 +15,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
+use futures_util::FutureExt;
 use portcullis_domain::ids::UserId;
 use std::time::Instant;
 use tracing::Instrument;
@@ -57,23 +61,51 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let request_id = req
+    let client_request_id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .map(str::to_owned);
+    let request_id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let client_ip = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => crate::rate_limit::client_ip(req.request(), &state.rate_limits.trusted_proxies),
+        None => crate::rate_limit::client_ip(req.request(), &Default::default()),
+    };
     let meta = RequestMeta {
         request_id: request_id.clone(),
         path: req.path().to_owned(),
         method: req.method().to_string(),
     };
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %meta.method, path = %meta.path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        client_request_id = client_request_id.as_deref(),
+        method = %meta.method,
+        path = %meta.path
+    );
     let started = Instant::now();
 
-    let result = META.scope(meta.clone(), next.call(req).instrument(span.clone())).await;
+    // A panicking handler must still answer the standard 500 envelope, and be
+    // logged (with the request id, as JSON like every other line).
+    let call = std::panic::AssertUnwindSafe(next.call(req).instrument(span.clone())).catch_unwind();
+    let result = match META.scope(meta.clone(), call).await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic payload".to_owned());
+            tracing::error!(parent: &span, request_id = %request_id, panic = %what, "handler panicked");
+            let error = crate::error::ApiError::App(portcullis_application::AppError::Internal(format!(
+                "handler panicked: {what}"
+            )));
+            let rendered = META.sync_scope(meta.clone(), || actix_web::ResponseError::error_response(&error));
+            return Err(PrerenderedError::capture(rendered, &request_id).await.into());
+        }
+    };
     let mut response = match result {
         Ok(res) => res.map_into_boxed_body(),
         // Inner layers turn their errors into responses themselves, so this is
@@ -111,7 +143,9 @@ pub async fn request_context(
         status,
         duration_ms,
         user_id,
+        client_ip = %client_ip,
         request_id = %request_id,
+        client_request_id = client_request_id.as_deref(),
         "request completed"
     );
     Ok(response)

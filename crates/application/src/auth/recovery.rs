@@ -190,5 +190,5 @@ impl AuthService {
 }
 
 fn display_name(user: &User) -> Option<String> {
-    user.display_name.as_ref().map(|d| d.as_str().to_owned())
+    user.name_for_mail().map(str::to_owned)
 }
