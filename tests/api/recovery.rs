@@ -337,3 +337,49 @@ async fn names_of_unverified_accounts_stay_out_of_mail() {
     let body = expect_error(res, 400, "VALIDATION_ERROR").await;
     assert_eq!(body["error"]["details"][0]["code"], "invalid_characters");
 }
+
+/// Mails the reset (or magic) link to `email` and returns its token.
+async fn mailed_token(app: &TestApp, path: &str, email: &str, subject: &str, count: usize) -> String {
+    assert_eq!(app.post(path, &json!({ "email": email })).await.status(), 202);
+    let mails = app.mail_to(email, count).await;
+    link_token(mails.iter().rev().find(|m| m.subject.contains(subject)).expect("the mailed link"))
+}
+
+/// ASVS review #3: links mailed before a credential change stop working.
+#[tokio::test]
+async fn pending_links_die_with_a_credential_change() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let reset = mailed_token(&app, "/api/v1/auth/password/forgot", "ada@example.com", "Reset", 2).await;
+    let magic = mailed_token(&app, "/api/v1/auth/magic-link", "ada@example.com", "sign-in link", 3).await;
+    let res = app
+        .post_auth(
+            "/api/v1/users/me/password",
+            str_of(&login, "access_token"),
+            &json!({ "current_password": PASSWORD, "new_password": "Velvet-Harbor-37#" }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    expect_error(app.reset_password(&reset, "Copper-Meadow-55%").await, 401, "INVALID_TOKEN").await;
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": magic })).await;
+    expect_error(res, 401, "INVALID_TOKEN").await;
+
+    // A reset ends a magic link mailed before it.
+    let magic = mailed_token(&app, "/api/v1/auth/magic-link", "ada@example.com", "sign-in link", 5).await;
+    let reset = mailed_token(&app, "/api/v1/auth/password/forgot", "ada@example.com", "Reset", 6).await;
+    assert_eq!(app.reset_password(&reset, "Copper-Meadow-55%").await.status(), 204);
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": magic })).await;
+    expect_error(res, 401, "INVALID_TOKEN").await;
+}
+
+/// ASVS review #6: the reset path checks strength with the account's own
+/// words, like register and change; a refused password leaves the link usable.
+#[tokio::test]
+async fn a_reset_checks_strength_against_the_account() {
+    let app = spawn_app().await;
+    assert_eq!(app.register("ada@example.com").await.status(), 201);
+    let reset = mailed_token(&app, "/api/v1/auth/password/forgot", "ada@example.com", "Reset", 2).await;
+    let body = expect_error(app.reset_password(&reset, "Ada@example.com1").await, 400, "VALIDATION_ERROR").await;
+    assert!(body["error"]["details"].as_array().unwrap().iter().any(|d| d["field"] == "new_password"), "{body}");
+    assert_eq!(app.reset_password(&reset, "Copper-Meadow-55%").await.status(), 204);
+}

@@ -122,6 +122,7 @@ impl AuthService {
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
+        self.end_pending_links(&user).await?;
         let revoked = self.revoke_user_sessions(&user, Some(claims.session_id)).await?;
         self.security_alert(&user, crate::mail::SecurityEvent::PasswordChanged, ctx).await;
         self.audit

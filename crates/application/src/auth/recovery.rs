@@ -68,11 +68,22 @@ impl AuthService {
     }
 
     async fn consume(&self, purpose: TokenPurpose, token: &Secret) -> Result<User, AppError> {
+        self.redeem(purpose, token, true).await
+    }
+
+    /// The token's user; `spend` uses the token up, otherwise it only looks.
+    async fn redeem(&self, purpose: TokenPurpose, token: &Secret, spend: bool) -> Result<User, AppError> {
         if token.expose().is_empty() || token.expose().len() > 256 {
             return Err(AppError::InvalidToken);
         }
         let now = self.ports.clock.now();
-        match self.ports.one_time_tokens.consume(purpose, &TokenHash::of(token), now).await? {
+        let hash = TokenHash::of(token);
+        let answer = if spend {
+            self.ports.one_time_tokens.consume(purpose, &hash, now).await?
+        } else {
+            self.ports.one_time_tokens.peek(purpose, &hash, now).await?
+        };
+        match answer {
             Consumed::Valid(user_id) => {
                 self.ports.users.find_by_id(user_id).await?.ok_or(AppError::InvalidToken)
             }
@@ -108,14 +119,20 @@ impl AuthService {
         new: &Secret,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
+        // The policy is checked with the account's own words (as at register
+        // and change), so the token's user is looked up first, without
+        // spending the token; so is the hash made: a refused password or a
+        // full hashing pool (503) leaves the link usable.
+        let owner = self.redeem(TokenPurpose::PasswordReset, token, false).await?;
+        let context =
+            super::strength_context(owner.email.as_str(), owner.display_name.as_ref().map(|d| d.as_str()));
         let check =
-            self.validate_new_password("new_password", new, Vec::new(), ValidationErrors::default()).await?;
-        // Hash before spending the token: if the hashing pool is full (503),
-        // the link still works when the user tries again.
+            self.validate_new_password("new_password", new, context, ValidationErrors::default()).await?;
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
         let user = self.consume(TokenPurpose::PasswordReset, token).await?;
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
+        self.end_pending_links(&user).await?;
         let revoked = self.revoke_user_sessions(&user, None).await?;
         // The owner proved control of the mailbox: a lockout is lifted.
         self.ports.attempts.reset(user.email.as_str()).await?;
@@ -158,6 +175,7 @@ impl AuthService {
     /// revoked and the password discarded; the owner sets one by reset.
     async fn end_unverified_past(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
         let revoked = self.revoke_user_sessions(user, None).await?;
+        self.end_pending_links(user).await?;
         let had_password = user.password_hash.is_usable();
         self.ports
             .users
@@ -171,6 +189,13 @@ impl AuthService {
                 json!({ "revoked_sessions": revoked, "password_discarded": had_password }),
             )
             .await;
+        Ok(())
+    }
+
+    /// A credential changed: reset and magic links mailed before stop working.
+    pub(crate) async fn end_pending_links(&self, user: &User) -> Result<(), AppError> {
+        let purposes = [TokenPurpose::PasswordReset, TokenPurpose::MagicLink];
+        self.ports.one_time_tokens.invalidate(user.id, &purposes, self.ports.clock.now()).await?;
         Ok(())
     }
 

@@ -321,6 +321,10 @@ async fn a_link_request_the_outbox_cannot_take_is_an_error() {
 async fn an_overloaded_reset_keeps_the_link_usable() {
     let mut m = Mocks::new();
     m.hasher.expect_hash().returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
+    let owner = user();
+    let id = owner.id;
+    m.one_time_tokens.expect_peek().returning(move |_, _, _| Ok(Consumed::Valid(id)));
+    m.users.expect_find_by_id().returning(move |_| Ok(Some(owner.clone())));
     m.one_time_tokens.expect_consume().never();
     let err = m
         .service()

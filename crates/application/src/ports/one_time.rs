@@ -36,4 +36,20 @@ pub trait OneTimeTokenStore: Send + Sync {
         hash: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<Consumed, StoreError>;
+    /// What `consume` would answer, without using the token up (to check a
+    /// new password against the account before spending the link).
+    async fn peek(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Consumed, StoreError>;
+    /// Ends every unused token of the user for these purposes (a credential
+    /// changed: links mailed before must not work after); returns how many.
+    async fn invalidate(
+        &self,
+        user_id: UserId,
+        purposes: &[TokenPurpose],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }

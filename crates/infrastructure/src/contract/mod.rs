@@ -170,6 +170,8 @@ macro_rules! one_time_token_contract {
                 tokens_expire,
                 a_new_token_supersedes_the_old,
                 concurrent_consumers_one_wins,
+                peek_does_not_use_the_token,
+                invalidate_ends_outstanding_links,
             ]
         );
     };

@@ -75,3 +75,39 @@ pub async fn concurrent_consumers_one_wins(ports: Ports) {
     let results = tasks.join_all().await;
     assert_eq!(results.iter().filter(|r| **r == Consumed::Valid(user)).count(), 1, "{results:?}");
 }
+
+/// Peeking answers like consuming but leaves the token usable.
+pub async fn peek_does_not_use_the_token(ports: Ports) {
+    let user = some_user(&ports).await;
+    let t = now();
+    let h = hash("reset");
+    ports.0.issue(RESET, user, &h, t, t + Duration::minutes(30)).await.unwrap();
+    assert_eq!(ports.0.peek(RESET, &h, t).await.unwrap(), Consumed::Valid(user));
+    assert_eq!(ports.0.peek(RESET, &h, t).await.unwrap(), Consumed::Valid(user));
+    assert_eq!(ports.0.peek(TokenPurpose::MagicLink, &h, t).await.unwrap(), Consumed::Invalid);
+    assert_eq!(ports.0.peek(RESET, &h, t + Duration::minutes(31)).await.unwrap(), Consumed::Expired);
+    assert_eq!(ports.0.consume(RESET, &h, t).await.unwrap(), Consumed::Valid(user));
+    assert_eq!(ports.0.peek(RESET, &h, t).await.unwrap(), Consumed::Invalid);
+}
+
+/// A credential change ends the user's outstanding links of the named
+/// purposes, and only those, and only the user's.
+pub async fn invalidate_ends_outstanding_links(ports: Ports) {
+    let (ada, bob) = (some_user(&ports).await, some_user(&ports).await);
+    let t = now();
+    let later = t + Duration::minutes(10);
+    let (reset, magic, verify, bobs) = (hash("reset"), hash("magic"), hash("verify"), hash("bob"));
+    ports.0.issue(RESET, ada, &reset, t, later).await.unwrap();
+    ports.0.issue(TokenPurpose::MagicLink, ada, &magic, t, later).await.unwrap();
+    ports.0.issue(TokenPurpose::EmailVerification, ada, &verify, t, later).await.unwrap();
+    ports.0.issue(RESET, bob, &bobs, t, later).await.unwrap();
+    let ended = ports.0.invalidate(ada, &[RESET, TokenPurpose::MagicLink], t).await.unwrap();
+    assert_eq!(ended, 2);
+    assert_eq!(ports.0.consume(RESET, &reset, t).await.unwrap(), Consumed::Invalid);
+    assert_eq!(ports.0.consume(TokenPurpose::MagicLink, &magic, t).await.unwrap(), Consumed::Invalid);
+    assert_eq!(
+        ports.0.consume(TokenPurpose::EmailVerification, &verify, t).await.unwrap(),
+        Consumed::Valid(ada)
+    );
+    assert_eq!(ports.0.consume(RESET, &bobs, t).await.unwrap(), Consumed::Valid(bob));
+}

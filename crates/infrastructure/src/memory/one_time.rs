@@ -59,4 +59,35 @@ impl OneTimeTokenStore for MemoryOneTimeTokens {
             _ => Consumed::Invalid,
         })
     }
+
+    async fn peek(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Consumed, StoreError> {
+        let tokens = lock(&self.0);
+        Ok(match tokens.get(hash.as_bytes()) {
+            Some(e) if e.purpose == purpose && !e.used && e.expires_at > now => Consumed::Valid(e.user_id),
+            Some(e) if e.purpose == purpose && !e.used => Consumed::Expired,
+            _ => Consumed::Invalid,
+        })
+    }
+
+    async fn invalidate(
+        &self,
+        user_id: UserId,
+        purposes: &[TokenPurpose],
+        _now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut tokens = lock(&self.0);
+        let mut ended = 0;
+        for entry in tokens.values_mut() {
+            if entry.user_id == user_id && !entry.used && purposes.contains(&entry.purpose) {
+                entry.used = true;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
 }

@@ -88,4 +88,48 @@ impl OneTimeTokenStore for PgOneTimeTokens {
         let expired: i64 = unused.count().get_result(&mut c).await.map_err(db_error)?;
         Ok(if expired > 0 { Consumed::Expired } else { Consumed::Invalid })
     }
+
+    async fn peek(
+        &self,
+        purpose: TokenPurpose,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Consumed, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row: Option<(Uuid, OffsetDateTime)> = one_time_tokens::table
+            .filter(one_time_tokens::token_hash.eq(hash.as_bytes().to_vec()))
+            .filter(one_time_tokens::purpose.eq(purpose.as_str()))
+            .filter(one_time_tokens::used_at.is_null())
+            .select((one_time_tokens::user_id, one_time_tokens::expires_at))
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        Ok(match row {
+            Some((user, expires_at)) if expires_at > now => Consumed::Valid(UserId(user)),
+            Some(_) => Consumed::Expired,
+            None => Consumed::Invalid,
+        })
+    }
+
+    async fn invalidate(
+        &self,
+        user_id: UserId,
+        purposes: &[TokenPurpose],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let purposes: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
+        let ended = diesel::update(
+            one_time_tokens::table
+                .filter(one_time_tokens::user_id.eq(user_id.as_uuid()))
+                .filter(one_time_tokens::purpose.eq_any(purposes))
+                .filter(one_time_tokens::used_at.is_null()),
+        )
+        .set(one_time_tokens::used_at.eq(now))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(ended as u64)
+    }
 }
