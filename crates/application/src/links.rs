@@ -67,8 +67,15 @@ pub struct SendLink {
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
     audit: AuditTrail,
-    /// Where the links point (`{base}/reset-password?token=…`).
-    app_base_url: String,
+    settings: LinkSettings,
+}
+
+/// Where links point and how long magic links live.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// `{base}/reset-password?token=…`
+    pub app_base_url: String,
+    pub magic_link_ttl: time::Duration,
 }
 
 impl SendLink {
@@ -79,9 +86,16 @@ impl SendLink {
         clock: Arc<dyn Clock>,
         mailer: Arc<dyn Mailer>,
         audit: AuditTrail,
-        app_base_url: String,
+        settings: LinkSettings,
     ) -> Self {
-        Self { users, one_time_tokens, token_generator, clock, mailer, audit, app_base_url }
+        Self { users, one_time_tokens, token_generator, clock, mailer, audit, settings }
+    }
+
+    fn lifetime(&self, purpose: TokenPurpose) -> time::Duration {
+        match purpose {
+            TokenPurpose::MagicLink => self.settings.magic_link_ttl,
+            other => other.lifetime(),
+        }
     }
 
     /// Issues a token for `purpose` (superseding older ones) and mails the link.
@@ -90,17 +104,19 @@ impl SendLink {
         user: &User,
         purpose: TokenPurpose,
         path: &str,
-        template: fn(Option<String>, String) -> MailTemplate,
+        template: fn(Option<String>, String, i64) -> MailTemplate,
     ) -> Result<(), JobError> {
         let token = self.token_generator.refresh_token();
         let now = self.clock.now();
+        let lifetime = self.lifetime(purpose);
         self.one_time_tokens
-            .issue(purpose, user.id, &TokenHash::of(&token), now, now + purpose.lifetime())
+            .issue(purpose, user.id, &TokenHash::of(&token), now, now + lifetime)
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
-        let link = format!("{}/{path}?token={}", self.app_base_url.trim_end_matches('/'), token.expose());
+        let link =
+            format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose());
         let name = user.name_for_mail().map(str::to_owned);
-        let (subject, text, html) = render(&template(name, link));
+        let (subject, text, html) = render(&template(name, link, lifetime.whole_minutes()));
         let email = OutgoingEmail { to: user.email.as_str().to_owned(), subject, text, html };
         self.mailer.send(&email).await.map_err(|e| match e {
             MailError::Transient(m) => JobError::Retry(m),
@@ -122,7 +138,7 @@ impl JobHandler for SendLink {
             LinkPurpose::Verification => {
                 // Only an unverified account gets a (new) verification link.
                 let Some(user) = user.filter(|u| u.email_verified_at.is_none()) else { return Ok(()) };
-                self.send(&user, TokenPurpose::EmailVerification, "verify-email", |name, link| {
+                self.send(&user, TokenPurpose::EmailVerification, "verify-email", |name, link, _| {
                     MailTemplate::VerifyEmail { name, link }
                 })
                 .await?;
@@ -131,21 +147,29 @@ impl JobHandler for SendLink {
                     .await;
             }
             LinkPurpose::PasswordReset | LinkPurpose::MagicLink => {
-                let (action, purpose, path, template): (_, _, _, fn(Option<String>, String) -> MailTemplate) =
-                    match request.purpose {
-                        LinkPurpose::PasswordReset => (
-                            AuditAction::PasswordResetRequested,
-                            TokenPurpose::PasswordReset,
-                            "reset-password",
-                            |name, link| MailTemplate::PasswordReset { name, link },
-                        ),
-                        _ => (
-                            AuditAction::MagicLinkRequested,
-                            TokenPurpose::MagicLink,
-                            "magic-link",
-                            |name, link| MailTemplate::MagicLink { name, link },
-                        ),
-                    };
+                let (action, purpose, path, template): (
+                    _,
+                    _,
+                    _,
+                    fn(Option<String>, String, i64) -> MailTemplate,
+                ) = match request.purpose {
+                    LinkPurpose::PasswordReset => (
+                        AuditAction::PasswordResetRequested,
+                        TokenPurpose::PasswordReset,
+                        "reset-password",
+                        |name, link, _| MailTemplate::PasswordReset { name, link },
+                    ),
+                    _ => (
+                        AuditAction::MagicLinkRequested,
+                        TokenPurpose::MagicLink,
+                        "magic-link",
+                        |name, link, expires_in_minutes| MailTemplate::MagicLink {
+                            name,
+                            link,
+                            expires_in_minutes,
+                        },
+                    ),
+                };
                 if let Some(user) = &user {
                     self.send(user, purpose, path, template).await?;
                 }

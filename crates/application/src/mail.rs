@@ -31,6 +31,9 @@ pub enum MailTemplate {
     MagicLink {
         name: Option<String>,
         link: String,
+        /// How long the link works (older queued jobs lack it: 15).
+        #[serde(default = "default_magic_minutes")]
+        expires_in_minutes: i64,
     },
     SecurityAlert {
         name: Option<String>,
@@ -49,6 +52,10 @@ pub struct MailJob {
 }
 
 const PRODUCT: &str = "Portcullis";
+
+fn default_magic_minutes() -> i64 {
+    15
+}
 
 /// Escapes text for HTML bodies (names and addresses come from users).
 fn esc(s: &str) -> String {
@@ -123,11 +130,11 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
             ],
             Some(("Choose a new password", link.as_str())),
         ),
-        MailTemplate::MagicLink { name, link } => (
+        MailTemplate::MagicLink { name, link, expires_in_minutes } => (
             format!("Your {PRODUCT} sign-in link"),
             name,
             vec![
-                "Use the link below to sign in. It works once and expires in 15 minutes.".to_owned(),
+                format!("Use the link below to sign in. It works once and expires in {expires_in_minutes} minutes."),
                 "If you did not ask for it, ignore this message.".to_owned(),
             ],
             Some(("Sign in", link.as_str())),
@@ -186,7 +193,11 @@ mod tests {
     fn payload_round_trips() {
         let job = MailJob {
             to: "ada@example.com".into(),
-            template: MailTemplate::MagicLink { name: None, link: "https://x/magic?token=t".into() },
+            template: MailTemplate::MagicLink {
+                name: None,
+                link: "https://x/magic?token=t".into(),
+                expires_in_minutes: 10,
+            },
         };
         let value = serde_json::to_value(&job).unwrap();
         assert_eq!(value["template"], "magic_link");
@@ -212,7 +223,7 @@ mod tests {
     fn every_template_renders() {
         for t in [
             MailTemplate::VerifyEmail { name: Some("Ada".into()), link: "l".into() },
-            MailTemplate::MagicLink { name: None, link: "l".into() },
+            MailTemplate::MagicLink { name: None, link: "l".into(), expires_in_minutes: 10 },
             MailTemplate::SecurityAlert {
                 name: None,
                 event: SecurityEvent::NewLogin,

@@ -18,12 +18,13 @@ impl TokenPurpose {
         }
     }
 
-    /// How long a link stays valid.
+    /// How long a link stays valid by default (magic links: `MAGIC_LINK_TTL`
+    /// overrides; ASVS 2.7.2 asks for at most 10 minutes).
     pub fn lifetime(self) -> Duration {
         match self {
             Self::EmailVerification => Duration::hours(24),
             Self::PasswordReset => Duration::minutes(30),
-            Self::MagicLink => Duration::minutes(15),
+            Self::MagicLink => Duration::minutes(10),
         }
     }
 }

@@ -119,6 +119,7 @@ pub fn app(
     >,
 > {
     let json_limit = state.json_limit;
+    let magic_link_enabled = state.magic_link_enabled;
     let body_deadline = body_deadline::BodyDeadline(state.body_timeout);
     App::new()
         .app_data(body_deadline)
@@ -139,8 +140,18 @@ pub fn app(
                 .service(api("/auth/verify-email/resend", Credential, post(recovery::resend_verification)))
                 .service(api("/auth/password/forgot", Credential, post(recovery::forgot_password)))
                 .service(api("/auth/password/reset", Credential, post(recovery::reset_password)))
-                .service(api("/auth/magic-link", Credential, post(recovery::request_magic_link)))
-                .service(api("/auth/magic-link/verify", Credential, post(recovery::verify_magic_link)))
+                // MAGIC_LINK_ENABLED=false: the method is off, its routes 404.
+                .configure(|routes| {
+                    if magic_link_enabled {
+                        routes
+                            .service(api("/auth/magic-link", Credential, post(recovery::request_magic_link)))
+                            .service(api(
+                                "/auth/magic-link/verify",
+                                Credential,
+                                post(recovery::verify_magic_link),
+                            ));
+                    }
+                })
                 .service(api("/admin/queues", General, get(admin::queues)))
                 .service(api("/admin/queues/{queue}/dead/{id}/retry", General, post(admin::retry_dead)))
                 // Unknown API paths are limited like any other request.

@@ -27,6 +27,8 @@ pub struct AppState {
     pub admin_emails: Vec<String>,
     /// `/metrics` answers only with `Authorization: Bearer <token>` when set
     /// (kept as its SHA-256, compared in constant time).
+    /// Serve the magic-link routes (`MAGIC_LINK_ENABLED`); off: 404.
+    pub magic_link_enabled: bool,
     pub metrics_token: Option<portcullis_domain::secret::TokenHash>,
     pub(crate) audit_dedupe: Arc<crate::rate_limit::AuditDedupe>,
 }
@@ -51,6 +53,7 @@ impl AppState {
             jobs: None,
             admin_emails: Vec::new(),
             metrics_token: None,
+            magic_link_enabled: true,
             audit_dedupe: Arc::default(),
         }
     }

@@ -59,6 +59,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub app_base_url: String,
     pub require_email_verification: bool,
+    /// Sign-in by mailed link (`MAGIC_LINK_ENABLED`; off: its routes answer 404).
+    pub magic_link_enabled: bool,
+    /// How long a magic link works (`MAGIC_LINK_TTL`, default 10m).
+    pub magic_link_ttl: Duration,
     pub admin_emails: Vec<String>,
     pub smtp: Option<SmtpConfig>,
     pub worker: WorkerConfig,
@@ -310,6 +314,11 @@ impl Config {
         if r.flag("TRUST_PROXY_HEADERS", false) {
             trusted_proxies.extend(TrustedProxies::loopback());
         }
+        let magic_link_ttl = r.duration("MAGIC_LINK_TTL", Duration::minutes(10), Duration::minutes(1));
+        if magic_link_ttl > Duration::hours(1) {
+            r.problems
+                .push("MAGIC_LINK_TTL: must be at most 1h (a sign-in link is a bearer credential)".into());
+        }
         let metrics_bearer_token = r.raw("METRICS_BEARER_TOKEN").map(Secret::new);
         if metrics_bearer_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             r.problems.push("METRICS_BEARER_TOKEN: must be at least 16 characters".into());
@@ -376,6 +385,8 @@ impl Config {
             log_format,
             app_base_url,
             require_email_verification: r.flag("REQUIRE_EMAIL_VERIFICATION", false),
+            magic_link_enabled: r.flag("MAGIC_LINK_ENABLED", true),
+            magic_link_ttl,
             admin_emails,
             smtp,
             worker,
@@ -430,6 +441,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
             ("METRICS_BEARER_TOKEN", "short"),
+            ("MAGIC_LINK_TTL", "2h"),
         ])
         .unwrap_err();
         let text = err.to_string();
@@ -443,6 +455,7 @@ mod tests {
             "JWT_PRIVATE_KEY_PATH",
             "TRUSTED_PROXIES",
             "METRICS_BEARER_TOKEN",
+            "MAGIC_LINK_TTL",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -6,7 +6,7 @@ use crate::worker::{Handlers, MeteredQueue, Worker};
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
 use portcullis_application::jobs::kinds;
-use portcullis_application::links::SendLink;
+use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
@@ -236,6 +236,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     state.header_timeout = std_duration(config.request_header_timeout);
     state.jobs = Some(jobs.clone());
     state.admin_emails = config.admin_emails.clone();
+    state.magic_link_enabled = config.magic_link_enabled;
     state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
 
     let mut handlers: Handlers = HashMap::new();
@@ -249,7 +250,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             clock.clone(),
             mailer,
             AuditTrail::new(audit, clock.clone()),
-            app_base_url,
+            LinkSettings { app_base_url, magic_link_ttl: config.magic_link_ttl },
         )),
     );
     handlers.insert(kinds::PURGE_SESSIONS, Arc::new(PurgeSessions::new(sessions, clock.clone())));

@@ -127,7 +127,7 @@ impl AuthService {
     /// address in the last 90 days. Asked of the audit log directly, so no
     /// amount of unrelated activity (token refreshes) can push the answer out
     /// of a window.
-    async fn is_new_location(&self, user: &User, ctx: &RequestContext) -> bool {
+    pub(crate) async fn is_new_location(&self, user: &User, ctx: &RequestContext) -> bool {
         let Some(ip) = ctx.ip.as_deref() else { return false };
         let since = self.ports.clock.now() - KNOWN_LOCATION_FOR;
         let signed_in = [AuditAction::LoginSucceeded, AuditAction::UserRegistered];

@@ -162,6 +162,10 @@ impl AuthService {
         }
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
         self.ports.attempts.reset(user.email.as_str()).await?;
+        // A sign-in like any other: a new place gets the same alert.
+        if self.is_new_location(&user, ctx).await {
+            self.security_alert(&user, SecurityEvent::NewLogin, ctx).await;
+        }
         let tokens = self.start_session(&user, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
