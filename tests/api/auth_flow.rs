@@ -171,7 +171,14 @@ async fn tokens_from_another_instance_are_rejected() {
 
 #[tokio::test]
 async fn registration_rules() {
-    let app = spawn_app().await;
+    // The character-class rules are off by default (ASVS); they stay available.
+    let app = spawn_app_with(&[
+        ("PASSWORD_MIN_LENGTH", "8"),
+        ("PASSWORD_REQUIRE_UPPERCASE", "true"),
+        ("PASSWORD_REQUIRE_NUMBERS", "true"),
+        ("PASSWORD_REQUIRE_SPECIAL", "true"),
+    ])
+    .await;
     assert_eq!(app.register("ada@example.com").await.status(), 201);
     expect_error(app.register("ADA@example.com ").await, 409, "EMAIL_TAKEN").await;
 
@@ -219,4 +226,30 @@ async fn wrong_password_and_unknown_email_look_alike() {
         expect_error(app.login("nobody@example.com", "Wrong-Password-1").await, 401, "INVALID_CREDENTIALS")
             .await;
     assert_eq!(wrong["error"], unknown["error"]);
+}
+
+/// ASVS review #5: the defaults ask for length, not composition, and the
+/// same password in another Unicode form is the same password.
+#[tokio::test]
+async fn default_password_rules_and_normalisation() {
+    let app = spawn_app().await;
+    let passphrase = "lantern quartz meadow harbor copper";
+    let res = app
+        .post("/api/v1/auth/register", &json!({ "email": "pass@example.com", "password": passphrase }))
+        .await;
+    assert_eq!(res.status(), 201, "a 35-character lowercase passphrase is fine");
+    let res = app
+        .post("/api/v1/auth/register", &json!({ "email": "short@example.com", "password": "Tr0ub4dor&3" }))
+        .await;
+    let body = expect_error(res, 400, "VALIDATION_ERROR").await;
+    assert!(body["error"]["details"].as_array().unwrap().iter().any(|d| d["code"] == "too_short"), "{body}");
+
+    let composed = "caf\u{e9} lantern quartz meadow";
+    let decomposed = "cafe\u{301} lantern quartz meadow";
+    let res = app
+        .post("/api/v1/auth/register", &json!({ "email": "cafe@example.com", "password": composed }))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.login("cafe@example.com", decomposed).await.status(), 200);
+    assert_eq!(app.login("cafe@example.com", composed).await.status(), 200);
 }

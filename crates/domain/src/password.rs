@@ -29,18 +29,36 @@ pub struct PasswordPolicy {
     pub min_strength: u8,
 }
 
+/// ASVS 2.1 / NIST 800-63B: length, not composition. At least 12 characters,
+/// long passphrases welcome, no character-class rules (they stay available),
+/// a banned list and a strength estimate.
 impl Default for PasswordPolicy {
     fn default() -> Self {
         Self {
-            min_length: 8,
+            min_length: 12,
             max_length: 128,
-            require_uppercase: true,
-            require_lowercase: true,
-            require_numbers: true,
-            require_special: true,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_numbers: false,
+            require_special: false,
             min_strength: 3,
         }
     }
+}
+
+impl PasswordPolicy {
+    /// The smallest minimum and maximum an operator may configure (ASVS 2.1.1,
+    /// 2.1.2: at least 8 characters allowed, at least 64 accepted).
+    pub const LOWEST_MIN_LENGTH: usize = 8;
+    pub const LOWEST_MAX_LENGTH: usize = 64;
+}
+
+/// Unicode-normalises a password (NFKC) before it is checked or hashed, so the
+/// same password typed on another keyboard or system (composed "é" or "e" +
+/// combining accent, full-width digits) is the same password.
+pub fn normalize(password: &Secret) -> Secret {
+    use unicode_normalization::UnicodeNormalization;
+    Secret::new(password.expose().nfkc().collect::<String>())
 }
 
 impl PasswordPolicy {
@@ -119,14 +137,44 @@ mod tests {
 
     #[test]
     fn strong_password_passes() {
-        let p = PasswordPolicy::default();
+        let p = with_classes();
         let e = p.check("password", &Secret::new("Tr0ubadour&Horse-Staple"), &["alice@example.com"]);
         assert!(e.is_empty(), "{e}");
     }
 
+    fn with_classes() -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: 8,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_special: true,
+            ..PasswordPolicy::default()
+        }
+    }
+
+    #[test]
+    fn defaults_follow_asvs_length_not_composition() {
+        let p = PasswordPolicy::default();
+        let passphrase = "correct horse battery staple lantern";
+        assert_eq!(passphrase.len(), 36);
+        assert!(p.check("password", &Secret::new(passphrase), &[]).is_empty());
+        let c = codes(&p.check("password", &Secret::new("Tr0ub4dor&3"), &[]));
+        assert!(c.contains(&"too_short".to_owned()), "{c:?}");
+        assert!(!c.iter().any(|x| x.starts_with("missing_")), "{c:?}");
+    }
+
+    #[test]
+    fn normalization_makes_forms_equal() {
+        let composed = Secret::new("caf\u{e9} au lait \u{ff11}\u{ff12}");
+        let decomposed = Secret::new("cafe\u{301} au lait 12");
+        assert_eq!(normalize(&composed).expose(), normalize(&decomposed).expose());
+        assert_eq!(normalize(&Secret::new("plain ascii")).expose(), "plain ascii");
+    }
+
     #[test]
     fn reports_every_failed_rule() {
-        let p = PasswordPolicy::default();
+        let p = with_classes();
         let e = p.check("password", &Secret::new("abc"), &[]);
         let c = codes(&e);
         for expected in ["too_short", "missing_uppercase", "missing_number", "missing_special", "too_weak"] {
@@ -143,6 +191,7 @@ mod tests {
             require_lowercase: false,
             require_numbers: false,
             min_strength: 0,
+            min_length: 8,
             ..Default::default()
         };
         assert_eq!(codes(&p.check("password", &Secret::new("PASSWORD"), &[])), vec!["common_password"]);
@@ -151,7 +200,7 @@ mod tests {
 
     #[test]
     fn too_long_is_reported_and_strength_skipped() {
-        let p = PasswordPolicy::default();
+        let p = with_classes();
         let long = format!("Aa1!{}", "x".repeat(200));
         let c = codes(&p.check("password", &Secret::new(&long), &[]));
         assert_eq!(c, vec!["too_long"]);

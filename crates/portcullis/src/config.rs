@@ -190,12 +190,12 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let port = r.number("PORT", 8080u16, 0);
         let password_policy = PasswordPolicy {
-            min_length: r.number("PASSWORD_MIN_LENGTH", 8usize, 1),
-            max_length: r.number("PASSWORD_MAX_LENGTH", 128usize, 1),
-            require_uppercase: r.flag("PASSWORD_REQUIRE_UPPERCASE", true),
-            require_lowercase: r.flag("PASSWORD_REQUIRE_LOWERCASE", true),
-            require_numbers: r.flag("PASSWORD_REQUIRE_NUMBERS", true),
-            require_special: r.flag("PASSWORD_REQUIRE_SPECIAL", true),
+            min_length: r.number("PASSWORD_MIN_LENGTH", 12usize, PasswordPolicy::LOWEST_MIN_LENGTH),
+            max_length: r.number("PASSWORD_MAX_LENGTH", 128usize, PasswordPolicy::LOWEST_MAX_LENGTH),
+            require_uppercase: r.flag("PASSWORD_REQUIRE_UPPERCASE", false),
+            require_lowercase: r.flag("PASSWORD_REQUIRE_LOWERCASE", false),
+            require_numbers: r.flag("PASSWORD_REQUIRE_NUMBERS", false),
+            require_special: r.flag("PASSWORD_REQUIRE_SPECIAL", false),
             min_strength: r.number("PASSWORD_MIN_STRENGTH", 3u8, 0),
         };
         if password_policy.min_length > password_policy.max_length {
@@ -484,7 +484,18 @@ mod tests {
 
     #[test]
     fn min_length_above_max_is_rejected() {
-        let err = load(&[("PASSWORD_MIN_LENGTH", "50"), ("PASSWORD_MAX_LENGTH", "20")]).unwrap_err();
+        let err = load(&[("PASSWORD_MIN_LENGTH", "100"), ("PASSWORD_MAX_LENGTH", "80")]).unwrap_err();
         assert!(err.to_string().contains("PASSWORD_MIN_LENGTH"));
+    }
+
+    /// ASVS review #5: a minimum below 8 or a maximum below 64 is refused.
+    #[test]
+    fn password_bounds_follow_asvs() {
+        for (name, value) in [("PASSWORD_MIN_LENGTH", "7"), ("PASSWORD_MAX_LENGTH", "63")] {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let c = load(&[("PASSWORD_MIN_LENGTH", "8"), ("PASSWORD_MAX_LENGTH", "64")]).unwrap();
+        assert_eq!((c.password_policy.min_length, c.password_policy.max_length), (8, 64));
     }
 }

@@ -3,6 +3,7 @@ use crate::error::AppError;
 use crate::ports::{AccessClaims, StoreError, TokenError};
 use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext};
 use portcullis_domain::ids::{AuditEventId, UserId};
+use portcullis_domain::password::normalize;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::{ProfileChanges, User};
 use portcullis_domain::{FieldViolation, ValidationErrors};
@@ -109,7 +110,8 @@ impl AuthService {
             )));
         }
         let mut errors = ValidationErrors::default();
-        if current == new {
+        let new = &normalize(new);
+        if normalize(current) == *new {
             errors.push(FieldViolation::new(
                 "new_password",
                 "unchanged",

@@ -5,6 +5,7 @@ use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::SessionId;
 use portcullis_domain::ids::UserId;
+use portcullis_domain::password::normalize;
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::{NewRefreshToken, Session};
 use portcullis_domain::user::User;
@@ -37,7 +38,7 @@ impl AuthService {
         };
         let Some(user) = user else { return Err(AppError::InvalidCredentials) };
         if needs_rehash {
-            self.rehash(&user, password).await;
+            self.rehash(&user, &normalize(password)).await;
         }
         if self.settings.require_email_verification && user.email_verified_at.is_none() {
             return Err(AppError::EmailNotVerified);
@@ -72,12 +73,23 @@ impl AuthService {
             AttemptGate::Allowed { attempt } => attempt,
             AttemptGate::Locked { retry_after } => return Err(AppError::AccountLocked { retry_after }),
         };
+        let normalized = normalize(password);
         let verdict = match user {
             Some(user) if user.password_hash.is_usable() => {
-                self.ports.hasher.verify(password, &user.password_hash).await
+                match self.ports.hasher.verify(&normalized, &user.password_hash).await {
+                    // A hash made before passwords were normalised holds the
+                    // form as typed then: accept it once, and rehash.
+                    Ok(Verification::Mismatch) if normalized != *password => {
+                        self.ports.hasher.verify(password, &user.password_hash).await.map(|v| match v {
+                            Verification::Match { .. } => Verification::Match { needs_rehash: true },
+                            mismatch => mismatch,
+                        })
+                    }
+                    other => other,
+                }
             }
             // No account, or no password: the same work, the same answer.
-            _ => self.ports.hasher.verify_dummy(password).await.map(|()| Verification::Mismatch),
+            _ => self.ports.hasher.verify_dummy(&normalized).await.map(|()| Verification::Mismatch),
         };
         let user_id = user.map(|u| u.id);
         let verdict = match verdict {

@@ -123,6 +123,7 @@ impl AuthService {
         // and change), so the token's user is looked up first, without
         // spending the token; so is the hash made: a refused password or a
         // full hashing pool (503) leaves the link usable.
+        let new = &portcullis_domain::password::normalize(new);
         let owner = self.redeem(TokenPurpose::PasswordReset, token, false).await?;
         let context =
             super::strength_context(owner.email.as_str(), owner.display_name.as_ref().map(|d| d.as_str()));

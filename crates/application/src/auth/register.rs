@@ -6,6 +6,7 @@ use portcullis_domain::ValidationErrors;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
+use portcullis_domain::password::normalize;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::{DisplayName, User};
 use serde_json::json;
@@ -27,14 +28,15 @@ impl AuthService {
             None => None,
         };
         let context = super::strength_context(&input.email, display_name.as_ref().map(DisplayName::as_str));
-        let check = self.validate_new_password("password", &input.password, context, errors).await?;
+        let password = normalize(&input.password);
+        let check = self.validate_new_password("password", &password, context, errors).await?;
         let Some(email) = email else {
             return Err(AppError::Internal("email parsed without errors yet missing".into()));
         };
         if self.ports.users.find_by_email(&email).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
-        let password_hash = self.ports.hasher.hash(&input.password, Some(check)).await?;
+        let password_hash = self.ports.hasher.hash(&password, Some(check)).await?;
 
         let now = self.ports.clock.now();
         let user = User {

@@ -384,3 +384,44 @@ async fn a_logout_survives_a_cache_outage() {
     m.revocations.expect_revoke().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
     m.service().logout(&claims(), &RequestContext::default()).await.unwrap();
 }
+
+/// ASVS review #5: a hash made before normalisation (of the form as typed)
+/// still signs in, once, and is replaced by a hash of the normalised form.
+#[tokio::test]
+async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
+    let typed = "cafe\u{301} lantern quartz";
+    let mut m = Mocks::new();
+    m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
+    m.attempts.expect_begin().returning(|_, _| Ok(AttemptGate::Allowed { attempt: 1 }));
+    m.attempts.expect_succeed().returning(|_| Ok(()));
+    m.hasher.expect_verify().returning(move |p, _| {
+        Ok(if p.expose() == typed {
+            Verification::Match { needs_rehash: false }
+        } else {
+            Verification::Mismatch
+        })
+    });
+    m.hasher
+        .expect_hash()
+        .withf(|p, _| p.expose() == "caf\u{e9} lantern quartz")
+        .times(1)
+        .returning(|_, _| Ok(PasswordHash("$argon2id$normalised".into())));
+    m.users.expect_set_password_hash().times(1).returning(|_, _, _| Ok(()));
+    m.audit.expect_seen_from().returning(|_, _, _, _| Ok(true));
+    m.sessions.expect_create().returning(|_, _| Ok(()));
+    m.access_tokens.expect_issue().returning(|user_id, session_id, now| {
+        Ok(IssuedAccessToken {
+            token: Secret::new("jwt"),
+            claims: AccessClaims {
+                user_id,
+                session_id,
+                token_id: "jti".into(),
+                issued_at: now,
+                expires_at: now + Duration::minutes(15),
+            },
+            expires_in: Duration::minutes(15),
+        })
+    });
+    let ok = m.service().login("ada@example.com", &Secret::new(typed), &RequestContext::default()).await;
+    assert!(ok.is_ok(), "{ok:?}");
+}
