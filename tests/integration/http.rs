@@ -230,6 +230,36 @@ async fn login_upgrades_hashes_made_with_outdated_parameters() {
     assert_eq!(old.login("ada@example.com", PASSWORD).await.status(), 200);
 }
 
+/// ASVS review #7: a pepper outside the database; rotating it upgrades the
+/// stored hash at the next sign-in, and a hash is useless without its pepper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peppers_rotate_through_sign_ins() {
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let first = [("PASSWORD_PEPPER", "first-pepper-0123456789"), ("PASSWORD_PEPPER_ID", "p1")];
+    let old = instance(&db, &prefix, &first).await;
+    assert_eq!(old.register("ada@example.com").await.status(), 201);
+    // keyid is the base64 of the pepper id ("p1" -> "cDE").
+    assert!(stored_hash(&db).await.contains("keyid=cDE"), "{}", stored_hash(&db).await);
+
+    let none = instance(&db, &prefix, &[]).await;
+    expect_error(none.login("ada@example.com", PASSWORD).await, 500, "INTERNAL_ERROR").await;
+
+    let rotated = instance(
+        &db,
+        &prefix,
+        &[
+            ("PASSWORD_PEPPER", "second-pepper-0123456789"),
+            ("PASSWORD_PEPPER_ID", "p2"),
+            ("PASSWORD_PREVIOUS_PEPPERS", "p1:first-pepper-0123456789"),
+        ],
+    )
+    .await;
+    assert_eq!(rotated.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert!(stored_hash(&db).await.contains("keyid=cDI"), "{}", stored_hash(&db).await);
+    assert_eq!(rotated.login("ada@example.com", PASSWORD).await.status(), 200);
+}
+
 /// Password reset on the real stack: PostgreSQL, the Redis queue, a worker,
 /// and mail delivered over SMTP to a real server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,53 @@ impl Default for Argon2Params {
     }
 }
 
+/// A secret mixed into every hash (Argon2's secret parameter), kept outside
+/// the database: a stolen table alone cannot be cracked. Its `id` (1–8
+/// characters) is stored in each hash (`keyid`), so a new pepper can be
+/// introduced while hashes made with an older one still verify and are
+/// upgraded at the next sign-in.
+#[derive(Clone)]
+pub struct Pepper {
+    pub id: String,
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pepper({}, [REDACTED])", self.id)
+    }
+}
+
+impl Pepper {
+    /// Checks the id and the secret's length.
+    pub fn new(id: &str, secret: Secret) -> Result<Self, String> {
+        if id.is_empty() || id.len() > Params::MAX_KEYID_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(format!(
+                "pepper id must be 1-{} letters or digits, got {id:?}",
+                Params::MAX_KEYID_LEN
+            ));
+        }
+        if secret.expose().len() < 16 {
+            return Err("a pepper must be at least 16 bytes".into());
+        }
+        Ok(Self { id: id.to_owned(), secret })
+    }
+}
+
+/// The pepper new hashes use, and older ones that still verify.
+#[derive(Debug, Clone, Default)]
+pub struct Peppers {
+    pub current: Option<Pepper>,
+    pub previous: Vec<Pepper>,
+}
+
+impl Peppers {
+    fn by_id(&self, id: &str) -> Option<&Pepper> {
+        self.current.iter().chain(self.previous.iter()).find(|p| p.id == id)
+    }
+}
+
 /// Bounds on concurrent hashing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLimits {
@@ -142,28 +189,46 @@ impl Pool {
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Argon2Params,
+    peppers: Arc<Peppers>,
     pool: Arc<Pool>,
     dummy: Arc<String>,
 }
 
-fn argon2(params: Argon2Params) -> Result<Argon2<'static>, HashError> {
-    let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-        .map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}")))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+fn internal(e: impl std::fmt::Display) -> HashError {
+    HashError::Internal(e.to_string())
 }
 
-fn hash_now(params: Argon2Params, password: &[u8]) -> Result<String, HashError> {
+fn hash_now(params: Argon2Params, pepper: Option<&Pepper>, password: &[u8]) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
     OsRng.fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Internal(e.to_string()))?;
-    argon2(params)?
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError::Internal(e.to_string()))
+    let salt = SaltString::encode_b64(&salt).map_err(internal)?;
+    let mut builder = argon2::ParamsBuilder::new();
+    builder.m_cost(params.memory_kib).t_cost(params.iterations).p_cost(params.parallelism);
+    if let Some(pepper) = pepper {
+        builder.keyid(argon2::KeyId::new(pepper.id.as_bytes()).map_err(internal)?);
+    }
+    let p = builder.build().map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}")))?;
+    let argon = match pepper {
+        Some(pepper) => {
+            Argon2::new_with_secret(pepper.secret.expose().as_bytes(), Algorithm::Argon2id, Version::V0x13, p)
+                .map_err(internal)?
+        }
+        None => Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+    };
+    argon.hash_password(password, &salt).map(|h| h.to_string()).map_err(internal)
 }
 
-fn needs_rehash(phc: &Phc<'_>, current: Argon2Params) -> bool {
+/// The pepper id a stored hash was made with (`keyid`), if any.
+fn pepper_id(phc: &Phc<'_>) -> Option<String> {
+    let keyid = Params::try_from(phc).ok()?.keyid().to_vec();
+    (!keyid.is_empty()).then(|| String::from_utf8_lossy(&keyid).into_owned())
+}
+
+fn needs_rehash(phc: &Phc<'_>, current: Argon2Params, current_pepper: Option<&Pepper>) -> bool {
     if phc.algorithm.as_str() != "argon2id" {
+        return true;
+    }
+    if pepper_id(phc) != current_pepper.map(|p| p.id.clone()) {
         return true;
     }
     match Params::try_from(phc) {
@@ -180,20 +245,54 @@ impl Argon2Hasher {
     /// Validates the parameters and precomputes the dummy hash used for
     /// unknown accounts (one hash at start-up).
     pub fn new(params: Argon2Params, limits: PoolLimits) -> Result<Self, HashError> {
-        let dummy = hash_now(params, b"portcullis-dummy-password")?;
-        Ok(Self { params, pool: Arc::new(Pool::new(limits)?), dummy: Arc::new(dummy) })
+        Self::with_peppers(params, limits, Peppers::default())
+    }
+
+    /// With a pepper (`PASSWORD_PEPPER`) and the older ones being rotated out.
+    pub fn with_peppers(
+        params: Argon2Params,
+        limits: PoolLimits,
+        peppers: Peppers,
+    ) -> Result<Self, HashError> {
+        let dummy = hash_now(params, peppers.current.as_ref(), b"portcullis-dummy-password")?;
+        Ok(Self {
+            params,
+            peppers: Arc::new(peppers),
+            pool: Arc::new(Pool::new(limits)?),
+            dummy: Arc::new(dummy),
+        })
     }
 
     fn verify_blocking(
         password: &Secret,
         stored: &str,
         params: Argon2Params,
+        peppers: &Peppers,
     ) -> Result<Verification, HashError> {
         let phc =
             Phc::new(stored).map_err(|e| HashError::Internal(format!("stored hash unreadable: {e}")))?;
-        // Verification takes the parameters from the stored hash itself.
-        match Argon2::default().verify_password(password.expose().as_bytes(), &phc) {
-            Ok(()) => Ok(Verification::Match { needs_rehash: needs_rehash(&phc, params) }),
+        // Verification takes the parameters from the stored hash itself, and
+        // the pepper it names.
+        let verified = match pepper_id(&phc) {
+            None => Argon2::default().verify_password(password.expose().as_bytes(), &phc),
+            Some(id) => {
+                let pepper = peppers.by_id(&id).ok_or_else(|| {
+                    HashError::Internal(format!("hash made with pepper {id:?}, which is not configured"))
+                })?;
+                Argon2::new_with_secret(
+                    pepper.secret.expose().as_bytes(),
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    Params::default(),
+                )
+                .map_err(internal)?
+                .verify_password(password.expose().as_bytes(), &phc)
+            }
+        };
+        match verified {
+            Ok(()) => {
+                Ok(Verification::Match { needs_rehash: needs_rehash(&phc, params, peppers.current.as_ref()) })
+            }
             Err(argon2::password_hash::Error::Password) => Ok(Verification::Mismatch),
             Err(e) => Err(HashError::Internal(e.to_string())),
         }
@@ -205,6 +304,7 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Secret, check: Option<StrengthCheck>) -> Result<PasswordHash, HashError> {
         let password = password.clone();
         let params = self.params;
+        let peppers = self.peppers.clone();
         self.pool
             .run(move || {
                 if let Some(check) = check {
@@ -214,7 +314,7 @@ impl PasswordHasher for Argon2Hasher {
                         return Err(HashError::Rejected(errors));
                     }
                 }
-                hash_now(params, password.expose().as_bytes()).map(PasswordHash)
+                hash_now(params, peppers.current.as_ref(), password.expose().as_bytes()).map(PasswordHash)
             })
             .await?
     }
@@ -233,14 +333,16 @@ impl PasswordHasher for Argon2Hasher {
         let password = password.clone();
         let stored = hash.0.clone();
         let params = self.params;
-        self.pool.run(move || Self::verify_blocking(&password, &stored, params)).await?
+        let peppers = self.peppers.clone();
+        self.pool.run(move || Self::verify_blocking(&password, &stored, params, &peppers)).await?
     }
 
     async fn verify_dummy(&self, password: &Secret) -> Result<(), HashError> {
         let password = password.clone();
         let dummy = self.dummy.clone();
         let params = self.params;
-        self.pool.run(move || Self::verify_blocking(&password, &dummy, params).map(|_| ())).await?
+        let peppers = self.peppers.clone();
+        self.pool.run(move || Self::verify_blocking(&password, &dummy, params, &peppers).map(|_| ())).await?
     }
 }
 
@@ -277,6 +379,57 @@ mod tests {
             stronger.verify(&Secret::new("pw"), &old).await.unwrap(),
             Verification::Match { needs_rehash: true }
         );
+    }
+
+    fn pepper(id: &str, secret: &str) -> Pepper {
+        Pepper::new(id, Secret::new(secret)).unwrap()
+    }
+
+    /// ASVS review #7: a pepper is mixed in and named by id; rotating it keeps
+    /// old hashes verifying (flagged for rehash), and without the pepper a
+    /// stolen hash does not verify.
+    #[tokio::test]
+    async fn peppers_verify_by_id_and_rotate() {
+        let p1 = Peppers { current: Some(pepper("p1", "first-pepper-0123456789")), previous: vec![] };
+        let h1 = Argon2Hasher::with_peppers(Argon2Params::TEST, ROOMY, p1).unwrap();
+        let hash = h1.hash(&Secret::new("pw"), None).await.unwrap();
+        assert!(hash.0.contains("keyid="), "{}", hash.0);
+        assert_eq!(
+            h1.verify(&Secret::new("pw"), &hash).await.unwrap(),
+            Verification::Match { needs_rehash: false }
+        );
+        assert_eq!(h1.verify(&Secret::new("px"), &hash).await.unwrap(), Verification::Mismatch);
+
+        // The same id with another secret: nothing verifies.
+        let wrong = Peppers { current: Some(pepper("p1", "not-the-pepper-0123456789")), previous: vec![] };
+        let hw = Argon2Hasher::with_peppers(Argon2Params::TEST, ROOMY, wrong).unwrap();
+        assert_eq!(hw.verify(&Secret::new("pw"), &hash).await.unwrap(), Verification::Mismatch);
+        // Without any pepper configured, a peppered hash is an error, not a match.
+        assert!(hasher(ROOMY).verify(&Secret::new("pw"), &hash).await.is_err());
+
+        // Rotation: p2 signs new hashes, p1 still verifies and asks for a rehash.
+        let rotated = Peppers {
+            current: Some(pepper("p2", "second-pepper-0123456789")),
+            previous: vec![pepper("p1", "first-pepper-0123456789")],
+        };
+        let h2 = Argon2Hasher::with_peppers(Argon2Params::TEST, ROOMY, rotated).unwrap();
+        assert_eq!(
+            h2.verify(&Secret::new("pw"), &hash).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        // An unpeppered hash upgrades too.
+        let plain = hasher(ROOMY).hash(&Secret::new("pw"), None).await.unwrap();
+        assert_eq!(
+            h2.verify(&Secret::new("pw"), &plain).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        let fresh = h2.hash(&Secret::new("pw"), None).await.unwrap();
+        assert_eq!(
+            h2.verify(&Secret::new("pw"), &fresh).await.unwrap(),
+            Verification::Match { needs_rehash: false }
+        );
+        assert!(Pepper::new("toolongid9", Secret::new("x".repeat(32))).is_err());
+        assert!(Pepper::new("p3", Secret::new("short")).is_err());
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
 use portcullis_http::client_ip::TrustedProxies;
 use portcullis_infrastructure::jwt::SigningAlgorithm;
-use portcullis_infrastructure::password::Argon2Params;
+use portcullis_infrastructure::password::{Argon2Params, Pepper, Peppers};
 use portcullis_infrastructure::smtp::{SmtpConfig, SmtpTls};
 use std::fmt;
 use std::str::FromStr;
@@ -37,6 +37,8 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Params,
+    /// `PASSWORD_PEPPER` (+ `PASSWORD_PEPPER_ID`) and `PASSWORD_PREVIOUS_PEPPERS`.
+    pub peppers: Peppers,
     pub max_hash_concurrency: usize,
     pub hash_queue_size: usize,
     pub rate_limit_window: Duration,
@@ -213,6 +215,25 @@ impl Config {
             parallelism: r.number("ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism, 1),
         };
         let max_hash_concurrency = r.number("MAX_HASH_CONCURRENCY", cores, 1);
+        let mut peppers = Peppers::default();
+        if let Some(secret) = r.raw("PASSWORD_PEPPER") {
+            let id = r.text("PASSWORD_PEPPER_ID", "1");
+            match Pepper::new(&id, Secret::new(secret)) {
+                Ok(pepper) => peppers.current = Some(pepper),
+                Err(e) => r.problems.push(format!("PASSWORD_PEPPER / PASSWORD_PEPPER_ID: {e}")),
+            }
+        }
+        for item in
+            r.raw("PASSWORD_PREVIOUS_PEPPERS").unwrap_or_default().split(',').filter(|i| !i.trim().is_empty())
+        {
+            match item.trim().split_once(':').map(|(id, secret)| Pepper::new(id, Secret::new(secret))) {
+                Some(Ok(pepper)) => peppers.previous.push(pepper),
+                Some(Err(e)) => r.problems.push(format!("PASSWORD_PREVIOUS_PEPPERS: {e}")),
+                None => r
+                    .problems
+                    .push("PASSWORD_PREVIOUS_PEPPERS: expected id:secret pairs, comma-separated".into()),
+            }
+        }
         let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| match v.to_ascii_lowercase().as_str() {
             "json" => Ok(LogFormat::Json),
             "pretty" => Ok(LogFormat::Pretty),
@@ -356,6 +377,7 @@ impl Config {
             ),
             password_policy,
             argon2,
+            peppers,
             max_hash_concurrency,
             hash_queue_size: r.number("HASH_QUEUE_SIZE", max_hash_concurrency * 16, 0),
             rate_limit_window: r.millis("RATE_LIMIT_WINDOW_MS", 60_000),
@@ -442,6 +464,8 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
             ("METRICS_BEARER_TOKEN", "short"),
             ("MAGIC_LINK_TTL", "2h"),
+            ("PASSWORD_PEPPER", "short"),
+            ("PASSWORD_PREVIOUS_PEPPERS", "no-colon-here"),
         ])
         .unwrap_err();
         let text = err.to_string();
@@ -456,6 +480,8 @@ mod tests {
             "TRUSTED_PROXIES",
             "METRICS_BEARER_TOKEN",
             "MAGIC_LINK_TTL",
+            "PASSWORD_PEPPER",
+            "PASSWORD_PREVIOUS_PEPPERS",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

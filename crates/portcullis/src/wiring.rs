@@ -185,9 +185,10 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         tracing::info!(kids = ?verifying, "additional access-token verification keys loaded (rotation)");
     }
 
-    let hasher = Argon2Hasher::new(
+    let hasher = Argon2Hasher::with_peppers(
         config.argon2,
         PoolLimits { concurrency: config.max_hash_concurrency, queue: config.hash_queue_size },
+        config.peppers.clone(),
     )
     .map_err(|e| StartupError::Hasher(e.to_string()))?;
 
