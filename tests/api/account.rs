@@ -164,3 +164,40 @@ async fn activity_is_paginated_newest_first() {
     expect_error(app.get_auth("/api/v1/users/me/activity?cursor=nope", token).await, 400, "BAD_REQUEST")
         .await;
 }
+
+/// ASVS review #8: a login refused while locked, a revoked access token and a
+/// refused admin operation are audited in the user's own activity.
+#[tokio::test]
+async fn refusals_reach_the_users_activity() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "2"), ("ADMIN_EMAILS", "root@example.com")]).await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let other: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    for _ in 0..2 {
+        app.login("ada@example.com", "Wrong-Password-1").await;
+    }
+    expect_error(app.login("ada@example.com", PASSWORD).await, 423, "ACCOUNT_LOCKED").await;
+    expect_error(app.get_auth("/api/v1/admin/queues", token).await, 403, "FORBIDDEN").await;
+    let res = app.client.post(app.url("/api/v1/auth/logout")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    expect_error(app.get_auth("/api/v1/auth/me", token).await, 401, "INVALID_TOKEN").await;
+
+    let activity: Value = app
+        .get_auth("/api/v1/users/me/activity?limit=100", str_of(&other, "access_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> =
+        activity["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+    for expected in ["auth.login.refused_locked", "security.access.denied", "auth.access_token.rejected"] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    let item = activity["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["action"] == "security.access.denied")
+        .unwrap();
+    assert_eq!(item["ip"], "127.0.0.1");
+}

@@ -25,10 +25,20 @@ pub enum AuditAction {
     /// The address was proved for the first time by a sign-in link: the
     /// sessions and password set up before were discarded.
     UnverifiedSetupDiscarded,
+    /// A refresh token was refused (unknown, expired, revoked session).
+    RefreshRefused,
+    /// An access token was refused (invalid, expired, revoked).
+    AccessTokenRejected,
+    /// A mailed link's token did not redeem (unknown, used, expired).
+    LinkRedemptionFailed,
+    /// A password check was refused because the account is locked.
+    LoginRefusedLocked,
+    /// An authenticated caller was refused an action (403).
+    AccessDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -45,6 +55,11 @@ impl AuditAction {
         Self::PasswordReset,
         Self::MagicLinkRequested,
         Self::UnverifiedSetupDiscarded,
+        Self::RefreshRefused,
+        Self::AccessTokenRejected,
+        Self::LinkRedemptionFailed,
+        Self::LoginRefusedLocked,
+        Self::AccessDenied,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -66,6 +81,11 @@ impl AuditAction {
             Self::PasswordReset => "auth.password.reset",
             Self::MagicLinkRequested => "auth.magic_link.requested",
             Self::UnverifiedSetupDiscarded => "security.unverified_setup.discarded",
+            Self::RefreshRefused => "auth.refresh.refused",
+            Self::AccessTokenRejected => "auth.access_token.rejected",
+            Self::LinkRedemptionFailed => "auth.link.redemption_failed",
+            Self::LoginRefusedLocked => "auth.login.refused_locked",
+            Self::AccessDenied => "security.access.denied",
         }
     }
 
@@ -79,9 +99,15 @@ impl AuditAction {
             Self::RefreshTokenReuseDetected | Self::AccountLocked | Self::UnverifiedSetupDiscarded => {
                 Severity::Critical
             }
-            Self::LoginFailed | Self::RateLimitExceeded | Self::PasswordChanged | Self::PasswordReset => {
-                Severity::Warning
-            }
+            Self::LoginFailed
+            | Self::RateLimitExceeded
+            | Self::PasswordChanged
+            | Self::PasswordReset
+            | Self::RefreshRefused
+            | Self::AccessTokenRejected
+            | Self::LinkRedemptionFailed
+            | Self::LoginRefusedLocked
+            | Self::AccessDenied => Severity::Warning,
             _ => Severity::Info,
         }
     }

@@ -23,8 +23,6 @@ pub struct AppState {
     pub header_timeout: std::time::Duration,
     /// The job queue, for the admin endpoints and queue-depth metrics.
     pub jobs: Option<Arc<dyn JobQueue>>,
-    /// Users allowed on `/api/v1/admin/*` (lower-cased emails).
-    pub admin_emails: Vec<String>,
     /// `/metrics` answers only with `Authorization: Bearer <token>` when set
     /// (kept as its SHA-256, compared in constant time).
     /// Serve the magic-link routes (`MAGIC_LINK_ENABLED`); off: 404.
@@ -51,7 +49,6 @@ impl AppState {
             body_timeout: std::time::Duration::from_secs(10),
             header_timeout: std::time::Duration::from_secs(5),
             jobs: None,
-            admin_emails: Vec::new(),
             metrics_token: None,
             magic_link_enabled: true,
             audit_dedupe: Arc::default(),

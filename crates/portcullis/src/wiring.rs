@@ -203,6 +203,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         },
         app_base_url: config.app_base_url.clone(),
         require_email_verification: config.require_email_verification,
+        admin_emails: config.admin_emails.clone(),
     };
     let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
     let app_base_url = settings.app_base_url.clone();
@@ -236,7 +237,6 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     state.body_timeout = std_duration(config.request_body_timeout);
     state.header_timeout = std_duration(config.request_header_timeout);
     state.jobs = Some(jobs.clone());
-    state.admin_emails = config.admin_emails.clone();
     state.magic_link_enabled = config.magic_link_enabled;
     state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
 

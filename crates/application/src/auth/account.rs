@@ -21,16 +21,44 @@ pub struct ActivityPage {
 impl AuthService {
     /// Verifies an access token and checks that neither it nor its session was
     /// revoked.
-    pub async fn authenticate(&self, bearer: &str) -> Result<AccessClaims, AppError> {
-        let claims =
-            self.ports.access_tokens.verify(bearer, self.ports.clock.now()).map_err(|e| match e {
-                TokenError::Expired => AppError::TokenExpired,
-                _ => AppError::InvalidToken,
-            })?;
+    /// Refusals are audited (once a minute per source and reason, so a flood
+    /// of bad tokens cannot fill the audit table).
+    pub async fn authenticate(&self, bearer: &str, ctx: &RequestContext) -> Result<AccessClaims, AppError> {
+        let claims = match self.ports.access_tokens.verify(bearer, self.ports.clock.now()) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired) => {
+                self.access_rejected("expired", None, ctx).await;
+                return Err(AppError::TokenExpired);
+            }
+            Err(_) => {
+                self.access_rejected("invalid", None, ctx).await;
+                return Err(AppError::InvalidToken);
+            }
+        };
         if self.revocations.is_revoked(&claims.token_id, claims.session_id).await? {
+            self.access_rejected("revoked", Some(claims.user_id), ctx).await;
             return Err(AppError::InvalidToken);
         }
         Ok(claims)
+    }
+
+    async fn access_rejected(&self, reason: &str, user_id: Option<UserId>, ctx: &RequestContext) {
+        let key = format!("access:{}:{reason}", ctx.ip.as_deref().unwrap_or("-"));
+        let details = json!({ "reason": reason });
+        self.audit.record_deduped(&key, AuditAction::AccessTokenRejected, user_id, ctx, details).await;
+    }
+
+    /// The caller may use the admin operations: a listed address
+    /// (`ADMIN_EMAILS`) that its owner has verified. A refusal is audited.
+    pub async fn require_admin(&self, user_id: UserId, ctx: &RequestContext) -> Result<User, AppError> {
+        let user = self.me(user_id).await?;
+        let listed = self.settings.admin_emails.iter().any(|e| e == user.email.as_str());
+        if listed && user.email_verified_at.is_some() {
+            return Ok(user);
+        }
+        let details = json!({ "operation": "admin", "listed": listed });
+        self.audit.record(AuditAction::AccessDenied, Some(user.id), ctx, details).await;
+        Err(AppError::Forbidden)
     }
 
     /// Ends the session of this access token: the token and the session's

@@ -71,7 +71,20 @@ impl AuthService {
         let policy = self.settings.lockout;
         let attempt = match self.ports.attempts.begin(key, &policy).await? {
             AttemptGate::Allowed { attempt } => attempt,
-            AttemptGate::Locked { retry_after } => return Err(AppError::AccountLocked { retry_after }),
+            AttemptGate::Locked { retry_after } => {
+                let details = json!({ "email": key, "check": purpose, "retry_after_seconds": retry_after.whole_seconds() });
+                let user_id = user.map(|u| u.id);
+                self.audit
+                    .record_deduped(
+                        &format!("locked:{key}"),
+                        AuditAction::LoginRefusedLocked,
+                        user_id,
+                        ctx,
+                        details,
+                    )
+                    .await;
+                return Err(AppError::AccountLocked { retry_after });
+            }
         };
         let normalized = normalize(password);
         let verdict = match user {

@@ -67,12 +67,40 @@ impl AuthService {
         Ok(OutboxMessage::new(queues::MAIL, kinds::SEND_LINK, payload))
     }
 
-    async fn consume(&self, purpose: TokenPurpose, token: &Secret) -> Result<User, AppError> {
-        self.redeem(purpose, token, true).await
+    async fn consume(
+        &self,
+        purpose: TokenPurpose,
+        token: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<User, AppError> {
+        self.redeem(purpose, token, true, ctx).await
     }
 
     /// The token's user; `spend` uses the token up, otherwise it only looks.
-    async fn redeem(&self, purpose: TokenPurpose, token: &Secret, spend: bool) -> Result<User, AppError> {
+    /// A failure is audited (once a minute per source and purpose).
+    async fn redeem(
+        &self,
+        purpose: TokenPurpose,
+        token: &Secret,
+        spend: bool,
+        ctx: &RequestContext,
+    ) -> Result<User, AppError> {
+        let result = self.redeem_quietly(purpose, token, spend).await;
+        if let Err(error @ (AppError::InvalidToken | AppError::TokenExpired)) = &result {
+            let reason = if matches!(error, AppError::TokenExpired) { "expired" } else { "invalid" };
+            let key = format!("link:{}:{}", ctx.ip.as_deref().unwrap_or("-"), purpose.as_str());
+            let details = json!({ "purpose": purpose.as_str(), "reason": reason });
+            self.audit.record_deduped(&key, AuditAction::LinkRedemptionFailed, None, ctx, details).await;
+        }
+        result
+    }
+
+    async fn redeem_quietly(
+        &self,
+        purpose: TokenPurpose,
+        token: &Secret,
+        spend: bool,
+    ) -> Result<User, AppError> {
         if token.expose().is_empty() || token.expose().len() > 256 {
             return Err(AppError::InvalidToken);
         }
@@ -99,7 +127,7 @@ impl AuthService {
     }
 
     pub async fn verify_email(&self, token: &Secret, ctx: &RequestContext) -> Result<User, AppError> {
-        let user = self.consume(TokenPurpose::EmailVerification, token).await?;
+        let user = self.consume(TokenPurpose::EmailVerification, token, ctx).await?;
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
         self.audit.record(AuditAction::EmailVerified, Some(user.id), ctx, json!({ "method": "link" })).await;
         Ok(user)
@@ -124,13 +152,13 @@ impl AuthService {
         // spending the token; so is the hash made: a refused password or a
         // full hashing pool (503) leaves the link usable.
         let new = &portcullis_domain::password::normalize(new);
-        let owner = self.redeem(TokenPurpose::PasswordReset, token, false).await?;
+        let owner = self.redeem(TokenPurpose::PasswordReset, token, false, ctx).await?;
         let context =
             super::strength_context(owner.email.as_str(), owner.display_name.as_ref().map(|d| d.as_str()));
         let check =
             self.validate_new_password("new_password", new, context, ValidationErrors::default()).await?;
         let hash = self.ports.hasher.hash(new, Some(check)).await?;
-        let user = self.consume(TokenPurpose::PasswordReset, token).await?;
+        let user = self.consume(TokenPurpose::PasswordReset, token, ctx).await?;
         let now = self.ports.clock.now();
         self.ports.users.set_password_hash(user.id, &hash, now).await?;
         self.end_pending_links(&user).await?;
@@ -157,7 +185,7 @@ impl AuthService {
         token: &Secret,
         ctx: &RequestContext,
     ) -> Result<Authenticated, AppError> {
-        let user = self.consume(TokenPurpose::MagicLink, token).await?;
+        let user = self.consume(TokenPurpose::MagicLink, token, ctx).await?;
         if user.email_verified_at.is_none() {
             self.end_unverified_past(&user, ctx).await?;
         }

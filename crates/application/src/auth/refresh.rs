@@ -12,6 +12,7 @@ impl AuthService {
     /// `portcullis_domain::session` for the reuse and grace rules.
     pub async fn refresh(&self, presented: &Secret, ctx: &RequestContext) -> Result<Refreshed, AppError> {
         if presented.expose().is_empty() || presented.expose().len() > 256 {
+            self.refresh_refused("malformed", ctx).await;
             return Err(AppError::InvalidToken);
         }
         let now = self.ports.clock.now();
@@ -65,9 +66,27 @@ impl AuthService {
                     .await;
                 Err(AppError::RefreshTokenReused)
             }
-            RotateOutcome::Expired => Err(AppError::TokenExpired),
-            RotateOutcome::Revoked | RotateOutcome::Unknown => Err(AppError::InvalidToken),
+            RotateOutcome::Expired => {
+                self.refresh_refused("expired", ctx).await;
+                Err(AppError::TokenExpired)
+            }
+            RotateOutcome::Revoked => {
+                self.refresh_refused("session_revoked", ctx).await;
+                Err(AppError::InvalidToken)
+            }
+            RotateOutcome::Unknown => {
+                self.refresh_refused("unknown", ctx).await;
+                Err(AppError::InvalidToken)
+            }
         }
+    }
+
+    /// Audits a refused refresh, once a minute per source and reason.
+    async fn refresh_refused(&self, reason: &str, ctx: &RequestContext) {
+        let key = format!("refresh:{}:{reason}", ctx.ip.as_deref().unwrap_or("-"));
+        self.audit
+            .record_deduped(&key, AuditAction::RefreshRefused, None, ctx, json!({ "reason": reason }))
+            .await;
     }
 
     async fn pair_for(

@@ -369,7 +369,7 @@ async fn revocation_checks_fall_back_to_the_database() {
         m.access_tokens.expect_verify().returning(|_, _| Ok(claims()));
         m.revocations.expect_check().returning(|_| Err(StoreError::Unavailable("redis down".into())));
         m.sessions.expect_get().times(1).returning(move |_| Ok(Some(session(revoked))));
-        let result = m.service().authenticate("a.b.c").await;
+        let result = m.service().authenticate("a.b.c", &RequestContext::default()).await;
         match revoked {
             true => assert!(matches!(result, Err(AppError::InvalidToken)), "{result:?}"),
             false => assert!(result.is_ok(), "{result:?}"),
@@ -424,4 +424,55 @@ async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
     });
     let ok = m.service().login("ada@example.com", &Secret::new(typed), &RequestContext::default()).await;
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+/// Collects the audit events a service writes.
+fn capture_audit(m: &mut Mocks) -> Arc<std::sync::Mutex<Vec<portcullis_domain::audit::AuditEvent>>> {
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    m.audit = MockAuditLog::new();
+    m.audit.expect_append().returning(move |e| {
+        sink.lock().unwrap().push(e.clone());
+        Ok(())
+    });
+    events
+}
+
+fn from(ip: &str) -> RequestContext {
+    RequestContext { ip: Some(ip.into()), user_agent: Some("curl/8".into()), request_id: Some("r-1".into()) }
+}
+
+/// ASVS review #8: refused refreshes, rejected access tokens and failed link
+/// redemptions are audited with the source, at most once a minute per source
+/// and reason, so a flood cannot fill the table.
+#[tokio::test]
+async fn authentication_refusals_are_audited_once_per_source() {
+    let mut m = Mocks::new();
+    let events = capture_audit(&mut m);
+    m.sessions.expect_rotate().returning(|_, _, _, _| Ok(RotateOutcome::Unknown));
+    m.access_tokens.expect_verify().returning(|_, _| Err(TokenError::Invalid));
+    m.one_time_tokens.expect_consume().returning(|_, _, _| Ok(Consumed::Invalid));
+    let service = m.service();
+    for _ in 0..5 {
+        let _ = service.refresh(&Secret::new("nope"), &from("203.0.113.5")).await;
+        let _ = service.authenticate("a.b.c", &from("203.0.113.5")).await;
+        let _ = service.verify_email(&Secret::new("nope"), &from("203.0.113.5")).await;
+    }
+    let _ = service.authenticate("a.b.c", &from("198.51.100.7")).await;
+    let events = events.lock().unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "auth.refresh.refused",
+            "auth.access_token.rejected",
+            "auth.link.redemption_failed",
+            "auth.access_token.rejected"
+        ]
+    );
+    assert_eq!(events[0].ip.as_deref(), Some("203.0.113.5"));
+    assert_eq!(events[0].user_agent.as_deref(), Some("curl/8"));
+    assert_eq!(events[0].details["reason"], "unknown");
+    assert_eq!(events[2].details["purpose"], "email_verification");
+    assert_eq!(events[3].ip.as_deref(), Some("198.51.100.7"));
 }

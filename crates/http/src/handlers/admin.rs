@@ -3,7 +3,7 @@
 
 use crate::dto::{DeadJobItem, QueueReport, QueuesResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::AuthUser;
+use crate::extract::{AuthUser, Client};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use portcullis_application::AppError;
@@ -12,15 +12,14 @@ use portcullis_domain::jobs::JobId;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The caller must be an administrator; returns the queue.
-async fn admin_queue(state: &AppState, user: &AuthUser) -> Result<Arc<dyn JobQueue>, ApiError> {
-    let me = state.auth.me(user.0.user_id).await?;
-    // An address grants admin only once its owner proved it: otherwise whoever
-    // registers a listed address first would be admin.
-    let listed = state.admin_emails.iter().any(|e| e == me.email.as_str());
-    if !listed || me.email_verified_at.is_none() {
-        return Err(AppError::Forbidden.into());
-    }
+/// The application decides whether the caller is an administrator (and
+/// audits a refusal); returns the queue.
+async fn admin_queue(
+    state: &AppState,
+    user: &AuthUser,
+    client: &Client,
+) -> Result<Arc<dyn JobQueue>, ApiError> {
+    state.auth.require_admin(user.0.user_id, &client.0).await?;
     state.jobs.clone().ok_or_else(|| AppError::NotFound("job queue").into())
 }
 
@@ -34,8 +33,12 @@ async fn admin_queue(state: &AppState, user: &AuthUser) -> Result<Arc<dyn JobQue
         (status = 403, description = "FORBIDDEN: not in ADMIN_EMAILS", body = ErrorEnvelope),
     )
 )]
-pub async fn queues(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let queue = admin_queue(&state, &user).await?;
+pub async fn queues(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let queue = admin_queue(&state, &user, &client).await?;
     let mut reports = Vec::new();
     for name in queue.queues().await.map_err(AppError::from)? {
         let stats = queue.stats(&name).await.map_err(AppError::from)?;
@@ -67,9 +70,10 @@ pub async fn queues(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 pub async fn retry_dead(
     state: web::Data<AppState>,
     user: AuthUser,
+    client: Client,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let queue = admin_queue(&state, &user).await?;
+    let queue = admin_queue(&state, &user, &client).await?;
     let (name, id) = path.into_inner();
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::App(AppError::NotFound("dead job")))?;
     if queue.retry_dead(&name, JobId(id)).await.map_err(AppError::from)? {
