@@ -200,3 +200,56 @@ async fn ipv6_clients_share_a_budget_per_64() {
     // Another /64 has its own budget.
     assert_eq!(login("2001:db8:1:3::1", "d@example.com").await.unwrap().status(), 401);
 }
+
+/// ASVS review #1 (and the first-hour issue): each credential route has its
+/// own budget, per IP and per account, so spent login attempts never block
+/// recovery, and one of each is never throttled.
+#[tokio::test]
+async fn each_credential_route_has_its_own_budget() {
+    let app = spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "2")]).await;
+    for _ in 0..2 {
+        app.login("ada@example.com", "Wrong-Password-1").await;
+    }
+    expect_error(app.login("ada@example.com", "Wrong-Password-1").await, 429, "RATE_LIMITED").await;
+    let email = serde_json::json!({ "email": "ada@example.com" });
+    assert_eq!(app.post("/api/v1/auth/password/forgot", &email).await.status(), 202);
+    assert_eq!(app.post("/api/v1/auth/magic-link", &email).await.status(), 202);
+    assert_eq!(app.post("/api/v1/auth/verify-email/resend", &email).await.status(), 202);
+}
+
+/// ASVS review #1: failures are counted per account and source. Strangers'
+/// failures from other addresses do not lock the owner out; one source that
+/// keeps failing is locked; the account-wide bound still caps what all
+/// sources together get.
+#[tokio::test]
+async fn strangers_cannot_lock_the_owner_out() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_LOCKOUT_THRESHOLD", "3"),
+        ("LOGIN_ACCOUNT_LOCKOUT_THRESHOLD", "8"),
+    ])
+    .await;
+    app.register("ada@example.com").await;
+    let login = |ip: String, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&serde_json::json!({ "email": "ada@example.com", "password": password }))
+            .send()
+    };
+    // Three failures from one stranger lock that stranger, not the owner.
+    for _ in 0..3 {
+        assert_eq!(login("198.51.100.1".into(), "Wrong-Password-1").await.unwrap().status(), 401);
+    }
+    expect_error(login("198.51.100.1".into(), PASSWORD).await.unwrap(), 423, "ACCOUNT_LOCKED").await;
+    assert_eq!(login("203.0.113.9".into(), PASSWORD).await.unwrap().status(), 200, "the owner signs in");
+    // Failures from many sources, each below its own threshold, add up to the
+    // account-wide bound (8): then every source is refused for a while.
+    for i in 2..10 {
+        let _ = login(format!("198.51.100.{i}"), "Wrong-Password-1").await.unwrap();
+    }
+    expect_error(login("203.0.113.9".into(), PASSWORD).await.unwrap(), 423, "ACCOUNT_LOCKED").await;
+    // Recovery is never blocked by login failures: the reset still goes out.
+    let res = app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+}

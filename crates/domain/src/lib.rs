@@ -11,6 +11,7 @@ pub mod one_time;
 pub mod password;
 pub mod secret;
 pub mod session;
+pub mod source;
 pub mod user;
 
 pub use error::{FieldViolation, ValidationErrors};

@@ -128,8 +128,8 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .service(
             web::scope("/api/v1")
-                .service(api("/auth/register", Credential, post(auth::register)))
-                .service(api("/auth/login", Credential, post(auth::login)))
+                .service(api("/auth/register", Credential("register"), post(auth::register)))
+                .service(api("/auth/login", Credential("login"), post(auth::login)))
                 .service(api("/auth/refresh", General, post(auth::refresh)))
                 .service(api("/auth/logout", General, post(auth::logout)))
                 .service(api("/auth/me", General, get(auth::me)))
@@ -137,17 +137,33 @@ pub fn app(
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))
                 .service(api("/auth/verify-email", General, post(recovery::verify_email)))
-                .service(api("/auth/verify-email/resend", Credential, post(recovery::resend_verification)))
-                .service(api("/auth/password/forgot", Credential, post(recovery::forgot_password)))
-                .service(api("/auth/password/reset", Credential, post(recovery::reset_password)))
+                .service(api(
+                    "/auth/verify-email/resend",
+                    Credential("verification_resend"),
+                    post(recovery::resend_verification),
+                ))
+                .service(api(
+                    "/auth/password/forgot",
+                    Credential("password_forgot"),
+                    post(recovery::forgot_password),
+                ))
+                .service(api(
+                    "/auth/password/reset",
+                    Credential("password_reset"),
+                    post(recovery::reset_password),
+                ))
                 // MAGIC_LINK_ENABLED=false: the method is off, its routes 404.
                 .configure(|routes| {
                     if magic_link_enabled {
                         routes
-                            .service(api("/auth/magic-link", Credential, post(recovery::request_magic_link)))
+                            .service(api(
+                                "/auth/magic-link",
+                                Credential("magic_link"),
+                                post(recovery::request_magic_link),
+                            ))
                             .service(api(
                                 "/auth/magic-link/verify",
-                                Credential,
+                                Credential("magic_link_verify"),
                                 post(recovery::verify_magic_link),
                             ));
                     }

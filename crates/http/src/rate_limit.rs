@@ -39,17 +39,27 @@ pub struct RateLimitSettings {
 /// A route's rate-limit class, declared where the route is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteClass {
-    /// Credential-guessing targets (register, login, recovery): the strict
-    /// `RATE_LIMIT_AUTH_*` budget.
-    Credential,
+    /// A credential-guessing target (register, login, recovery), named: each
+    /// gets its own strict `RATE_LIMIT_AUTH_*` budget per IP and per account,
+    /// so exhausting one (failed logins) never blocks another (recovery).
+    Credential(&'static str),
     General,
 }
 
 impl RouteClass {
+    /// The metric label.
     fn name(self) -> &'static str {
         match self {
-            Self::Credential => "auth",
+            Self::Credential(_) => "auth",
             Self::General => "general",
+        }
+    }
+
+    /// The budget the route's requests are counted in.
+    fn budget(self) -> String {
+        match self {
+            Self::Credential(route) => format!("auth.{route}"),
+            Self::General => "general".to_owned(),
         }
     }
 }
@@ -57,7 +67,7 @@ impl RouteClass {
 impl RateLimitSettings {
     pub fn limit(&self, class: RouteClass) -> Limit {
         match class {
-            RouteClass::Credential => self.auth,
+            RouteClass::Credential(_) => self.auth,
             RouteClass::General => self.general,
         }
     }
@@ -67,17 +77,10 @@ impl RateLimitSettings {
 #[derive(Default)]
 struct Decisions(Vec<RateLimitDecision>);
 
-/// The key a client is limited under: its address, IPv6 grouped by /64 (one
-/// subscriber usually gets a whole /64, so per-/128 limits would be no limit).
+/// The key a client is limited under (IPv6 by /64): see
+/// [`portcullis_domain::source::source_key`].
 pub fn limit_key(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{prefix}/64")
-        }
-        _ => ip.to_owned(),
-    }
+    portcullis_domain::source::source_key(ip)
 }
 
 /// The client address as a string (`unknown` without a peer address).
@@ -126,7 +129,7 @@ pub async fn enforce(
     user_id: Option<UserId>,
 ) -> Result<(), ApiError> {
     let limit = state.rate_limits.limit(class);
-    let full_key = format!("{}:{key_kind}:{key}", class.name());
+    let full_key = format!("{}:{key_kind}:{key}", class.budget());
     let decision = match state.rate_limiter.hit(&full_key, limit.max_requests, limit.window).await {
         Ok(d) => d,
         Err(error) => {
@@ -156,10 +159,13 @@ pub async fn enforce(
     Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 
-/// The per-email budget of the credential routes. The key is normalised like
-/// an account's email, so case and whitespace variants share one budget.
+/// The per-email budget of the credential route that matched (its class was
+/// recorded by [`per_route`]). The key is normalised like an account's email,
+/// so case and whitespace variants share one budget.
 pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str) -> Result<(), ApiError> {
-    enforce(req, state, RouteClass::Credential, "email", &raw_email.trim().to_lowercase(), None).await
+    let class =
+        req.extensions().get::<RouteClass>().copied().unwrap_or(RouteClass::Credential("unclassified"));
+    enforce(req, state, class, "email", &raw_email.trim().to_lowercase(), None).await
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -173,6 +179,7 @@ pub async fn per_route(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    req.extensions_mut().insert(class);
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };

@@ -52,6 +52,9 @@ pub struct Config {
     pub legacy_trust_proxy_headers: bool,
     pub login_lockout_threshold: u32,
     pub login_lockout_duration: Duration,
+    /// Account-wide bound across sources (`LOGIN_ACCOUNT_LOCKOUT_*`).
+    pub login_account_lockout_threshold: u32,
+    pub login_account_lockout_window: Duration,
     pub json_body_limit: usize,
     /// Time to receive a request's head (`REQUEST_HEADER_TIMEOUT`).
     pub request_header_timeout: Duration,
@@ -390,6 +393,12 @@ impl Config {
             login_lockout_duration: r.duration(
                 "LOGIN_LOCKOUT_DURATION",
                 Duration::minutes(15),
+                Duration::seconds(1),
+            ),
+            login_account_lockout_threshold: r.number("LOGIN_ACCOUNT_LOCKOUT_THRESHOLD", 50u32, 1),
+            login_account_lockout_window: r.duration(
+                "LOGIN_ACCOUNT_LOCKOUT_WINDOW",
+                Duration::hours(1),
                 Duration::seconds(1),
             ),
             json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),

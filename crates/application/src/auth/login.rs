@@ -14,6 +14,20 @@ use serde_json::json;
 /// How long a sign-in address stays known (no "new sign-in" alert from it).
 const KNOWN_LOCATION_FOR: time::Duration = time::Duration::days(90);
 
+/// What password attempts are counted under: the account from one source
+/// (IPv4 address or IPv6 /64), and the account as a whole (ADR 0009).
+pub(crate) struct AttemptKeys {
+    pub(crate) source: String,
+    pub(crate) account: String,
+}
+
+impl AttemptKeys {
+    pub(crate) fn new(email: &Email, ctx: &RequestContext) -> Self {
+        let source = portcullis_domain::source::source_key(ctx.ip.as_deref().unwrap_or("unknown"));
+        Self { source: format!("{}|{source}", email.as_str()), account: email.as_str().to_owned() }
+    }
+}
+
 /// The verdict of a counted password check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Checked {
@@ -67,23 +81,27 @@ impl AuthService {
         purpose: &'static str,
         ctx: &RequestContext,
     ) -> Result<(Checked, Option<UserId>), AppError> {
-        let key = email.as_str();
-        let policy = self.settings.lockout;
-        let attempt = match self.ports.attempts.begin(key, &policy).await? {
+        let user_id = user.map(|u| u.id);
+        let keys = AttemptKeys::new(email, ctx);
+        let (source_policy, account_policy) = (self.settings.lockout, self.settings.account_lockout);
+        // The source's own budget first, then the slower account-wide bound.
+        let source_attempt = match self.ports.attempts.begin(&keys.source, &source_policy).await? {
             AttemptGate::Allowed { attempt } => attempt,
             AttemptGate::Locked { retry_after } => {
-                let details = json!({ "email": key, "check": purpose, "retry_after_seconds": retry_after.whole_seconds() });
-                let user_id = user.map(|u| u.id);
-                self.audit
-                    .record_deduped(
-                        &format!("locked:{key}"),
-                        AuditAction::LoginRefusedLocked,
-                        user_id,
-                        ctx,
-                        details,
-                    )
-                    .await;
-                return Err(AppError::AccountLocked { retry_after });
+                return Err(self.refused_locked(&keys, "source", retry_after, user_id, purpose, ctx).await);
+            }
+        };
+        let account_attempt = match self.ports.attempts.begin(&keys.account, &account_policy).await {
+            Ok(AttemptGate::Allowed { attempt }) => attempt,
+            other => {
+                self.give_back(&keys.source).await;
+                return Err(match other {
+                    Ok(AttemptGate::Locked { retry_after }) => {
+                        self.refused_locked(&keys, "account", retry_after, user_id, purpose, ctx).await
+                    }
+                    Err(error) => error.into(),
+                    Ok(AttemptGate::Allowed { .. }) => AppError::Internal("unreachable attempt gate".into()),
+                });
             }
         };
         let normalized = normalize(password);
@@ -104,48 +122,89 @@ impl AuthService {
             // No account, or no password: the same work, the same answer.
             _ => self.ports.hasher.verify_dummy(&normalized).await.map(|()| Verification::Mismatch),
         };
-        let user_id = user.map(|u| u.id);
         let verdict = match verdict {
             Ok(v) => v,
             Err(error) => {
-                if let Err(release_error) = self.ports.attempts.release(key).await {
-                    tracing::warn!(error = %release_error, "could not give back an unverified attempt");
-                }
+                // No verdict: neither count may keep this attempt.
+                self.give_back(&keys.source).await;
+                self.give_back(&keys.account).await;
                 return Err(error.into());
             }
         };
         match verdict {
             Verification::Match { needs_rehash } => {
-                self.ports.attempts.succeed(key).await?;
+                self.ports.attempts.succeed(&keys.source).await?;
+                self.ports.attempts.succeed(&keys.account).await?;
                 Ok((Checked::Match { needs_rehash }, user_id))
             }
             Verification::Mismatch => {
-                // The failure that reaches the threshold locks the account.
-                let locked = attempt >= policy.threshold;
-                if locked {
-                    self.ports.attempts.lock(key, policy.lock_for).await?;
-                }
                 self.audit
                     .record(
                         AuditAction::LoginFailed,
                         user_id,
                         ctx,
-                        json!({ "email": key, "attempt": attempt, "check": purpose }),
+                        json!({
+                            "email": keys.account,
+                            "attempt": source_attempt,
+                            "account_attempt": account_attempt,
+                            "check": purpose,
+                        }),
                     )
                     .await;
-                if locked {
-                    self.audit
-                        .record(
-                            AuditAction::AccountLocked,
-                            user_id,
-                            ctx,
-                            json!({ "email": key, "locked_for_seconds": policy.lock_for.whole_seconds() }),
-                        )
-                        .await;
+                // The failure that reaches a threshold locks what it counts.
+                for (key, attempt, policy, scope) in [
+                    (&keys.source, source_attempt, source_policy, "source"),
+                    (&keys.account, account_attempt, account_policy, "account"),
+                ] {
+                    if attempt >= policy.threshold {
+                        self.ports.attempts.lock(key, policy.lock_for).await?;
+                        let details = json!({
+                            "email": keys.account,
+                            "scope": scope,
+                            "locked_for_seconds": policy.lock_for.whole_seconds(),
+                        });
+                        self.audit.record(AuditAction::AccountLocked, user_id, ctx, details).await;
+                    }
                 }
                 Ok((Checked::Mismatch, user_id))
             }
         }
+    }
+
+    async fn give_back(&self, key: &str) {
+        if let Err(error) = self.ports.attempts.release(key).await {
+            tracing::warn!(%error, "could not give back an unverified attempt");
+        }
+    }
+
+    async fn refused_locked(
+        &self,
+        keys: &AttemptKeys,
+        scope: &str,
+        retry_after: time::Duration,
+        user_id: Option<UserId>,
+        purpose: &str,
+        ctx: &RequestContext,
+    ) -> AppError {
+        let details = json!({
+            "email": keys.account,
+            "scope": scope,
+            "check": purpose,
+            "retry_after_seconds": retry_after.whole_seconds(),
+        });
+        let dedupe = format!("locked:{}:{scope}", keys.source);
+        self.audit.record_deduped(&dedupe, AuditAction::LoginRefusedLocked, user_id, ctx, details).await;
+        AppError::AccountLocked { retry_after }
+    }
+
+    /// The owner proved control of the mailbox (reset, magic link): lifts the
+    /// account-wide lock and the lock of the source they came from (not the
+    /// locks of other sources, which may be a guesser's).
+    pub(crate) async fn lift_lockout(&self, email: &Email, ctx: &RequestContext) -> Result<(), AppError> {
+        let keys = AttemptKeys::new(email, ctx);
+        self.ports.attempts.reset(&keys.account).await?;
+        self.ports.attempts.reset(&keys.source).await?;
+        Ok(())
     }
 
     /// True when the user has not signed in (or registered) from this IP

@@ -30,7 +30,12 @@ pub struct AuthSettings {
     pub password_policy: PasswordPolicy,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// Wrong passwords for one account from one source (IPv4 address or
+    /// IPv6 /64): the fast lock.
     pub lockout: LockoutPolicy,
+    /// Wrong passwords for one account from all sources together: the slow
+    /// bound on distributed guessing.
+    pub account_lockout: LockoutPolicy,
     /// Where the links in mails point (`{base}/verify-email?token=…`).
     pub app_base_url: String,
     /// Refuse password logins until the email is verified (403 EMAIL_NOT_VERIFIED).
@@ -48,6 +53,11 @@ impl Default for AuthSettings {
             lockout: LockoutPolicy {
                 threshold: 5,
                 window: Duration::minutes(15),
+                lock_for: Duration::minutes(15),
+            },
+            account_lockout: LockoutPolicy {
+                threshold: 50,
+                window: Duration::hours(1),
                 lock_for: Duration::minutes(15),
             },
             app_base_url: "http://localhost:8080".to_owned(),

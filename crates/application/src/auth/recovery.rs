@@ -164,7 +164,7 @@ impl AuthService {
         self.end_pending_links(&user).await?;
         let revoked = self.revoke_user_sessions(&user, None).await?;
         // The owner proved control of the mailbox: a lockout is lifted.
-        self.ports.attempts.reset(user.email.as_str()).await?;
+        self.lift_lockout(&user.email, ctx).await?;
         // Following the link proved control of the mailbox.
         self.ports.users.mark_email_verified(user.id, now).await?;
         self.security_alert(&user, SecurityEvent::PasswordReset, ctx).await;
@@ -190,7 +190,7 @@ impl AuthService {
             self.end_unverified_past(&user, ctx).await?;
         }
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
-        self.ports.attempts.reset(user.email.as_str()).await?;
+        self.lift_lockout(&user.email, ctx).await?;
         // A sign-in like any other: a new place gets the same alert.
         if self.is_new_location(&user, ctx).await {
             self.security_alert(&user, SecurityEvent::NewLogin, ctx).await;

@@ -135,8 +135,8 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
         .expect_verify()
         .returning(|_, _| Err(HashError::Overloaded { retry_after: Duration::seconds(1) }));
     m.attempts.expect_lock().never();
-    // The attempt reached no verdict: it is given back.
-    m.attempts.expect_release().times(1).returning(|_| Ok(()));
+    // The attempt reached no verdict: it is given back (source and account counts).
+    m.attempts.expect_release().times(2).returning(|_| Ok(()));
     let err = login_error(m).await;
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
 }
@@ -148,7 +148,7 @@ async fn a_failing_hasher_gives_the_attempt_back_even_at_the_threshold() {
     m.users.expect_find_by_email().returning(|_| Ok(Some(user())));
     m.hasher.expect_verify().returning(|_, _| Err(HashError::Internal("worker gone".into())));
     m.attempts.expect_lock().never();
-    m.attempts.expect_release().times(1).returning(|_| Ok(()));
+    m.attempts.expect_release().times(2).returning(|_| Ok(()));
     let err = login_error(m).await;
     assert!(matches!(err, AppError::Internal(_)), "{err:?}");
 }
@@ -168,12 +168,22 @@ async fn a_wrong_current_password_counts_like_a_failed_login() {
     let u = user();
     let id = u.id;
     m.users.expect_find_by_id().returning(move |_| Ok(Some(u.clone())));
+    // Counted under the account from this source and the account as a whole.
+    m.attempts
+        .expect_begin()
+        .withf(|key, _| key == "ada@example.com|unknown")
+        .returning(|_, _| Ok(AttemptGate::Allowed { attempt: 5 }));
     m.attempts
         .expect_begin()
         .withf(|key, _| key == "ada@example.com")
         .returning(|_, _| Ok(AttemptGate::Allowed { attempt: 5 }));
     m.hasher.expect_verify().returning(|_, _| Ok(Verification::Mismatch));
-    m.attempts.expect_lock().times(1).returning(|_, _| Ok(()));
+    // The fifth failure from this source locks the source, not the account (threshold 50).
+    m.attempts
+        .expect_lock()
+        .withf(|key, _| key == "ada@example.com|unknown")
+        .times(1)
+        .returning(|_, _| Ok(()));
     let claims = AccessClaims {
         user_id: id,
         session_id: SessionId::new(),
