@@ -250,6 +250,38 @@ async fn strangers_cannot_lock_the_owner_out() {
     }
     expect_error(login("203.0.113.9".into(), PASSWORD).await.unwrap(), 423, "ACCOUNT_LOCKED").await;
     // Recovery is never blocked by login failures: the reset still goes out.
-    let res = app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
+    let res =
+        app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
     assert_eq!(res.status(), 202);
+}
+
+/// ASVS review #11: the user-agent cap (512 characters) applies to every
+/// stored event, the rate-limit audit included.
+#[tokio::test]
+async fn stored_user_agents_are_capped() {
+    // From several addresses, so the per-user budget is the one that runs out.
+    let app = spawn_app_with(&[("RATE_LIMIT_MAX_REQUESTS", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let long_agent = "A".repeat(3000);
+    for i in 0..3 {
+        let _ = app
+            .client
+            .get(app.url("/api/v1/auth/me"))
+            .bearer_auth(token)
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .header("user-agent", long_agent.as_str())
+            .send()
+            .await
+            .unwrap();
+    }
+    app.clock.advance(time::Duration::minutes(2));
+    let activity: Value = app.get_auth("/api/v1/users/me/activity", token).await.json().await.unwrap();
+    let limited = activity["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["action"] == "security.rate_limit.exceeded")
+        .expect("the rate-limit event");
+    assert_eq!(limited["user_agent"].as_str().unwrap().chars().count(), 512, "{limited}");
 }
