@@ -59,15 +59,15 @@ impl LinkRequest {
     }
 }
 
-/// Runs `account.send_link` jobs.
+/// Runs `account.send_link` jobs: the ports it uses, and its settings.
 pub struct SendLink {
-    users: Arc<dyn UserRepository>,
-    one_time_tokens: Arc<dyn OneTimeTokenStore>,
-    token_generator: Arc<dyn TokenGenerator>,
-    clock: Arc<dyn Clock>,
-    mailer: Arc<dyn Mailer>,
-    audit: AuditTrail,
-    settings: LinkSettings,
+    pub users: Arc<dyn UserRepository>,
+    pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    pub token_generator: Arc<dyn TokenGenerator>,
+    pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<dyn Mailer>,
+    pub audit: AuditTrail,
+    pub settings: LinkSettings,
 }
 
 /// Where links point and how long magic links live.
@@ -79,18 +79,6 @@ pub struct LinkSettings {
 }
 
 impl SendLink {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        one_time_tokens: Arc<dyn OneTimeTokenStore>,
-        token_generator: Arc<dyn TokenGenerator>,
-        clock: Arc<dyn Clock>,
-        mailer: Arc<dyn Mailer>,
-        audit: AuditTrail,
-        settings: LinkSettings,
-    ) -> Self {
-        Self { users, one_time_tokens, token_generator, clock, mailer, audit, settings }
-    }
-
     fn lifetime(&self, purpose: TokenPurpose) -> time::Duration {
         match purpose {
             TokenPurpose::MagicLink => self.settings.magic_link_ttl,

@@ -249,15 +249,15 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer.clone())));
     handlers.insert(
         kinds::SEND_LINK,
-        Arc::new(SendLink::new(
+        Arc::new(SendLink {
             users,
             one_time_tokens,
             token_generator,
-            clock.clone(),
+            clock: clock.clone(),
             mailer,
-            AuditTrail::new(audit, clock.clone()),
-            LinkSettings { app_base_url, magic_link_ttl: config.magic_link_ttl },
-        )),
+            audit: AuditTrail::new(audit, clock.clone()),
+            settings: LinkSettings { app_base_url, magic_link_ttl: config.magic_link_ttl },
+        }),
     );
     handlers.insert(kinds::PURGE_SESSIONS, Arc::new(PurgeSessions::new(sessions, clock.clone())));
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
