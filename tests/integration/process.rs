@@ -12,8 +12,13 @@ struct Running {
 }
 
 fn start(args: &[&str], env: &[(&str, String)]) -> Running {
+    start_in(&std::env::current_dir().unwrap(), args, env)
+}
+
+/// The binary with only `env` (and PATH), in the working directory `dir`.
+fn start_in(dir: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command.current_dir(dir).args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -263,4 +268,32 @@ fn the_access_log_names_the_client_and_its_request_id() {
     assert_eq!(json["client_request_id"], "client-says-42", "{access}");
     assert_ne!(json["request_id"], "client-says-42", "{access}");
     assert!(server.terminate().success());
+}
+
+/// A `.env` in the working directory fills in what the environment does not
+/// set (`cp .env.example .env` works); the real environment wins.
+#[test]
+fn a_dot_env_file_is_read_from_the_working_directory() {
+    let dir = std::env::temp_dir().join(format!("portcullis-cwd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        "LOG_FORMAT=json\nOTEL_SERVICE_NAME=from-dot-env\nJWT_ACCESS_TOKEN_EXPIRY=soon\n",
+    )
+    .unwrap();
+    // The file's bad value is reported like any other...
+    let mut bad = start_in(&dir, &["serve"], &[]);
+    assert_eq!(bad.child.wait().unwrap().code(), Some(2));
+    while let Ok(line) = bad.lines.recv_timeout(Duration::from_millis(200)) {
+        bad.seen.push(line);
+    }
+    assert!(bad.seen.join("\n").contains("JWT_ACCESS_TOKEN_EXPIRY"), "{}", bad.seen.join("\n"));
+    // ...and the environment overrides it.
+    let mut env = base_env();
+    env.push(("JWT_ACCESS_TOKEN_EXPIRY", "15m".into()));
+    let mut server = start_in(&dir, &["serve"], &env);
+    server.wait_for("read settings from .env");
+    server.wait_for("portcullis listening");
+    assert!(server.terminate().success());
+    let _ = std::fs::remove_dir_all(dir);
 }

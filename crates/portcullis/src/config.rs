@@ -92,6 +92,36 @@ pub struct WorkerConfig {
     pub purge_interval: Duration,
 }
 
+/// The variables of a `.env` file, if there is one.
+#[derive(Debug, Default)]
+pub struct DotEnv {
+    /// Where it was read from (`None`: no file).
+    pub path: Option<std::path::PathBuf>,
+    vars: std::collections::HashMap<String, String>,
+}
+
+impl DotEnv {
+    pub fn read(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let entries = match dotenvy::from_path_iter(path) {
+            Ok(entries) => entries,
+            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
+            }
+            Err(e) => return Err(ConfigError(vec![format!("{}: {e}", path.display())])),
+        };
+        let mut vars = std::collections::HashMap::new();
+        for entry in entries {
+            let (key, value) = entry.map_err(|e| ConfigError(vec![format!("{}: {e}", path.display())]))?;
+            vars.insert(key, value);
+        }
+        Ok(Self { path: Some(path.to_path_buf()), vars })
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+}
+
 /// Every invalid variable, with what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub Vec<String>);
@@ -184,9 +214,13 @@ impl Reader<'_> {
 }
 
 impl Config {
-    /// From the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+    /// From the process environment, then `.env` in the working directory for
+    /// what the environment does not set (the real environment wins). The
+    /// file is read, never written into the process environment.
+    pub fn from_env() -> Result<(Self, DotEnv), ConfigError> {
+        let dot_env = DotEnv::read(std::path::Path::new(".env"))?;
+        let config = Self::from_lookup(&|name| std::env::var(name).ok().or_else(|| dot_env.get(name)))?;
+        Ok((config, dot_env))
     }
 
     /// From any lookup (tests pass a map).
@@ -505,6 +539,24 @@ mod tests {
         assert!(!c.legacy_trust_proxy_headers);
         assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
         assert!(!c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_dot_env_file_fills_in_and_the_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("portcullis-dotenv-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(".env");
+        std::fs::write(&file, "# comment\nPORT=9191\nLOG_FORMAT=pretty\n").unwrap();
+        let dot = DotEnv::read(&file).unwrap();
+        assert_eq!(dot.path.as_deref(), Some(file.as_path()));
+        let env: HashMap<&str, &str> = [("LOG_FORMAT", "json")].into();
+        let c = Config::from_lookup(&|n| env.get(n).map(|v| (*v).to_owned()).or_else(|| dot.get(n))).unwrap();
+        assert_eq!(c.port, 9191);
+        assert_eq!(c.log_format, LogFormat::Json, "the real environment wins");
+        assert!(DotEnv::read(&dir.join("missing")).unwrap().path.is_none());
+        std::fs::write(&file, "NOT VALID LINE\n").unwrap();
+        assert!(DotEnv::read(&file).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

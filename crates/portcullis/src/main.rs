@@ -2,7 +2,7 @@
 //! `portcullis worker` runs background workers only; `portcullis migrate`
 //! applies the database migrations and exits.
 
-use portcullis::config::Config;
+use portcullis::config::{Config, DotEnv};
 use portcullis::wiring::{Overrides, build};
 use portcullis::{bind, serve, telemetry};
 use std::process::ExitCode;
@@ -16,19 +16,27 @@ const USAGE: &str = "usage: portcullis [serve|worker|migrate|help]
 
 Configuration comes from environment variables; see .env.example.";
 
-fn load_config() -> Result<Config, ExitCode> {
+fn load_config() -> Result<(Config, DotEnv), ExitCode> {
     Config::from_env().map_err(|e| {
         eprintln!("portcullis: {e}");
         ExitCode::from(2)
     })
 }
 
+/// Says (once logging is up) whether a `.env` file filled in settings.
+fn report_dot_env(dot_env: &DotEnv) {
+    if let Some(path) = &dot_env.path {
+        tracing::info!(path = %path.display(), "read settings from .env (the environment overrides it)");
+    }
+}
+
 async fn run_serve() -> ExitCode {
-    let config = match load_config() {
+    let (config, dot_env) = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     let _telemetry = telemetry::init(&config);
+    report_dot_env(&dot_env);
     if config.in_memory() {
         tracing::warn!(
             "RUNNING IN MEMORY: no DATABASE_URL, so NOTHING IS PERSISTED. Do not use this mode in production."
@@ -101,11 +109,12 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 }
 
 async fn run_worker() -> ExitCode {
-    let config = match load_config() {
+    let (config, dot_env) = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     let _telemetry = telemetry::init(&config);
+    report_dot_env(&dot_env);
     if config.redis_url.is_none() {
         eprintln!("portcullis: worker needs REDIS_URL (without it the queue lives inside `serve`)");
         return ExitCode::from(2);
@@ -126,11 +135,12 @@ async fn run_worker() -> ExitCode {
 }
 
 fn run_migrate() -> ExitCode {
-    let config = match load_config() {
+    let (config, dot_env) = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     let _telemetry = telemetry::init(&config);
+    report_dot_env(&dot_env);
     let Some(url) = config.database_url.as_deref() else {
         eprintln!("portcullis: migrate needs DATABASE_URL");
         return ExitCode::from(2);
