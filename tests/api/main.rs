@@ -5,6 +5,7 @@
 
 mod account;
 mod admin;
+mod architecture;
 mod auth_flow;
 mod errors;
 mod helpers;

@@ -10,6 +10,11 @@ async fn health_endpoints() {
     assert_eq!(live["status"], "ok");
     let res = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // `/health` answers like `/health/ready` (what load balancers probe).
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
 }
 
 #[tokio::test]

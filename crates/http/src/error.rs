@@ -3,7 +3,7 @@
 //! `{"error": {"code", "message", "details"}, "request_id", "timestamp",
 //! "path", "method"}`. Internal details are logged, never sent.
 
-use crate::request_meta::RequestMeta;
+use crate::request_id::RequestMeta;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};

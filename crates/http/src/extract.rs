@@ -1,8 +1,9 @@
 //! Extractors: the caller's context, the authenticated user, validated JSON.
 
 use crate::error::ApiError;
-use crate::rate_limit::{RouteClass, client_ip, enforce};
-use crate::request_meta::{AuthenticatedUserId, RequestId};
+use crate::limits::{KeyKind, RouteClass};
+use crate::rate_limit::enforce;
+use crate::request_id::AuthenticatedUserId;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -25,19 +26,7 @@ pub struct Client(pub RequestContext);
 
 impl Client {
     pub fn from_request(req: &HttpRequest) -> Self {
-        let ip = match req.app_data::<web::Data<AppState>>() {
-            Some(state) => client_ip(req, &state.rate_limits.trusted_proxies),
-            None => client_ip(req, &crate::client_ip::TrustedProxies::default()),
-        };
-        Self(RequestContext {
-            ip: Some(ip),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(512).collect()),
-            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        })
+        Self(crate::caller::context(req))
     }
 }
 
@@ -83,7 +72,7 @@ impl FromRequest for AuthUser {
                 &req,
                 &state,
                 RouteClass::General,
-                "user",
+                KeyKind::User,
                 &claims.user_id.to_string(),
                 Some(claims.user_id),
             )

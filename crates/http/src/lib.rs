@@ -2,16 +2,19 @@
 //! This crate alone knows about status codes.
 
 pub mod body_deadline;
+pub mod caller;
 pub mod client_ip;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod limits;
 pub mod log_throttle;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
-pub mod request_meta;
+pub mod request_context;
+pub mod request_id;
 pub mod state;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -23,9 +26,9 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, meta, recovery, users};
+use handlers::{admin, auth, mailed_links, operations, users};
+use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
-use rate_limit::RouteClass::{self, Credential, General};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -136,21 +139,21 @@ pub fn app(
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))
-                .service(api("/auth/verify-email", General, post(recovery::verify_email)))
+                .service(api("/auth/verify-email", General, post(mailed_links::verify_email)))
                 .service(api(
                     "/auth/verify-email/resend",
                     Credential("verification_resend"),
-                    post(recovery::resend_verification),
+                    post(mailed_links::resend_verification),
                 ))
                 .service(api(
                     "/auth/password/forgot",
                     Credential("password_forgot"),
-                    post(recovery::forgot_password),
+                    post(mailed_links::forgot_password),
                 ))
                 .service(api(
                     "/auth/password/reset",
                     Credential("password_reset"),
-                    post(recovery::reset_password),
+                    post(mailed_links::reset_password),
                 ))
                 // MAGIC_LINK_ENABLED=false: the method is off, its routes 404.
                 .configure(|routes| {
@@ -159,12 +162,12 @@ pub fn app(
                             .service(api(
                                 "/auth/magic-link",
                                 Credential("magic_link"),
-                                post(recovery::request_magic_link),
+                                post(mailed_links::request_magic_link),
                             ))
                             .service(api(
                                 "/auth/magic-link/verify",
                                 Credential("magic_link_verify"),
-                                post(recovery::verify_magic_link),
+                                post(mailed_links::verify_magic_link),
                             ));
                     }
                 })
@@ -173,13 +176,14 @@ pub fn app(
                 // Unknown API paths are limited like any other request.
                 .default_service(limited(General, web::to(not_found))),
         )
-        .service(resource("/health/live", get(meta::live)))
-        .service(resource("/health/ready", get(meta::ready)))
-        .service(resource("/metrics", get(meta::metrics)))
-        .service(resource("/.well-known/jwks.json", get(meta::jwks)))
+        .service(resource("/health", get(operations::health)))
+        .service(resource("/health/live", get(operations::live)))
+        .service(resource("/health/ready", get(operations::ready)))
+        .service(resource("/metrics", get(operations::metrics)))
+        .service(resource("/.well-known/jwks.json", get(operations::jwks)))
         .service(resource("/docs", get(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))
         .wrap(middleware::from_fn(body_deadline::body_deadline))
-        .wrap(middleware::from_fn(request_meta::request_context))
+        .wrap(middleware::from_fn(request_context::request_context))
 }

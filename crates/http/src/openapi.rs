@@ -2,7 +2,7 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, meta, recovery, users};
+use crate::handlers::{admin, auth, mailed_links, operations, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -12,10 +12,10 @@ use utoipa::{Modify, OpenApi};
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::update_me, users::change_password, users::activity,
-        recovery::verify_email, recovery::resend_verification, recovery::forgot_password,
-        recovery::reset_password, recovery::request_magic_link, recovery::verify_magic_link,
+        mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
+        mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
         admin::queues, admin::retry_dead,
-        meta::live, meta::ready, meta::metrics, meta::jwks,
+        operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, UpdateProfileRequest, ChangePasswordRequest,

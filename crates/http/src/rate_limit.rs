@@ -4,12 +4,11 @@
 //! per-user limits with [`enforce`]. The response carries the
 //! `X-RateLimit-*` headers of the tightest limit that applied.
 
-use crate::client_ip::{self, TrustedProxies};
 use crate::error::{ApiError, retry_seconds};
+use crate::limits::{KeyKind, RouteClass};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
@@ -17,61 +16,6 @@ use portcullis_application::ports::RateLimitDecision;
 use portcullis_domain::audit::AuditAction;
 use portcullis_domain::ids::UserId;
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
-use time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub max_requests: u32,
-    pub window: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimitSettings {
-    pub general: Limit,
-    pub auth: Limit,
-    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
-    pub trusted_proxies: TrustedProxies,
-}
-
-/// A route's rate-limit class, declared where the route is registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteClass {
-    /// A credential-guessing target (register, login, recovery), named: each
-    /// gets its own strict `RATE_LIMIT_AUTH_*` budget per IP and per account,
-    /// so exhausting one (failed logins) never blocks another (recovery).
-    Credential(&'static str),
-    General,
-}
-
-impl RouteClass {
-    /// The metric label.
-    fn name(self) -> &'static str {
-        match self {
-            Self::Credential(_) => "auth",
-            Self::General => "general",
-        }
-    }
-
-    /// The budget the route's requests are counted in.
-    fn budget(self) -> String {
-        match self {
-            Self::Credential(route) => format!("auth.{route}"),
-            Self::General => "general".to_owned(),
-        }
-    }
-}
-
-impl RateLimitSettings {
-    pub fn limit(&self, class: RouteClass) -> Limit {
-        match class {
-            RouteClass::Credential(_) => self.auth,
-            RouteClass::General => self.general,
-        }
-    }
-}
 
 /// Decisions taken for this request, tightest chosen for the headers.
 #[derive(Default)]
@@ -83,40 +27,6 @@ pub fn limit_key(ip: &str) -> String {
     portcullis_domain::source::source_key(ip)
 }
 
-/// The client address as a string (`unknown` without a peer address).
-pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> String {
-    let values = |name: header::HeaderName| -> Vec<&str> {
-        req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect()
-    };
-    let peer = req.peer_addr().map(|a| a.ip());
-    let forwarded_for = values(header::HeaderName::from_static("x-forwarded-for"));
-    let forwarded = values(header::FORWARDED);
-    client_ip::resolve(peer, &forwarded_for, &forwarded, trusted)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-}
-
-/// Audits at most one rate-limit event per key per minute, so a flood of
-/// rejected requests cannot turn into a flood of audit writes.
-#[derive(Default)]
-pub struct AuditDedupe(Mutex<HashMap<String, Instant>>);
-
-impl AuditDedupe {
-    fn first_in_a_while(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, at| now.duration_since(*at).as_secs() < 60);
-        }
-        match seen.get(key) {
-            Some(at) if now.duration_since(*at).as_secs() < 60 => false,
-            _ => {
-                seen.insert(key.to_owned(), now);
-                true
-            }
-        }
-    }
-}
-
 /// Counts one request against `key` in `class`; records the decision for the
 /// response headers and returns `RateLimited` when over the limit. A limiter
 /// failure lets the request through (logged): availability over strictness.
@@ -124,11 +34,12 @@ pub async fn enforce(
     req: &HttpRequest,
     state: &AppState,
     class: RouteClass,
-    key_kind: &'static str,
+    key_kind: KeyKind,
     key: &str,
     user_id: Option<UserId>,
 ) -> Result<(), ApiError> {
     let limit = state.rate_limits.limit(class);
+    let key_kind = key_kind.as_str();
     let full_key = format!("{}:{key_kind}:{key}", class.budget());
     let decision = match state.rate_limiter.hit(&full_key, limit.max_requests, limit.window).await {
         Ok(d) => d,
@@ -150,12 +61,15 @@ pub async fn enforce(
         return Ok(());
     }
     state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
-    if state.audit_dedupe.first_in_a_while(&full_key) {
-        // The same context (capped user agent) as every other audit event.
-        let ctx = crate::extract::Client::from_request(req).0;
-        let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
-        state.auth.audit_trail().record(AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
-    }
+    // Audited once a minute per key: a flood of refusals is not a flood of
+    // audit writes. The same context (capped user agent) as every other event.
+    let ctx = crate::caller::context(req);
+    let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
+    state
+        .auth
+        .audit_trail()
+        .record_deduped(&full_key, AuditAction::RateLimitExceeded, user_id, &ctx, details)
+        .await;
     Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 
@@ -165,7 +79,7 @@ pub async fn enforce(
 pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str) -> Result<(), ApiError> {
     let class =
         req.extensions().get::<RouteClass>().copied().unwrap_or(RouteClass::Credential("unclassified"));
-    enforce(req, state, class, "email", &raw_email.trim().to_lowercase(), None).await
+    enforce(req, state, class, KeyKind::Email, &raw_email.trim().to_lowercase(), None).await
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -183,8 +97,8 @@ pub async fn per_route(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let ip = limit_key(&client_ip(req.request(), &state.rate_limits.trusted_proxies));
-    let mut response = match enforce(req.request(), &state, class, "ip", &ip, None).await {
+    let ip = limit_key(&crate::caller::client_ip(req.request(), &state.rate_limits.trusted_proxies));
+    let mut response = match enforce(req.request(), &state, class, KeyKind::Source, &ip, None).await {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.error_response(e),
     };
@@ -219,13 +133,5 @@ mod tests {
         assert_ne!(limit_key("2001:db8:1:3::1"), limit_key("2001:db8:1:2::1"));
         assert_eq!(limit_key("203.0.113.5"), "203.0.113.5");
         assert_eq!(limit_key("unknown"), "unknown");
-    }
-
-    #[test]
-    fn audit_dedupe_once_per_minute() {
-        let d = AuditDedupe::default();
-        assert!(d.first_in_a_while("k"));
-        assert!(!d.first_in_a_while("k"));
-        assert!(d.first_in_a_while("other"));
     }
 }

@@ -1,7 +1,7 @@
 //! What every handler can reach.
 
+use crate::limits::RateLimitSettings;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimitSettings;
 use portcullis_application::auth::AuthService;
 use portcullis_application::ports::{HealthCheck, JobQueue, RateLimiter};
 use std::sync::Arc;
@@ -28,7 +28,6 @@ pub struct AppState {
     /// Serve the magic-link routes (`MAGIC_LINK_ENABLED`); off: 404.
     pub magic_link_enabled: bool,
     pub metrics_token: Option<portcullis_domain::secret::TokenHash>,
-    pub(crate) audit_dedupe: Arc<crate::rate_limit::AuditDedupe>,
 }
 
 impl AppState {
@@ -51,7 +50,6 @@ impl AppState {
             jobs: None,
             metrics_token: None,
             magic_link_enabled: true,
-            audit_dedupe: Arc::default(),
         }
     }
 }

@@ -16,8 +16,8 @@ use portcullis_application::ports::{
 use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
+use portcullis_http::limits::{Limit, RateLimitSettings};
 use portcullis_http::metrics::Metrics;
-use portcullis_http::rate_limit::{Limit, RateLimitSettings};
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;

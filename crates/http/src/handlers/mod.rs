@@ -2,8 +2,8 @@
 
 pub mod admin;
 pub mod auth;
-pub mod meta;
-pub mod recovery;
+pub mod mailed_links;
+pub mod operations;
 pub mod users;
 
 use actix_web::HttpResponse;

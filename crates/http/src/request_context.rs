@@ -9,6 +9,9 @@
 //! `X-Request-Id`, records metrics and writes one log line per request, with
 //! the client's address.
 
+use crate::request_id::{
+    AuthenticatedUserId, META, REQUEST_ID_HEADER, RequestId, RequestMeta, acceptable_request_id,
+};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,46 +19,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use futures_util::FutureExt;
-use portcullis_domain::ids::UserId;
 use std::time::Instant;
 use tracing::Instrument;
-
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub request_id: String,
-    pub path: String,
-    pub method: String,
-}
-
-tokio::task_local! {
-    static META: RequestMeta;
-}
-
-impl RequestMeta {
-    /// The current request's metadata, or placeholders outside a request.
-    pub fn current() -> RequestMeta {
-        META.try_with(Clone::clone).unwrap_or_else(|_| RequestMeta {
-            request_id: "unknown".into(),
-            path: String::new(),
-            method: String::new(),
-        })
-    }
-}
-
-/// Request id in request extensions, for extractors.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Set by the auth extractor, read by the access log.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthenticatedUserId(pub UserId);
-
-fn acceptable_request_id(value: &str) -> bool {
-    (1..=128).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-}
 
 pub async fn request_context(
     req: ServiceRequest,
@@ -70,8 +35,8 @@ pub async fn request_context(
     let request_id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let client_ip = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => crate::rate_limit::client_ip(req.request(), &state.rate_limits.trusted_proxies),
-        None => crate::rate_limit::client_ip(req.request(), &Default::default()),
+        Some(state) => crate::caller::client_ip(req.request(), &state.rate_limits.trusted_proxies),
+        None => crate::caller::client_ip(req.request(), &Default::default()),
     };
     let meta = RequestMeta {
         request_id: request_id.clone(),
@@ -190,19 +155,5 @@ impl actix_web::ResponseError for PrerenderedError {
             response.insert_header((name.clone(), value.clone()));
         }
         response.body(self.body.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::acceptable_request_id;
-
-    #[test]
-    fn request_ids_are_sanitised() {
-        assert!(acceptable_request_id("abc-123_x.y:z"));
-        assert!(!acceptable_request_id(""));
-        assert!(!acceptable_request_id("has space"));
-        assert!(!acceptable_request_id("inject\nheader"));
-        assert!(!acceptable_request_id(&"a".repeat(129)));
     }
 }

@@ -54,6 +54,19 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     }
 }
 
+/// Readiness under the path load balancers and most clients probe by
+/// default: the same answer as `/health/ready`.
+#[utoipa::path(
+    get, path = "/health", tag = "meta",
+    responses(
+        (status = 200, body = HealthResponse),
+        (status = 503, description = "NOT_READY; details.checks names the failing backend", body = ErrorEnvelope),
+    )
+)]
+pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ready(state).await
+}
+
 /// Prometheus text format. With `METRICS_BEARER_TOKEN` set, only for
 /// `Authorization: Bearer <that token>`.
 #[utoipa::path(
