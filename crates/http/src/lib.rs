@@ -10,7 +10,6 @@ pub mod extract;
 pub mod handlers;
 pub mod limits;
 pub mod log_throttle;
-pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_context;

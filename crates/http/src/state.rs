@@ -1,7 +1,7 @@
 //! What every handler can reach.
 
 use crate::limits::RateLimitSettings;
-use crate::metrics::Metrics;
+use portcullis_metrics::Metrics;
 use portcullis_application::auth::AuthService;
 use portcullis_application::ports::{HealthCheck, JobQueue, RateLimiter};
 use std::sync::Arc;

@@ -17,7 +17,7 @@ use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
-use portcullis_http::metrics::Metrics;
+use portcullis_metrics::Metrics;
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;

@@ -15,7 +15,7 @@ use portcullis_application::ports::{
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::jobs::{JobId, retry_delay};
-use portcullis_http::metrics::Metrics;
+use portcullis_metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;

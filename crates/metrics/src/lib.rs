@@ -1,5 +1,6 @@
 //! Prometheus metrics, in a registry per app instance (so two instances in one
-//! test process do not collide).
+//! test process do not collide). Their own crate, so the worker counts jobs
+//! without depending on the web crate.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
