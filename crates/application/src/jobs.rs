@@ -2,21 +2,58 @@
 //! (in the binary) reserves jobs and calls the handler registered for the
 //! job's kind; delivery is at-least-once, so handlers must be idempotent.
 
-use crate::ports::Job;
+use crate::ports::{Job, NewJob, OutboxMessage};
 use async_trait::async_trait;
+use serde_json::Value;
 
-/// Queue names.
-pub mod queues {
-    pub const MAIL: &str = "mail";
-    pub const MAINTENANCE: &str = "maintenance";
+/// A queue, by name. Workers poll the queues of the handlers registered with
+/// them, so a queue exists by having a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Queue(&'static str);
+
+impl Queue {
+    pub const MAIL: Queue = Queue("mail");
+    pub const MAINTENANCE: Queue = Queue("maintenance");
+
+    pub const fn named(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
 }
 
-/// Job kinds.
+/// A kind of job and the queue it runs on. Each handler owns its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobKind {
+    pub name: &'static str,
+    pub queue: Queue,
+}
+
+impl JobKind {
+    /// A job of this kind, for the queue.
+    pub fn job(self, payload: Value) -> NewJob {
+        NewJob::new(self.queue.name(), self.name, payload)
+    }
+
+    /// A job of this kind, for the outbox.
+    pub fn message(self, payload: Value) -> OutboxMessage {
+        OutboxMessage::new(self.queue.name(), self.name, payload)
+    }
+}
+
+/// The job kinds of this crate's handlers.
 pub mod kinds {
-    pub const EMAIL_SEND: &str = "email.send";
-    /// Look the account up, mint a single-use token, mail the link.
-    pub const SEND_LINK: &str = "account.send_link";
-    pub const PURGE_SESSIONS: &str = "maintenance.purge_sessions";
+    use super::{JobKind, Queue};
+
+    /// Render and send one mail (`mail::SendEmail`).
+    pub const EMAIL_SEND: JobKind = JobKind { name: "email.send", queue: Queue::MAIL };
+    /// Look the account up, mint a single-use token, mail the link (`links::SendLink`).
+    pub const SEND_LINK: JobKind = JobKind { name: "account.send_link", queue: Queue::MAIL };
+    /// Delete what can no longer be used (`maintenance::PurgeSessions`).
+    pub const PURGE_SESSIONS: JobKind =
+        JobKind { name: "maintenance.purge_sessions", queue: Queue::MAINTENANCE };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,5 +69,7 @@ pub enum JobError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobHandler: Send + Sync {
+    /// The kind of job this handler runs (and so the queue it needs polled).
+    fn kind(&self) -> JobKind;
     async fn handle(&self, job: &Job) -> Result<(), JobError>;
 }

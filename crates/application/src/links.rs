@@ -115,6 +115,10 @@ impl SendLink {
 
 #[async_trait]
 impl JobHandler for SendLink {
+    fn kind(&self) -> crate::jobs::JobKind {
+        crate::jobs::kinds::SEND_LINK
+    }
+
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let request: LinkRequest = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Fatal(format!("unreadable link request: {e}")))?;

@@ -173,6 +173,10 @@ impl SendEmail {
 
 #[async_trait]
 impl JobHandler for SendEmail {
+    fn kind(&self) -> crate::jobs::JobKind {
+        crate::jobs::kinds::EMAIL_SEND
+    }
+
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let mail: MailJob = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Fatal(format!("unreadable email job: {e}")))?;

@@ -24,6 +24,10 @@ impl PurgeSessions {
 
 #[async_trait]
 impl JobHandler for PurgeSessions {
+    fn kind(&self) -> crate::jobs::JobKind {
+        crate::jobs::kinds::PURGE_SESSIONS
+    }
+
     async fn handle(&self, _job: &Job) -> Result<(), JobError> {
         let now = self.clock.now();
         let purged = self

@@ -1,9 +1,9 @@
 //! What every handler can reach.
 
 use crate::limits::RateLimitSettings;
-use portcullis_metrics::Metrics;
 use portcullis_application::auth::AuthService;
 use portcullis_application::ports::{HealthCheck, JobQueue, RateLimiter};
+use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
 #[derive(Clone)]

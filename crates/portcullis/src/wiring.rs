@@ -2,10 +2,10 @@
 //! backend is configured, the in-memory twins where not.
 
 use crate::config::Config;
-use crate::worker::{Handlers, MeteredQueue, Worker};
+use crate::worker::{MeteredQueue, Worker};
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
-use portcullis_application::jobs::kinds;
+use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::PurgeSessions;
@@ -17,7 +17,6 @@ use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
-use portcullis_metrics::Metrics;
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;
@@ -34,7 +33,7 @@ use portcullis_infrastructure::redis::{
     RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::smtp::SmtpMailer;
-use std::collections::HashMap;
+use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -245,10 +244,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     state.magic_link_enabled = config.magic_link_enabled;
     state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
 
-    let mut handlers: Handlers = HashMap::new();
-    handlers.insert(kinds::EMAIL_SEND, Arc::new(SendEmail::new(mailer.clone())));
-    handlers.insert(
-        kinds::SEND_LINK,
+    let handlers: Vec<Arc<dyn JobHandler>> = vec![
+        Arc::new(SendEmail::new(mailer.clone())),
         Arc::new(SendLink {
             users,
             one_time_tokens,
@@ -258,8 +255,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             audit: AuditTrail::new(audit, clock.clone()),
             settings: LinkSettings { app_base_url, magic_link_ttl: config.magic_link_ttl },
         }),
-    );
-    handlers.insert(kinds::PURGE_SESSIONS, Arc::new(PurgeSessions::new(sessions, clock.clone())));
+        Arc::new(PurgeSessions::new(sessions, clock.clone())),
+    ];
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
     let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.worker.clone());
     Ok(Application { state, worker, outbox })

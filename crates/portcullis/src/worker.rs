@@ -9,7 +9,7 @@
 
 use crate::config::WorkerConfig;
 use async_trait::async_trait;
-use portcullis_application::jobs::{JobError, JobHandler, kinds, queues};
+use portcullis_application::jobs::{JobError, JobHandler, kinds};
 use portcullis_application::ports::{
     Clock, DeadJob, Enqueued, Failed, JobQueue, NewJob, QueueStats, Reserved, StoreError,
 };
@@ -79,6 +79,7 @@ impl JobQueue for MeteredQueue {
     }
 }
 
+/// The handlers a worker runs, by job kind.
 pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;
 
 #[derive(Clone)]
@@ -127,16 +128,21 @@ fn jitter() -> f64 {
 }
 
 impl Worker {
+    /// A worker for these handlers: it polls exactly the queues their job
+    /// kinds name, so a new handler cannot be forgotten in a list.
     pub fn new(
         queue: Arc<dyn JobQueue>,
         relay: OutboxRelay,
-        handlers: Handlers,
+        handlers: Vec<Arc<dyn JobHandler>>,
         clock: Arc<dyn Clock>,
         metrics: Metrics,
         config: WorkerConfig,
     ) -> Self {
-        let queues = vec![queues::MAIL.to_owned(), queues::MAINTENANCE.to_owned()];
-        Self { queue, relay, handlers: Arc::new(handlers), clock, metrics, config, queues: Arc::new(queues) }
+        let mut queues: Vec<String> = handlers.iter().map(|h| h.kind().queue.name().to_owned()).collect();
+        queues.sort();
+        queues.dedup();
+        let by_kind: Handlers = handlers.into_iter().map(|h| (h.kind().name, h)).collect();
+        Self { queue, relay, handlers: Arc::new(by_kind), clock, metrics, config, queues: Arc::new(queues) }
     }
 
     /// Starts `concurrency` job loops and the scheduler on the current runtime.
@@ -304,7 +310,8 @@ impl Worker {
         let seconds = every.whole_seconds().max(1);
         while !*stop.borrow() {
             let bucket = self.clock.now().unix_timestamp() / seconds;
-            let job = NewJob::new(queues::MAINTENANCE, kinds::PURGE_SESSIONS, serde_json::json!({}))
+            let job = kinds::PURGE_SESSIONS
+                .job(serde_json::json!({}))
                 .with_idempotency_key(format!("purge-sessions:{seconds}:{bucket}"));
             if let Err(error) = self.queue.enqueue(job).await {
                 tracing::warn!(%error, "could not schedule the session purge");
@@ -320,6 +327,7 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_application::jobs::{JobKind, Queue};
     use portcullis_application::ports::Job;
     use portcullis_infrastructure::clock::SystemClock;
     use portcullis_infrastructure::memory::MemoryJobQueue;
@@ -344,8 +352,15 @@ mod tests {
         behaviour: fn(u32) -> Result<(), JobError>,
     }
 
+    const TEST_JOB: JobKind = JobKind { name: "test.job", queue: Queue::MAIL };
+    const MAIL: &str = "mail";
+    const MAINTENANCE: &str = "maintenance";
+
     #[async_trait]
     impl JobHandler for Scripted {
+        fn kind(&self) -> JobKind {
+            TEST_JOB
+        }
         async fn handle(&self, _job: &Job) -> Result<(), JobError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             (self.behaviour)(n)
@@ -357,6 +372,9 @@ mod tests {
 
     #[async_trait]
     impl JobHandler for Slow {
+        fn kind(&self) -> JobKind {
+            TEST_JOB
+        }
         async fn handle(&self, _job: &Job) -> Result<(), JobError> {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             Ok(())
@@ -368,6 +386,9 @@ mod tests {
 
     #[async_trait]
     impl JobHandler for Hangs {
+        fn kind(&self) -> JobKind {
+            TEST_JOB
+        }
         async fn handle(&self, _job: &Job) -> Result<(), JobError> {
             std::future::pending::<()>().await;
             Ok(())
@@ -382,8 +403,7 @@ mod tests {
     fn setup(handler: Arc<dyn JobHandler>, config: WorkerConfig) -> (Worker, Arc<MemoryJobQueue>, Metrics) {
         let queue = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
         let metrics = Metrics::new().unwrap();
-        let mut handlers: Handlers = HashMap::new();
-        handlers.insert("test.job", handler);
+        let handlers = vec![handler];
         let q: Arc<dyn JobQueue> =
             Arc::new(MeteredQueue::new(queue.clone(), metrics.clone(), config.max_retries));
         let relay = relay(q.clone());
@@ -401,7 +421,7 @@ mod tests {
     }
 
     fn mail_job(kind: &str) -> NewJob {
-        NewJob::new(queues::MAIL, kind, serde_json::json!({}))
+        NewJob::new(MAIL, kind, serde_json::json!({}))
     }
 
     #[tokio::test]
@@ -410,7 +430,7 @@ mod tests {
         let (worker, queue, metrics) = setup(handler.clone(), config(3, 1000));
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().completed == 1).await;
         running.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
         assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "completed"]).get(), 1);
@@ -426,10 +446,10 @@ mod tests {
         let (worker, queue, metrics) = setup(handler.clone(), config(2, 1000));
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().dead == 1).await;
         running.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "first run + MAX_RETRIES");
-        let dead = queue.dead_jobs(queues::MAIL, 10).await.unwrap();
+        let dead = queue.dead_jobs(MAIL, 10).await.unwrap();
         assert_eq!(dead[0].job.last_error.as_deref(), Some("try 3"));
         assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "failed"]).get(), 3);
         assert_eq!(metrics.jobs.with_label_values(&["mail", "test.job", "dead"]).get(), 1);
@@ -444,7 +464,7 @@ mod tests {
         let (worker, queue, _) = setup(handler.clone(), config(3, 1000));
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().completed == 1).await;
         running.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 2);
     }
@@ -459,16 +479,11 @@ mod tests {
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
         worker.queue.enqueue(mail_job("no.such.kind")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 2).await;
+        until(async || queue.stats(MAIL).await.unwrap().dead == 2).await;
         running.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
-        let errors: Vec<String> = queue
-            .dead_jobs(queues::MAIL, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|d| d.job.last_error)
-            .collect();
+        let errors: Vec<String> =
+            queue.dead_jobs(MAIL, 10).await.unwrap().into_iter().filter_map(|d| d.job.last_error).collect();
         assert!(errors.iter().any(|e| e.contains("no handler")), "{errors:?}");
         assert!(errors.iter().any(|e| e == "bad payload"), "{errors:?}");
     }
@@ -478,12 +493,9 @@ mod tests {
         let (worker, queue, _) = setup(Arc::new(Slow), config(3, 5000));
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().running == 1).await;
         running.shutdown().await;
-        assert_eq!(
-            queue.stats(queues::MAIL).await.unwrap(),
-            QueueStats { completed: 1, ..Default::default() }
-        );
+        assert_eq!(queue.stats(MAIL).await.unwrap(), QueueStats { completed: 1, ..Default::default() });
     }
 
     #[tokio::test]
@@ -491,10 +503,10 @@ mod tests {
         let (worker, queue, _) = setup(Arc::new(Hangs), config(3, 50));
         let running = worker.start();
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().running == 1).await;
         running.shutdown().await;
-        assert_eq!(queue.stats(queues::MAIL).await.unwrap(), QueueStats { pending: 1, ..Default::default() });
-        let again = queue.reserve(queues::MAIL, Duration::seconds(1)).await.unwrap().unwrap();
+        assert_eq!(queue.stats(MAIL).await.unwrap(), QueueStats { pending: 1, ..Default::default() });
+        let again = queue.reserve(MAIL, Duration::seconds(1)).await.unwrap().unwrap();
         assert_eq!(again.job.attempt, 1, "an interrupted run does not use up a retry");
     }
 
@@ -504,8 +516,7 @@ mod tests {
         short.visibility_timeout = Duration::milliseconds(500);
         let queue: Arc<dyn JobQueue> = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
         let worker_with = |handler: Arc<dyn JobHandler>| {
-            let mut handlers: Handlers = HashMap::new();
-            handlers.insert("test.job", handler);
+            let handlers = vec![handler];
             Worker::new(
                 queue.clone(),
                 relay(queue.clone()),
@@ -517,12 +528,12 @@ mod tests {
         };
         let doomed = worker_with(Arc::new(Hangs)).start();
         queue.enqueue(mail_job("test.job")).await.unwrap();
-        until(async || queue.stats(queues::MAIL).await.unwrap().running == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().running == 1).await;
         doomed.crash();
 
         let handler = Arc::new(Scripted { calls: AtomicU32::new(0), behaviour: |_| Ok(()) });
         let survivor = worker_with(handler.clone()).start();
-        until(async || queue.stats(queues::MAIL).await.unwrap().completed == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().completed == 1).await;
         survivor.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 1, "delivered again after the visibility timeout");
     }
@@ -534,13 +545,41 @@ mod tests {
         worker.queue.enqueue(mail_job("test.job")).await.unwrap();
         // Two deliveries whose workers died (visibility lapses each time).
         for _ in 0..2 {
-            queue.reserve(queues::MAIL, Duration::milliseconds(1)).await.unwrap().unwrap();
+            queue.reserve(MAIL, Duration::milliseconds(1)).await.unwrap().unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let running = worker.start();
-        until(async || queue.stats(queues::MAIL).await.unwrap().dead == 1).await;
+        until(async || queue.stats(MAIL).await.unwrap().dead == 1).await;
         running.shutdown().await;
         assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// The queues polled are those of the registered handlers: a new handler
+    /// on a new queue is polled without touching a list.
+    #[test]
+    fn queues_come_from_the_handlers() {
+        struct Other;
+        #[async_trait]
+        impl JobHandler for Other {
+            fn kind(&self) -> JobKind {
+                JobKind { name: "other.job", queue: Queue::named("other") }
+            }
+            async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+                Ok(())
+            }
+        }
+        let queue: Arc<dyn JobQueue> = Arc::new(MemoryJobQueue::new(Arc::new(SystemClock)));
+        let handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(Slow), Arc::new(Hangs), Arc::new(Other)];
+        let worker = Worker::new(
+            queue.clone(),
+            relay(queue),
+            handlers,
+            Arc::new(SystemClock),
+            Metrics::new().unwrap(),
+            config(3, 10),
+        );
+        assert_eq!(*worker.queues, vec!["mail".to_owned(), "other".to_owned()]);
+        assert!(worker.handlers.contains_key("other.job") && worker.handlers.contains_key("test.job"));
     }
 
     #[tokio::test]
@@ -550,15 +589,16 @@ mod tests {
         // Two workers (think: two machines) schedule in the same interval.
         let (a, b) = (worker.start(), worker.clone().start());
         until(async || {
-            let s = queue.stats(queues::MAINTENANCE).await.unwrap();
+            let s = queue.stats(MAINTENANCE).await.unwrap();
             s.pending + s.running + s.dead + s.completed >= 1
         })
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         a.shutdown().await;
         b.shutdown().await;
-        let s = queue.stats(queues::MAINTENANCE).await.unwrap();
-        // No handler for the purge in this test: it dies, once.
+        let s = queue.stats(MAINTENANCE).await.unwrap();
+        // No handler for the purge in this test (and so no worker polls the
+        // maintenance queue): it is scheduled, once.
         assert_eq!(s.pending + s.running + s.dead + s.completed, 1, "{s:?}");
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{AuthService, Authenticated};
 use crate::error::AppError;
-use crate::jobs::{kinds, queues};
+use crate::jobs::kinds;
 use crate::links::{LinkPurpose, LinkRequest};
 use crate::mail::{MailJob, MailTemplate, SecurityEvent};
 use crate::ports::{Consumed, OutboxMessage};
@@ -29,7 +29,7 @@ impl AuthService {
                 return;
             }
         };
-        let message = OutboxMessage::new(queues::MAIL, kinds::EMAIL_SEND, payload);
+        let message = kinds::EMAIL_SEND.message(payload);
         if let Err(error) = self.ports.outbox.add(&message, self.ports.clock.now()).await {
             tracing::error!(%error, "could not record a mail in the outbox; it will not be sent");
         }
@@ -64,7 +64,7 @@ impl AuthService {
     ) -> Result<OutboxMessage, AppError> {
         let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
             .map_err(|e| AppError::Internal(format!("could not encode a link request: {e}")))?;
-        Ok(OutboxMessage::new(queues::MAIL, kinds::SEND_LINK, payload))
+        Ok(kinds::SEND_LINK.message(payload))
     }
 
     async fn consume(
