@@ -144,3 +144,52 @@ async fn a_panicking_handler_answers_the_500_envelope() {
     let res = client.get(format!("http://127.0.0.1:{port}/health/live")).send().await.unwrap();
     assert_eq!(res.status(), 200, "the server still serves");
 }
+
+/// Refactoring step: one error-code table. The README's list of codes and the
+/// table agree (code and status), and the OpenAPI document publishes the codes
+/// as an enum.
+#[tokio::test]
+async fn the_readme_and_the_openapi_document_list_the_code_table() {
+    use portcullis_http::error::ErrorCode;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme.find("Codes: ").expect("the README lists the codes");
+    let end = start + readme[start..].find("Throttling answers").expect("end of the code list");
+    // "`A` / `B` 403, `C` 400 (…), …": every code, with the status that follows it.
+    let mut listed: Vec<(String, u16)> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    let text = &readme[start..end];
+    let mut rest = text;
+    while let Some(tick) = rest.find('`') {
+        let after = &rest[tick + 1..];
+        let close = after.find('`').unwrap();
+        pending.push(after[..close].to_owned());
+        rest = &after[close + 1..];
+        let trimmed = rest.trim_start_matches([' ', '/', '\n']);
+        let digits: String = trimmed.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() && !trimmed.starts_with('`') {
+            let status: u16 = digits.parse().unwrap();
+            listed.extend(pending.drain(..).map(|c| (c, status)));
+        }
+    }
+    assert!(pending.is_empty(), "codes without a status in the README: {pending:?}");
+    let mut table: Vec<(String, u16)> =
+        ErrorCode::ALL.iter().map(|c| (c.as_str().to_owned(), c.status().as_u16())).collect();
+    listed.sort();
+    table.sort();
+    assert_eq!(listed, table, "README codes vs the ErrorCode table");
+
+    let app = spawn_app().await;
+    let doc: serde_json::Value =
+        app.client.get(app.url("/api-docs/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let published = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    let mut published: Vec<String> = published
+        .as_array()
+        .expect("ErrorCode enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    published.sort();
+    let mut codes: Vec<String> = table.into_iter().map(|(c, _)| c).collect();
+    codes.sort();
+    assert_eq!(published, codes);
+}

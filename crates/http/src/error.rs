@@ -44,70 +44,157 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
-/// Status and stable machine-readable code of an error (meilisearch's
-/// `ErrorCode` idea): clients switch on the code, never on the message.
-pub trait ErrorCode {
-    fn status(&self) -> StatusCode;
-    fn code(&self) -> &'static str;
+/// Every code the API can answer with, with its status and default message:
+/// the one table (meilisearch's error-code idea). Clients switch on the code,
+/// never on the message; the OpenAPI document lists the codes as an enum, and
+/// a test checks the README's list against this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    BadRequest,
+    Unauthorized,
+    InvalidToken,
+    TokenExpired,
+    InvalidCredentials,
+    RefreshTokenReused,
+    EmailNotVerified,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    EmailTaken,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    AccountLocked,
+    RateLimited,
+    InternalError,
+    Overloaded,
+    ServiceUnavailable,
+    NotReady,
 }
 
-impl ErrorCode for ApiError {
-    fn status(&self) -> StatusCode {
-        use AppError as A;
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 21] = [
+        Self::ValidationError,
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::InvalidToken,
+        Self::TokenExpired,
+        Self::InvalidCredentials,
+        Self::RefreshTokenReused,
+        Self::EmailNotVerified,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::RequestTimeout,
+        Self::EmailTaken,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::AccountLocked,
+        Self::RateLimited,
+        Self::InternalError,
+        Self::Overloaded,
+        Self::ServiceUnavailable,
+        Self::NotReady,
+    ];
+
+    /// (status, code, default message): the table.
+    fn row(self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
         match self {
-            Self::App(e) => match e {
-                A::Validation(_) => StatusCode::BAD_REQUEST,
-                A::EmailTaken => StatusCode::CONFLICT,
-                A::InvalidCredentials
-                | A::RefreshTokenReused
-                | A::Unauthorized
-                | A::InvalidToken
-                | A::TokenExpired => StatusCode::UNAUTHORIZED,
-                A::AccountLocked { .. } => StatusCode::LOCKED,
-                A::EmailNotVerified | A::Forbidden => StatusCode::FORBIDDEN,
-                A::Overloaded { .. } | A::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                A::NotFound(_) => StatusCode::NOT_FOUND,
-                A::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ValidationError => (S::BAD_REQUEST, "VALIDATION_ERROR", "validation failed"),
+            Self::BadRequest => (S::BAD_REQUEST, "BAD_REQUEST", "the request is malformed"),
+            Self::Unauthorized => (S::UNAUTHORIZED, "UNAUTHORIZED", "authentication required"),
+            Self::InvalidToken => (S::UNAUTHORIZED, "INVALID_TOKEN", "token is invalid"),
+            Self::TokenExpired => (S::UNAUTHORIZED, "TOKEN_EXPIRED", "token has expired"),
+            Self::InvalidCredentials => (S::UNAUTHORIZED, "INVALID_CREDENTIALS", "invalid email or password"),
+            Self::RefreshTokenReused => (
+                S::UNAUTHORIZED,
+                "REFRESH_TOKEN_REUSED",
+                "refresh token was already used; the session has been revoked",
+            ),
+            Self::EmailNotVerified => {
+                (S::FORBIDDEN, "EMAIL_NOT_VERIFIED", "the email address has not been verified yet")
+            }
+            Self::Forbidden => (S::FORBIDDEN, "FORBIDDEN", "not allowed"),
+            Self::NotFound => (S::NOT_FOUND, "NOT_FOUND", "not found"),
+            Self::MethodNotAllowed => {
+                (S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this method is not allowed on this path")
+            }
+            Self::RequestTimeout => {
+                (S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "the request body did not arrive in time")
+            }
+            Self::EmailTaken => (S::CONFLICT, "EMAIL_TAKEN", "an account with this email already exists"),
+            Self::PayloadTooLarge => {
+                (S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large")
+            }
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "the request body must be application/json",
+            ),
+            Self::AccountLocked => (S::LOCKED, "ACCOUNT_LOCKED", "account temporarily locked"),
+            Self::RateLimited => (S::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many requests"),
+            Self::InternalError => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "an internal error occurred"),
+            Self::Overloaded => (S::SERVICE_UNAVAILABLE, "OVERLOADED", "server is busy"),
+            Self::ServiceUnavailable => (
+                S::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "a backend service is unavailable; try again shortly",
+            ),
+            Self::NotReady => (S::SERVICE_UNAVAILABLE, "NOT_READY", "service not ready"),
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn status(self) -> StatusCode {
+        self.row().0
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.row().1
+    }
+
+    pub fn default_message(self) -> &'static str {
+        self.row().2
+    }
+}
+
+impl ApiError {
+    /// The code of this error: which row of the table answers it.
+    pub fn code(&self) -> ErrorCode {
         use AppError as A;
+        use ErrorCode as C;
         match self {
             Self::App(e) => match e {
-                A::Validation(_) => "VALIDATION_ERROR",
-                A::EmailTaken => "EMAIL_TAKEN",
-                A::InvalidCredentials => "INVALID_CREDENTIALS",
-                A::AccountLocked { .. } => "ACCOUNT_LOCKED",
-                A::EmailNotVerified => "EMAIL_NOT_VERIFIED",
-                A::Forbidden => "FORBIDDEN",
-                A::Overloaded { .. } => "OVERLOADED",
-                A::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
-                A::Unauthorized => "UNAUTHORIZED",
-                A::InvalidToken => "INVALID_TOKEN",
-                A::TokenExpired => "TOKEN_EXPIRED",
-                A::NotFound(_) => "NOT_FOUND",
-                A::Unavailable(_) => "SERVICE_UNAVAILABLE",
-                A::Internal(_) => "INTERNAL_ERROR",
+                A::Validation(_) => C::ValidationError,
+                A::EmailTaken => C::EmailTaken,
+                A::InvalidCredentials => C::InvalidCredentials,
+                A::AccountLocked { .. } => C::AccountLocked,
+                A::EmailNotVerified => C::EmailNotVerified,
+                A::Forbidden => C::Forbidden,
+                A::Overloaded { .. } => C::Overloaded,
+                A::RefreshTokenReused => C::RefreshTokenReused,
+                A::Unauthorized => C::Unauthorized,
+                A::InvalidToken => C::InvalidToken,
+                A::TokenExpired => C::TokenExpired,
+                A::NotFound(_) => C::NotFound,
+                A::Unavailable(_) => C::ServiceUnavailable,
+                A::Internal(_) => C::InternalError,
             },
-            Self::BadRequest(_) => "BAD_REQUEST",
-            Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::NotReady { .. } => "NOT_READY",
-            Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::BadRequest(_) => C::BadRequest,
+            Self::NotFound => C::NotFound,
+            Self::MethodNotAllowed { .. } => C::MethodNotAllowed,
+            Self::UnsupportedMediaType => C::UnsupportedMediaType,
+            Self::PayloadTooLarge { .. } => C::PayloadTooLarge,
+            Self::RateLimited { .. } => C::RateLimited,
+            Self::NotReady { .. } => C::NotReady,
+            Self::RequestTimeout => C::RequestTimeout,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
     }
 }
 
@@ -116,9 +203,8 @@ impl ApiError {
     /// real cause goes to the log only.
     fn public_message(&self) -> String {
         match self {
-            Self::App(AppError::Internal(_)) => "an internal error occurred".to_owned(),
-            Self::App(AppError::Unavailable(_)) => {
-                "a backend service is unavailable; try again shortly".to_owned()
+            Self::App(AppError::Internal(_) | AppError::Unavailable(_)) => {
+                self.code().default_message().to_owned()
             }
             other => other.to_string(),
         }
@@ -161,7 +247,7 @@ pub fn retry_seconds(d: Duration) -> i64 {
 
 /// Set on 5xx responses, for `backend_errors_total{code}`.
 #[derive(Debug, Clone, Copy)]
-pub struct ServerErrorCode(pub &'static str);
+pub struct ServerErrorCode(pub ErrorCode);
 
 /// The error envelope (schema for the API docs).
 #[derive(Serialize, ToSchema)]
@@ -178,7 +264,7 @@ pub struct ErrorEnvelope {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// Per-code structure: a list of field violations for `VALIDATION_ERROR`,
     /// `retry_after_seconds` for throttling codes, otherwise null.
@@ -196,15 +282,15 @@ impl ResponseError for ApiError {
             // Back-pressure, not a fault: a flood must not become a log flood
             // (http_requests_total{status="503"} counts them).
             Self::App(AppError::Overloaded { .. }) | Self::NotReady { .. } => {
-                tracing::debug!(code = self.code(), "request refused")
+                tracing::debug!(code = self.code().as_str(), "request refused")
             }
             _ if status.is_server_error() => {
                 match crate::log_throttle::BACKEND_ERRORS.note(std::time::Instant::now()) {
                     crate::log_throttle::Verdict::Log { suppressed: 0 } => {
-                        tracing::error!(code = self.code(), error = %self, "request failed")
+                        tracing::error!(code = self.code().as_str(), error = %self, "request failed")
                     }
                     crate::log_throttle::Verdict::Log { suppressed } => tracing::error!(
-                        code = self.code(),
+                        code = self.code().as_str(),
                         error = %self,
                         suppressed,
                         "request failed ({suppressed} more server errors in the last window were counted, not logged)"
@@ -216,11 +302,7 @@ impl ResponseError for ApiError {
         }
         let meta = RequestMeta::current();
         let envelope = ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code().to_owned(),
-                message: self.public_message(),
-                details: self.details(),
-            },
+            error: ErrorBody { code: self.code(), message: self.public_message(), details: self.details() },
             request_id: meta.request_id.clone(),
             timestamp: time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
             path: meta.path.clone(),
@@ -268,6 +350,18 @@ mod tests {
         let e = ApiError::App(AppError::Internal("connection string postgres://secret".into()));
         assert_eq!(e.public_message(), "an internal error occurred");
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(e.code(), "INTERNAL_ERROR");
+        assert_eq!(e.code().as_str(), "INTERNAL_ERROR");
+    }
+
+    /// The serialised code is the table's code, for every row.
+    #[test]
+    fn codes_serialise_as_the_table_says() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len(), "codes are unique");
     }
 }

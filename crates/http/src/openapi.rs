@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, UpdateProfileRequest, ChangePasswordRequest,
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
-        ErrorEnvelope, ErrorBody, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
+        ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
     )),
     modifiers(&BearerAuth, &CommonResponses),

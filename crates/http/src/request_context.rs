@@ -93,8 +93,9 @@ pub async fn request_context(
         state.metrics.http_requests.with_label_values(&labels).inc();
         state.metrics.http_duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
         let failed = response.response().extensions().get::<crate::error::ServerErrorCode>().copied();
-        if let Some(code) = failed.filter(|c| c.0 != "OVERLOADED" && c.0 != "NOT_READY") {
-            state.metrics.backend_errors.with_label_values(&[code.0]).inc();
+        use crate::error::ErrorCode;
+        if let Some(code) = failed.filter(|c| !matches!(c.0, ErrorCode::Overloaded | ErrorCode::NotReady)) {
+            state.metrics.backend_errors.with_label_values(&[code.0.as_str()]).inc();
         }
     }
     let user_id = response.request().extensions().get::<AuthenticatedUserId>().map(|u| u.0.to_string());
