@@ -115,3 +115,22 @@ fn the_checker_sees_a_circle() {
     g.get_mut("rate_limit").unwrap().clear();
     assert!(cycle(&g).is_none());
 }
+
+/// Errors keep their cause: no error variant in the application crate carries
+/// its cause as text (`Variant(String)`).
+#[test]
+fn application_errors_carry_causes_not_strings() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../application/src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        for (n, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            let t = line.trim();
+            if t.ends_with("(String),") && t.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+                offenders.push(format!("{}:{}: {t}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "String error payloads: {offenders:#?}");
+}

@@ -1,6 +1,7 @@
 //! What a use case can fail with. The http crate alone maps these to status
 //! codes; nothing here knows about HTTP.
 
+pub use crate::cause::{Cause, chain};
 use crate::ports::{HashError, StoreError};
 use portcullis_domain::ValidationErrors;
 use time::Duration;
@@ -31,10 +32,10 @@ pub enum AppError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("a backend is unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("a backend is unavailable")]
+    Unavailable(#[source] Cause),
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl From<ValidationErrors> for AppError {
@@ -47,8 +48,8 @@ impl From<StoreError> for AppError {
     fn from(value: StoreError) -> Self {
         match value {
             StoreError::NotFound => Self::NotFound("resource"),
-            StoreError::Conflict(what) => Self::Internal(format!("unexpected conflict on {what}")),
-            StoreError::Unavailable(msg) => Self::Unavailable(msg),
+            conflict @ StoreError::Conflict(_) => Self::Internal(Cause::new(conflict)),
+            unavailable @ StoreError::Unavailable(_) => Self::Unavailable(Cause::new(unavailable)),
         }
     }
 }
@@ -58,7 +59,7 @@ impl From<HashError> for AppError {
         match value {
             HashError::Overloaded { retry_after } => Self::Overloaded { retry_after },
             HashError::Rejected(errors) => Self::Validation(errors),
-            HashError::Internal(msg) => Self::Internal(msg),
+            internal @ HashError::Internal(_) => Self::Internal(Cause::new(internal)),
         }
     }
 }

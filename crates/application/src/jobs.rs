@@ -59,11 +59,11 @@ pub mod kinds {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     /// Worth another try (timeouts, a backend briefly down).
-    #[error("{0}")]
-    Retry(String),
+    #[error(transparent)]
+    Retry(crate::cause::Cause),
     /// Will never succeed (bad payload); goes straight to the dead-letter set.
-    #[error("{0}")]
-    Fatal(String),
+    #[error(transparent)]
+    Fatal(crate::cause::Cause),
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]

@@ -4,6 +4,7 @@
 
 pub mod audit_trail;
 pub mod auth;
+pub mod cause;
 pub mod error;
 pub mod jobs;
 pub mod links;
@@ -14,4 +15,4 @@ pub mod relay;
 pub mod revocation;
 pub mod seal;
 
-pub use error::AppError;
+pub use error::{AppError, Cause};

@@ -100,15 +100,15 @@ impl SendLink {
         self.one_time_tokens
             .issue(purpose, user.id, &TokenHash::of(&token), now, now + lifetime)
             .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            .map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
         let link =
             format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose());
         let name = user.name_for_mail().map(str::to_owned);
         let (subject, text, html) = render(&template(name, link, lifetime.whole_minutes()));
         let email = OutgoingEmail { to: user.email.as_str().to_owned(), subject, text, html };
         self.mailer.send(&email).await.map_err(|e| match e {
-            MailError::Transient(m) => JobError::Retry(m),
-            MailError::Permanent(m) => JobError::Fatal(m),
+            MailError::Transient(cause) => JobError::Retry(cause),
+            MailError::Permanent(cause) => JobError::Fatal(cause),
         })
     }
 }
@@ -121,11 +121,12 @@ impl JobHandler for SendLink {
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let request: LinkRequest = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Fatal(format!("unreadable link request: {e}")))?;
+            .map_err(|e| JobError::Fatal(crate::Cause::context("unreadable link request", e)))?;
         let email = Email::parse(&request.email)
             .map_err(|_| JobError::Fatal("link request for an invalid email".into()))?;
         let ctx = request.context();
-        let user = self.users.find_by_email(&email).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        let user =
+            self.users.find_by_email(&email).await.map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
         match request.purpose {
             LinkPurpose::Verification => {
                 // Only an unverified account gets a (new) verification link.

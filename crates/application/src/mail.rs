@@ -179,12 +179,12 @@ impl JobHandler for SendEmail {
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let mail: MailJob = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Fatal(format!("unreadable email job: {e}")))?;
+            .map_err(|e| JobError::Fatal(crate::Cause::context("unreadable email job", e)))?;
         let (subject, text, html) = render(&mail.template);
         let email = OutgoingEmail { to: mail.to, subject, text, html };
         self.mailer.send(&email).await.map_err(|e| match e {
-            MailError::Transient(m) => JobError::Retry(m),
-            MailError::Permanent(m) => JobError::Fatal(m),
+            MailError::Transient(cause) => JobError::Retry(cause),
+            MailError::Permanent(cause) => JobError::Fatal(cause),
         })
     }
 }

@@ -34,7 +34,7 @@ impl JobHandler for PurgeSessions {
             .sessions
             .purge_expired(now, now - KEEP_REVOKED_SESSIONS)
             .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            .map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
         tracing::info!(
             refresh_tokens = purged.refresh_tokens,
             sessions = purged.sessions,

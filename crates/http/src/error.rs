@@ -287,11 +287,11 @@ impl ResponseError for ApiError {
             _ if status.is_server_error() => {
                 match crate::log_throttle::BACKEND_ERRORS.note(std::time::Instant::now()) {
                     crate::log_throttle::Verdict::Log { suppressed: 0 } => {
-                        tracing::error!(code = self.code().as_str(), error = %self, "request failed")
+                        tracing::error!(code = self.code().as_str(), error = %portcullis_application::error::chain(self), "request failed")
                     }
                     crate::log_throttle::Verdict::Log { suppressed } => tracing::error!(
                         code = self.code().as_str(),
-                        error = %self,
+                        error = %portcullis_application::error::chain(self),
                         suppressed,
                         "request failed ({suppressed} more server errors in the last window were counted, not logged)"
                     ),
@@ -351,6 +351,19 @@ mod tests {
         assert_eq!(e.public_message(), "an internal error occurred");
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.code().as_str(), "INTERNAL_ERROR");
+    }
+
+    /// The cause travels whole to the log line, never to the client.
+    #[test]
+    fn the_cause_chain_is_kept_for_the_log_only() {
+        use portcullis_application::ports::StoreError;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let store = StoreError::Unavailable(portcullis_application::Cause::context("redis", io));
+        let e = ApiError::App(AppError::from(store));
+        let logged = portcullis_application::error::chain(&e);
+        assert!(logged.contains("redis") && logged.contains("connection refused"), "{logged}");
+        assert!(!e.public_message().contains("connection refused"));
+        assert_eq!(e.code(), ErrorCode::ServiceUnavailable);
     }
 
     /// The serialised code is the table's code, for every row.

@@ -64,9 +64,9 @@ pub async fn request_context(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-text panic payload".to_owned());
             tracing::error!(parent: &span, request_id = %request_id, panic = %what, "handler panicked");
-            let error = crate::error::ApiError::App(portcullis_application::AppError::Internal(format!(
-                "handler panicked: {what}"
-            )));
+            let error = crate::error::ApiError::App(portcullis_application::AppError::Internal(
+                format!("handler panicked: {what}").into(),
+            ));
             let rendered = META.sync_scope(meta.clone(), || actix_web::ResponseError::error_response(&error));
             return Err(PrerenderedError::capture(rendered, &request_id).await.into());
         }

@@ -322,7 +322,7 @@ impl AccessTokenIssuer for JwtIssuer {
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
+            .map_err(|e| TokenError::Signing(portcullis_application::Cause::new(e)))?;
         Ok(IssuedAccessToken {
             token: Secret::new(token),
             claims: AccessClaims {

@@ -11,6 +11,7 @@
 use argon2::password_hash::{PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
+use portcullis_application::Cause;
 use portcullis_application::ports::{HashError, PasswordHasher, StrengthCheck, Verification};
 use portcullis_domain::ValidationErrors;
 use portcullis_domain::secret::Secret;
@@ -162,7 +163,7 @@ impl Pool {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || worker(receiver))
-                .map_err(|e| HashError::Internal(format!("cannot start hashing thread: {e}")))?;
+                .map_err(|e| HashError::Internal(Cause::context("cannot start hashing thread", e)))?;
         }
         Ok(Self { jobs, admitted: Arc::new(AtomicUsize::new(0)), capacity: concurrency + limits.queue })
     }
@@ -195,7 +196,7 @@ pub struct Argon2Hasher {
 }
 
 fn internal(e: impl std::fmt::Display) -> HashError {
-    HashError::Internal(e.to_string())
+    HashError::Internal(e.to_string().into())
 }
 
 fn hash_now(params: Argon2Params, pepper: Option<&Pepper>, password: &[u8]) -> Result<String, HashError> {
@@ -207,7 +208,8 @@ fn hash_now(params: Argon2Params, pepper: Option<&Pepper>, password: &[u8]) -> R
     if let Some(pepper) = pepper {
         builder.keyid(argon2::KeyId::new(pepper.id.as_bytes()).map_err(internal)?);
     }
-    let p = builder.build().map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}")))?;
+    let p =
+        builder.build().map_err(|e| HashError::Internal(format!("invalid argon2 parameters: {e}").into()))?;
     let argon = match pepper {
         Some(pepper) => {
             Argon2::new_with_secret(pepper.secret.expose().as_bytes(), Algorithm::Argon2id, Version::V0x13, p)
@@ -269,15 +271,17 @@ impl Argon2Hasher {
         params: Argon2Params,
         peppers: &Peppers,
     ) -> Result<Verification, HashError> {
-        let phc =
-            Phc::new(stored).map_err(|e| HashError::Internal(format!("stored hash unreadable: {e}")))?;
+        let phc = Phc::new(stored)
+            .map_err(|e| HashError::Internal(format!("stored hash unreadable: {e}").into()))?;
         // Verification takes the parameters from the stored hash itself, and
         // the pepper it names.
         let verified = match pepper_id(&phc) {
             None => Argon2::default().verify_password(password.expose().as_bytes(), &phc),
             Some(id) => {
                 let pepper = peppers.by_id(&id).ok_or_else(|| {
-                    HashError::Internal(format!("hash made with pepper {id:?}, which is not configured"))
+                    HashError::Internal(
+                        format!("hash made with pepper {id:?}, which is not configured").into(),
+                    )
                 })?;
                 Argon2::new_with_secret(
                     pepper.secret.expose().as_bytes(),
@@ -294,7 +298,7 @@ impl Argon2Hasher {
                 Ok(Verification::Match { needs_rehash: needs_rehash(&phc, params, peppers.current.as_ref()) })
             }
             Err(argon2::password_hash::Error::Password) => Ok(Verification::Mismatch),
-            Err(e) => Err(HashError::Internal(e.to_string())),
+            Err(e) => Err(HashError::Internal(e.to_string().into())),
         }
     }
 }

@@ -7,6 +7,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use portcullis_application::Cause;
 use portcullis_application::ports::{MailError, Mailer, OutgoingEmail};
 use portcullis_domain::secret::Secret;
 use std::str::FromStr;
@@ -53,27 +54,45 @@ pub struct SmtpMailer {
     from: Mailbox,
 }
 
+/// Why the SMTP client could not be set up, naming the setting and keeping
+/// the underlying error.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}")]
+pub struct SmtpSetupError {
+    setting: &'static str,
+    #[source]
+    source: Cause,
+}
+
+/// Maps a setup failure to the setting that caused it.
+fn bad<E: std::error::Error + Send + Sync + 'static>(
+    setting: &'static str,
+) -> impl FnOnce(E) -> SmtpSetupError {
+    move |e| SmtpSetupError { setting, source: Cause::new(e) }
+}
+
 impl SmtpMailer {
-    pub fn new(config: &SmtpConfig) -> Result<Self, String> {
-        let from: Mailbox = config.from.parse().map_err(|e| format!("EMAIL_FROM {:?}: {e}", config.from))?;
+    pub fn new(config: &SmtpConfig) -> Result<Self, SmtpSetupError> {
+        let from: Mailbox = config.from.parse().map_err(bad("EMAIL_FROM"))?;
         let builder = match config.tls {
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
             SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
-                .map_err(|e| format!("SMTP_HOST {:?}: {e}", config.host))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
-                .map_err(|e| format!("SMTP_HOST {:?}: {e}", config.host))?,
+                .map_err(bad("SMTP_HOST"))?,
+            SmtpTls::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(bad("SMTP_HOST"))?
+            }
         };
         let mut builder = builder
             .port(config.port)
             .timeout(Some(config.timeout))
             .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
         if let Some(path) = &config.ca_cert_path {
-            let pem = std::fs::read(path).map_err(|e| format!("SMTP_CA_CERT {path:?}: {e}"))?;
-            let ca = Certificate::from_pem(&pem).map_err(|e| format!("SMTP_CA_CERT {path:?}: {e}"))?;
+            let pem = std::fs::read(path).map_err(bad("SMTP_CA_CERT"))?;
+            let ca = Certificate::from_pem(&pem).map_err(bad("SMTP_CA_CERT"))?;
             let params = TlsParameters::builder(config.host.clone())
                 .add_root_certificate(ca)
                 .build_rustls()
-                .map_err(|e| format!("SMTP TLS parameters: {e}"))?;
+                .map_err(bad("SMTP TLS parameters"))?;
             builder = builder.tls(match config.tls {
                 SmtpTls::None => Tls::None,
                 SmtpTls::StartTls => Tls::Required(params),
@@ -91,20 +110,18 @@ impl SmtpMailer {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("invalid recipient {:?}: {e}", email.to)))?;
+        let to: Mailbox =
+            email.to.parse().map_err(|e| MailError::Permanent(Cause::context("invalid recipient", e)))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
             .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
-            .map_err(|e| MailError::Permanent(format!("cannot build message: {e}")))?;
+            .map_err(|e| MailError::Permanent(Cause::context("cannot build message", e)))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-            Err(e) => Err(MailError::Transient(e.to_string())),
+            Err(e) if e.is_permanent() => Err(MailError::Permanent(Cause::new(e))),
+            Err(e) => Err(MailError::Transient(Cause::new(e))),
         }
     }
 }

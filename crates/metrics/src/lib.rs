@@ -2,6 +2,8 @@
 //! test process do not collide). Their own crate, so the worker counts jobs
 //! without depending on the web crate.
 
+/// Why the registry could not be built.
+pub use prometheus::Error as MetricsError;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };

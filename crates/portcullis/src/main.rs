@@ -5,6 +5,7 @@
 use portcullis::config::{Config, DotEnv};
 use portcullis::wiring::{Overrides, build};
 use portcullis::{bind, serve, telemetry};
+use portcullis_application::error::chain;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: portcullis [serve|worker|migrate|help]
@@ -45,8 +46,9 @@ async fn run_serve() -> ExitCode {
     let app = match build(&config, Overrides::default()).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!(error = %e, "start-up failed");
-            eprintln!("portcullis: start-up failed: {e}");
+            let cause = chain(&e);
+            tracing::error!(error = %cause, "start-up failed");
+            eprintln!("portcullis: start-up failed: {cause}");
             return ExitCode::FAILURE;
         }
     };
@@ -122,7 +124,7 @@ async fn run_worker() -> ExitCode {
     let app = match build(&config, Overrides::default()).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("portcullis: start-up failed: {e}");
+            eprintln!("portcullis: start-up failed: {}", chain(&e));
             return ExitCode::FAILURE;
         }
     };

@@ -38,18 +38,18 @@ use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL")]
     Postgres(#[from] postgres::PgSetupError),
-    #[error("Redis: {0}")]
+    #[error("Redis")]
     Redis(#[from] portcullis_infrastructure::redis::RedisConfigError),
-    #[error("JWT key: {0}")]
+    #[error("JWT key")]
     Key(#[from] portcullis_infrastructure::jwt::KeyError),
-    #[error("password hasher: {0}")]
-    Hasher(String),
-    #[error("metrics registry: {0}")]
-    Metrics(String),
-    #[error("SMTP: {0}")]
-    Smtp(String),
+    #[error("password hasher")]
+    Hasher(#[source] portcullis_application::ports::HashError),
+    #[error("metrics registry")]
+    Metrics(#[source] portcullis_metrics::MetricsError),
+    #[error("SMTP")]
+    Smtp(#[from] portcullis_infrastructure::smtp::SmtpSetupError),
 }
 
 /// Replaceable parts, for tests (e.g. a manual clock).
@@ -75,7 +75,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         );
     }
     let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+    let metrics = Metrics::new().map_err(StartupError::Metrics)?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
 
     type Relational = (
@@ -155,7 +155,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc::new(MeteredQueue::new(queue, metrics.clone(), config.worker.max_retries));
 
     let (mailer, outbox): (Arc<dyn Mailer>, Option<Arc<MemoryOutbox>>) = match &config.smtp {
-        Some(smtp) => (Arc::new(SmtpMailer::new(smtp).map_err(StartupError::Smtp)?), None),
+        Some(smtp) => (Arc::new(SmtpMailer::new(smtp)?), None),
         None => {
             tracing::warn!("SMTP_HOST is not set: mail goes to the in-memory outbox and is NOT DELIVERED");
             let outbox = Arc::new(MemoryOutbox::default());
@@ -189,7 +189,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         PoolLimits { concurrency: config.max_hash_concurrency, queue: config.hash_queue_size },
         config.peppers.clone(),
     )
-    .map_err(|e| StartupError::Hasher(e.to_string()))?;
+    .map_err(StartupError::Hasher)?;
 
     let settings = AuthSettings {
         password_policy: config.password_policy.clone(),

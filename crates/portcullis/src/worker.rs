@@ -262,7 +262,7 @@ impl Worker {
         let outcome = tokio::select! {
             result = handler.handle(job) => Some(result),
             _ = tokio::time::sleep(std::time::Duration::from_millis(limit.whole_milliseconds() as u64)) => {
-                Some(Err(JobError::Retry(format!("timed out after {limit}"))))
+                Some(Err(JobError::Retry(format!("timed out after {limit}").into())))
             }
             _ = async {
                 stopped(stop).await;
@@ -287,10 +287,11 @@ impl Worker {
                     tracing::error!(%error, job_id = %job.id, "could not acknowledge a finished job")
                 }
             },
-            Some(Err(JobError::Retry(error))) if job.attempt <= job.max_retries => {
+            Some(Err(JobError::Retry(cause))) if job.attempt <= job.max_retries => {
                 self.count(job, "failed");
                 let delay =
                     retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, jitter());
+                let error = portcullis_application::error::chain(&cause);
                 tracing::warn!(job_id = %job.id, kind = %job.kind, attempt = job.attempt, %error, retry_in = %delay, "job failed; retrying");
                 if let Err(e) = self.queue.fail(&reserved, &error, Some(delay)).await {
                     tracing::error!(error = %e, "could not schedule a retry; the job will be redelivered");
@@ -298,7 +299,7 @@ impl Worker {
             }
             Some(Err(error)) => {
                 self.count(job, "failed");
-                self.bury(&reserved, &error.to_string()).await;
+                self.bury(&reserved, &portcullis_application::error::chain(&error)).await;
             }
         }
     }
@@ -441,7 +442,7 @@ mod tests {
     async fn retryable_failures_retry_then_die() {
         let handler = Arc::new(Scripted {
             calls: AtomicU32::new(0),
-            behaviour: |n| Err(JobError::Retry(format!("try {n}"))),
+            behaviour: |n| Err(JobError::Retry(format!("try {n}").into())),
         });
         let (worker, queue, metrics) = setup(handler.clone(), config(2, 1000));
         let running = worker.start();

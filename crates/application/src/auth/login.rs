@@ -271,7 +271,7 @@ impl AuthService {
             .ports
             .access_tokens
             .issue(user.id, session.id, now)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::Internal(crate::Cause::new(e)))?;
         Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token })
     }
 }

@@ -63,7 +63,7 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<OutboxMessage, AppError> {
         let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
-            .map_err(|e| AppError::Internal(format!("could not encode a link request: {e}")))?;
+            .map_err(|e| AppError::Internal(crate::Cause::context("could not encode a link request", e)))?;
         Ok(kinds::SEND_LINK.message(payload))
     }
 

@@ -100,7 +100,7 @@ impl AuthService {
             .ports
             .access_tokens
             .issue(user.id, session.id, self.ports.clock.now())
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::Internal(crate::Cause::new(e)))?;
         Ok(Refreshed {
             authenticated: Authenticated {
                 tokens: TokenPair {

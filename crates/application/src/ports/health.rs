@@ -1,3 +1,4 @@
+use super::StoreError;
 use async_trait::async_trait;
 
 /// A backend that `/health/ready` checks.
@@ -5,6 +6,6 @@ use async_trait::async_trait;
 pub trait HealthCheck: Send + Sync {
     /// Short name shown in the readiness report (`postgres`, `redis`).
     fn name(&self) -> &'static str;
-    /// `Err` carries a reason for operators.
-    async fn check(&self) -> Result<(), String>;
+    /// `Err` carries the cause, for operators' logs.
+    async fn check(&self) -> Result<(), StoreError>;
 }

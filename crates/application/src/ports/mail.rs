@@ -12,11 +12,11 @@ pub struct OutgoingEmail {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
     /// Worth retrying: connection refused, timeout, 4xx from the server.
-    #[error("temporary mail failure: {0}")]
-    Transient(String),
+    #[error("temporary mail failure")]
+    Transient(#[source] crate::cause::Cause),
     /// Will not succeed: invalid address, 5xx rejection.
-    #[error("permanent mail failure: {0}")]
-    Permanent(String),
+    #[error("permanent mail failure")]
+    Permanent(#[source] crate::cause::Cause),
 }
 
 /// Sends mail. Called only from jobs, never inside a request.

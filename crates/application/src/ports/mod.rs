@@ -38,7 +38,7 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("not found")]
     NotFound,
-    /// The backend could not be reached or failed; the message is for logs.
-    #[error("backend unavailable: {0}")]
-    Unavailable(String),
+    /// The backend could not be reached or failed; the cause is for logs.
+    #[error("backend unavailable")]
+    Unavailable(#[source] crate::cause::Cause),
 }

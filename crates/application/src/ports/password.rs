@@ -29,8 +29,8 @@ pub enum HashError {
     /// The strength check failed.
     #[error("password rejected: {0}")]
     Rejected(ValidationErrors),
-    #[error("hashing failed: {0}")]
-    Internal(String),
+    #[error("hashing failed")]
+    Internal(#[source] crate::cause::Cause),
 }
 
 /// Memory-hard password hashing on a bounded pool.

@@ -25,8 +25,8 @@ pub enum TokenError {
     Invalid,
     #[error("token has expired")]
     Expired,
-    #[error("token signing failed: {0}")]
-    Signing(String),
+    #[error("token signing failed")]
+    Signing(#[source] crate::cause::Cause),
 }
 
 /// Signs and verifies access tokens (JWT), and publishes the verification keys.

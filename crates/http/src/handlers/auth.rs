@@ -71,7 +71,9 @@ pub async fn login(
             async move { auth.login(&body.email, &Secret::new(body.password), &client.0).await },
         )
         .await
-        .unwrap_or_else(|e| Err(AppError::Internal(format!("login task failed: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(AppError::Internal(portcullis_application::Cause::context("login task failed", e)))
+        });
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",

@@ -28,7 +28,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     let results = join_all(state.health.iter().map(|check| async move {
         let outcome = match tokio::time::timeout(Duration::from_secs(2), check.check()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(reason),
+            Ok(Err(error)) => Err(portcullis_application::error::chain(&error)),
             Err(_) => Err("timed out after 2s".to_owned()),
         };
         (check.name(), outcome)

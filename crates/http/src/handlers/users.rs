@@ -66,7 +66,9 @@ pub async fn change_password(
         auth.change_password(&user.0, &current, &new, &client.0).await
     })
     .await
-    .unwrap_or_else(|e| Err(AppError::Internal(format!("password change task failed: {e}"))))?;
+    .unwrap_or_else(|e| {
+        Err(AppError::Internal(portcullis_application::Cause::context("password change task failed", e)))
+    })?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -23,7 +23,7 @@ impl MemoryOutbox {
 impl Mailer for MemoryOutbox {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         if !email.to.contains('@') {
-            return Err(MailError::Permanent(format!("invalid recipient {:?}", email.to)));
+            return Err(MailError::Permanent(format!("invalid recipient {:?}", email.to).into()));
         }
         // Subject only: bodies carry single-use links that must not reach logs.
         tracing::info!(to = %email.to, subject = %email.subject, "mail stored in the in-memory outbox");

@@ -26,7 +26,9 @@ struct AuditRow {
 impl AuditRow {
     fn into_domain(self) -> Result<AuditEvent, StoreError> {
         let unknown = |what: &str, v: &str| {
-            StoreError::Unavailable(format!("postgres: audit event {} has unknown {what} {v:?}", self.id))
+            StoreError::Unavailable(
+                format!("postgres: audit event {} has unknown {what} {v:?}", self.id).into(),
+            )
         };
         Ok(AuditEvent {
             id: AuditEventId(self.id),

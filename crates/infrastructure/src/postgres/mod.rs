@@ -20,6 +20,7 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use portcullis_application::Cause;
 use portcullis_application::ports::{HealthCheck, StoreError};
 use std::time::Duration as StdDuration;
 
@@ -81,11 +82,11 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, PgSetupError> {
 }
 
 pub(crate) async fn conn(pool: &PgPool) -> Result<Object<AsyncPgConnection>, StoreError> {
-    pool.get().await.map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))
+    pool.get().await.map_err(|e| StoreError::Unavailable(Cause::context("postgres pool", e)))
 }
 
 pub(crate) fn db_error(e: diesel::result::Error) -> StoreError {
-    StoreError::Unavailable(format!("postgres: {e}"))
+    StoreError::Unavailable(Cause::context("postgres", e))
 }
 
 /// `/health/ready` probe: a round trip through the pool.
@@ -98,8 +99,8 @@ impl HealthCheck for PgHealth {
         "postgres"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        let mut conn = conn(&self.0).await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
+    async fn check(&self) -> Result<(), StoreError> {
+        let mut conn = conn(&self.0).await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(db_error)
     }
 }

@@ -40,8 +40,9 @@ impl UserRow {
     /// Rows were written through the domain types, so parsing only fails if
     /// someone edited the table by hand; that is reported, not hidden.
     fn into_domain(self) -> Result<User, StoreError> {
-        let corrupt =
-            |what: &str| StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id));
+        let corrupt = |what: &str| {
+            StoreError::Unavailable(format!("postgres: user {} has an invalid {what}", self.id).into())
+        };
         Ok(User {
             id: UserId(self.id),
             email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,

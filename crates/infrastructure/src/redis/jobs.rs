@@ -7,6 +7,7 @@
 use super::{RedisStore, millis, unavailable};
 use async_trait::async_trait;
 use deadpool_redis::redis::{Script, ScriptInvocation};
+use portcullis_application::Cause;
 use portcullis_application::ports::{
     DeadJob, Enqueued, Failed, Job, JobQueue, NewJob, QueueStats, Reserved, StoreError,
 };
@@ -156,7 +157,7 @@ fn timestamp(ms: i64) -> OffsetDateTime {
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
-    StoreError::Unavailable(format!("redis: job {id} has an unreadable {what}"))
+    StoreError::Unavailable(format!("redis: job {id} has an unreadable {what}").into())
 }
 
 fn parse_job(id: &str, fields: &HashMap<String, String>) -> Result<Job, StoreError> {
@@ -187,8 +188,8 @@ fn pairs(values: Vec<String>) -> HashMap<String, String> {
 impl JobQueue for RedisJobQueue {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError> {
         let id = JobId::new().to_string();
-        let payload =
-            serde_json::to_string(&job.payload).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let payload = serde_json::to_string(&job.payload)
+            .map_err(|e| StoreError::Unavailable(Cause::context("job payload", e)))?;
         let idempotency = job.idempotency_key.as_deref().unwrap_or("");
         let mut conn = self.0.conn().await?;
         let (created, existing): (i64, String) = ENQUEUE

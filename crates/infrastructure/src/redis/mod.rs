@@ -14,6 +14,7 @@ pub use revocation::RedisRevocationList;
 
 use async_trait::async_trait;
 use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
+use portcullis_application::Cause;
 use portcullis_application::ports::{HealthCheck, StoreError};
 use std::time::Duration as StdDuration;
 
@@ -50,7 +51,7 @@ impl RedisStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Connection, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("redis: {e}")))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(Cause::context("redis pool", e)))
     }
 
     /// Sends PING.
@@ -65,7 +66,7 @@ impl RedisStore {
 }
 
 pub(crate) fn unavailable(e: deadpool_redis::redis::RedisError) -> StoreError {
-    StoreError::Unavailable(format!("redis: {e}"))
+    StoreError::Unavailable(Cause::context("redis", e))
 }
 
 /// Milliseconds for Redis, at least 1 (0 would mean "no expiry" or an error).
@@ -79,7 +80,7 @@ impl HealthCheck for RedisStore {
         "redis"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        self.ping().await.map_err(|e| e.to_string())
+    async fn check(&self) -> Result<(), StoreError> {
+        self.ping().await
     }
 }
