@@ -2,6 +2,8 @@
 //! adapter in `portcullis-infrastructure` implements; the use cases hold the
 //! behaviour and know nothing of HTTP, SQL or Redis.
 
+pub mod access;
+pub mod admin;
 pub mod audit_trail;
 pub mod auth;
 pub mod cause;

@@ -3,6 +3,8 @@
 
 use crate::config::Config;
 use crate::worker::{MeteredQueue, Worker};
+use portcullis_application::access::AccessControl;
+use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
 use portcullis_application::jobs::JobHandler;
@@ -207,7 +209,6 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         },
         app_base_url: config.app_base_url.clone(),
         require_email_verification: config.require_email_verification,
-        admin_emails: config.admin_emails.clone(),
     };
     let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
     let app_base_url = settings.app_base_url.clone();
@@ -235,14 +236,27 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         },
         trusted_proxies: config.trusted_proxies.clone(),
     };
-    let mut state = AppState::new(auth, rate_limiter, limits, health, metrics.clone());
-    state.json_limit = config.json_body_limit;
     let std_duration = |d: time::Duration| std::time::Duration::from_millis(d.whole_milliseconds() as u64);
-    state.body_timeout = std_duration(config.request_body_timeout);
-    state.header_timeout = std_duration(config.request_header_timeout);
-    state.jobs = Some(jobs.clone());
-    state.magic_link_enabled = config.magic_link_enabled;
-    state.metrics_token = config.metrics_bearer_token.as_ref().map(TokenHash::of);
+    let access = AccessControl::new(
+        users.clone(),
+        AuditTrail::new(audit.clone(), clock.clone()),
+        config.admin_emails.clone(),
+    );
+    let state = AppState {
+        auth,
+        admin: AdminService::new(access.clone(), jobs.clone()),
+        access,
+        rate_limiter,
+        rate_limits: limits,
+        health,
+        metrics: metrics.clone(),
+        jobs: jobs.clone(),
+        json_limit: config.json_body_limit,
+        body_timeout: std_duration(config.request_body_timeout),
+        header_timeout: std_duration(config.request_header_timeout),
+        magic_link_enabled: config.magic_link_enabled,
+        metrics_token: config.metrics_bearer_token.as_ref().map(TokenHash::of),
+    };
 
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(SendEmail::new(mailer.clone())),

@@ -48,19 +48,6 @@ impl AuthService {
         self.audit.record_deduped(&key, AuditAction::AccessTokenRejected, user_id, ctx, details).await;
     }
 
-    /// The caller may use the admin operations: a listed address
-    /// (`ADMIN_EMAILS`) that its owner has verified. A refusal is audited.
-    pub async fn require_admin(&self, user_id: UserId, ctx: &RequestContext) -> Result<User, AppError> {
-        let user = self.me(user_id).await?;
-        let listed = self.settings.admin_emails.iter().any(|e| e == user.email.as_str());
-        if listed && user.email_verified_at.is_some() {
-            return Ok(user);
-        }
-        let details = json!({ "operation": "admin", "listed": listed });
-        self.audit.record(AuditAction::AccessDenied, Some(user.id), ctx, details).await;
-        Err(AppError::Forbidden)
-    }
-
     /// Ends the session of this access token: the token and the session's
     /// refresh token stop working.
     pub async fn logout(&self, claims: &AccessClaims, ctx: &RequestContext) -> Result<(), AppError> {

@@ -40,8 +40,6 @@ pub struct AuthSettings {
     pub app_base_url: String,
     /// Refuse password logins until the email is verified (403 EMAIL_NOT_VERIFIED).
     pub require_email_verification: bool,
-    /// Verified addresses allowed the admin operations (lower-cased).
-    pub admin_emails: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -62,7 +60,6 @@ impl Default for AuthSettings {
             },
             app_base_url: "http://localhost:8080".to_owned(),
             require_email_verification: false,
-            admin_emails: Vec::new(),
         }
     }
 }

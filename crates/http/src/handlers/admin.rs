@@ -1,5 +1,6 @@
-//! `/api/v1/admin/*`: queue statistics and dead-letter retries. Restricted to
-//! the users listed in ADMIN_EMAILS whose address is verified (until roles exist).
+//! `/api/v1/admin/*`: queue statistics and dead-letter retries. The
+//! application decides who may (`AccessControl`); these handlers parse, call
+//! and map.
 
 use crate::dto::{DeadJobItem, QueueReport, QueuesResponse};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -7,21 +8,8 @@ use crate::extract::{AuthUser, Client};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use portcullis_application::AppError;
-use portcullis_application::ports::JobQueue;
 use portcullis_domain::jobs::JobId;
-use std::sync::Arc;
 use uuid::Uuid;
-
-/// The application decides whether the caller is an administrator (and
-/// audits a refusal); returns the queue.
-async fn admin_queue(
-    state: &AppState,
-    user: &AuthUser,
-    client: &Client,
-) -> Result<Arc<dyn JobQueue>, ApiError> {
-    state.auth.require_admin(user.0.user_id, &client.0).await?;
-    state.jobs.clone().ok_or_else(|| AppError::NotFound("job queue").into())
-}
 
 /// Statistics of every queue, with its most recent dead jobs.
 #[utoipa::path(
@@ -38,22 +26,21 @@ pub async fn queues(
     user: AuthUser,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
-    let queue = admin_queue(&state, &user, &client).await?;
-    let mut reports = Vec::new();
-    for name in queue.queues().await.map_err(AppError::from)? {
-        let stats = queue.stats(&name).await.map_err(AppError::from)?;
-        let dead = queue.dead_jobs(&name, 20).await.map_err(AppError::from)?;
-        reports.push(QueueReport {
-            name,
-            pending: stats.pending,
-            scheduled: stats.scheduled,
-            running: stats.running,
-            completed: stats.completed,
-            dead: stats.dead,
-            dead_jobs: dead.iter().map(DeadJobItem::from_dead).collect(),
-        });
-    }
-    Ok(HttpResponse::Ok().json(QueuesResponse { queues: reports }))
+    let caller = state.access.principal(&user.0).await?;
+    let reports = state.admin.queues(&caller, &client.0).await?;
+    let queues = reports
+        .into_iter()
+        .map(|r| QueueReport {
+            pending: r.stats.pending,
+            scheduled: r.stats.scheduled,
+            running: r.stats.running,
+            completed: r.stats.completed,
+            dead: r.stats.dead,
+            dead_jobs: r.dead_jobs.iter().map(DeadJobItem::from_dead).collect(),
+            name: r.name,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(QueuesResponse { queues }))
 }
 
 /// Move a dead job back to the queue with a fresh retry budget.
@@ -73,12 +60,9 @@ pub async fn retry_dead(
     client: Client,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let queue = admin_queue(&state, &user, &client).await?;
+    let caller = state.access.principal(&user.0).await?;
     let (name, id) = path.into_inner();
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::App(AppError::NotFound("dead job")))?;
-    if queue.retry_dead(&name, JobId(id)).await.map_err(AppError::from)? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(AppError::NotFound("dead job").into())
-    }
+    state.admin.retry_dead(&caller, &name, JobId(id), &client.0).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -85,9 +85,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
             return Err(AppError::Unauthorized.into());
         }
     }
-    if let Some(jobs) = &state.jobs {
-        refresh_queue_depth(&state, jobs.as_ref()).await;
-    }
+    refresh_queue_depth(&state, state.jobs.as_ref()).await;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
 }
 
