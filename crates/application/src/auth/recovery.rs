@@ -42,15 +42,17 @@ impl AuthService {
         self.enqueue_mail(user.email.as_str(), template).await;
     }
 
-    /// Records a mailed-link request in the outbox. The same work whether or
-    /// not the address has an account: the job decides (see `links`).
-    async fn request_link(
+    /// Resend the verification link, mail a reset link or a sign-in link:
+    /// one implementation for the three. The request is recorded in the
+    /// outbox — the same work whether or not the address has an account —
+    /// and the `links` job decides what to mail. Answers the same either way.
+    pub async fn request_mailed_link(
         &self,
         purpose: LinkPurpose,
-        email: &Email,
+        raw_email: &str,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
-        let message = self.link_request(purpose, email, ctx)?;
+        let message = self.link_request(purpose, &Email::parse(raw_email)?, ctx)?;
         self.ports.outbox.add(&message, self.ports.clock.now()).await?;
         Ok(())
     }
@@ -120,22 +122,11 @@ impl AuthService {
         }
     }
 
-    /// Resends the verification mail if the address belongs to an unverified
-    /// account; answers the same either way.
-    pub async fn resend_verification(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        self.request_link(LinkPurpose::Verification, &Email::parse(raw_email)?, ctx).await
-    }
-
     pub async fn verify_email(&self, token: &Secret, ctx: &RequestContext) -> Result<User, AppError> {
         let user = self.consume(TokenPurpose::EmailVerification, token, ctx).await?;
         let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
         self.audit.record(AuditAction::EmailVerified, Some(user.id), ctx, json!({ "method": "link" })).await;
         Ok(user)
-    }
-
-    /// Starts a password reset. Always succeeds from the caller's point of view.
-    pub async fn forgot_password(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        self.request_link(LinkPurpose::PasswordReset, &Email::parse(raw_email)?, ctx).await
     }
 
     /// Sets a new password with a reset token: the policy is checked before the
@@ -172,11 +163,6 @@ impl AuthService {
             .record(AuditAction::PasswordReset, Some(user.id), ctx, json!({ "revoked_sessions": revoked }))
             .await;
         Ok(())
-    }
-
-    /// Mails a sign-in link if the address has an account; answers the same either way.
-    pub async fn request_magic_link(&self, raw_email: &str, ctx: &RequestContext) -> Result<(), AppError> {
-        self.request_link(LinkPurpose::MagicLink, &Email::parse(raw_email)?, ctx).await
     }
 
     /// Signs in with a magic-link token; same answer as a password login.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::AppError;
+use crate::links::LinkPurpose;
 use crate::ports::*;
 use portcullis_domain::audit::RequestContext;
 use portcullis_domain::email::Email;
@@ -304,9 +305,14 @@ async fn link_requests_do_the_same_work_for_every_address() {
         });
         let service = m.service();
         match request {
-            0 => service.forgot_password("ada@example.com", &ctx).await.unwrap(),
-            1 => service.request_magic_link("ada@example.com", &ctx).await.unwrap(),
-            _ => service.resend_verification("ada@example.com", &ctx).await.unwrap(),
+            0 => service
+                .request_mailed_link(LinkPurpose::PasswordReset, "ada@example.com", &ctx)
+                .await
+                .unwrap(),
+            1 => service.request_mailed_link(LinkPurpose::MagicLink, "ada@example.com", &ctx).await.unwrap(),
+            _ => {
+                service.request_mailed_link(LinkPurpose::Verification, "ada@example.com", &ctx).await.unwrap()
+            }
         }
         let message = recorded.lock().unwrap()[0].clone();
         assert_eq!(message.kind, "account.send_link");
@@ -323,7 +329,11 @@ async fn a_link_request_the_outbox_cannot_take_is_an_error() {
     let mut m = Mocks::new();
     m.outbox = MockOutbox::new();
     m.outbox.expect_add().returning(|_, _| Err(StoreError::Unavailable("db down".into())));
-    let err = m.service().forgot_password("ada@example.com", &RequestContext::default()).await.unwrap_err();
+    let err = m
+        .service()
+        .request_mailed_link(LinkPurpose::PasswordReset, "ada@example.com", &RequestContext::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 

@@ -11,10 +11,22 @@ use crate::handlers::no_store;
 use crate::rate_limit::enforce_email;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_application::links::LinkPurpose;
 use portcullis_domain::secret::Secret;
 
-fn accepted() -> HttpResponse {
-    HttpResponse::Accepted().json(AcceptedResponse::MAIL)
+/// The one shape of the three mail-sending routes: the account's budget, the
+/// request recorded (the same work whether or not the address has an
+/// account), 202.
+async fn mail_link(
+    purpose: LinkPurpose,
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    body: &EmailRequest,
+) -> Result<HttpResponse, ApiError> {
+    enforce_email(req, state, &body.email).await?;
+    state.auth.request_mailed_link(purpose, &body.email, &client.0).await?;
+    Ok(HttpResponse::Accepted().json(AcceptedResponse::MAIL))
 }
 
 /// Confirm an email address with the token from the mailed link.
@@ -50,9 +62,7 @@ pub async fn resend_verification(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce_email(&req, &state, &body.0.email).await?;
-    state.auth.resend_verification(&body.0.email, &client.0).await?;
-    Ok(accepted())
+    mail_link(LinkPurpose::Verification, &state, &req, &client, &body.0).await
 }
 
 /// Mail a 30-minute password-reset link.
@@ -71,9 +81,7 @@ pub async fn forgot_password(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce_email(&req, &state, &body.0.email).await?;
-    state.auth.forgot_password(&body.0.email, &client.0).await?;
-    Ok(accepted())
+    mail_link(LinkPurpose::PasswordReset, &state, &req, &client, &body.0).await
 }
 
 /// Set a new password with a reset token; every session is signed out.
@@ -96,7 +104,7 @@ pub async fn reset_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Mail a 15-minute sign-in link.
+/// Mail a sign-in link (MAGIC_LINK_TTL, 10 minutes by default).
 #[utoipa::path(
     post, path = "/api/v1/auth/magic-link", tag = "recovery",
     request_body = EmailRequest,
@@ -111,9 +119,7 @@ pub async fn request_magic_link(
     client: Client,
     body: ValidJson<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    enforce_email(&req, &state, &body.0.email).await?;
-    state.auth.request_magic_link(&body.0.email, &client.0).await?;
-    Ok(accepted())
+    mail_link(LinkPurpose::MagicLink, &state, &req, &client, &body.0).await
 }
 
 /// Sign in with a magic-link token; same answer as a password login.
