@@ -66,7 +66,7 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state = state(&req)?;
             let token = bearer(&req)?;
-            let claims = state.auth.authenticate(&token, &Client::from_request(&req).0).await?;
+            let claims = state.sign_in.authenticate(&token, &Client::from_request(&req).0).await?;
             req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
             enforce(
                 &req,

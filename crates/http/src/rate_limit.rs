@@ -65,11 +65,7 @@ pub async fn enforce(
     // audit writes. The same context (capped user agent) as every other event.
     let ctx = crate::caller::context(req);
     let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
-    state
-        .auth
-        .audit_trail()
-        .record_deduped(&full_key, AuditAction::RateLimitExceeded, user_id, &ctx, details)
-        .await;
+    state.audit.record_deduped(&full_key, AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
     Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 

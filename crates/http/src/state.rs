@@ -3,8 +3,9 @@
 use crate::limits::RateLimitSettings;
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
-use portcullis_application::auth::AuthService;
-use portcullis_application::ports::{HealthCheck, JobQueue, RateLimiter};
+use portcullis_application::audit_trail::AuditTrail;
+use portcullis_application::auth::{AccountService, MailedLinkService, SignInService};
+use portcullis_application::ports::{AccessTokenIssuer, HealthCheck, JobQueue, RateLimiter};
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
@@ -12,7 +13,16 @@ use std::sync::Arc;
 /// from configuration; there are no defaults to overwrite afterwards).
 #[derive(Clone)]
 pub struct AppState {
-    pub auth: AuthService,
+    /// Password login, refresh, logout, bearer checks.
+    pub sign_in: SignInService,
+    /// Registration, profile, password change, activity.
+    pub accounts: AccountService,
+    /// Verification, reset and magic links.
+    pub links: MailedLinkService,
+    /// The audit trail (rate-limit events are written from here).
+    pub audit: AuditTrail,
+    /// The access-token verification keys (JWKS).
+    pub keys: Arc<dyn AccessTokenIssuer>,
     /// Who may do what (builds the caller's principal).
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).

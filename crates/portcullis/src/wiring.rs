@@ -6,7 +6,7 @@ use crate::worker::{MeteredQueue, Worker};
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
-use portcullis_application::auth::{AuthPorts, AuthService, AuthSettings};
+use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
 use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
@@ -212,7 +212,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     };
     let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
     let app_base_url = settings.app_base_url.clone();
-    let auth = AuthService::new(
+    let identity = Identity::new(
         AuthPorts {
             users: users.clone(),
             sessions: sessions.clone(),
@@ -243,7 +243,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         config.admin_emails.clone(),
     );
     let state = AppState {
-        auth,
+        sign_in: identity.sign_in,
+        accounts: identity.accounts,
+        links: identity.links,
+        audit: identity.audit,
+        keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         access,
         rate_limiter,

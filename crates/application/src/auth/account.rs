@@ -1,14 +1,22 @@
-use super::AuthService;
+//! The account and its profile: registration, profile, password change,
+//! the user's own activity.
+
+use super::notices::Notices;
+use super::passwords::{Checked, Passwords};
+use super::{RegisterInput, SessionIssuer};
+use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
-use crate::ports::{AccessClaims, StoreError, TokenError};
+use crate::links::LinkPurpose;
+use crate::ports::{AccessClaims, AuditLog, Clock, OneTimeTokenStore, StoreError, UserRepository};
 use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext};
+use portcullis_domain::email::Email;
 use portcullis_domain::ids::{AuditEventId, UserId};
 use portcullis_domain::password::normalize;
 use portcullis_domain::secret::Secret;
-use portcullis_domain::user::{ProfileChanges, User};
+use portcullis_domain::user::{DisplayName, ProfileChanges, User};
 use portcullis_domain::{FieldViolation, ValidationErrors};
 use serde_json::{Map, Value, json};
-use time::Duration;
+use std::sync::Arc;
 
 /// One page of a user's security events, newest first.
 #[derive(Debug, Clone)]
@@ -18,59 +26,66 @@ pub struct ActivityPage {
     pub next_cursor: Option<AuditEventId>,
 }
 
-impl AuthService {
-    /// Verifies an access token and checks that neither it nor its session was
-    /// revoked.
-    /// Refusals are audited (once a minute per source and reason, so a flood
-    /// of bad tokens cannot fill the audit table).
-    pub async fn authenticate(&self, bearer: &str, ctx: &RequestContext) -> Result<AccessClaims, AppError> {
-        let claims = match self.ports.access_tokens.verify(bearer, self.ports.clock.now()) {
-            Ok(claims) => claims,
-            Err(TokenError::Expired) => {
-                self.access_rejected("expired", None, ctx).await;
-                return Err(AppError::TokenExpired);
-            }
-            Err(_) => {
-                self.access_rejected("invalid", None, ctx).await;
-                return Err(AppError::InvalidToken);
-            }
+#[derive(Clone)]
+pub struct AccountService {
+    pub users: Arc<dyn UserRepository>,
+    pub passwords: Passwords,
+    pub issuer: SessionIssuer,
+    pub notices: Notices,
+    pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    /// The user's own events (activity).
+    pub audit_log: Arc<dyn AuditLog>,
+    pub audit: AuditTrail,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AccountService {
+    /// Creates an account. Every invalid field is reported at once.
+    pub async fn register(&self, input: RegisterInput, ctx: &RequestContext) -> Result<User, AppError> {
+        let mut errors = ValidationErrors::default();
+        let email = Email::parse(&input.email).map_err(|e| errors.extend(e)).ok();
+        let display_name = match input.display_name.as_deref() {
+            Some(raw) => DisplayName::parse(raw).map_err(|e| errors.extend(e)).ok(),
+            None => None,
         };
-        if self.revocations.is_revoked(&claims.token_id, claims.session_id).await? {
-            self.access_rejected("revoked", Some(claims.user_id), ctx).await;
-            return Err(AppError::InvalidToken);
+        let context = super::strength_context(&input.email, display_name.as_ref().map(DisplayName::as_str));
+        let password = normalize(&input.password);
+        let check = self.passwords.validate_new_password("password", &password, context, errors).await?;
+        let Some(email) = email else {
+            return Err(AppError::Internal("email parsed without errors yet missing".into()));
+        };
+        if self.users.find_by_email(&email).await?.is_some() {
+            return Err(AppError::EmailTaken);
         }
-        Ok(claims)
-    }
+        let password_hash = self.passwords.hasher.hash(&password, Some(check)).await?;
 
-    async fn access_rejected(&self, reason: &str, user_id: Option<UserId>, ctx: &RequestContext) {
-        let key = format!("access:{}:{reason}", ctx.ip.as_deref().unwrap_or("-"));
-        let details = json!({ "reason": reason });
-        self.audit.record_deduped(&key, AuditAction::AccessTokenRejected, user_id, ctx, details).await;
-    }
-
-    /// Ends the session of this access token: the token and the session's
-    /// refresh token stop working.
-    pub async fn logout(&self, claims: &AccessClaims, ctx: &RequestContext) -> Result<(), AppError> {
-        let now = self.ports.clock.now();
-        self.ports.sessions.revoke(claims.session_id, now).await?;
-        let remaining = (claims.expires_at - now).max(Duration::seconds(1));
-        self.revocations.cache(&claims.token_id, remaining).await;
-        self.revocations.cache_session(claims.session_id).await;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new(),
+            email,
+            display_name,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            email_verified_at: None,
+        };
+        // The account and its verification mail (an outbox entry) are written
+        // together: a 201 always comes with its mail.
+        let verification = self.notices.link_request(LinkPurpose::Verification, &user.email, ctx)?;
+        match self.users.insert_promising(&user, &[verification], now).await {
+            Ok(()) => {}
+            // Lost a race with a concurrent registration of the same email.
+            Err(StoreError::Conflict(_)) => return Err(AppError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
         self.audit
-            .record(
-                AuditAction::Logout,
-                Some(claims.user_id),
-                ctx,
-                json!({ "session_id": claims.session_id }),
-            )
+            .record(AuditAction::UserRegistered, Some(user.id), ctx, json!({ "email": user.email.as_str() }))
             .await;
-        Ok(())
+        Ok(user)
     }
-
     pub async fn me(&self, user_id: UserId) -> Result<User, AppError> {
-        self.ports.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
+        self.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
     }
-
     /// Applies profile changes; the audit event carries previous and new values.
     pub async fn update_profile(
         &self,
@@ -82,7 +97,7 @@ impl AuthService {
         if changes.is_empty() {
             return Ok(before);
         }
-        let after = match self.ports.users.update_profile(user_id, &changes, self.ports.clock.now()).await {
+        let after = match self.users.update_profile(user_id, &changes, self.clock.now()).await {
             Err(StoreError::NotFound) => return Err(AppError::NotFound("user")),
             other => other?,
         };
@@ -103,7 +118,6 @@ impl AuthService {
             .await;
         Ok(after)
     }
-
     /// Changes the password after checking the current one; every other session
     /// of the user is revoked, the calling one survives.
     pub async fn change_password(
@@ -116,8 +130,8 @@ impl AuthService {
         let user = self.me(claims.user_id).await?;
         // Counted like a login: the current-password check is a password oracle.
         let (checked, _) =
-            self.counted_check(&user.email, Some(&user), current, "current_password", ctx).await?;
-        if checked == super::login::Checked::Mismatch {
+            self.passwords.counted_check(&user.email, Some(&user), current, "current_password", ctx).await?;
+        if checked == Checked::Mismatch {
             return Err(AppError::Validation(ValidationErrors::single(
                 "current_password",
                 "incorrect",
@@ -135,19 +149,18 @@ impl AuthService {
         }
         let context =
             super::strength_context(user.email.as_str(), user.display_name.as_ref().map(|d| d.as_str()));
-        let check = self.validate_new_password("new_password", new, context, errors).await?;
-        let hash = self.ports.hasher.hash(new, Some(check)).await?;
-        let now = self.ports.clock.now();
-        self.ports.users.set_password_hash(user.id, &hash, now).await?;
-        self.end_pending_links(&user).await?;
-        let revoked = self.revoke_user_sessions(&user, Some(claims.session_id)).await?;
-        self.security_alert(&user, crate::mail::SecurityEvent::PasswordChanged, ctx).await;
+        let check = self.passwords.validate_new_password("new_password", new, context, errors).await?;
+        let hash = self.passwords.hasher.hash(new, Some(check)).await?;
+        let now = self.clock.now();
+        self.users.set_password_hash(user.id, &hash, now).await?;
+        super::end_pending_links(self.one_time_tokens.as_ref(), self.clock.now(), &user).await?;
+        let revoked = self.issuer.revoke_user_sessions(&user, Some(claims.session_id)).await?;
+        self.notices.security_alert(&user, crate::mail::SecurityEvent::PasswordChanged, ctx).await;
         self.audit
             .record(AuditAction::PasswordChanged, Some(user.id), ctx, json!({ "revoked_sessions": revoked }))
             .await;
         Ok(())
     }
-
     /// The user's own security events, newest first.
     pub async fn activity(
         &self,
@@ -157,7 +170,7 @@ impl AuthService {
     ) -> Result<ActivityPage, AppError> {
         let limit = limit.clamp(1, 100);
         // One extra row tells whether another page exists.
-        let mut events = self.ports.audit.list_for_user(user_id, before, limit + 1).await?;
+        let mut events = self.audit_log.list_for_user(user_id, before, limit + 1).await?;
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events.last().map(|e| e.id)

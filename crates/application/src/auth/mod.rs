@@ -1,10 +1,20 @@
-//! The identity use cases: register, login, refresh, logout, profile, password.
+//! The identity use cases, one service per feature, each holding only the
+//! ports (and shared parts) it uses:
+//! - [`SignInService`]: password login, refresh rotation, logout, bearer checks;
+//! - [`AccountService`]: registration, profile, password change, activity;
+//! - [`MailedLinkService`]: verification, password reset, magic links.
+//!
+//! Parts they share: [`Passwords`] (policy, hasher, lockout counters),
+//! [`SessionIssuer`] (opening and ending sessions) and [`Notices`] (mail
+//! through the outbox, new-place detection). [`Identity::new`] is the
+//! composition root of this context.
 
 mod account;
-mod login;
+mod issuer;
+mod notices;
+mod passwords;
 mod recovery;
-mod refresh;
-mod register;
+mod sign_in;
 
 #[cfg(test)]
 mod tests;
@@ -15,14 +25,26 @@ use crate::ports::{
     PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
 use crate::revocation::Revocations;
+use portcullis_domain::one_time::TokenPurpose;
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::User;
 use std::sync::Arc;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
-pub use account::ActivityPage;
-pub use register::RegisterInput;
+pub use account::{AccountService, ActivityPage};
+pub use issuer::SessionIssuer;
+pub use notices::Notices;
+pub use passwords::Passwords;
+pub use recovery::MailedLinkService;
+pub use sign_in::{SignInService, SignInSettings};
+
+#[derive(Debug, Clone)]
+pub struct RegisterInput {
+    pub email: String,
+    pub password: Secret,
+    pub display_name: Option<String>,
+}
 
 /// Tunables of the identity use cases (from configuration).
 #[derive(Debug, Clone)]
@@ -64,7 +86,8 @@ impl Default for AuthSettings {
     }
 }
 
-/// Every port the identity use cases need.
+/// The ports of the identity context, handed to [`Identity::new`] only: each
+/// service keeps the ones it uses.
 #[derive(Clone)]
 pub struct AuthPorts {
     pub users: Arc<dyn UserRepository>,
@@ -79,6 +102,87 @@ pub struct AuthPorts {
     /// Where promised mail is recorded (relayed to the job queue).
     pub outbox: Arc<dyn Outbox>,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+}
+
+/// The identity services, built together from the context's ports.
+#[derive(Clone)]
+pub struct Identity {
+    pub sign_in: SignInService,
+    pub accounts: AccountService,
+    pub links: MailedLinkService,
+    /// The audit trail the services write to (also used by the http layer
+    /// for rate-limit events).
+    pub audit: AuditTrail,
+    /// Publishes the verification keys (JWKS).
+    pub keys: Arc<dyn AccessTokenIssuer>,
+}
+
+impl Identity {
+    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
+        let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
+        let revocations = Revocations::new(
+            ports.revocations.clone(),
+            ports.sessions.clone(),
+            ports.clock.clone(),
+            ports.access_tokens.ttl(),
+        );
+        let passwords = Passwords {
+            hasher: ports.hasher.clone(),
+            attempts: ports.attempts.clone(),
+            audit: audit.clone(),
+            policy: settings.password_policy.clone(),
+            lockout: settings.lockout,
+            account_lockout: settings.account_lockout,
+        };
+        let issuer = SessionIssuer {
+            sessions: ports.sessions.clone(),
+            access_tokens: ports.access_tokens.clone(),
+            token_generator: ports.token_generator.clone(),
+            clock: ports.clock.clone(),
+            revocations,
+            refresh_token_ttl: settings.refresh_token_ttl,
+        };
+        let notices = Notices {
+            outbox: ports.outbox.clone(),
+            audit_log: ports.audit.clone(),
+            clock: ports.clock.clone(),
+        };
+        Self {
+            sign_in: SignInService {
+                users: ports.users.clone(),
+                passwords: passwords.clone(),
+                issuer: issuer.clone(),
+                notices: notices.clone(),
+                audit: audit.clone(),
+                clock: ports.clock.clone(),
+                settings: SignInSettings {
+                    refresh_reuse_grace: settings.refresh_reuse_grace,
+                    require_email_verification: settings.require_email_verification,
+                },
+            },
+            accounts: AccountService {
+                users: ports.users.clone(),
+                passwords: passwords.clone(),
+                issuer: issuer.clone(),
+                notices: notices.clone(),
+                one_time_tokens: ports.one_time_tokens.clone(),
+                audit_log: ports.audit.clone(),
+                audit: audit.clone(),
+                clock: ports.clock.clone(),
+            },
+            links: MailedLinkService {
+                users: ports.users,
+                passwords,
+                issuer,
+                notices,
+                one_time_tokens: ports.one_time_tokens,
+                audit: audit.clone(),
+                clock: ports.clock,
+            },
+            audit,
+            keys: ports.access_tokens,
+        }
+    }
 }
 
 /// Access + refresh token, as login and refresh return them.
@@ -102,60 +206,14 @@ pub struct Refreshed {
     pub grace: bool,
 }
 
-#[derive(Clone)]
-pub struct AuthService {
-    ports: AuthPorts,
-    settings: AuthSettings,
-    audit: AuditTrail,
-    revocations: Revocations,
-}
-
-impl AuthService {
-    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
-        let audit = AuditTrail::new(ports.audit.clone(), ports.clock.clone());
-        let revocations = Revocations::new(
-            ports.revocations.clone(),
-            ports.sessions.clone(),
-            ports.clock.clone(),
-            ports.access_tokens.ttl(),
-        );
-        Self { ports, settings, audit, revocations }
-    }
-
-    pub fn settings(&self) -> &AuthSettings {
-        &self.settings
-    }
-
-    pub fn audit_trail(&self) -> &AuditTrail {
-        &self.audit
-    }
-
-    pub fn access_tokens(&self) -> &Arc<dyn AccessTokenIssuer> {
-        &self.ports.access_tokens
-    }
-
-    /// Checks a new password against every rule. `errors` carries failures
-    /// already found in other fields; if anything failed, the strength
-    /// estimate still runs (on the hashing pool) so the answer lists every
-    /// broken rule. On success, returns the check for `PasswordHasher::hash`.
-    pub(crate) async fn validate_new_password(
-        &self,
-        field: &'static str,
-        password: &Secret,
-        context: Vec<String>,
-        mut errors: portcullis_domain::ValidationErrors,
-    ) -> Result<crate::ports::StrengthCheck, crate::AppError> {
-        let policy = &self.settings.password_policy;
-        errors.extend(policy.check_rules(field, password));
-        let check = crate::ports::StrengthCheck { policy: policy.clone(), field, context };
-        if errors.is_empty() {
-            return Ok(check);
-        }
-        if password.expose().chars().count() <= policy.max_length {
-            errors.extend(self.ports.hasher.estimate(password, check).await?);
-        }
-        Err(crate::AppError::Validation(errors))
-    }
+/// A credential changed: reset and magic links mailed before stop working.
+pub(crate) async fn end_pending_links(
+    tokens: &dyn OneTimeTokenStore,
+    now: OffsetDateTime,
+    user: &User,
+) -> Result<(), crate::AppError> {
+    tokens.invalidate(user.id, &[TokenPurpose::PasswordReset, TokenPurpose::MagicLink], now).await?;
+    Ok(())
 }
 
 /// The account's own words, which make a password built from them weak.

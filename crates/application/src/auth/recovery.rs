@@ -3,12 +3,14 @@
 //! the same way after the same work (an outbox entry), and the `links` job
 //! mails only real accounts.
 
-use super::{AuthService, Authenticated};
+use super::notices::Notices;
+use super::passwords::Passwords;
+use super::{Authenticated, SessionIssuer};
+use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
-use crate::jobs::kinds;
-use crate::links::{LinkPurpose, LinkRequest};
-use crate::mail::{MailJob, MailTemplate, SecurityEvent};
-use crate::ports::{Consumed, OutboxMessage};
+use crate::links::LinkPurpose;
+use crate::mail::SecurityEvent;
+use crate::ports::{Clock, Consumed, OneTimeTokenStore, UserRepository};
 use portcullis_domain::ValidationErrors;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
@@ -16,32 +18,20 @@ use portcullis_domain::one_time::TokenPurpose;
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::user::{PasswordHash, User};
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
+use std::sync::Arc;
 
-impl AuthService {
-    /// Records a mail in the outbox (durable; relayed to the queue). A failure
-    /// is logged, not returned: the action that asked for the mail happened.
-    pub(crate) async fn enqueue_mail(&self, to: &str, template: MailTemplate) {
-        let payload = match serde_json::to_value(MailJob { to: to.to_owned(), template }) {
-            Ok(p) => p,
-            Err(error) => {
-                tracing::error!(%error, "could not encode mail job");
-                return;
-            }
-        };
-        let message = kinds::EMAIL_SEND.message(payload);
-        if let Err(error) = self.ports.outbox.add(&message, self.ports.clock.now()).await {
-            tracing::error!(%error, "could not record a mail in the outbox; it will not be sent");
-        }
-    }
+#[derive(Clone)]
+pub struct MailedLinkService {
+    pub users: Arc<dyn UserRepository>,
+    pub passwords: Passwords,
+    pub issuer: SessionIssuer,
+    pub notices: Notices,
+    pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    pub audit: AuditTrail,
+    pub clock: Arc<dyn Clock>,
+}
 
-    pub(crate) async fn security_alert(&self, user: &User, event: SecurityEvent, ctx: &RequestContext) {
-        let at = self.ports.clock.now().format(&Rfc3339).unwrap_or_default();
-        let template =
-            MailTemplate::SecurityAlert { name: display_name(user), event, ip: ctx.ip.clone(), at };
-        self.enqueue_mail(user.email.as_str(), template).await;
-    }
-
+impl MailedLinkService {
     /// Resend the verification link, mail a reset link or a sign-in link:
     /// one implementation for the three. The request is recorded in the
     /// outbox — the same work whether or not the address has an account —
@@ -52,23 +42,10 @@ impl AuthService {
         raw_email: &str,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
-        let message = self.link_request(purpose, &Email::parse(raw_email)?, ctx)?;
-        self.ports.outbox.add(&message, self.ports.clock.now()).await?;
+        let message = self.notices.link_request(purpose, &Email::parse(raw_email)?, ctx)?;
+        self.notices.outbox.add(&message, self.clock.now()).await?;
         Ok(())
     }
-
-    /// The outbox message of a mailed-link request.
-    pub(crate) fn link_request(
-        &self,
-        purpose: LinkPurpose,
-        email: &Email,
-        ctx: &RequestContext,
-    ) -> Result<OutboxMessage, AppError> {
-        let payload = serde_json::to_value(LinkRequest::new(purpose, email, ctx))
-            .map_err(|e| AppError::Internal(crate::Cause::context("could not encode a link request", e)))?;
-        Ok(kinds::SEND_LINK.message(payload))
-    }
-
     async fn consume(
         &self,
         purpose: TokenPurpose,
@@ -77,7 +54,6 @@ impl AuthService {
     ) -> Result<User, AppError> {
         self.redeem(purpose, token, true, ctx).await
     }
-
     /// The token's user; `spend` uses the token up, otherwise it only looks.
     /// A failure is audited (once a minute per source and purpose).
     async fn redeem(
@@ -96,7 +72,6 @@ impl AuthService {
         }
         result
     }
-
     async fn redeem_quietly(
         &self,
         purpose: TokenPurpose,
@@ -106,29 +81,25 @@ impl AuthService {
         if token.expose().is_empty() || token.expose().len() > 256 {
             return Err(AppError::InvalidToken);
         }
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let hash = TokenHash::of(token);
         let answer = if spend {
-            self.ports.one_time_tokens.consume(purpose, &hash, now).await?
+            self.one_time_tokens.consume(purpose, &hash, now).await?
         } else {
-            self.ports.one_time_tokens.peek(purpose, &hash, now).await?
+            self.one_time_tokens.peek(purpose, &hash, now).await?
         };
         match answer {
-            Consumed::Valid(user_id) => {
-                self.ports.users.find_by_id(user_id).await?.ok_or(AppError::InvalidToken)
-            }
+            Consumed::Valid(user_id) => self.users.find_by_id(user_id).await?.ok_or(AppError::InvalidToken),
             Consumed::Expired => Err(AppError::TokenExpired),
             Consumed::Invalid => Err(AppError::InvalidToken),
         }
     }
-
     pub async fn verify_email(&self, token: &Secret, ctx: &RequestContext) -> Result<User, AppError> {
         let user = self.consume(TokenPurpose::EmailVerification, token, ctx).await?;
-        let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
+        let user = self.users.mark_email_verified(user.id, self.clock.now()).await?;
         self.audit.record(AuditAction::EmailVerified, Some(user.id), ctx, json!({ "method": "link" })).await;
         Ok(user)
     }
-
     /// Sets a new password with a reset token: the policy is checked before the
     /// token is used up, every session is revoked, the lockout is lifted and a
     /// security alert goes out.
@@ -146,25 +117,26 @@ impl AuthService {
         let owner = self.redeem(TokenPurpose::PasswordReset, token, false, ctx).await?;
         let context =
             super::strength_context(owner.email.as_str(), owner.display_name.as_ref().map(|d| d.as_str()));
-        let check =
-            self.validate_new_password("new_password", new, context, ValidationErrors::default()).await?;
-        let hash = self.ports.hasher.hash(new, Some(check)).await?;
+        let check = self
+            .passwords
+            .validate_new_password("new_password", new, context, ValidationErrors::default())
+            .await?;
+        let hash = self.passwords.hasher.hash(new, Some(check)).await?;
         let user = self.consume(TokenPurpose::PasswordReset, token, ctx).await?;
-        let now = self.ports.clock.now();
-        self.ports.users.set_password_hash(user.id, &hash, now).await?;
-        self.end_pending_links(&user).await?;
-        let revoked = self.revoke_user_sessions(&user, None).await?;
+        let now = self.clock.now();
+        self.users.set_password_hash(user.id, &hash, now).await?;
+        super::end_pending_links(self.one_time_tokens.as_ref(), self.clock.now(), &user).await?;
+        let revoked = self.issuer.revoke_user_sessions(&user, None).await?;
         // The owner proved control of the mailbox: a lockout is lifted.
-        self.lift_lockout(&user.email, ctx).await?;
+        self.passwords.lift_lockout(&user.email, ctx).await?;
         // Following the link proved control of the mailbox.
-        self.ports.users.mark_email_verified(user.id, now).await?;
-        self.security_alert(&user, SecurityEvent::PasswordReset, ctx).await;
+        self.users.mark_email_verified(user.id, now).await?;
+        self.notices.security_alert(&user, SecurityEvent::PasswordReset, ctx).await;
         self.audit
             .record(AuditAction::PasswordReset, Some(user.id), ctx, json!({ "revoked_sessions": revoked }))
             .await;
         Ok(())
     }
-
     /// Signs in with a magic-link token; same answer as a password login.
     pub async fn verify_magic_link(
         &self,
@@ -175,31 +147,27 @@ impl AuthService {
         if user.email_verified_at.is_none() {
             self.end_unverified_past(&user, ctx).await?;
         }
-        let user = self.ports.users.mark_email_verified(user.id, self.ports.clock.now()).await?;
-        self.lift_lockout(&user.email, ctx).await?;
+        let user = self.users.mark_email_verified(user.id, self.clock.now()).await?;
+        self.passwords.lift_lockout(&user.email, ctx).await?;
         // A sign-in like any other: a new place gets the same alert.
-        if self.is_new_location(&user, ctx).await {
-            self.security_alert(&user, SecurityEvent::NewLogin, ctx).await;
+        if self.notices.is_new_location(&user, ctx).await {
+            self.notices.security_alert(&user, SecurityEvent::NewLogin, ctx).await;
         }
-        let tokens = self.start_session(&user, ctx).await?;
+        let tokens = self.issuer.start(&user, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
             .await;
         Ok(Authenticated { tokens, user })
     }
-
     /// The first proof of the address by a mailed sign-in link ends what the
     /// unverified past set up: whoever registered the address (perhaps not its
     /// owner) chose the password and opened the sessions. Every session is
     /// revoked and the password discarded; the owner sets one by reset.
     async fn end_unverified_past(&self, user: &User, ctx: &RequestContext) -> Result<(), AppError> {
-        let revoked = self.revoke_user_sessions(user, None).await?;
-        self.end_pending_links(user).await?;
+        let revoked = self.issuer.revoke_user_sessions(user, None).await?;
+        super::end_pending_links(self.one_time_tokens.as_ref(), self.clock.now(), user).await?;
         let had_password = user.password_hash.is_usable();
-        self.ports
-            .users
-            .set_password_hash(user.id, &PasswordHash::unusable(), self.ports.clock.now())
-            .await?;
+        self.users.set_password_hash(user.id, &PasswordHash::unusable(), self.clock.now()).await?;
         self.audit
             .record(
                 AuditAction::UnverifiedSetupDiscarded,
@@ -210,29 +178,4 @@ impl AuthService {
             .await;
         Ok(())
     }
-
-    /// A credential changed: reset and magic links mailed before stop working.
-    pub(crate) async fn end_pending_links(&self, user: &User) -> Result<(), AppError> {
-        let purposes = [TokenPurpose::PasswordReset, TokenPurpose::MagicLink];
-        self.ports.one_time_tokens.invalidate(user.id, &purposes, self.ports.clock.now()).await?;
-        Ok(())
-    }
-
-    /// Revokes the user's sessions (all, or all but `keep`) and their live
-    /// access tokens; returns how many.
-    pub(crate) async fn revoke_user_sessions(
-        &self,
-        user: &User,
-        keep: Option<portcullis_domain::ids::SessionId>,
-    ) -> Result<usize, AppError> {
-        let revoked = self.ports.sessions.revoke_all_for_user(user.id, keep, self.ports.clock.now()).await?;
-        for sid in &revoked {
-            self.revocations.cache_session(*sid).await;
-        }
-        Ok(revoked.len())
-    }
-}
-
-fn display_name(user: &User) -> Option<String> {
-    user.name_for_mail().map(str::to_owned)
 }

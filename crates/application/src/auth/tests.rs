@@ -53,11 +53,11 @@ impl Mocks {
         }
     }
 
-    fn service(mut self) -> AuthService {
+    fn service(mut self) -> Identity {
         self.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
-        AuthService::new(
+        Identity::new(
             AuthPorts {
                 users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
@@ -91,6 +91,7 @@ fn user() -> User {
 /// Logs ada in with some password through the mocks; the error it fails with.
 async fn login_error(m: Mocks) -> AppError {
     m.service()
+        .sign_in
         .login("ada@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err()
@@ -110,7 +111,7 @@ async fn register_race_on_insert_is_email_taken() {
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert_promising().returning(|_, _, _| Err(StoreError::Conflict("email")));
-    let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
+    let err = m.service().accounts.register(register_input(), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::EmailTaken), "{err:?}");
 }
 
@@ -123,7 +124,7 @@ async fn register_succeeds_when_the_audit_store_fails() {
     m.audit = MockAuditLog::new();
     // Registration is audited (the verification request is audited by its job); the write fails.
     m.audit.expect_append().times(1).returning(|_| Err(StoreError::Unavailable("db down".into())));
-    let user = m.service().register(register_input(), &RequestContext::default()).await.unwrap();
+    let user = m.service().accounts.register(register_input(), &RequestContext::default()).await.unwrap();
     assert_eq!(user.email.as_str(), "ada@example.com");
 }
 
@@ -194,6 +195,7 @@ async fn a_wrong_current_password_counts_like_a_failed_login() {
     };
     let err = m
         .service()
+        .accounts
         .change_password(
             &claims,
             &Secret::new("wrong"),
@@ -215,6 +217,7 @@ async fn login_unknown_email_burns_a_dummy_verification() {
     m.attempts.expect_lock().never();
     let err = m
         .service()
+        .sign_in
         .login("nobody@example.com", &Secret::new("whatever"), &RequestContext::default())
         .await
         .unwrap_err();
@@ -251,7 +254,7 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         .withf(move |id, ttl| id == sid && *ttl == Duration::minutes(15))
         .times(1)
         .returning(|_, _| Ok(()));
-    let err = m.service().refresh(&Secret::new("old"), &RequestContext::default()).await.unwrap_err();
+    let err = m.service().sign_in.refresh(&Secret::new("old"), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::RefreshTokenReused), "{err:?}");
 }
 
@@ -274,14 +277,14 @@ async fn registration_writes_its_verification_request_with_the_account() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.service().register(register_input(), &RequestContext::default()).await.unwrap();
+    m.service().accounts.register(register_input(), &RequestContext::default()).await.unwrap();
 
     // Both or neither: if they cannot be stored, the registration fails.
     let mut m = Mocks::new();
     m.users.expect_find_by_email().returning(|_| Ok(None));
     m.hasher.expect_hash().returning(|_, _| Ok(PasswordHash("$argon2id$h".into())));
     m.users.expect_insert_promising().returning(|_, _, _| Err(StoreError::Unavailable("db down".into())));
-    let err = m.service().register(register_input(), &RequestContext::default()).await.unwrap_err();
+    let err = m.service().accounts.register(register_input(), &RequestContext::default()).await.unwrap_err();
     assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
 }
 
@@ -306,13 +309,20 @@ async fn link_requests_do_the_same_work_for_every_address() {
         let service = m.service();
         match request {
             0 => service
+                .links
                 .request_mailed_link(LinkPurpose::PasswordReset, "ada@example.com", &ctx)
                 .await
                 .unwrap(),
-            1 => service.request_mailed_link(LinkPurpose::MagicLink, "ada@example.com", &ctx).await.unwrap(),
-            _ => {
-                service.request_mailed_link(LinkPurpose::Verification, "ada@example.com", &ctx).await.unwrap()
-            }
+            1 => service
+                .links
+                .request_mailed_link(LinkPurpose::MagicLink, "ada@example.com", &ctx)
+                .await
+                .unwrap(),
+            _ => service
+                .links
+                .request_mailed_link(LinkPurpose::Verification, "ada@example.com", &ctx)
+                .await
+                .unwrap(),
         }
         let message = recorded.lock().unwrap()[0].clone();
         assert_eq!(message.kind, "account.send_link");
@@ -331,6 +341,7 @@ async fn a_link_request_the_outbox_cannot_take_is_an_error() {
     m.outbox.expect_add().returning(|_, _| Err(StoreError::Unavailable("db down".into())));
     let err = m
         .service()
+        .links
         .request_mailed_link(LinkPurpose::PasswordReset, "ada@example.com", &RequestContext::default())
         .await
         .unwrap_err();
@@ -348,6 +359,7 @@ async fn an_overloaded_reset_keeps_the_link_usable() {
     m.one_time_tokens.expect_consume().never();
     let err = m
         .service()
+        .links
         .reset_password(
             &Secret::new("link-token"),
             &Secret::new("Velvet-Harbor-37#"),
@@ -389,7 +401,7 @@ async fn revocation_checks_fall_back_to_the_database() {
         m.access_tokens.expect_verify().returning(|_, _| Ok(claims()));
         m.revocations.expect_check().returning(|_| Err(StoreError::Unavailable("redis down".into())));
         m.sessions.expect_get().times(1).returning(move |_| Ok(Some(session(revoked))));
-        let result = m.service().authenticate("a.b.c", &RequestContext::default()).await;
+        let result = m.service().sign_in.authenticate("a.b.c", &RequestContext::default()).await;
         match revoked {
             true => assert!(matches!(result, Err(AppError::InvalidToken)), "{result:?}"),
             false => assert!(result.is_ok(), "{result:?}"),
@@ -402,7 +414,7 @@ async fn a_logout_survives_a_cache_outage() {
     let mut m = Mocks::new();
     m.sessions.expect_revoke().times(1).returning(|_, _| Ok(true));
     m.revocations.expect_revoke().returning(|_, _| Err(StoreError::Unavailable("redis down".into())));
-    m.service().logout(&claims(), &RequestContext::default()).await.unwrap();
+    m.service().sign_in.logout(&claims(), &RequestContext::default()).await.unwrap();
 }
 
 /// ASVS review #5: a hash made before normalisation (of the form as typed)
@@ -442,7 +454,8 @@ async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
             expires_in: Duration::minutes(15),
         })
     });
-    let ok = m.service().login("ada@example.com", &Secret::new(typed), &RequestContext::default()).await;
+    let ok =
+        m.service().sign_in.login("ada@example.com", &Secret::new(typed), &RequestContext::default()).await;
     assert!(ok.is_ok(), "{ok:?}");
 }
 
@@ -474,11 +487,11 @@ async fn authentication_refusals_are_audited_once_per_source() {
     m.one_time_tokens.expect_consume().returning(|_, _, _| Ok(Consumed::Invalid));
     let service = m.service();
     for _ in 0..5 {
-        let _ = service.refresh(&Secret::new("nope"), &from("203.0.113.5")).await;
-        let _ = service.authenticate("a.b.c", &from("203.0.113.5")).await;
-        let _ = service.verify_email(&Secret::new("nope"), &from("203.0.113.5")).await;
+        let _ = service.sign_in.refresh(&Secret::new("nope"), &from("203.0.113.5")).await;
+        let _ = service.sign_in.authenticate("a.b.c", &from("203.0.113.5")).await;
+        let _ = service.links.verify_email(&Secret::new("nope"), &from("203.0.113.5")).await;
     }
-    let _ = service.authenticate("a.b.c", &from("198.51.100.7")).await;
+    let _ = service.sign_in.authenticate("a.b.c", &from("198.51.100.7")).await;
     let events = events.lock().unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(

@@ -38,7 +38,7 @@ pub async fn register(
         password: Secret::new(body.password),
         display_name: body.display_name,
     };
-    let user = state.auth.register(input, &client.0).await?;
+    let user = state.accounts.register(input, &client.0).await?;
     state.metrics.registrations.inc();
     Ok(HttpResponse::Created().json(RegisterResponse { user: UserResponse::from(&user) }))
 }
@@ -65,15 +65,14 @@ pub async fn login(
     enforce_email(&req, &state, &body.email).await?;
     // Runs to its end even if the client hangs up: a counted attempt must
     // reach its verdict (or be given back), never be dropped half-way.
-    let auth = state.auth.clone();
-    let result =
-        actix_web::rt::spawn(
-            async move { auth.login(&body.email, &Secret::new(body.password), &client.0).await },
-        )
-        .await
-        .unwrap_or_else(|e| {
-            Err(AppError::Internal(portcullis_application::Cause::context("login task failed", e)))
-        });
+    let sign_in = state.sign_in.clone();
+    let result = actix_web::rt::spawn(async move {
+        sign_in.login(&body.email, &Secret::new(body.password), &client.0).await
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(AppError::Internal(portcullis_application::Cause::context("login task failed", e)))
+    });
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",
@@ -99,7 +98,7 @@ pub async fn refresh(
     client: Client,
     body: ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let refreshed = state.auth.refresh(&Secret::new(body.0.refresh_token), &client.0).await?;
+    let refreshed = state.sign_in.refresh(&Secret::new(body.0.refresh_token), &client.0).await?;
     let mut response = HttpResponse::Ok();
     if refreshed.grace {
         response.insert_header(("X-Refresh-Reuse", "grace"));
@@ -121,7 +120,7 @@ pub async fn logout(
     user: AuthUser,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.logout(&user.0, &client.0).await?;
+    state.sign_in.logout(&user.0, &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -135,6 +134,6 @@ pub async fn logout(
     )
 )]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let user = state.auth.me(user.0.user_id).await?;
+    let user = state.accounts.me(user.0.user_id).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&user)))
 }

@@ -25,7 +25,7 @@ async fn mail_link(
     body: &EmailRequest,
 ) -> Result<HttpResponse, ApiError> {
     enforce_email(req, state, &body.email).await?;
-    state.auth.request_mailed_link(purpose, &body.email, &client.0).await?;
+    state.links.request_mailed_link(purpose, &body.email, &client.0).await?;
     Ok(HttpResponse::Accepted().json(AcceptedResponse::MAIL))
 }
 
@@ -43,7 +43,7 @@ pub async fn verify_email(
     client: Client,
     body: ValidJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.auth.verify_email(&Secret::new(body.0.token), &client.0).await?;
+    let user = state.links.verify_email(&Secret::new(body.0.token), &client.0).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&user)))
 }
 
@@ -100,7 +100,7 @@ pub async fn reset_password(
     body: ValidJson<ResetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    state.auth.reset_password(&Secret::new(body.token), &Secret::new(body.new_password), &client.0).await?;
+    state.links.reset_password(&Secret::new(body.token), &Secret::new(body.new_password), &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -136,7 +136,7 @@ pub async fn verify_magic_link(
     client: Client,
     body: ValidJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let authenticated = state.auth.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
+    let authenticated = state.links.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
     state.metrics.logins.with_label_values(&["success"]).inc();
     Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
 }

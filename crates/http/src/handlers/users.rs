@@ -36,7 +36,7 @@ pub async fn update_me(
         Some(Some(raw)) => Some(Some(DisplayName::parse(&raw)?)),
     };
     let updated =
-        state.auth.update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0).await?;
+        state.accounts.update_profile(user.0.user_id, ProfileChanges { display_name }, &client.0).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
 }
 
@@ -60,10 +60,10 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     // Runs to its end even if the client hangs up (a counted password check).
-    let auth = state.auth.clone();
+    let accounts = state.accounts.clone();
     actix_web::rt::spawn(async move {
         let (current, new) = (Secret::new(body.current_password), Secret::new(body.new_password));
-        auth.change_password(&user.0, &current, &new, &client.0).await
+        accounts.change_password(&user.0, &current, &new, &client.0).await
     })
     .await
     .unwrap_or_else(|e| {
@@ -91,7 +91,7 @@ pub async fn activity(
     let query = query.into_inner();
     query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
     let page = state
-        .auth
+        .accounts
         .activity(user.0.user_id, query.cursor.map(AuditEventId), query.limit.unwrap_or(20))
         .await?;
     Ok(HttpResponse::Ok().json(ActivityResponse::from(&page)))
