@@ -134,3 +134,35 @@ fn application_errors_carry_causes_not_strings() {
     }
     assert!(offenders.is_empty(), "String error payloads: {offenders:#?}");
 }
+
+/// A contract case that is written but not listed in its suite's macro would
+/// silently never run: every `pub async fn` of a contract module must be
+/// listed in `contract/mod.rs`.
+#[test]
+fn every_contract_case_is_registered() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infrastructure/src/contract");
+    let registry = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let listed: BTreeSet<&str> = registry
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut unlisted = Vec::new();
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "mod.rs") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            if let Some(rest) = line.strip_prefix("pub async fn ") {
+                let name = rest.split('(').next().unwrap();
+                cases += 1;
+                if !listed.contains(name) {
+                    unlisted.push(format!("{}: {name}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(cases > 40, "found only {cases} contract cases");
+    assert!(unlisted.is_empty(), "contract cases that never run: {unlisted:#?}");
+}
