@@ -58,7 +58,7 @@ pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let app = build(&config, Overrides { clock: Some(clock.clone()) }).await.expect("application builds");
     let jobs = app.state.jobs.clone();
-    if config.worker.in_process {
+    if config.jobs.in_process {
         // Runs for the rest of the test; the runtime ends it.
         std::mem::forget(app.worker.start());
     }

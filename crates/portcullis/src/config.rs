@@ -17,51 +17,123 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The whole configuration, in sections. Each section reads its own
+/// variables; every bad variable of every section is reported together.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub tokens: TokenConfig,
+    pub passwords: PasswordConfig,
+    pub limits: LimitConfig,
+    pub accounts: AccountConfig,
+    pub mail: MailConfig,
+    pub jobs: WorkerConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where users, sessions, the audit log and the outbox live: chosen here,
+/// once, from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelationalBackend {
+    /// In this process; lost when it stops.
+    Memory,
+    Postgres {
+        url: String,
+    },
+}
+
+/// Where rate limits, lockout counters, the revocation cache and the job
+/// queue live: chosen here, once, from `REDIS_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedBackend {
+    /// In this process; not shared with other instances.
+    Memory,
+    Redis {
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
     pub host: String,
     pub port: u16,
     pub workers: usize,
-    pub database_url: Option<String>,
-    pub database_pool_size: usize,
-    pub redis_url: Option<String>,
-    pub redis_key_prefix: String,
-    pub jwt_algorithm: SigningAlgorithm,
-    pub jwt_private_key_path: Option<String>,
-    /// Public keys that verify but do not sign (rotation), `JWT_PREVIOUS_PUBLIC_KEYS`.
-    pub jwt_previous_public_keys: Vec<String>,
-    pub jwt_issuer: String,
-    pub jwt_audience: String,
-    pub access_token_ttl: Duration,
-    pub refresh_token_ttl: Duration,
-    pub refresh_reuse_grace: Duration,
-    pub password_policy: PasswordPolicy,
-    pub argon2: Argon2Params,
-    /// `PASSWORD_PEPPER` (+ `PASSWORD_PEPPER_ID`) and `PASSWORD_PREVIOUS_PEPPERS`.
-    pub peppers: Peppers,
-    pub max_hash_concurrency: usize,
-    pub hash_queue_size: usize,
-    pub rate_limit_window: Duration,
-    pub rate_limit_max_requests: u32,
-    pub rate_limit_auth_window: Duration,
-    pub rate_limit_auth_max_requests: u32,
-    /// Peers whose proxy headers are believed (`TRUSTED_PROXIES`, plus
-    /// loopback for the deprecated `TRUST_PROXY_HEADERS=true`).
-    pub trusted_proxies: TrustedProxies,
-    /// `TRUST_PROXY_HEADERS` was set (deprecated; warned about at start).
-    pub legacy_trust_proxy_headers: bool,
-    pub login_lockout_threshold: u32,
-    pub login_lockout_duration: Duration,
-    /// Account-wide bound across sources (`LOGIN_ACCOUNT_LOCKOUT_*`).
-    pub login_account_lockout_threshold: u32,
-    pub login_account_lockout_window: Duration,
     pub json_body_limit: usize,
     /// Time to receive a request's head (`REQUEST_HEADER_TIMEOUT`).
     pub request_header_timeout: Duration,
     /// Time to receive a request's body (`REQUEST_BODY_TIMEOUT`).
     pub request_body_timeout: Duration,
-    pub log_level: String,
-    pub log_format: LogFormat,
+    /// Peers whose proxy headers are believed (`TRUSTED_PROXIES`, plus
+    /// loopback for the deprecated `TRUST_PROXY_HEADERS=true`).
+    pub trusted_proxies: TrustedProxies,
+    /// `TRUST_PROXY_HEADERS` was set (deprecated; warned about at start).
+    pub legacy_trust_proxy_headers: bool,
+    /// When set, `/metrics` requires `Authorization: Bearer <it>`.
+    pub metrics_bearer_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub backend: RelationalBackend,
+    pub pool_size: usize,
+}
+
+impl DatabaseConfig {
+    /// The PostgreSQL URL, when that is the backend.
+    pub fn url(&self) -> Option<&str> {
+        match &self.backend {
+            RelationalBackend::Postgres { url } => Some(url),
+            RelationalBackend::Memory => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub backend: SharedBackend,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub algorithm: SigningAlgorithm,
+    pub private_key_path: Option<String>,
+    /// Public keys that verify but do not sign (rotation), `JWT_PREVIOUS_PUBLIC_KEYS`.
+    pub previous_public_keys: Vec<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub policy: PasswordPolicy,
+    pub argon2: Argon2Params,
+    /// `PASSWORD_PEPPER` (+ `PASSWORD_PEPPER_ID`) and `PASSWORD_PREVIOUS_PEPPERS`.
+    pub peppers: Peppers,
+    pub max_hash_concurrency: usize,
+    pub hash_queue_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LimitConfig {
+    pub window: Duration,
+    pub max_requests: u32,
+    pub auth_window: Duration,
+    pub auth_max_requests: u32,
+    pub lockout_threshold: u32,
+    pub lockout_duration: Duration,
+    /// Account-wide bound across sources (`LOGIN_ACCOUNT_LOCKOUT_*`).
+    pub account_lockout_threshold: u32,
+    pub account_lockout_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
     pub app_base_url: String,
     pub require_email_verification: bool,
     /// Sign-in by mailed link (`MAGIC_LINK_ENABLED`; off: its routes answer 404).
@@ -69,13 +141,21 @@ pub struct Config {
     /// How long a magic link works (`MAGIC_LINK_TTL`, default 10m).
     pub magic_link_ttl: Duration,
     pub admin_emails: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `None`: mail goes to the in-memory outbox.
     pub smtp: Option<SmtpConfig>,
-    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    pub log_level: String,
+    pub log_format: LogFormat,
     /// OTLP/HTTP collector base URL; traces go to `{it}/v1/traces`.
     pub otlp_endpoint: Option<String>,
     pub otel_service_name: String,
-    /// When set, `/metrics` requires `Authorization: Bearer <it>`.
-    pub metrics_bearer_token: Option<Secret>,
 }
 
 /// Background workers (`portcullis worker`, or in-process with `serve`).
@@ -226,9 +306,139 @@ impl Config {
     /// From any lookup (tests pass a map).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut r = Reader { get, problems: Vec::new() };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let port = r.number("PORT", 8080u16, 0);
-        let password_policy = PasswordPolicy {
+        let server = ServerConfig::read(&mut r);
+        let database = DatabaseConfig::read(&mut r);
+        let redis = RedisConfig::read(&mut r);
+        let tokens = TokenConfig::read(&mut r);
+        let passwords = PasswordConfig::read(&mut r);
+        let limits = LimitConfig::read(&mut r);
+        let accounts = AccountConfig::read(&mut r, server.port);
+        let mail = MailConfig::read(&mut r);
+        let jobs = WorkerConfig::read(&mut r, &redis.backend);
+        let telemetry = TelemetryConfig::read(&mut r);
+        // Rules across sections.
+        // Asked of the variable itself: a malformed DATABASE_URL is still a
+        // database the operator meant to use.
+        if tokens.private_key_path.is_none() && r.raw("DATABASE_URL").is_some() {
+            r.problems.push(
+                "JWT_PRIVATE_KEY_PATH: required when DATABASE_URL is set (a generated key would log everyone out at each restart)"
+                    .into(),
+            );
+        }
+        let config =
+            Config { server, database, redis, tokens, passwords, limits, accounts, mail, jobs, telemetry };
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
+    }
+
+    /// True when nothing is persisted (no PostgreSQL).
+    pub fn in_memory(&self) -> bool {
+        self.database.backend == RelationalBackend::Memory
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl ServerConfig {
+    fn read(r: &mut Reader) -> Self {
+        let mut trusted_proxies =
+            r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse_list);
+        let legacy_trust_proxy_headers = r.raw("TRUST_PROXY_HEADERS").is_some();
+        if r.flag("TRUST_PROXY_HEADERS", false) {
+            trusted_proxies.extend(TrustedProxies::loopback());
+        }
+        let metrics_bearer_token = r.raw("METRICS_BEARER_TOKEN").map(Secret::new);
+        if metrics_bearer_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            r.problems.push("METRICS_BEARER_TOKEN: must be at least 16 characters".into());
+        }
+        Self {
+            host: r.text("HOST", "0.0.0.0"),
+            port: r.number("PORT", 8080u16, 0),
+            workers: r.number("WORKERS", cores(), 1),
+            json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
+            request_header_timeout: r.duration(
+                "REQUEST_HEADER_TIMEOUT",
+                Duration::seconds(5),
+                Duration::milliseconds(100),
+            ),
+            request_body_timeout: r.duration(
+                "REQUEST_BODY_TIMEOUT",
+                Duration::seconds(10),
+                Duration::milliseconds(100),
+            ),
+            trusted_proxies,
+            legacy_trust_proxy_headers,
+            metrics_bearer_token,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    fn read(r: &mut Reader) -> Self {
+        let backend = match r.raw("DATABASE_URL") {
+            None => RelationalBackend::Memory,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                RelationalBackend::Postgres { url }
+            }
+            Some(_) => {
+                r.problems.push("DATABASE_URL: must start with postgres:// or postgresql://".into());
+                RelationalBackend::Memory
+            }
+        };
+        Self { backend, pool_size: r.number("DATABASE_POOL_SIZE", 10usize, 1) }
+    }
+}
+
+impl RedisConfig {
+    fn read(r: &mut Reader) -> Self {
+        let backend = match r.raw("REDIS_URL") {
+            None => SharedBackend::Memory,
+            Some(url) if ["redis://", "rediss://", "unix://"].iter().any(|s| url.starts_with(s)) => {
+                SharedBackend::Redis { url }
+            }
+            Some(_) => {
+                r.problems.push("REDIS_URL: must start with redis://, rediss:// or unix://".into());
+                SharedBackend::Memory
+            }
+        };
+        Self { backend, key_prefix: r.text("REDIS_KEY_PREFIX", "portcullis:") }
+    }
+}
+
+impl TokenConfig {
+    fn read(r: &mut Reader) -> Self {
+        Self {
+            algorithm: r.parsed("JWT_ALGORITHM", SigningAlgorithm::EdDsa, |v| v.parse()),
+            private_key_path: r.raw("JWT_PRIVATE_KEY_PATH"),
+            previous_public_keys: r
+                .raw("JWT_PREVIOUS_PUBLIC_KEYS")
+                .map(|list| list.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default(),
+            issuer: r.text("JWT_ISSUER", "portcullis"),
+            audience: r.text("JWT_AUDIENCE", "portcullis"),
+            access_token_ttl: r.duration(
+                "JWT_ACCESS_TOKEN_EXPIRY",
+                Duration::minutes(15),
+                Duration::seconds(1),
+            ),
+            refresh_token_ttl: r.duration(
+                "JWT_REFRESH_TOKEN_EXPIRY",
+                Duration::days(7),
+                Duration::seconds(1),
+            ),
+            refresh_reuse_grace: r.duration(
+                "REFRESH_TOKEN_REUSE_GRACE",
+                Duration::seconds(10),
+                Duration::ZERO,
+            ),
+        }
+    }
+}
+
+impl PasswordConfig {
+    fn read(r: &mut Reader) -> Self {
+        let policy = PasswordPolicy {
             min_length: r.number("PASSWORD_MIN_LENGTH", 12usize, PasswordPolicy::LOWEST_MIN_LENGTH),
             max_length: r.number("PASSWORD_MAX_LENGTH", 128usize, PasswordPolicy::LOWEST_MAX_LENGTH),
             require_uppercase: r.flag("PASSWORD_REQUIRE_UPPERCASE", false),
@@ -237,13 +447,13 @@ impl Config {
             require_special: r.flag("PASSWORD_REQUIRE_SPECIAL", false),
             min_strength: r.number("PASSWORD_MIN_STRENGTH", 3u8, 0),
         };
-        if password_policy.min_length > password_policy.max_length {
+        if policy.min_length > policy.max_length {
             r.problems.push("PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH".into());
         }
-        if password_policy.max_length > 1024 {
+        if policy.max_length > 1024 {
             r.problems.push("PASSWORD_MAX_LENGTH: must be at most 1024".into());
         }
-        if password_policy.min_strength > 4 {
+        if policy.min_strength > 4 {
             r.problems.push("PASSWORD_MIN_STRENGTH: must be between 0 and 4".into());
         }
         let argon2 = Argon2Params {
@@ -251,7 +461,6 @@ impl Config {
             iterations: r.number("ARGON2_ITERATIONS", Argon2Params::OWASP.iterations, 1),
             parallelism: r.number("ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism, 1),
         };
-        let max_hash_concurrency = r.number("MAX_HASH_CONCURRENCY", cores, 1);
         let mut peppers = Peppers::default();
         if let Some(secret) = r.raw("PASSWORD_PEPPER") {
             let id = r.text("PASSWORD_PEPPER_ID", "1");
@@ -271,63 +480,96 @@ impl Config {
                     .push("PASSWORD_PREVIOUS_PEPPERS: expected id:secret pairs, comma-separated".into()),
             }
         }
-        let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| match v.to_ascii_lowercase().as_str() {
-            "json" => Ok(LogFormat::Json),
-            "pretty" => Ok(LogFormat::Pretty),
-            other => Err(format!("expected json or pretty, got {other:?}")),
-        });
-        let log_level = r.text("LOG_LEVEL", "info");
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            r.problems.push(format!("LOG_LEVEL: not a valid level or filter: {log_level:?}"));
+        let max_hash_concurrency = r.number("MAX_HASH_CONCURRENCY", cores(), 1);
+        Self {
+            policy,
+            argon2,
+            peppers,
+            max_hash_concurrency,
+            hash_queue_size: r.number("HASH_QUEUE_SIZE", max_hash_concurrency * 16, 0),
         }
-        let database_url = r.raw("DATABASE_URL");
-        if database_url
-            .as_deref()
-            .is_some_and(|url| !(url.starts_with("postgres://") || url.starts_with("postgresql://")))
-        {
-            r.problems.push("DATABASE_URL: must start with postgres:// or postgresql://".into());
+    }
+}
+
+impl LimitConfig {
+    fn read(r: &mut Reader) -> Self {
+        Self {
+            window: r.millis("RATE_LIMIT_WINDOW_MS", 60_000),
+            max_requests: r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1),
+            auth_window: r.millis("RATE_LIMIT_AUTH_WINDOW_MS", 900_000),
+            auth_max_requests: r.number("RATE_LIMIT_AUTH_MAX_REQUESTS", 5u32, 1),
+            lockout_threshold: r.number("LOGIN_LOCKOUT_THRESHOLD", 5u32, 1),
+            lockout_duration: r.duration(
+                "LOGIN_LOCKOUT_DURATION",
+                Duration::minutes(15),
+                Duration::seconds(1),
+            ),
+            account_lockout_threshold: r.number("LOGIN_ACCOUNT_LOCKOUT_THRESHOLD", 50u32, 1),
+            account_lockout_window: r.duration(
+                "LOGIN_ACCOUNT_LOCKOUT_WINDOW",
+                Duration::hours(1),
+                Duration::seconds(1),
+            ),
         }
-        let redis_url = r.raw("REDIS_URL");
-        if redis_url.as_deref().is_some_and(|url| {
-            !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
-        }) {
-            r.problems.push("REDIS_URL: must start with redis://, rediss:// or unix://".into());
+    }
+}
+
+impl AccountConfig {
+    fn read(r: &mut Reader, port: u16) -> Self {
+        let app_base_url = r.text("APP_BASE_URL", &format!("http://localhost:{port}"));
+        if !(app_base_url.starts_with("http://") || app_base_url.starts_with("https://")) {
+            r.problems.push("APP_BASE_URL: must start with http:// or https://".into());
         }
-        let jwt_private_key_path = r.raw("JWT_PRIVATE_KEY_PATH");
-        if jwt_private_key_path.is_none() && database_url.is_some() {
-            r.problems.push(
-                "JWT_PRIVATE_KEY_PATH: required when DATABASE_URL is set (a generated key would log everyone out at each restart)"
-                    .into(),
-            );
+        let magic_link_ttl = r.duration("MAGIC_LINK_TTL", Duration::minutes(10), Duration::minutes(1));
+        if magic_link_ttl > Duration::hours(1) {
+            r.problems
+                .push("MAGIC_LINK_TTL: must be at most 1h (a sign-in link is a bearer credential)".into());
         }
-        let smtp = r.raw("SMTP_HOST").map(|host| SmtpConfig {
-            host,
-            port: 0,
-            username: r.raw("SMTP_USERNAME"),
-            password: r.raw("SMTP_PASSWORD").map(Secret::new),
-            tls: SmtpTls::StartTls,
-            from: String::new(),
-            timeout: std::time::Duration::ZERO,
-            pool_size: 0,
-            ca_cert_path: None,
-        });
-        let smtp = smtp.map(|mut s| {
-            s.tls = r.parsed("SMTP_TLS", SmtpTls::StartTls, |v| v.parse());
-            let default_port = match s.tls {
-                SmtpTls::None => 25,
-                SmtpTls::StartTls => 587,
-                SmtpTls::Tls => 465,
-            };
-            s.port = r.number("SMTP_PORT", default_port, 1);
-            s.from = r.text("EMAIL_FROM", "Portcullis <no-reply@localhost>");
-            let timeout = r.duration("SMTP_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
-            s.timeout = std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64);
-            s.pool_size = r.number("SMTP_POOL_SIZE", 4u32, 1);
-            s.ca_cert_path = r.raw("SMTP_CA_CERT");
-            s
-        });
-        let redis_configured = redis_url.is_some();
-        let worker = WorkerConfig {
+        Self {
+            app_base_url,
+            require_email_verification: r.flag("REQUIRE_EMAIL_VERIFICATION", false),
+            magic_link_enabled: r.flag("MAGIC_LINK_ENABLED", true),
+            magic_link_ttl,
+            admin_emails: r
+                .raw("ADMIN_EMAILS")
+                .map(|list| {
+                    list.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl MailConfig {
+    fn read(r: &mut Reader) -> Self {
+        let Some(host) = r.raw("SMTP_HOST") else { return Self { smtp: None } };
+        let tls = r.parsed("SMTP_TLS", SmtpTls::StartTls, |v| v.parse());
+        let default_port = match tls {
+            SmtpTls::None => 25,
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+        };
+        let timeout = r.duration("SMTP_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
+        Self {
+            smtp: Some(SmtpConfig {
+                host,
+                port: r.number("SMTP_PORT", default_port, 1),
+                username: r.raw("SMTP_USERNAME"),
+                password: r.raw("SMTP_PASSWORD").map(Secret::new),
+                tls,
+                from: r.text("EMAIL_FROM", "Portcullis <no-reply@localhost>"),
+                timeout: std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64),
+                pool_size: r.number("SMTP_POOL_SIZE", 4u32, 1),
+                ca_cert_path: r.raw("SMTP_CA_CERT"),
+            }),
+        }
+    }
+}
+
+impl WorkerConfig {
+    fn read(r: &mut Reader, shared: &SharedBackend) -> Self {
+        let redis_configured = *shared != SharedBackend::Memory;
+        let worker = Self {
             concurrency: r.number("WORKER_CONCURRENCY", 4usize, 1),
             visibility_timeout: r.duration(
                 "JOB_VISIBILITY_TIMEOUT",
@@ -353,118 +595,32 @@ impl Config {
                     .into(),
             );
         }
-        let admin_emails: Vec<String> = r
-            .raw("ADMIN_EMAILS")
-            .map(|list| list.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect())
-            .unwrap_or_default();
-        let app_base_url = r.text("APP_BASE_URL", &format!("http://localhost:{port}"));
-        if !(app_base_url.starts_with("http://") || app_base_url.starts_with("https://")) {
-            r.problems.push("APP_BASE_URL: must start with http:// or https://".into());
+        worker
+    }
+}
+
+impl TelemetryConfig {
+    fn read(r: &mut Reader) -> Self {
+        let log_format = r.parsed("LOG_FORMAT", LogFormat::Json, |v| match v.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            other => Err(format!("expected json or pretty, got {other:?}")),
+        });
+        let log_level = r.text("LOG_LEVEL", "info");
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            r.problems.push(format!("LOG_LEVEL: not a valid level or filter: {log_level:?}"));
         }
         let otlp_endpoint = r.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
         if otlp_endpoint.as_deref().is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
         {
             r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: must start with http:// or https://".into());
         }
-        let mut trusted_proxies =
-            r.parsed("TRUSTED_PROXIES", TrustedProxies::default(), TrustedProxies::parse_list);
-        let legacy_trust_proxy_headers = r.raw("TRUST_PROXY_HEADERS").is_some();
-        if r.flag("TRUST_PROXY_HEADERS", false) {
-            trusted_proxies.extend(TrustedProxies::loopback());
-        }
-        let magic_link_ttl = r.duration("MAGIC_LINK_TTL", Duration::minutes(10), Duration::minutes(1));
-        if magic_link_ttl > Duration::hours(1) {
-            r.problems
-                .push("MAGIC_LINK_TTL: must be at most 1h (a sign-in link is a bearer credential)".into());
-        }
-        let metrics_bearer_token = r.raw("METRICS_BEARER_TOKEN").map(Secret::new);
-        if metrics_bearer_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
-            r.problems.push("METRICS_BEARER_TOKEN: must be at least 16 characters".into());
-        }
-        let config = Config {
-            host: r.text("HOST", "0.0.0.0"),
-            port,
-            workers: r.number("WORKERS", cores, 1),
-            database_pool_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
-            database_url,
-            redis_key_prefix: r.text("REDIS_KEY_PREFIX", "portcullis:"),
-            redis_url,
-            jwt_algorithm: r.parsed("JWT_ALGORITHM", SigningAlgorithm::EdDsa, |v| v.parse()),
-            jwt_private_key_path,
-            jwt_previous_public_keys: r
-                .raw("JWT_PREVIOUS_PUBLIC_KEYS")
-                .map(|list| list.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
-                .unwrap_or_default(),
-            jwt_issuer: r.text("JWT_ISSUER", "portcullis"),
-            jwt_audience: r.text("JWT_AUDIENCE", "portcullis"),
-            access_token_ttl: r.duration(
-                "JWT_ACCESS_TOKEN_EXPIRY",
-                Duration::minutes(15),
-                Duration::seconds(1),
-            ),
-            refresh_token_ttl: r.duration(
-                "JWT_REFRESH_TOKEN_EXPIRY",
-                Duration::days(7),
-                Duration::seconds(1),
-            ),
-            refresh_reuse_grace: r.duration(
-                "REFRESH_TOKEN_REUSE_GRACE",
-                Duration::seconds(10),
-                Duration::ZERO,
-            ),
-            password_policy,
-            argon2,
-            peppers,
-            max_hash_concurrency,
-            hash_queue_size: r.number("HASH_QUEUE_SIZE", max_hash_concurrency * 16, 0),
-            rate_limit_window: r.millis("RATE_LIMIT_WINDOW_MS", 60_000),
-            rate_limit_max_requests: r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1),
-            rate_limit_auth_window: r.millis("RATE_LIMIT_AUTH_WINDOW_MS", 900_000),
-            rate_limit_auth_max_requests: r.number("RATE_LIMIT_AUTH_MAX_REQUESTS", 5u32, 1),
-            trusted_proxies,
-            legacy_trust_proxy_headers,
-            login_lockout_threshold: r.number("LOGIN_LOCKOUT_THRESHOLD", 5u32, 1),
-            login_lockout_duration: r.duration(
-                "LOGIN_LOCKOUT_DURATION",
-                Duration::minutes(15),
-                Duration::seconds(1),
-            ),
-            login_account_lockout_threshold: r.number("LOGIN_ACCOUNT_LOCKOUT_THRESHOLD", 50u32, 1),
-            login_account_lockout_window: r.duration(
-                "LOGIN_ACCOUNT_LOCKOUT_WINDOW",
-                Duration::hours(1),
-                Duration::seconds(1),
-            ),
-            json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
-            request_header_timeout: r.duration(
-                "REQUEST_HEADER_TIMEOUT",
-                Duration::seconds(5),
-                Duration::milliseconds(100),
-            ),
-            request_body_timeout: r.duration(
-                "REQUEST_BODY_TIMEOUT",
-                Duration::seconds(10),
-                Duration::milliseconds(100),
-            ),
+        Self {
             log_level,
             log_format,
-            app_base_url,
-            require_email_verification: r.flag("REQUIRE_EMAIL_VERIFICATION", false),
-            magic_link_enabled: r.flag("MAGIC_LINK_ENABLED", true),
-            magic_link_ttl,
-            admin_emails,
-            smtp,
-            worker,
             otlp_endpoint,
             otel_service_name: r.text("OTEL_SERVICE_NAME", "portcullis"),
-            metrics_bearer_token,
-        };
-        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
-    }
-
-    /// True when nothing is persisted (no PostgreSQL).
-    pub fn in_memory(&self) -> bool {
-        self.database_url.is_none()
+        }
     }
 }
 
@@ -482,16 +638,16 @@ mod tests {
     #[test]
     fn defaults_match_the_documentation() {
         let c = load(&[]).unwrap();
-        assert_eq!(c.port, 8080);
-        assert_eq!(c.access_token_ttl, Duration::minutes(15));
-        assert_eq!(c.refresh_token_ttl, Duration::days(7));
-        assert_eq!(c.refresh_reuse_grace, Duration::seconds(10));
-        assert_eq!(c.password_policy, PasswordPolicy::default());
-        assert_eq!((c.rate_limit_window, c.rate_limit_max_requests), (Duration::minutes(1), 100));
-        assert_eq!((c.rate_limit_auth_window, c.rate_limit_auth_max_requests), (Duration::minutes(15), 5));
-        assert_eq!((c.login_lockout_threshold, c.login_lockout_duration), (5, Duration::minutes(15)));
-        assert_eq!(c.argon2, Argon2Params::OWASP);
-        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.server.port, 8080);
+        assert_eq!(c.tokens.access_token_ttl, Duration::minutes(15));
+        assert_eq!(c.tokens.refresh_token_ttl, Duration::days(7));
+        assert_eq!(c.tokens.refresh_reuse_grace, Duration::seconds(10));
+        assert_eq!(c.passwords.policy, PasswordPolicy::default());
+        assert_eq!((c.limits.window, c.limits.max_requests), (Duration::minutes(1), 100));
+        assert_eq!((c.limits.auth_window, c.limits.auth_max_requests), (Duration::minutes(15), 5));
+        assert_eq!((c.limits.lockout_threshold, c.limits.lockout_duration), (5, Duration::minutes(15)));
+        assert_eq!(c.passwords.argon2, Argon2Params::OWASP);
+        assert_eq!(c.telemetry.log_format, LogFormat::Json);
         assert!(c.in_memory());
     }
 
@@ -533,12 +689,12 @@ mod tests {
     #[test]
     fn the_deprecated_proxy_flag_means_loopback() {
         let c = load(&[("TRUST_PROXY_HEADERS", "true")]).unwrap();
-        assert!(c.legacy_trust_proxy_headers);
-        assert_eq!(c.trusted_proxies, TrustedProxies::loopback());
+        assert!(c.server.legacy_trust_proxy_headers);
+        assert_eq!(c.server.trusted_proxies, TrustedProxies::loopback());
         let c = load(&[("TRUSTED_PROXIES", "10.0.0.0/8")]).unwrap();
-        assert!(!c.legacy_trust_proxy_headers);
-        assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
-        assert!(!c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(!c.server.legacy_trust_proxy_headers);
+        assert!(c.server.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+        assert!(!c.server.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
     }
 
     #[test]
@@ -551,12 +707,33 @@ mod tests {
         assert_eq!(dot.path.as_deref(), Some(file.as_path()));
         let env: HashMap<&str, &str> = [("LOG_FORMAT", "json")].into();
         let c = Config::from_lookup(&|n| env.get(n).map(|v| (*v).to_owned()).or_else(|| dot.get(n))).unwrap();
-        assert_eq!(c.port, 9191);
-        assert_eq!(c.log_format, LogFormat::Json, "the real environment wins");
+        assert_eq!(c.server.port, 9191);
+        assert_eq!(c.telemetry.log_format, LogFormat::Json, "the real environment wins");
         assert!(DotEnv::read(&dir.join("missing")).unwrap().path.is_none());
         std::fs::write(&file, "NOT VALID LINE\n").unwrap();
         assert!(DotEnv::read(&file).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Each store's backend is chosen once, here, from its URL.
+    #[test]
+    fn backends_are_an_explicit_choice() {
+        let c = load(&[]).unwrap();
+        assert_eq!((c.database.backend, c.redis.backend), (RelationalBackend::Memory, SharedBackend::Memory));
+        let c = load(&[
+            ("DATABASE_URL", "postgres://db/portcullis"),
+            ("REDIS_URL", "redis://cache:6379"),
+            ("JWT_PRIVATE_KEY_PATH", "/k.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.database.backend,
+            RelationalBackend::Postgres { url: "postgres://db/portcullis".into() }
+        );
+        assert_eq!(c.redis.backend, SharedBackend::Redis { url: "redis://cache:6379".into() });
+        assert_eq!(c.database.url(), Some("postgres://db/portcullis"));
+        assert!(!c.in_memory());
+        assert!(!c.jobs.in_process, "with Redis, workers run apart by default");
     }
 
     #[test]
@@ -583,6 +760,6 @@ mod tests {
             assert!(err.to_string().contains(name), "{err}");
         }
         let c = load(&[("PASSWORD_MIN_LENGTH", "8"), ("PASSWORD_MAX_LENGTH", "64")]).unwrap();
-        assert_eq!((c.password_policy.min_length, c.password_policy.max_length), (8, 64));
+        assert_eq!((c.passwords.policy.min_length, c.passwords.policy.max_length), (8, 64));
     }
 }

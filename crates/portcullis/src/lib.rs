@@ -27,5 +27,5 @@ pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io:
 
 /// Binds `HOST:PORT` from the configuration.
 pub fn bind(config: &Config) -> std::io::Result<TcpListener> {
-    TcpListener::bind((config.host.as_str(), config.port))
+    TcpListener::bind((config.server.host.as_str(), config.server.port))
 }

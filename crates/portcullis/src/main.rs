@@ -2,7 +2,7 @@
 //! `portcullis worker` runs background workers only; `portcullis migrate`
 //! applies the database migrations and exits.
 
-use portcullis::config::{Config, DotEnv};
+use portcullis::config::{Config, DotEnv, SharedBackend};
 use portcullis::wiring::{Overrides, build};
 use portcullis::{bind, serve, telemetry};
 use portcullis_application::error::chain;
@@ -55,15 +55,15 @@ async fn run_serve() -> ExitCode {
     let listener = match bind(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("portcullis: cannot listen on {}:{}: {e}", config.host, config.port);
+            eprintln!("portcullis: cannot listen on {}:{}: {e}", config.server.host, config.server.port);
             return ExitCode::FAILURE;
         }
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let stop = shutdown_signal();
     tracing::info!(%address, "portcullis listening");
-    let workers = config.worker.in_process.then(|| app.worker.start());
-    let outcome = match serve(app.state, listener, config.workers) {
+    let workers = config.jobs.in_process.then(|| app.worker.start());
+    let outcome = match serve(app.state, listener, config.server.workers) {
         Ok(server) => {
             let handle = server.handle();
             actix_web::rt::spawn(async move {
@@ -117,7 +117,7 @@ async fn run_worker() -> ExitCode {
     };
     let _telemetry = telemetry::init(&config);
     report_dot_env(&dot_env);
-    if config.redis_url.is_none() {
+    if config.redis.backend == SharedBackend::Memory {
         eprintln!("portcullis: worker needs REDIS_URL (without it the queue lives inside `serve`)");
         return ExitCode::from(2);
     }
@@ -143,7 +143,7 @@ fn run_migrate() -> ExitCode {
     };
     let _telemetry = telemetry::init(&config);
     report_dot_env(&dot_env);
-    let Some(url) = config.database_url.as_deref() else {
+    let Some(url) = config.database.url() else {
         eprintln!("portcullis: migrate needs DATABASE_URL");
         return ExitCode::from(2);
     };

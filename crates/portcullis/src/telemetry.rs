@@ -30,14 +30,14 @@ impl Drop for TelemetryGuard {
 }
 
 fn tracer_provider(config: &Config) -> Option<SdkTracerProvider> {
-    let endpoint = config.otlp_endpoint.as_deref()?;
+    let endpoint = config.telemetry.otlp_endpoint.as_deref()?;
     let traces = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     match SpanExporter::builder().with_http().with_endpoint(traces).build() {
         Ok(exporter) => Some(
             SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
                 .with_resource(
-                    Resource::builder().with_service_name(config.otel_service_name.clone()).build(),
+                    Resource::builder().with_service_name(config.telemetry.otel_service_name.clone()).build(),
                 )
                 .build(),
         ),
@@ -81,9 +81,9 @@ impl<S: tracing::Subscriber> Layer<S> for ClientProtocolErrors {
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(config: &Config) -> TelemetryGuard {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&config.telemetry.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
-    let fmt = match config.log_format {
+    let fmt = match config.telemetry.log_format {
         LogFormat::Json => {
             fmt.json().with_current_span(true).with_span_list(false).flatten_event(true).boxed()
         }
@@ -99,7 +99,7 @@ pub fn init(config: &Config) -> TelemetryGuard {
         .with(otel)
         .try_init()
         .is_ok();
-    if installed && let Some(endpoint) = &config.otlp_endpoint {
+    if installed && let Some(endpoint) = &config.telemetry.otlp_endpoint {
         tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
     }
     TelemetryGuard(if installed { provider } else { None })

@@ -1,7 +1,7 @@
 //! Builds the application from configuration: the real adapters where a
 //! backend is configured, the in-memory twins where not.
 
-use crate::config::Config;
+use crate::config::{Config, RelationalBackend, SharedBackend};
 use crate::worker::{MeteredQueue, Worker};
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
@@ -71,7 +71,7 @@ pub struct Application {
 /// Assembles every adapter. With `DATABASE_URL` set the migrations are applied
 /// first; a failure there stops start-up.
 pub async fn build(config: &Config, overrides: Overrides) -> Result<Application, StartupError> {
-    if config.legacy_trust_proxy_headers {
+    if config.server.legacy_trust_proxy_headers {
         tracing::warn!(
             "TRUST_PROXY_HEADERS is deprecated: use TRUSTED_PROXIES (CIDRs); TRUST_PROXY_HEADERS=true means TRUSTED_PROXIES=127.0.0.0/8,::1"
         );
@@ -87,11 +87,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn OneTimeTokenStore>,
         Arc<dyn Outbox>,
     );
-    let (users, sessions, audit, one_time_tokens, promised): Relational = match &config.database_url {
-        Some(url) => {
+    let (users, sessions, audit, one_time_tokens, promised): Relational = match &config.database.backend {
+        RelationalBackend::Postgres { url } => {
             let applied = postgres::run_migrations(url)?;
             tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
-            let pool = postgres::pool(url, config.database_pool_size)?;
+            let pool = postgres::pool(url, config.database.pool_size)?;
             health.push(Arc::new(PgHealth(pool.clone())));
             (
                 Arc::new(PgUserRepository::new(pool.clone())),
@@ -101,7 +101,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgOutbox::new(pool)),
             )
         }
-        None => {
+        RelationalBackend::Memory => {
             tracing::warn!(
                 "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
             );
@@ -118,9 +118,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
 
     let in_process_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
     type Shared = (Arc<dyn RateLimiter>, Arc<dyn LoginAttempts>, Arc<dyn RevocationList>, Arc<dyn JobQueue>);
-    let (rate_limiter, attempts, revocations, queue): Shared = match &config.redis_url {
-        Some(url) => {
-            let store = RedisStore::new(url, &config.redis_key_prefix, config.database_pool_size.max(8))?;
+    let (rate_limiter, attempts, revocations, queue): Shared = match &config.redis.backend {
+        SharedBackend::Redis { url } => {
+            let store = RedisStore::new(url, &config.redis.key_prefix, config.database.pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
             let fallbacks = metrics.rate_limit_fallbacks.clone();
             let limiter = FallbackRateLimiter::new(
@@ -141,7 +141,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(RedisJobQueue::new(store)),
             )
         }
-        None => {
+        SharedBackend::Memory => {
             tracing::warn!(
                 "REDIS_URL is not set: rate limits, lockouts, revocations and the job queue are IN MEMORY, per process, and LOST on restart"
             );
@@ -154,9 +154,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
     let jobs: Arc<dyn JobQueue> =
-        Arc::new(MeteredQueue::new(queue, metrics.clone(), config.worker.max_retries));
+        Arc::new(MeteredQueue::new(queue, metrics.clone(), config.jobs.max_retries));
 
-    let (mailer, outbox): (Arc<dyn Mailer>, Option<Arc<MemoryOutbox>>) = match &config.smtp {
+    let (mailer, outbox): (Arc<dyn Mailer>, Option<Arc<MemoryOutbox>>) = match &config.mail.smtp {
         Some(smtp) => (Arc::new(SmtpMailer::new(smtp)?), None),
         None => {
             tracing::warn!("SMTP_HOST is not set: mail goes to the in-memory outbox and is NOT DELIVERED");
@@ -165,50 +165,57 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
 
-    let mut access_tokens = match &config.jwt_private_key_path {
+    let mut access_tokens = match &config.tokens.private_key_path {
         Some(path) => JwtIssuer::from_pem_file(
-            config.jwt_algorithm,
+            config.tokens.algorithm,
             path,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            config.access_token_ttl,
+            &config.tokens.issuer,
+            &config.tokens.audience,
+            config.tokens.access_token_ttl,
         )?,
         None => {
             tracing::warn!(
                 "JWT_PRIVATE_KEY_PATH is not set: generated a throwaway Ed25519 signing key; tokens stop verifying when the process stops"
             );
-            JwtIssuer::generate_ed25519(&config.jwt_issuer, &config.jwt_audience, config.access_token_ttl)?
+            JwtIssuer::generate_ed25519(
+                &config.tokens.issuer,
+                &config.tokens.audience,
+                config.tokens.access_token_ttl,
+            )?
         }
     };
     tracing::info!(kid = access_tokens.kid(), "access-token signing key loaded");
-    let verifying = access_tokens.add_verification_keys(&config.jwt_previous_public_keys)?;
+    let verifying = access_tokens.add_verification_keys(&config.tokens.previous_public_keys)?;
     if !verifying.is_empty() {
         tracing::info!(kids = ?verifying, "additional access-token verification keys loaded (rotation)");
     }
 
     let hasher = Argon2Hasher::with_peppers(
-        config.argon2,
-        PoolLimits { concurrency: config.max_hash_concurrency, queue: config.hash_queue_size },
-        config.peppers.clone(),
+        config.passwords.argon2,
+        PoolLimits {
+            concurrency: config.passwords.max_hash_concurrency,
+            queue: config.passwords.hash_queue_size,
+        },
+        config.passwords.peppers.clone(),
     )
     .map_err(StartupError::Hasher)?;
 
     let settings = AuthSettings {
-        password_policy: config.password_policy.clone(),
-        refresh_token_ttl: config.refresh_token_ttl,
-        refresh_reuse_grace: config.refresh_reuse_grace,
+        password_policy: config.passwords.policy.clone(),
+        refresh_token_ttl: config.tokens.refresh_token_ttl,
+        refresh_reuse_grace: config.tokens.refresh_reuse_grace,
         lockout: LockoutPolicy {
-            threshold: config.login_lockout_threshold,
-            window: config.rate_limit_auth_window,
-            lock_for: config.login_lockout_duration,
+            threshold: config.limits.lockout_threshold,
+            window: config.limits.auth_window,
+            lock_for: config.limits.lockout_duration,
         },
         account_lockout: LockoutPolicy {
-            threshold: config.login_account_lockout_threshold,
-            window: config.login_account_lockout_window,
-            lock_for: config.login_lockout_duration,
+            threshold: config.limits.account_lockout_threshold,
+            window: config.limits.account_lockout_window,
+            lock_for: config.limits.lockout_duration,
         },
-        app_base_url: config.app_base_url.clone(),
-        require_email_verification: config.require_email_verification,
+        app_base_url: config.accounts.app_base_url.clone(),
+        require_email_verification: config.accounts.require_email_verification,
     };
     let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
     let app_base_url = settings.app_base_url.clone();
@@ -229,18 +236,15 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         settings,
     );
     let limits = RateLimitSettings {
-        general: Limit { max_requests: config.rate_limit_max_requests, window: config.rate_limit_window },
-        auth: Limit {
-            max_requests: config.rate_limit_auth_max_requests,
-            window: config.rate_limit_auth_window,
-        },
-        trusted_proxies: config.trusted_proxies.clone(),
+        general: Limit { max_requests: config.limits.max_requests, window: config.limits.window },
+        auth: Limit { max_requests: config.limits.auth_max_requests, window: config.limits.auth_window },
+        trusted_proxies: config.server.trusted_proxies.clone(),
     };
     let std_duration = |d: time::Duration| std::time::Duration::from_millis(d.whole_milliseconds() as u64);
     let access = AccessControl::new(
         users.clone(),
         AuditTrail::new(audit.clone(), clock.clone()),
-        config.admin_emails.clone(),
+        config.accounts.admin_emails.clone(),
     );
     let state = AppState {
         sign_in: identity.sign_in,
@@ -255,11 +259,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         health,
         metrics: metrics.clone(),
         jobs: jobs.clone(),
-        json_limit: config.json_body_limit,
-        body_timeout: std_duration(config.request_body_timeout),
-        header_timeout: std_duration(config.request_header_timeout),
-        magic_link_enabled: config.magic_link_enabled,
-        metrics_token: config.metrics_bearer_token.as_ref().map(TokenHash::of),
+        json_limit: config.server.json_body_limit,
+        body_timeout: std_duration(config.server.request_body_timeout),
+        header_timeout: std_duration(config.server.request_header_timeout),
+        magic_link_enabled: config.accounts.magic_link_enabled,
+        metrics_token: config.server.metrics_bearer_token.as_ref().map(TokenHash::of),
     };
 
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
@@ -271,11 +275,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             clock: clock.clone(),
             mailer,
             audit: AuditTrail::new(audit, clock.clone()),
-            settings: LinkSettings { app_base_url, magic_link_ttl: config.magic_link_ttl },
+            settings: LinkSettings { app_base_url, magic_link_ttl: config.accounts.magic_link_ttl },
         }),
         Arc::new(PurgeSessions::new(sessions, clock.clone())),
     ];
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
-    let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.worker.clone());
+    let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.jobs.clone());
     Ok(Application { state, worker, outbox })
 }
