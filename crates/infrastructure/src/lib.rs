@@ -5,6 +5,7 @@
 
 pub mod clock;
 #[cfg(any(test, feature = "contract"))]
+#[macro_use]
 pub mod contract;
 pub mod fallback;
 pub mod jwt;

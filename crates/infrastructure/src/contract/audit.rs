@@ -14,6 +14,8 @@ fn event(user: Option<UserId>, action: AuditAction, n: u32) -> AuditEvent {
     AuditEvent::new(action, user, &ctx, now(), json!({ "n": n }))
 }
 
+contract_suite! { $ audit_log_contract for audit;
+
 pub async fn lists_newest_first_with_cursor(log: Arc<dyn AuditLog>) {
     let user = UserId::new();
     let mut written = Vec::new();
@@ -79,4 +81,5 @@ pub async fn seen_from_matches_user_ip_action_and_time(log: Arc<dyn AuditLog>) {
     assert!(!log.seen_from(ada, ip, &[AuditAction::Logout], before).await.unwrap());
     let after = login.occurred_at + time::Duration::seconds(1);
     assert!(!log.seen_from(ada, ip, &signed_in, after).await.unwrap());
+}
 }

@@ -15,6 +15,8 @@ async fn sleep_ms(ms: u64) {
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
+contract_suite! { $ job_queue_contract for jobs;
+
 pub async fn enqueue_reserve_ack(q: Arc<dyn JobQueue>) {
     let id = q.enqueue(job("mail", 1)).await.unwrap();
     assert!(matches!(id, Enqueued::Created(_)));
@@ -146,4 +148,5 @@ pub async fn queues_are_listed(q: Arc<dyn JobQueue>) {
     q.enqueue(job("mail", 1)).await.unwrap();
     q.enqueue(job("files", 1)).await.unwrap();
     assert_eq!(q.queues().await.unwrap(), vec!["files".to_owned(), "mail".to_owned()]);
+}
 }

@@ -12,6 +12,8 @@ async fn attempt(store: &Arc<dyn LoginAttempts>, key: &str, policy: &LockoutPoli
     }
 }
 
+contract_suite! { $ login_attempts_contract for login_attempts;
+
 pub async fn a_lock_refuses_attempts(store: Arc<dyn LoginAttempts>) {
     for n in 1..=3 {
         assert_eq!(attempt(&store, "ada", &POLICY).await, n);
@@ -103,4 +105,5 @@ pub async fn reset_lifts_a_lock(store: Arc<dyn LoginAttempts>) {
     store.reset("ada").await.unwrap();
     assert_eq!(attempt(&store, "ada", &POLICY).await, 1);
     store.reset("nobody").await.unwrap();
+}
 }

@@ -41,6 +41,8 @@ async fn wait_for(sink: &Arc<dyn MailSink>, count: usize) -> Vec<Delivered> {
     sink.delivered().await
 }
 
+contract_suite! { $ mailer_contract for mail;
+
 pub async fn delivers_text_and_html(ports: Ports) {
     ports.0.send(&message("ada@example.com", 1)).await.unwrap();
     let got = wait_for(&ports.1, 1).await;
@@ -69,4 +71,5 @@ pub async fn concurrent_sends_all_arrive(ports: Ports) {
     let mut subjects: Vec<String> = got.into_iter().map(|d| d.subject).collect();
     subjects.sort();
     assert_eq!(subjects, (0..6).map(|n| format!("Contract message {n}")).collect::<Vec<_>>());
+}
 }

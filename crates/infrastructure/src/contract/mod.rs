@@ -8,16 +8,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// Defines a suite's cases and, from the same list, the `$register!` macro
+/// that turns each case into a test for a given adapter factory. A case is
+/// listed where it is written: it cannot be written and never run.
+///
+/// `$` is passed in as the first token (the macro defines a macro).
+macro_rules! contract_suite {
+    ($d:tt $register:ident for $module:ident; $( $(#[$meta:meta])* pub async fn $case:ident $args:tt $body:block )*) => {
+        $( $(#[$meta])* pub async fn $case $args $body )*
+
+        #[doc = concat!("Registers every case of `contract::", stringify!($module), "` for a factory.")]
+        #[macro_export]
+        macro_rules! $register {
+            ($d factory:expr) => {
+                $d crate::contract_cases!($d crate::contract::$module, $d factory, [$($case),*]);
+            };
+        }
+    };
+}
+
+#[macro_use]
 pub mod audit;
+#[macro_use]
 pub mod jobs;
+#[macro_use]
 pub mod login_attempts;
+#[macro_use]
 pub mod mail;
+#[macro_use]
 pub mod one_time;
+#[macro_use]
 pub mod outbox;
+#[macro_use]
 pub mod rate_limit;
+#[macro_use]
 pub mod registration;
+#[macro_use]
 pub mod revocation;
+#[macro_use]
 pub mod sessions;
+#[macro_use]
 pub mod users;
 
 /// Expands to one `#[tokio::test]` per listed case of `$module`.
@@ -32,185 +62,6 @@ macro_rules! contract_cases {
                 suite::$case(port).await;
             }
         )*
-    };
-}
-
-#[macro_export]
-macro_rules! user_repository_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::users,
-            $factory,
-            [
-                insert_then_find,
-                duplicate_email_conflicts,
-                concurrent_inserts_one_wins,
-                updates,
-                missing_user_is_not_found,
-                email_verification_keeps_the_first_time,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! session_store_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::sessions,
-            $factory,
-            [
-                rotation_chain,
-                parent_within_grace_gets_sealed_child,
-                reuse_revokes_the_family,
-                expired_and_unknown_tokens,
-                concurrent_rotation_mints_one_child,
-                revoke_one_and_all_but_one,
-                zero_grace_treats_parent_as_reuse,
-                purge_removes_what_can_no_longer_be_used,
-                revoked_since_lists_recent_revocations,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! rate_limiter_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::rate_limit,
-            $factory,
-            [allows_up_to_limit, keys_are_independent, window_slides, concurrent_hits_never_exceed_limit,]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! login_attempts_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::login_attempts,
-            $factory,
-            [
-                a_lock_refuses_attempts,
-                success_resets_the_count,
-                concurrent_attempts_capped_at_threshold,
-                lock_expires,
-                released_attempts_do_not_count,
-                concurrent_releases_restore_the_budget,
-                reset_lifts_a_lock,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! revocation_list_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::revocation,
-            $factory,
-            [
-                starts_cold_until_warmed,
-                revoked_ids_are_found,
-                warm_loads_entries,
-                entries_expire,
-                shorter_ttl_never_shortens,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! audit_log_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::audit,
-            $factory,
-            [
-                lists_newest_first_with_cursor,
-                only_the_users_events,
-                duplicate_id_conflicts,
-                details_round_trip,
-                seen_from_matches_user_ip_action_and_time,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! job_queue_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::jobs,
-            $factory,
-            [
-                enqueue_reserve_ack,
-                first_in_first_out,
-                delayed_jobs_wait_their_turn,
-                idempotency_keys_deduplicate,
-                visibility_timeout_redelivers,
-                failures_retry_then_die,
-                release_returns_the_job_at_once,
-                concurrent_workers_get_each_job_once,
-                queues_are_listed,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! one_time_token_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::one_time,
-            $factory,
-            [
-                tokens_are_single_use,
-                tokens_expire,
-                a_new_token_supersedes_the_old,
-                concurrent_consumers_one_wins,
-                peek_does_not_use_the_token,
-                invalidate_ends_outstanding_links,
-            ]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! mailer_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::mail,
-            $factory,
-            [delivers_text_and_html, invalid_recipients_fail_for_good, concurrent_sends_all_arrive,]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! registration_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::registration,
-            $factory,
-            [promises_are_stored_with_the_user, a_conflict_stores_no_promise,]
-        );
-    };
-}
-
-#[macro_export]
-macro_rules! outbox_contract {
-    ($factory:expr) => {
-        $crate::contract_cases!(
-            $crate::contract::outbox,
-            $factory,
-            [
-                claims_oldest_first_and_removes,
-                a_lease_hides_then_returns_an_entry,
-                concurrent_claims_are_disjoint,
-            ]
-        );
     };
 }
 

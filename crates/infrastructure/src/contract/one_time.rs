@@ -21,6 +21,8 @@ fn hash(name: &str) -> TokenHash {
 
 const RESET: TokenPurpose = TokenPurpose::PasswordReset;
 
+contract_suite! { $ one_time_token_contract for one_time;
+
 pub async fn tokens_are_single_use(ports: Ports) {
     let user = some_user(&ports).await;
     let t = now();
@@ -110,4 +112,5 @@ pub async fn invalidate_ends_outstanding_links(ports: Ports) {
         Consumed::Valid(ada)
     );
     assert_eq!(ports.0.consume(RESET, &bobs, t).await.unwrap(), Consumed::Valid(bob));
+}
 }

@@ -11,6 +11,8 @@ fn message(n: u32) -> OutboxMessage {
 
 const LEASE: Duration = Duration::seconds(30);
 
+contract_suite! { $ outbox_contract for outbox;
+
 pub async fn claims_oldest_first_and_removes(outbox: Arc<dyn Outbox>) {
     let t = now();
     for n in 0..3 {
@@ -62,4 +64,5 @@ pub async fn concurrent_claims_are_disjoint(outbox: Arc<dyn Outbox>) {
         }
     }
     assert_eq!(seen.len(), 40);
+}
 }

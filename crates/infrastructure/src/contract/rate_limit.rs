@@ -4,6 +4,8 @@ use time::Duration;
 
 const MINUTE: Duration = Duration::minutes(1);
 
+contract_suite! { $ rate_limiter_contract for rate_limit;
+
 pub async fn allows_up_to_limit(limiter: Arc<dyn RateLimiter>) {
     for expected_remaining in [2, 1, 0] {
         let d = limiter.hit("ip:1", 3, MINUTE).await.unwrap();
@@ -42,4 +44,5 @@ pub async fn concurrent_hits_never_exceed_limit(limiter: Arc<dyn RateLimiter>) {
     }
     let allowed = tasks.join_all().await.into_iter().filter(|a| *a).count();
     assert_eq!(allowed, 10);
+}
 }

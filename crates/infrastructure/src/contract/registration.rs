@@ -13,6 +13,8 @@ fn promise(n: u32) -> OutboxMessage {
     OutboxMessage::new("mail", "account.send_link", json!({ "n": n }))
 }
 
+contract_suite! { $ registration_contract for registration;
+
 pub async fn promises_are_stored_with_the_user(ports: Ports) {
     let (users, outbox) = ports;
     let t = now();
@@ -32,4 +34,5 @@ pub async fn a_conflict_stores_no_promise(ports: Ports) {
     let again = user("ada@example.com");
     assert_eq!(users.insert_promising(&again, &[promise(1)], t).await, Err(StoreError::Conflict("email")));
     assert!(outbox.claim(t + Duration::seconds(1), 10, Duration::seconds(30)).await.unwrap().is_empty());
+}
 }

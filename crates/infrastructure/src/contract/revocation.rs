@@ -6,6 +6,8 @@ fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
+contract_suite! { $ revocation_list_contract for revocation;
+
 /// A new (or restarted, emptied) cache says Cold until it is warmed; what it
 /// does list is still Revoked.
 pub async fn starts_cold_until_warmed(list: Arc<dyn RevocationList>) {
@@ -55,4 +57,5 @@ pub async fn shorter_ttl_never_shortens(list: Arc<dyn RevocationList>) {
     list.warm(&[("sid".to_owned(), Duration::milliseconds(50))]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(list.check(&ids(&["sid"])).await.unwrap(), CacheAnswer::Revoked);
+}
 }

@@ -47,6 +47,8 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
     (session, hash, t)
 }
 
+contract_suite! { $ session_store_contract for sessions;
+
 pub async fn rotation_chain(ports: Ports) {
     let (session, first, t) = open(&ports, None).await;
     assert_eq!(ports.0.get(session.id).await.unwrap(), Some(session.clone()));
@@ -202,4 +204,5 @@ pub async fn revoked_since_lists_recent_revocations(ports: Ports) {
     expected.sort();
     assert_eq!(all, expected);
     assert!(!all.contains(&live.id));
+}
 }

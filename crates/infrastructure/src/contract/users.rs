@@ -24,6 +24,8 @@ pub fn user(email: &str) -> User {
     }
 }
 
+contract_suite! { $ user_repository_contract for users;
+
 pub async fn insert_then_find(repo: Arc<dyn UserRepository>) {
     let u = user("ada@example.com");
     repo.insert(&u).await.unwrap();
@@ -87,4 +89,5 @@ pub async fn email_verification_keeps_the_first_time(repo: Arc<dyn UserRepositor
     assert_eq!(again.email_verified_at, Some(first));
     assert_eq!(repo.find_by_id(u.id).await.unwrap().unwrap().email_verified_at, Some(first));
     assert_eq!(repo.mark_email_verified(UserId::new(), first).await, Err(StoreError::NotFound));
+}
 }

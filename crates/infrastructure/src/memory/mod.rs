@@ -50,14 +50,14 @@ mod contract_tests {
 
     mod users {
         use super::*;
-        crate::user_repository_contract!(async {
+        user_repository_contract!(async {
             (Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>, ())
         });
     }
 
     mod sessions {
         use super::*;
-        crate::session_store_contract!(async {
+        session_store_contract!(async {
             let ports: crate::contract::sessions::Ports = (
                 Arc::new(MemorySessionStore::default()) as Arc<dyn SessionStore>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
@@ -68,35 +68,35 @@ mod contract_tests {
 
     mod rate_limit {
         use super::*;
-        crate::rate_limiter_contract!(async {
+        rate_limiter_contract!(async {
             (Arc::new(MemoryRateLimiter::new(clock())) as Arc<dyn RateLimiter>, ())
         });
     }
 
     mod login_attempts {
         use super::*;
-        crate::login_attempts_contract!(async {
+        login_attempts_contract!(async {
             (Arc::new(MemoryLoginAttempts::new(clock())) as Arc<dyn LoginAttempts>, ())
         });
     }
 
     mod revocation {
         use super::*;
-        crate::revocation_list_contract!(async {
+        revocation_list_contract!(async {
             (Arc::new(MemoryRevocationList::new(clock())) as Arc<dyn RevocationList>, ())
         });
     }
 
     mod jobs {
         use super::*;
-        crate::job_queue_contract!(async {
+        job_queue_contract!(async {
             (Arc::new(MemoryJobQueue::new(clock())) as Arc<dyn portcullis_application::ports::JobQueue>, ())
         });
     }
 
     mod one_time {
         use super::*;
-        crate::one_time_token_contract!(async {
+        one_time_token_contract!(async {
             let ports: crate::contract::one_time::Ports = (
                 Arc::new(MemoryOneTimeTokens::default())
                     as Arc<dyn portcullis_application::ports::OneTimeTokenStore>,
@@ -127,7 +127,7 @@ mod contract_tests {
             }
         }
 
-        crate::mailer_contract!(async {
+        mailer_contract!(async {
             let outbox = Arc::new(MemoryOutbox::default());
             let ports: crate::contract::mail::Ports = (outbox.clone(), Arc::new(OutboxSink(outbox)));
             (ports, ())
@@ -136,7 +136,7 @@ mod contract_tests {
 
     mod registration {
         use super::*;
-        crate::registration_contract!(async {
+        registration_contract!(async {
             let outbox = Arc::new(MemoryOutboxStore::default());
             let ports: crate::contract::registration::Ports = (
                 Arc::new(MemoryUserRepository::with_outbox(outbox.clone())) as Arc<dyn UserRepository>,
@@ -148,13 +148,13 @@ mod contract_tests {
 
     mod outbox_store {
         use super::*;
-        crate::outbox_contract!(async {
+        outbox_contract!(async {
             (Arc::new(MemoryOutboxStore::default()) as Arc<dyn portcullis_application::ports::Outbox>, ())
         });
     }
 
     mod audit {
         use super::*;
-        crate::audit_log_contract!(async { (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ()) });
+        audit_log_contract!(async { (Arc::new(MemoryAuditLog::default()) as Arc<dyn AuditLog>, ()) });
     }
 }
