@@ -74,7 +74,14 @@ async fn authenticated_routes_are_limited_per_user() {
 /// general one. The test walks the OpenAPI document, so a route added without
 /// a declared class (or with the wrong one) fails here: before classes were
 /// declared with the routes, `POST /api/v1/auth/log%69n` reached the login
-/// handler on the general budget.
+/// handler on the general budget. Registering `/auth/refresh` with
+/// `resource(..)` instead of `api(.., General, ..)` fails it like this:
+///
+/// ```text
+/// assertion `left == right` failed: POST /api/v1/auth/refresh: no or wrong rate-limit class
+///   left: None
+///  right: Some("1000")
+/// ```
 const CREDENTIAL_ROUTES: [&str; 7] = [
     "/api/v1/auth/register",
     "/api/v1/auth/login",
