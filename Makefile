@@ -1,16 +1,20 @@
-# Portcullis — developer commands. Builds share a target directory outside the
-# clone so a warm machine (and CI on it) reuses previous builds.
-CARGO_TARGET_DIR ?= $(HOME)/.cache/portcullis/target
+# Portcullis — developer commands. Builds go to ./target (set CARGO_TARGET_DIR
+# to put them elsewhere; .ci/run does, so a warm machine reuses its builds).
+CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
 
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379
 
-.PHONY: run build test test-integration test-schema lint fmt check bench bench-http migrate clean
+.PHONY: run worker build test test-integration test-schema lint fmt check bench bench-http migrate clean
 
 ## Start the server on the in-memory adapters (no services needed; nothing is persisted).
 run:
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} cargo run -p portcullis -- serve
+
+## Run background workers only (needs REDIS_URL, like a second instance would).
+worker:
+	LOG_FORMAT=$${LOG_FORMAT:-pretty} cargo run -p portcullis -- worker
 
 build:
 	cargo build --workspace --release

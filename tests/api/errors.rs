@@ -47,8 +47,14 @@ async fn bad_bodies() {
     let wrong_type =
         app.client.post(&url).header("content-type", "text/plain").body("{}").send().await.unwrap();
     expect_error(wrong_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    // A missing required field is named, like every other field problem.
     let missing_field = app.post("/api/v1/auth/login", &json!({ "email": "a@b.co" })).await;
-    expect_error(missing_field, 400, "BAD_REQUEST").await;
+    let body = expect_error(missing_field, 400, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["field"], "password", "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "required", "{body}");
+    let unknown_field =
+        app.post("/api/v1/auth/login", &json!({ "email": "a@b.co", "password": "x", "extra": 1 })).await;
+    expect_error(unknown_field, 400, "BAD_REQUEST").await;
     let huge = json!({ "email": "a@b.co", "password": "x".repeat(100_000) });
     let body = expect_error(app.post("/api/v1/auth/login", &huge).await, 413, "PAYLOAD_TOO_LARGE").await;
     assert_eq!(body["error"]["details"]["limit_bytes"], 65536);

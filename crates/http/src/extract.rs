@@ -82,6 +82,18 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// A missing required field is a field problem like any other
+/// (VALIDATION_ERROR naming it); anything else the body got wrong (a wrong
+/// type, an unknown field) is BAD_REQUEST.
+fn deserialize_error(error: &serde_json::Error) -> ApiError {
+    let text = error.to_string();
+    let missing = text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(field) => ValidationErrors::single(field, "required", "is required").into(),
+        None => ApiError::BadRequest(text),
+    }
+}
+
 /// JSON body that passed its garde rules (shape and bounds; the domain checks
 /// the business rules when the DTO becomes domain types).
 pub struct ValidJson<T>(pub T);
@@ -115,7 +127,7 @@ where
                 object @ serde_json::Value::Object(_) => object,
                 _ => return Err(ApiError::BadRequest("the body must be a JSON object".into()).into()),
             };
-            let value: T = serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let value: T = serde_json::from_value(value).map_err(|e| deserialize_error(&e))?;
             value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
             Ok(Self(value))
         })

@@ -353,7 +353,7 @@ impl ServerConfig {
             r.problems.push("METRICS_BEARER_TOKEN: must be at least 16 characters".into());
         }
         Self {
-            host: r.text("HOST", "0.0.0.0"),
+            host: r.text("HOST", "127.0.0.1"),
             port: r.number("PORT", 8080u16, 0),
             workers: r.number("WORKERS", cores(), 1),
             json_body_limit: r.number("JSON_BODY_LIMIT", 64 * 1024usize, 1024),
@@ -639,6 +639,7 @@ mod tests {
     fn defaults_match_the_documentation() {
         let c = load(&[]).unwrap();
         assert_eq!(c.server.port, 8080);
+        assert_eq!(c.server.host, "127.0.0.1", "a development default: not every interface");
         assert_eq!(c.tokens.access_token_ttl, Duration::minutes(15));
         assert_eq!(c.tokens.refresh_token_ttl, Duration::days(7));
         assert_eq!(c.tokens.refresh_reuse_grace, Duration::seconds(10));
