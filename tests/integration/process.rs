@@ -93,9 +93,15 @@ fn base_env() -> Vec<(&'static str, String)> {
 
 #[test]
 fn worker_stops_gracefully_on_sigterm() {
+    let db = portcullis_infrastructure::postgres::test_db::TestDatabase::new();
     let mut env = base_env();
     env.push(("REDIS_URL", crate::support::redis_url()));
     env.push(("REDIS_KEY_PREFIX", portcullis_infrastructure::contract::unique_prefix()));
+    env.push(("DATABASE_URL", db.url().to_owned()));
+    env.push((
+        "JWT_PRIVATE_KEY_PATH",
+        format!("{}/../infrastructure/testdata/ed25519.pem", env!("CARGO_MANIFEST_DIR")),
+    ));
     let mut worker = start(&["worker"], &env);
     worker.wait_for("workers started");
     let status = worker.terminate();
@@ -134,6 +140,21 @@ fn worker_refuses_to_run_without_redis() {
     let mut worker = start(&["worker"], &base_env());
     let status = worker.child.wait().unwrap();
     assert_eq!(status.code(), Some(2));
+}
+
+/// A worker whose stores differ from the server's (a shared queue, but users
+/// and the outbox in a memory of its own) refuses to start, saying why.
+#[test]
+fn a_worker_without_the_servers_database_refuses_to_start() {
+    let mut env = base_env();
+    env.push(("REDIS_URL", crate::support::redis_url()));
+    let mut worker = start(&["worker"], &env);
+    let status = worker.child.wait().unwrap();
+    while let Ok(line) = worker.lines.recv_timeout(Duration::from_millis(200)) {
+        worker.seen.push(line);
+    }
+    assert_eq!(status.code(), Some(2));
+    assert!(worker.seen.join("\n").contains("DATABASE_URL"), "{}", worker.seen.join("\n"));
 }
 
 /// (request line, content type, body) of one request.

@@ -585,8 +585,10 @@ impl WorkerConfig {
             backoff_base: r.duration("JOB_BACKOFF_BASE", Duration::seconds(5), Duration::milliseconds(1)),
             backoff_max: r.duration("JOB_BACKOFF_MAX", Duration::minutes(10), Duration::milliseconds(1)),
             shutdown_grace: r.duration("WORKER_SHUTDOWN_GRACE", Duration::seconds(30), Duration::ZERO),
-            // Without Redis the queue lives in this process, so must its workers.
-            in_process: r.flag("RUN_WORKERS_IN_PROCESS", !redis_configured),
+            // In every mode by default: a separate `portcullis worker` is for
+            // scaling out (without Redis the queue lives in this process, so
+            // its workers must too).
+            in_process: r.flag("RUN_WORKERS_IN_PROCESS", true),
             purge_interval: r.duration("PURGE_INTERVAL", Duration::hours(1), Duration::seconds(1)),
         };
         if !worker.in_process && !redis_configured {
@@ -734,7 +736,7 @@ mod tests {
         assert_eq!(c.redis.backend, SharedBackend::Redis { url: "redis://cache:6379".into() });
         assert_eq!(c.database.url(), Some("postgres://db/portcullis"));
         assert!(!c.in_memory());
-        assert!(!c.jobs.in_process, "with Redis, workers run apart by default");
+        assert!(c.jobs.in_process, "workers run in-process by default, with Redis too");
     }
 
     #[test]

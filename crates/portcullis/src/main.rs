@@ -2,7 +2,7 @@
 //! `portcullis worker` runs background workers only; `portcullis migrate`
 //! applies the database migrations and exits.
 
-use portcullis::config::{Config, DotEnv, SharedBackend};
+use portcullis::config::{Config, DotEnv, RelationalBackend, SharedBackend};
 use portcullis::wiring::{Overrides, build};
 use portcullis::{bind, serve, telemetry};
 use portcullis_application::error::chain;
@@ -62,6 +62,11 @@ async fn run_serve() -> ExitCode {
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let stop = shutdown_signal();
     tracing::info!(%address, "portcullis listening");
+    if !config.jobs.in_process {
+        tracing::warn!(
+            "RUN_WORKERS_IN_PROCESS=false: background jobs (mail, clean-ups) wait until a `portcullis worker` runs"
+        );
+    }
     let workers = config.jobs.in_process.then(|| app.worker.start());
     let outcome = match serve(app.state, listener, config.server.workers) {
         Ok(server) => {
@@ -119,6 +124,12 @@ async fn run_worker() -> ExitCode {
     report_dot_env(&dot_env);
     if config.redis.backend == SharedBackend::Memory {
         eprintln!("portcullis: worker needs REDIS_URL (without it the queue lives inside `serve`)");
+        return ExitCode::from(2);
+    }
+    if config.database.backend == RelationalBackend::Memory {
+        eprintln!(
+            "portcullis: worker needs DATABASE_URL, the same as the server's: its jobs read users and the outbox, which an in-memory store of its own would not have"
+        );
         return ExitCode::from(2);
     }
     let app = match build(&config, Overrides::default()).await {
