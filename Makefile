@@ -25,9 +25,16 @@ test:
 
 ## Contract suites against PostgreSQL and Redis, and the HTTP API on them.
 ## Fails when the services are unreachable.
+## Afterwards, the migrated template database of the run is dropped.
 test-integration:
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		cargo test -p portcullis --features integration --test integration
+	@db=$${DATABASE_URL:-$(DATABASE_URL_TEST)}; \
+	if command -v psql >/dev/null 2>&1; then \
+		for t in $$(psql "$$db" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\_tmpl\_%'"); do \
+			psql "$$db" -qc "DROP DATABASE IF EXISTS $$t WITH (FORCE)" && echo "dropped template database $$t"; \
+		done; \
+	else echo "psql not found: template databases portcullis_tmpl_* are dropped by the next run"; fi
 
 ## Schemathesis (pip install schemathesis) over the OpenAPI document, in memory.
 test-schema:

@@ -184,9 +184,11 @@ async fn revocations_survive_redis_restarts_and_outages() {
 async fn start_up_fails_when_migrations_cannot_run() {
     use portcullis::config::Config;
     use portcullis::wiring::{Overrides, build};
+    // A missing database whose name cannot be created for the user (not a
+    // plain identifier): start-up stops and says how to create it.
     let url = portcullis_infrastructure::postgres::test_db::with_database(
         &portcullis_infrastructure::postgres::test_db::database_url(),
-        "portcullis_does_not_exist",
+        "portcullis-does-not-exist",
     );
     let key = key_path();
     let config = Config::from_lookup(&move |name| match name {
@@ -196,7 +198,8 @@ async fn start_up_fails_when_migrations_cannot_run() {
     })
     .unwrap();
     let err = build(&config, Overrides::default()).await.err().expect("start-up must fail");
-    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+    let chain = portcullis_application::error::chain(&err);
+    assert!(chain.contains("PostgreSQL") && chain.contains("createdb"), "{chain}");
 }
 
 #[derive(diesel::QueryableByName)]
@@ -369,4 +372,22 @@ async fn a_rotated_signing_key_keeps_sessions() {
     let retired = instance(&db, &prefix, &[("JWT_PRIVATE_KEY_PATH", next_key.as_str())]).await;
     expect_error(retired.get_auth("/api/v1/auth/me", token).await, 401, "INVALID_TOKEN").await;
     assert_eq!(retired.get_auth("/api/v1/auth/me", str_of(&fresh, "access_token")).await.status(), 200);
+}
+
+/// First hour: `serve`/`migrate` create the database named in DATABASE_URL
+/// when it does not exist (and the role may).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_database_is_created() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    use portcullis_infrastructure::postgres::{run_migrations, test_db::with_database};
+    let base = portcullis_infrastructure::postgres::test_db::database_url();
+    let name = format!("portcullis_auto_{}", uuid::Uuid::new_v4().simple());
+    let applied = run_migrations(&with_database(&base, &name)).expect("created and migrated");
+    assert!(!applied.is_empty());
+    // Migrated: the users table is there. Then clean up.
+    let mut conn = AsyncPgConnection::establish(&with_database(&base, &name)).await.unwrap();
+    diesel::sql_query("SELECT 1 FROM users LIMIT 1").execute(&mut conn).await.unwrap();
+    drop(conn);
+    let mut admin = AsyncPgConnection::establish(&base).await.unwrap();
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }

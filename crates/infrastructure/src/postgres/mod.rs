@@ -53,7 +53,53 @@ pub fn pool(url: &str, max_size: usize) -> Result<PgPool, PgSetupError> {
         .map_err(|e| PgSetupError::Pool(e.to_string()))
 }
 
-/// Applies pending migrations and returns the versions applied.
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The database name of `url`, if it has a plain one (letters, digits, `_`).
+pub fn database_name(url: &str) -> Option<&str> {
+    let base = url.split('?').next()?;
+    let after_scheme = &base[base.find("://")? + 3..];
+    let name = &after_scheme[after_scheme.find('/')? + 1..];
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).then_some(name)
+}
+
+/// Creates the database `url` names, from the server's `postgres` database,
+/// when the role may; otherwise says how to create it.
+async fn create_database(url: &str) -> Result<(), PgSetupError> {
+    use diesel_async::AsyncConnection;
+    let missing = |why: String| {
+        PgSetupError::Connect(format!(
+            "the database in DATABASE_URL does not exist and could not be created ({why}); create it with `createdb <name>`"
+        ))
+    };
+    let name = database_name(url).ok_or_else(|| missing("its name is not a plain identifier".into()))?;
+    let mut admin = AsyncPgConnection::establish(&with_database(url, "postgres"))
+        .await
+        .map_err(|e| missing(e.to_string()))?;
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| missing(e.to_string()))?;
+    tracing::info!(database = name, "created the database named in DATABASE_URL");
+    Ok(())
+}
+
+/// Applies pending migrations and returns the versions applied. Creates the
+/// database first when it does not exist and the role may.
 ///
 /// Runs on a dedicated thread with its own multi-thread runtime: diesel-async's
 /// harness calls `block_in_place`, which panics on the current-thread runtimes
@@ -68,8 +114,16 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, PgSetupError> {
             .map_err(|e| PgSetupError::Migration(e.to_string()))?;
         runtime.block_on(async move {
             use diesel_async::AsyncConnection;
-            let conn =
-                AsyncPgConnection::establish(&url).await.map_err(|e| PgSetupError::Connect(e.to_string()))?;
+            let conn = match AsyncPgConnection::establish(&url).await {
+                Ok(conn) => conn,
+                Err(e) if e.to_string().contains("does not exist") => {
+                    create_database(&url).await?;
+                    AsyncPgConnection::establish(&url)
+                        .await
+                        .map_err(|e| PgSetupError::Connect(e.to_string()))?
+                }
+                Err(e) => return Err(PgSetupError::Connect(e.to_string())),
+            };
             let mut harness = AsyncMigrationHarness::new(conn);
             harness
                 .run_pending_migrations(MIGRATIONS)

@@ -16,21 +16,7 @@ pub fn database_url() -> String {
         .unwrap_or_else(|| panic!("DATABASE_URL must be set for the PostgreSQL integration tests"))
 }
 
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
+pub use super::with_database;
 
 /// Runs SQL statements on the server's maintenance connection, from a thread
 /// of its own so it works from any runtime and from `Drop`.
@@ -152,6 +138,15 @@ impl Drop for TestDatabase {
 #[cfg(test)]
 mod tests {
     use super::with_database;
+
+    #[test]
+    fn reads_plain_database_names() {
+        use super::super::database_name;
+        assert_eq!(database_name("postgres://u@h:5432/portcullis?sslmode=disable"), Some("portcullis"));
+        assert_eq!(database_name("postgres://u@h/my_db"), Some("my_db"));
+        assert_eq!(database_name("postgres://u@h/"), None);
+        assert_eq!(database_name("postgres://u@h/bad\"name"), None);
+    }
 
     #[test]
     fn replaces_the_database_name() {
