@@ -6,7 +6,12 @@ export CARGO_TARGET_DIR
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379
 
-.PHONY: run worker build test test-integration test-schema lint fmt check bench bench-http migrate clean
+.PHONY: deps run worker build test test-integration test-schema lint fmt check bench bench-http migrate clean
+
+## Install what the integration suite needs besides PostgreSQL and Redis:
+## redis-server and openssl (Debian packages), aiosmtpd and schemathesis (PyPI).
+deps:
+	./deploy/install-test-deps.sh
 
 ## Start the server on the in-memory adapters (no services needed; nothing is persisted).
 run:

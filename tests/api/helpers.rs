@@ -36,6 +36,7 @@ pub fn base_env() -> Vec<(&'static str, String)> {
         ("JOB_POLL_INTERVAL", "10ms".into()),
         ("JOB_BACKOFF_BASE", "10ms".into()),
         ("JOB_BACKOFF_MAX", "50ms".into()),
+        ("MAIL_TO_CONSOLE", "false".into()),
     ]
 }
 

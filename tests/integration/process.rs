@@ -318,3 +318,28 @@ fn a_dot_env_file_is_read_from_the_working_directory() {
     assert!(server.terminate().success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// First hour: in memory mode (nothing real), each mail is printed to the
+/// console, so the links in it can be opened without a mail catcher.
+#[test]
+fn development_mail_is_printed_to_the_console() {
+    use std::io::{Read, Write};
+    let mut server = start(&["serve"], &base_env());
+    server.wait_for("portcullis listening");
+    let line = server.seen.iter().find(|l| l.contains("portcullis listening")).unwrap().clone();
+    let address = line.split("\"address\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let body = r#"{"email":"ada@example.com","password":"lantern quartz meadow harbor"}"#;
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/register HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    server.wait_for("DEVELOPMENT MAIL");
+    server.wait_for("/verify-email?token=");
+    assert!(server.terminate().success());
+}

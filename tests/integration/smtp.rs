@@ -72,7 +72,10 @@ impl TestCertificates {
             ],
         ];
         for args in steps {
-            let out = Command::new("openssl").args(&args).output().expect("openssl is installed");
+            let out = Command::new("openssl")
+                .args(&args)
+                .output()
+                .expect("openssl is not installed: run `make deps`");
             assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
         Self { dir }
@@ -111,7 +114,7 @@ impl SmtpServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start aiosmtpd (pip install aiosmtpd): {e}"));
+            .unwrap_or_else(|e| panic!("cannot start aiosmtpd: run `make deps` (pip install aiosmtpd): {e}"));
         let mut server = Self { child, port, maildir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -123,7 +126,7 @@ impl SmtpServer {
                     use std::io::Read;
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("aiosmtpd exited ({status}): {err}");
+                panic!("aiosmtpd exited ({status}) — is it installed? run `make deps`: {err}");
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

@@ -50,7 +50,7 @@ impl PrivateRedis {
             ])
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("redis-server (Debian package redis-server) is installed");
+            .expect("redis-server is not installed: run `make deps` (Debian package redis-server)");
         self.child = Some(child);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {

@@ -147,6 +147,9 @@ pub struct AccountConfig {
 pub struct MailConfig {
     /// `None`: mail goes to the in-memory outbox.
     pub smtp: Option<SmtpConfig>,
+    /// Print in-memory mail (with its links) to the console (`MAIL_TO_CONSOLE`;
+    /// default: on when there is neither a database nor SMTP).
+    pub to_console: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -313,7 +316,7 @@ impl Config {
         let passwords = PasswordConfig::read(&mut r);
         let limits = LimitConfig::read(&mut r);
         let accounts = AccountConfig::read(&mut r, server.port);
-        let mail = MailConfig::read(&mut r);
+        let mail = MailConfig::read(&mut r, &database.backend);
         let jobs = WorkerConfig::read(&mut r, &redis.backend);
         let telemetry = TelemetryConfig::read(&mut r);
         // Rules across sections.
@@ -541,8 +544,10 @@ impl AccountConfig {
 }
 
 impl MailConfig {
-    fn read(r: &mut Reader) -> Self {
-        let Some(host) = r.raw("SMTP_HOST") else { return Self { smtp: None } };
+    fn read(r: &mut Reader, database: &RelationalBackend) -> Self {
+        let nothing_real = r.raw("SMTP_HOST").is_none() && *database == RelationalBackend::Memory;
+        let to_console = r.flag("MAIL_TO_CONSOLE", nothing_real);
+        let Some(host) = r.raw("SMTP_HOST") else { return Self { smtp: None, to_console } };
         let tls = r.parsed("SMTP_TLS", SmtpTls::StartTls, |v| v.parse());
         let default_port = match tls {
             SmtpTls::None => 25,
@@ -562,6 +567,7 @@ impl MailConfig {
                 pool_size: r.number("SMTP_POOL_SIZE", 4u32, 1),
                 ca_cert_path: r.raw("SMTP_CA_CERT"),
             }),
+            to_console,
         }
     }
 }

@@ -160,7 +160,14 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Some(smtp) => (Arc::new(SmtpMailer::new(smtp)?), None),
         None => {
             tracing::warn!("SMTP_HOST is not set: mail goes to the in-memory outbox and is NOT DELIVERED");
-            let outbox = Arc::new(MemoryOutbox::default());
+            let outbox = if config.mail.to_console {
+                tracing::warn!(
+                    "MAIL_TO_CONSOLE: each mail (links included) is printed to the console — development only, nothing here is real"
+                );
+                Arc::new(MemoryOutbox::printing())
+            } else {
+                Arc::new(MemoryOutbox::default())
+            };
             (outbox.clone(), Some(outbox))
         }
     };

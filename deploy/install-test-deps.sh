@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what `make test-integration` and `make test-schema` need besides
+# PostgreSQL and Redis themselves: redis-server (the outage tests run a private
+# one) and openssl (a throwaway CA) from Debian's packages; aiosmtpd (a real
+# SMTP server per test) and schemathesis from PyPI. Idempotent.
+set -euo pipefail
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+fi
+pip=(python3 -m pip install --quiet --disable-pip-version-check)
+[ "$(id -u)" -eq 0 ] && pip+=(--root-user-action=ignore)
+python3 -c "import aiosmtpd" >/dev/null 2>&1 || "${pip[@]}" aiosmtpd
+command -v st >/dev/null 2>&1 || "${pip[@]}" 'schemathesis>=4.32,<5'
+echo "test dependencies: openssl, redis-server, psql, aiosmtpd, schemathesis — present"
