@@ -92,6 +92,24 @@ const CREDENTIAL_ROUTES: [&str; 7] = [
     "/api/v1/auth/verify-email/resend",
 ];
 
+/// A body with every required field of the operation's request schema (a
+/// credential route spends its budget only once its body reads).
+fn valid_body(doc: &Value, operation: &Value) -> Value {
+    let schema_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str();
+    let Some(name) = schema_ref.and_then(|r| r.rsplit('/').next()) else { return serde_json::json!({}) };
+    let mut body = serde_json::Map::new();
+    for field in doc["components"]["schemas"][name]["required"].as_array().into_iter().flatten() {
+        let field = field.as_str().unwrap();
+        let value = match field {
+            "email" => "nobody@example.com",
+            f if f.contains("password") => "lantern quartz meadow",
+            _ => "t",
+        };
+        body.insert(field.to_owned(), Value::from(value));
+    }
+    Value::Object(body)
+}
+
 #[tokio::test]
 async fn every_api_route_declares_its_class() {
     let app =
@@ -107,19 +125,25 @@ async fn every_api_route_declares_its_class() {
         }
         let url_path =
             path.replace("{queue}", "mail").replace("{id}", "00000000-0000-0000-0000-000000000000");
-        for method in item.as_object().unwrap().keys() {
+        for (method, operation) in item.as_object().unwrap() {
+            let body = valid_body(&doc, operation);
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = app
                 .client
                 .request(method.clone(), app.url(&url_path))
                 .bearer_auth(token)
-                .json(&serde_json::json!({}))
+                .json(&body)
                 .send()
                 .await
                 .unwrap();
             let expected = if CREDENTIAL_ROUTES.contains(&path.as_str()) { "999" } else { "1000" };
             let limit = res.headers().get("x-ratelimit-limit").map(|v| v.to_str().unwrap().to_owned());
-            assert_eq!(limit.as_deref(), Some(expected), "{method} {path}: no or wrong rate-limit class");
+            let status = res.status();
+            assert_eq!(
+                limit.as_deref(),
+                Some(expected),
+                "{method} {path}: no or wrong rate-limit class (answered {status} to {body})"
+            );
             checked += 1;
         }
     }
@@ -138,7 +162,15 @@ async fn percent_encoded_paths_spend_the_credential_budget() {
         "/api/v1/auth/magic-lin%6B",
     ];
     for path in encoded {
-        let body = serde_json::json!({ "email": "x@example.com", "password": "p", "token": "t", "new_password": "p" });
+        let body = match path {
+            p if p.contains("rese") => {
+                serde_json::json!({ "token": "t", "new_password": "lantern quartz meadow" })
+            }
+            p if p.contains("log") || p.contains("egister") => {
+                serde_json::json!({ "email": "x@example.com", "password": "p" })
+            }
+            _ => serde_json::json!({ "email": "x@example.com" }),
+        };
         let res = app.client.post(app.url(path)).json(&body).send().await.unwrap();
         assert_ne!(res.status(), 404, "{path} should reach its handler");
         assert_eq!(res.headers()["x-ratelimit-limit"], "2", "{path} is on the credential budget");
@@ -291,4 +323,34 @@ async fn stored_user_agents_are_capped() {
         .find(|i| i["action"] == "security.rate_limit.exceeded")
         .expect("the rate-limit event");
     assert_eq!(limited["user_agent"].as_str().unwrap().chars().count(), 512, "{limited}");
+}
+
+/// First hour: a request refused before any credential check (a malformed
+/// body, a wrong method) spends nothing of the credential budget.
+#[tokio::test]
+async fn refused_requests_spend_no_credential_budget() {
+    let app = spawn_app_with(&[("RATE_LIMIT_AUTH_MAX_REQUESTS", "2")]).await;
+    for _ in 0..5 {
+        let malformed = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        expect_error(malformed, 400, "BAD_REQUEST").await;
+        let missing =
+            app.post("/api/v1/auth/login", &serde_json::json!({ "email": "ada@example.com" })).await;
+        expect_error(missing, 400, "VALIDATION_ERROR").await;
+        let wrong_method = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+        expect_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
+    }
+    // The whole budget is still there.
+    for remaining in ["1", "0"] {
+        let res = app.login("ada@example.com", "Wrong-Password-1").await;
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["x-ratelimit-remaining"], remaining);
+    }
+    expect_error(app.login("ada@example.com", "Wrong-Password-1").await, 429, "RATE_LIMITED").await;
 }

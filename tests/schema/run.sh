@@ -7,6 +7,8 @@
 # Needs `pip install schemathesis` (`.ci/run` installs it). SCHEMATHESIS_MAX_TIME
 # bounds the fuzzing phase (seconds, default 60).
 set -euo pipefail
+# The server's log is kept (and its path printed) when KEEP_SERVER_LOG is set,
+# and printed on failure.
 cd "$(dirname "$0")/../.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/portcullis}
 command -v st >/dev/null || { echo "schemathesis missing: python3 -m pip install schemathesis" >&2; exit 2; }
@@ -22,7 +24,7 @@ env -u DATABASE_URL -u REDIS_URL -u SMTP_HOST -u JWT_PRIVATE_KEY_PATH -u METRICS
   RATE_LIMIT_AUTH_MAX_REQUESTS=100000000 RATE_LIMIT_MAX_REQUESTS=100000000 \
   "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
+trap 'status=$?; kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; if [ $status -ne 0 ]; then echo "--- server log (last 50 lines) ---"; tail -n 50 "$LOG"; fi; [ -n "${KEEP_SERVER_LOG:-}" ] && echo "server log: $LOG" || rm -f "$LOG"' EXIT
 for _ in $(seq 1 100); do
   curl -fs "$BASE/health/live" >/dev/null 2>&1 && break
   sleep 0.1
@@ -40,6 +42,7 @@ run() { # token, extra schemathesis arguments...
   local t=$1; shift
   st --config-file tests/schema/schemathesis.toml run "$BASE/api-docs/openapi.json" \
     --checks all -H "Authorization: Bearer $t" --max-time "${SCHEMATHESIS_MAX_TIME:-60}" \
+    --request-timeout 30 \
     --seed "${SCHEMATHESIS_SEED:-20261126}" "$@"
 }
 

@@ -121,6 +121,7 @@ where
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             // Bodies are JSON objects: serde would also read a struct from an array.
             let value = match json.await?.into_inner() {
@@ -129,6 +130,13 @@ where
             };
             let value: T = serde_json::from_value(value).map_err(|e| deserialize_error(&e))?;
             value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
+            // A credential route spends its per-source budget now, not before
+            // the body could be read (see `rate_limit::per_route`).
+            let class = req.extensions().get::<RouteClass>().copied();
+            if let Some(class @ RouteClass::Credential(_)) = class {
+                let state = state(&req)?;
+                crate::rate_limit::enforce_source(&req, &state, class).await?;
+            }
             Ok(Self(value))
         })
     }

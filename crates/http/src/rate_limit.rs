@@ -69,6 +69,12 @@ pub async fn enforce(
     Err(ApiError::RateLimited { retry_after: decision.reset_after })
 }
 
+/// Counts the request against the per-source budget of its class.
+pub async fn enforce_source(req: &HttpRequest, state: &AppState, class: RouteClass) -> Result<(), ApiError> {
+    let ip = limit_key(&crate::caller::client_ip(req, &state.rate_limits.trusted_proxies));
+    enforce(req, state, class, KeyKind::Source, &ip, None).await
+}
+
 /// The per-email budget of the credential route that matched (its class was
 /// recorded by [`per_route`]). The key is normalised like an account's email,
 /// so case and whitespace variants share one budget.
@@ -93,8 +99,14 @@ pub async fn per_route(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let ip = limit_key(&crate::caller::client_ip(req.request(), &state.rate_limits.trusted_proxies));
-    let mut response = match enforce(req.request(), &state, class, KeyKind::Source, &ip, None).await {
+    // A credential route's budget is spent once its body has been read and
+    // validated (`ValidJson` calls `enforce_source`): a malformed request,
+    // refused before any credential check, spends nothing.
+    let counted_now = match class {
+        RouteClass::Credential(_) => Ok(()),
+        RouteClass::General => enforce_source(req.request(), &state, class).await,
+    };
+    let mut response = match counted_now {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.error_response(e),
     };
