@@ -11,5 +11,6 @@ mod errors;
 mod helpers;
 mod lockout;
 mod meta;
+mod pages;
 mod rate_limit;
 mod recovery;

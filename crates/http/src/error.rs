@@ -25,7 +25,8 @@ pub enum ApiError {
     #[error("no route matches this path")]
     NotFound,
     #[error("this method is not allowed on this path")]
-    MethodNotAllowed { allow: actix_web::http::Method },
+    /// `allow`: the methods the resource serves, for the `Allow` header.
+    MethodNotAllowed { allow: String },
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     #[error("the request body is larger than {limit} bytes")]
@@ -317,7 +318,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         if let Self::MethodNotAllowed { allow } = self
-            && let Ok(value) = HeaderValue::from_str(allow.as_str())
+            && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.insert_header((header::ALLOW, value));
         }

@@ -25,7 +25,7 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, mailed_links, operations, users};
+use handlers::{admin, auth, mailed_links, operations, pages, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use utoipa::OpenApi;
@@ -51,6 +51,10 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(err.to_string()).into()
+}
+
+fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::BadRequest(err.to_string()).into()
 }
 
@@ -88,11 +92,33 @@ endpoint_fn!(patch, PATCH, patch);
 
 /// A resource whose other methods answer 405 in the envelope.
 fn resource(path: &str, endpoint: Endpoint) -> Resource {
-    let allow = endpoint.method.clone();
-    web::resource(path).route(endpoint.route).default_service(web::to(move || {
+    web::resource(path).route(endpoint.route).default_service(not_allowed(endpoint.method.as_str()))
+}
+
+/// Answers 405 with the methods a resource serves in `Allow`.
+fn not_allowed(allow: &str) -> Route {
+    let allow = allow.to_owned();
+    web::to(move || {
         let allow = allow.clone();
         async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
-    }))
+    })
+}
+
+/// A page of the mailed links: the form (GET) and its action (POST, on the
+/// route's credential budget).
+fn link_page<G, GA, P, PA>(path: &str, route: &'static str, form: G, action: P) -> Resource
+where
+    G: Handler<GA>,
+    GA: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PA>,
+    PA: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(form))
+        .route(limited(Credential(route), web::post().to(action)))
+        .default_service(not_allowed("GET, POST"))
 }
 
 /// An API route with its rate-limit class, declared here with the route: the
@@ -128,6 +154,7 @@ pub fn app(
         .app_data(web::Data::new(state))
         .app_data(web::JsonConfig::default().limit(json_limit).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
         .service(
             web::scope("/api/v1")
                 .service(api("/auth/register", Credential("register"), post(auth::register)))
@@ -175,6 +202,29 @@ pub fn app(
                 // Unknown API paths are limited like any other request.
                 .default_service(limited(General, web::to(not_found))),
         )
+        // The pages of the mailed links (served for APP_BASE_URL pointing here).
+        .service(link_page(
+            "/verify-email",
+            "page_verify_email",
+            pages::verify_email_page,
+            pages::verify_email_submit,
+        ))
+        .service(link_page(
+            "/reset-password",
+            "page_reset_password",
+            pages::reset_password_page,
+            pages::reset_password_submit,
+        ))
+        .configure(|routes| {
+            if magic_link_enabled {
+                routes.service(link_page(
+                    "/magic-link",
+                    "page_magic_link",
+                    pages::magic_link_page,
+                    pages::magic_link_submit,
+                ));
+            }
+        })
         .service(resource("/health", get(operations::health)))
         .service(resource("/health/live", get(operations::live)))
         .service(resource("/health/ready", get(operations::ready)))

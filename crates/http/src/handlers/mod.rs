@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod mailed_links;
 pub mod operations;
+pub mod pages;
 pub mod users;
 
 use actix_web::HttpResponse;

@@ -1,0 +1,258 @@
+//! Small HTML pages for the links Portcullis mails, served when `APP_BASE_URL`
+//! points at Portcullis itself (a front end takes over by pointing it at
+//! itself and serving `/verify-email`, `/reset-password` and `/magic-link`).
+//!
+//! Plain forms, no JavaScript, a strict Content-Security-Policy, no referrer
+//! (the token is in the URL), never cached. Opening a link changes nothing
+//! (mail scanners prefetch links): each page is a form whose POST, carrying
+//! the token, does the work. There are no cookies, so a cross-site POST could
+//! not ride on anyone's session; cross-site form posts are refused anyway.
+
+use crate::error::ApiError;
+use crate::extract::Client;
+use crate::limits::RouteClass;
+use crate::state::AppState;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use portcullis_application::AppError;
+use portcullis_domain::secret::Secret;
+use serde::Deserialize;
+
+const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — Portcullis</title></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+        title = esc(title)
+    );
+    let mut response = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html);
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn ok(title: &str, body: &str) -> HttpResponse {
+    page(actix_web::http::StatusCode::OK, title, body)
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+fn hidden_token(token: &str) -> String {
+    format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", esc(token))
+}
+
+fn missing_token() -> HttpResponse {
+    page(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "Link incomplete",
+        "<p>This link has no token. Open the link from the mail exactly as it was sent.</p>",
+    )
+}
+
+/// A form may only be posted from these pages: a cross-site post is refused
+/// (`Sec-Fetch-Site` from browsers that send it; otherwise `Origin`, if any,
+/// must be this host).
+fn same_site(req: &HttpRequest) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = req.connection_info().host().to_owned();
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str())
+        }
+    }
+}
+
+/// The credential budget of this page's route, counted once the form reads.
+async fn spend_budget(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let class = req.extensions().get::<RouteClass>().copied().unwrap_or(RouteClass::Credential("page"));
+    crate::rate_limit::enforce_source(req, state, class).await
+}
+
+fn link_error(error: &AppError, what: &str) -> HttpResponse {
+    let text = match error {
+        AppError::TokenExpired => format!("This {what} link has expired. Ask for a new one."),
+        AppError::InvalidToken => {
+            format!("This {what} link is not valid (it may have been used already). Ask for a new one.")
+        }
+        _ => "Something went wrong on our side. Please try again shortly.".to_owned(),
+    };
+    let status = match error {
+        AppError::TokenExpired | AppError::InvalidToken => actix_web::http::StatusCode::BAD_REQUEST,
+        _ => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+    };
+    page(status, "Link not accepted", &format!("<p role=\"alert\">{}</p>", esc(&text)))
+}
+
+pub async fn verify_email_page(query: web::Query<TokenQuery>) -> HttpResponse {
+    if query.token.is_empty() {
+        return missing_token();
+    }
+    ok(
+        "Confirm your email address",
+        &format!(
+            "<form method=\"post\" action=\"/verify-email\">{}<button type=\"submit\">Confirm my email address</button></form>",
+            hidden_token(&query.token)
+        ),
+    )
+}
+
+pub async fn verify_email_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !same_site(&req) {
+        return Err(AppError::Forbidden.into());
+    }
+    spend_budget(&req, &state).await?;
+    Ok(match state.links.verify_email(&Secret::new(form.token.clone()), &client.0).await {
+        Ok(user) => ok(
+            "Email address confirmed",
+            &format!(
+                "<p role=\"status\">{} is confirmed. You can close this page.</p>",
+                esc(user.email.as_str())
+            ),
+        ),
+        Err(error) => link_error(&error, "confirmation"),
+    })
+}
+
+fn reset_form(token: &str, problems: &[String]) -> String {
+    let errors = if problems.is_empty() {
+        String::new()
+    } else {
+        let items: String = problems.iter().map(|p| format!("<li>{}</li>", esc(p))).collect();
+        format!(
+            "<div role=\"alert\"><p>The new password was not accepted:</p><ul id=\"password-problems\">{items}</ul></div>"
+        )
+    };
+    format!(
+        "{errors}<form method=\"post\" action=\"/reset-password\">{}<p><label for=\"new_password\">New password</label> <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"1\"{}></p><button type=\"submit\">Set the new password</button></form>",
+        hidden_token(token),
+        if problems.is_empty() {
+            ""
+        } else {
+            " aria-describedby=\"password-problems\" aria-invalid=\"true\""
+        }
+    )
+}
+
+pub async fn reset_password_page(query: web::Query<TokenQuery>) -> HttpResponse {
+    if query.token.is_empty() {
+        return missing_token();
+    }
+    ok("Choose a new password", &reset_form(&query.token, &[]))
+}
+
+pub async fn reset_password_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !same_site(&req) {
+        return Err(AppError::Forbidden.into());
+    }
+    spend_budget(&req, &state).await?;
+    let form = form.into_inner();
+    let result = state
+        .links
+        .reset_password(&Secret::new(form.token.clone()), &Secret::new(form.new_password), &client.0)
+        .await;
+    Ok(match result {
+        Ok(()) => ok(
+            "Password changed",
+            "<p role=\"status\">Your password was changed and every session was signed out. You can sign in with the new password.</p>",
+        ),
+        Err(AppError::Validation(errors)) => {
+            let problems: Vec<String> = errors.0.iter().map(|v| v.message.clone()).collect();
+            page(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "Choose a new password",
+                &reset_form(&form.token, &problems),
+            )
+        }
+        Err(error) => link_error(&error, "password reset"),
+    })
+}
+
+pub async fn magic_link_page(query: web::Query<TokenQuery>) -> HttpResponse {
+    if query.token.is_empty() {
+        return missing_token();
+    }
+    ok(
+        "Sign in",
+        &format!(
+            "<form method=\"post\" action=\"/magic-link\">{}<button type=\"submit\">Sign me in</button></form>",
+            hidden_token(&query.token)
+        ),
+    )
+}
+
+pub async fn magic_link_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !same_site(&req) {
+        return Err(AppError::Forbidden.into());
+    }
+    spend_budget(&req, &state).await?;
+    Ok(match state.links.verify_magic_link(&Secret::new(form.token.clone()), &client.0).await {
+        Ok(signed_in) => ok(
+            "Signed in",
+            &format!(
+                "<p role=\"status\">Signed in as {}. A new session was opened; its tokens are below for the API (they are shown once and never cached).</p><dl><dt>Access token</dt><dd><code id=\"access-token\">{}</code></dd><dt>Refresh token</dt><dd><code id=\"refresh-token\">{}</code></dd></dl>",
+                esc(signed_in.user.email.as_str()),
+                esc(signed_in.tokens.access_token.expose()),
+                esc(signed_in.tokens.refresh_token.expose())
+            ),
+        ),
+        Err(error) => link_error(&error, "sign-in"),
+    })
+}
