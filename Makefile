@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379
 
-.PHONY: deps run worker build test test-integration test-schema lint fmt check bench bench-http migrate clean
+.PHONY: deps run worker build test test-integration test-schema test-readme lint fmt check bench bench-http migrate clean
 
 ## Install what the integration suite needs besides PostgreSQL and Redis:
 ## redis-server and openssl (Debian packages), aiosmtpd and schemathesis (PyPI).
@@ -45,6 +45,10 @@ test-integration:
 test-schema:
 	cargo build -p portcullis
 	tests/schema/run.sh $(CARGO_TARGET_DIR)/debug/portcullis
+
+## The README walk-through, exactly its commands, against `make run` (needs jq, port 8080).
+test-readme:
+	tests/readme/walkthrough.sh
 
 fmt:
 	cargo fmt --all
