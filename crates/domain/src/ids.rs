@@ -52,3 +52,7 @@ id_type!(
     /// Identifies an audit event; time-ordered, so it doubles as a cursor.
     AuditEventId
 );
+id_type!(
+    /// Identifies an uploaded file.
+    FileId
+);

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod email;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod jobs;
 pub mod one_time;

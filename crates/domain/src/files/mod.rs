@@ -1,0 +1,11 @@
+//! Uploaded files: what kind a file is (decided from its bytes, never from its
+//! name or the client's content type), the name it is shown under, and the
+//! states it moves through on its way from upload to ready.
+
+mod kind;
+mod name;
+mod status;
+
+pub use kind::{FileType, FileTypes, SNIFF_WINDOW, Sniffer, UnknownFileType};
+pub use name::{DISPLAY_NAME_MAX_CHARS, display_name};
+pub use status::{FileStatus, Transition, TransitionRefused, UnknownStatus, decide_transition};
