@@ -2,14 +2,15 @@
 # Installs what `make test-integration` and `make test-schema` need besides
 # PostgreSQL and Redis themselves: redis-server (the outage tests run a private
 # one), openssl (a throwaway CA) and headless Chromium with its WebDriver
-# (the link pages in a real browser) and jq (the README walk-through) from
-# Debian's packages; aiosmtpd (a real
+# (the link pages in a real browser), jq (the README walk-through) and
+# clamav-daemon (each scanner test starts its own clamd) from Debian's packages; aiosmtpd (a real
 # SMTP server per test) and schemathesis from PyPI. Idempotent.
 set -euo pipefail
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+{ [ -x /usr/sbin/clamd ] || command -v clamd >/dev/null 2>&1; } || missing+=(clamav-daemon)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
@@ -21,4 +22,4 @@ pip=(python3 -m pip install --quiet --disable-pip-version-check)
 [ "$(id -u)" -eq 0 ] && pip+=(--root-user-action=ignore)
 python3 -c "import aiosmtpd" >/dev/null 2>&1 || "${pip[@]}" aiosmtpd
 command -v st >/dev/null 2>&1 || "${pip[@]}" 'schemathesis>=4.32,<5'
-echo "test dependencies: openssl, redis-server, psql, jq, chromium, chromedriver, aiosmtpd, schemathesis — present"
+echo "test dependencies: openssl, redis-server, psql, jq, clamd, chromium, chromedriver, aiosmtpd, schemathesis — present"

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod clamav;
 mod contract_postgres;
 mod contract_redis;
 #[allow(dead_code)] // shared with the api suite, which uses all of it

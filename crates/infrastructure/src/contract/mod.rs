@@ -46,6 +46,8 @@ pub mod registration;
 #[macro_use]
 pub mod revocation;
 #[macro_use]
+pub mod scanner;
+#[macro_use]
 pub mod sessions;
 #[macro_use]
 pub mod users;

@@ -12,6 +12,7 @@ mod outbox;
 mod outbox_store;
 mod rate_limit;
 mod revocation;
+mod scanner;
 mod sessions;
 mod users;
 
@@ -23,6 +24,7 @@ pub use outbox::MemoryOutbox;
 pub use outbox_store::MemoryOutboxStore;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
+pub use scanner::{EICAR_SIGNATURE, MemoryVirusScanner, eicar};
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserRepository;
 
@@ -150,6 +152,17 @@ mod contract_tests {
         use super::*;
         outbox_contract!(async {
             (Arc::new(MemoryOutboxStore::default()) as Arc<dyn portcullis_application::ports::Outbox>, ())
+        });
+    }
+
+    mod scanner {
+        use super::*;
+        virus_scanner_contract!(async {
+            (
+                Arc::new(MemoryVirusScanner::default())
+                    as Arc<dyn portcullis_application::ports::VirusScanner>,
+                (),
+            )
         });
     }
 
