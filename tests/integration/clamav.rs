@@ -5,7 +5,7 @@
 
 use portcullis_application::ports::VirusScanner;
 use portcullis_infrastructure::clamav::{ClamdAddress, ClamdScanner};
-use portcullis_infrastructure::memory::{EICAR_SIGNATURE, eicar};
+use portcullis_infrastructure::eicar::{EICAR_SIGNATURE, eicar};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;

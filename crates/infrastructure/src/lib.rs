@@ -8,6 +8,7 @@ pub mod clock;
 #[cfg(any(test, feature = "contract"))]
 #[macro_use]
 pub mod contract;
+pub mod eicar;
 pub mod fallback;
 pub mod jwt;
 pub mod memory;

@@ -1,4 +1,4 @@
-use crate::memory::{EICAR_SIGNATURE, eicar};
+use crate::eicar::{EICAR_SIGNATURE, eicar};
 use bytes::Bytes;
 use portcullis_application::ports::{ByteStream, ScanError, ScanVerdict, VirusScanner};
 use std::sync::Arc;

@@ -24,7 +24,7 @@ pub use outbox::MemoryOutbox;
 pub use outbox_store::MemoryOutboxStore;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
-pub use scanner::{EICAR_SIGNATURE, MemoryVirusScanner, eicar};
+pub use scanner::MemoryVirusScanner;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserRepository;
 

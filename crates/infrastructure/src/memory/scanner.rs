@@ -1,20 +1,10 @@
 use super::lock;
+use crate::eicar::{EICAR_SIGNATURE, eicar};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use portcullis_application::cause::Cause;
 use portcullis_application::ports::{ByteStream, ScanError, ScanVerdict, VirusScanner};
 use std::sync::Mutex;
-
-/// The name both twins report for the EICAR test file (the test database that
-/// clamd loads in the integration suite uses the same name).
-pub const EICAR_SIGNATURE: &str = "Eicar-Test-Signature";
-
-/// The EICAR anti-virus test string, assembled at run time so that this
-/// source file itself does not trip a scanner.
-pub fn eicar() -> Vec<u8> {
-    let parts: [&str; 3] = [r"X5O!P%@AP[4\PZX54(P^)7CC)7}$", "EICAR-STANDARD-ANTIVIRUS-", "TEST-FILE!$H+H*"];
-    parts.concat().into_bytes()
-}
 
 /// A scanner that flags the EICAR test string, wherever it sits and however
 /// the content is chunked, and nothing else. Like clamd it refuses content
