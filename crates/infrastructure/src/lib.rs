@@ -11,6 +11,7 @@ pub mod contract;
 pub mod eicar;
 pub mod fallback;
 pub mod jwt;
+pub mod local_disk;
 pub mod memory;
 pub mod password;
 pub mod postgres;

@@ -36,6 +36,8 @@ pub mod login_attempts;
 #[macro_use]
 pub mod mail;
 #[macro_use]
+pub mod objects;
+#[macro_use]
 pub mod one_time;
 #[macro_use]
 pub mod outbox;

@@ -7,6 +7,7 @@
 mod audit;
 mod jobs;
 mod login_attempts;
+mod objects;
 mod one_time;
 mod outbox;
 mod outbox_store;
@@ -19,6 +20,7 @@ mod users;
 pub use audit::MemoryAuditLog;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
+pub use objects::MemoryObjectStore;
 pub use one_time::MemoryOneTimeTokens;
 pub use outbox::MemoryOutbox;
 pub use outbox_store::MemoryOutboxStore;
@@ -152,6 +154,16 @@ mod contract_tests {
         use super::*;
         outbox_contract!(async {
             (Arc::new(MemoryOutboxStore::default()) as Arc<dyn portcullis_application::ports::Outbox>, ())
+        });
+    }
+
+    mod objects {
+        use super::*;
+        object_store_contract!(async {
+            (
+                Arc::new(MemoryObjectStore::default()) as Arc<dyn portcullis_application::ports::ObjectStore>,
+                (),
+            )
         });
     }
 
