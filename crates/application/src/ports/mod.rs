@@ -2,6 +2,7 @@
 
 mod audit;
 mod clock;
+mod files;
 mod health;
 mod jobs;
 mod login_attempts;
@@ -19,6 +20,7 @@ mod users;
 
 pub use audit::*;
 pub use clock::*;
+pub use files::*;
 pub use health::*;
 pub use jobs::*;
 pub use login_attempts::*;

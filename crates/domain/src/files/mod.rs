@@ -4,8 +4,10 @@
 
 mod kind;
 mod name;
+mod record;
 mod status;
 
 pub use kind::{FileType, FileTypes, SNIFF_WINDOW, Sniffer, UnknownFileType};
 pub use name::{DISPLAY_NAME_MAX_CHARS, display_name};
+pub use record::{ContentDigest, FileRecord, StatusChange};
 pub use status::{FileStatus, Transition, TransitionRefused, UnknownStatus, decide_transition};

@@ -5,6 +5,7 @@
 //! a manual clock in tests.
 
 mod audit;
+mod files;
 mod jobs;
 mod login_attempts;
 mod objects;
@@ -18,6 +19,7 @@ mod sessions;
 mod users;
 
 pub use audit::MemoryAuditLog;
+pub use files::MemoryFileRepository;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
 pub use objects::MemoryObjectStore;
@@ -154,6 +156,17 @@ mod contract_tests {
         use super::*;
         outbox_contract!(async {
             (Arc::new(MemoryOutboxStore::default()) as Arc<dyn portcullis_application::ports::Outbox>, ())
+        });
+    }
+
+    mod files {
+        use super::*;
+        file_repository_contract!(async {
+            (
+                Arc::new(MemoryFileRepository::default())
+                    as Arc<dyn portcullis_application::ports::FileRepository>,
+                (),
+            )
         });
     }
 

@@ -1,0 +1,62 @@
+use crate::cause::Cause;
+use async_trait::async_trait;
+use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, StatusChange, TransitionRefused};
+use portcullis_domain::ids::{FileId, UserId};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileRepositoryError {
+    /// The owner already has a file with the same bytes: this one.
+    #[error("the owner already has a file with these bytes")]
+    Duplicate(FileId),
+    /// The owner has `quota` files already.
+    #[error("file quota of {0} reached")]
+    QuotaExceeded(u32),
+    #[error(transparent)]
+    Transition(#[from] TransitionRefused),
+    #[error("no such file")]
+    NotFound,
+    #[error("file store unavailable")]
+    Unavailable(#[source] Cause),
+}
+
+/// Files, their status history and the per-owner digest index.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait FileRepository: Send + Sync {
+    /// Adds `file` (its first history entry included) unless its owner has
+    /// `quota` files already or a file with the same digest — both checked
+    /// atomically with the insert, so concurrent uploads cannot pass either.
+    async fn insert(&self, file: &FileRecord, quota: u32) -> Result<(), FileRepositoryError>;
+    /// The owner's file; another owner's is `None`, as if it did not exist.
+    async fn get(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError>;
+    async fn find_by_digest(
+        &self,
+        owner: UserId,
+        digest: &ContentDigest,
+    ) -> Result<Option<FileRecord>, FileRepositoryError>;
+    /// Moves the file to `to` when [`portcullis_domain::files::decide_transition`]
+    /// allows it from the state it is in now (checked and written atomically),
+    /// and appends the change to its history.
+    async fn transition(
+        &self,
+        id: FileId,
+        to: FileStatus,
+        message: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError>;
+    /// Oldest first.
+    async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError>;
+    /// The owner's files, newest first, optionally in one status; `before`
+    /// is the id of the last file of the previous page.
+    async fn list(
+        &self,
+        owner: UserId,
+        status: Option<FileStatus>,
+        before: Option<FileId>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError>;
+    /// Removes the owner's file with its digest entry and history; returns
+    /// what was removed (`None` when there was nothing).
+    async fn delete(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError>;
+}

@@ -1,0 +1,140 @@
+use portcullis_application::ports::{FileRepository, FileRepositoryError};
+use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, FileType};
+use portcullis_domain::ids::{FileId, UserId};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+fn file(owner: UserId, digest_byte: u8) -> FileRecord {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let id = FileId::new();
+    FileRecord {
+        id,
+        owner,
+        display_name: "report.csv".into(),
+        file_type: Some(FileType::Csv),
+        size: 42,
+        digest: Some(ContentDigest([digest_byte; 32])),
+        status: FileStatus::Stored,
+        object_key: format!("files/{id}"),
+        message: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+contract_suite! { $ file_repository_contract for files;
+
+pub async fn inserted_files_are_found_by_their_owner_only(repo: Arc<dyn FileRepository>) {
+    let (ada, eve) = (UserId::new(), UserId::new());
+    let f = file(ada, 1);
+    repo.insert(&f, 50).await.unwrap();
+    assert_eq!(repo.get(ada, f.id).await.unwrap(), Some(f.clone()));
+    assert_eq!(repo.get(eve, f.id).await.unwrap(), None);
+    assert_eq!(repo.find_by_digest(ada, &ContentDigest([1; 32])).await.unwrap(), Some(f.clone()));
+    assert_eq!(repo.find_by_digest(eve, &ContentDigest([1; 32])).await.unwrap(), None);
+}
+
+pub async fn the_same_bytes_are_a_duplicate_for_the_same_owner_only(repo: Arc<dyn FileRepository>) {
+    let (ada, eve) = (UserId::new(), UserId::new());
+    let first = file(ada, 2);
+    repo.insert(&first, 50).await.unwrap();
+    assert_eq!(repo.insert(&file(ada, 2), 50).await, Err(FileRepositoryError::Duplicate(first.id)));
+    repo.insert(&file(eve, 2), 50).await.unwrap();
+}
+
+pub async fn the_quota_holds_under_concurrent_inserts(repo: Arc<dyn FileRepository>) {
+    let ada = UserId::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8u8 {
+        let repo = repo.clone();
+        tasks.spawn(async move { repo.insert(&file(ada, 100 + n), 3).await });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| *r == Err(FileRepositoryError::QuotaExceeded(3))));
+    assert_eq!(repo.list(ada, None, None, 50).await.unwrap().len(), 3);
+}
+
+pub async fn concurrent_duplicates_store_one_file(repo: Arc<dyn FileRepository>) {
+    let ada = UserId::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let repo = repo.clone();
+        tasks.spawn(async move { repo.insert(&file(ada, 7), 50).await });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(FileRepositoryError::Duplicate(_)))));
+}
+
+pub async fn transitions_follow_the_pipeline_and_are_recorded(repo: Arc<dyn FileRepository>) {
+    let ada = UserId::new();
+    let f = file(ada, 3);
+    repo.insert(&f, 50).await.unwrap();
+    let later = f.created_at + time::Duration::seconds(5);
+    let scanning = repo.transition(f.id, FileStatus::Scanning, None, later).await.unwrap();
+    assert_eq!((scanning.status, scanning.updated_at), (FileStatus::Scanning, later));
+    let refused = repo.transition(f.id, FileStatus::Ready, None, later).await.unwrap_err();
+    assert!(matches!(refused, FileRepositoryError::Transition(_)), "{refused:?}");
+    let infected = repo.transition(f.id, FileStatus::Infected, Some("Eicar-Test-Signature".into()), later).await.unwrap();
+    assert_eq!(infected.message.as_deref(), Some("Eicar-Test-Signature"));
+    assert_eq!(repo.get(ada, f.id).await.unwrap().unwrap().status, FileStatus::Infected);
+    let steps: Vec<_> = repo.history(f.id).await.unwrap().into_iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, FileStatus::Stored),
+            (Some(FileStatus::Stored), FileStatus::Scanning),
+            (Some(FileStatus::Scanning), FileStatus::Infected),
+        ]
+    );
+    let missing = repo.transition(FileId::new(), FileStatus::Scanning, None, later).await;
+    assert_eq!(missing, Err(FileRepositoryError::NotFound));
+}
+
+pub async fn only_one_of_racing_transitions_wins(repo: Arc<dyn FileRepository>) {
+    let f = file(UserId::new(), 4);
+    repo.insert(&f, 50).await.unwrap();
+    repo.transition(f.id, FileStatus::Scanning, None, f.created_at).await.unwrap();
+    repo.transition(f.id, FileStatus::Processing, None, f.created_at).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for to in [FileStatus::Ready, FileStatus::Failed, FileStatus::Ready, FileStatus::Failed] {
+        let repo = repo.clone();
+        tasks.spawn(async move { repo.transition(f.id, to, None, f.created_at).await });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(repo.history(f.id).await.unwrap().len(), 4);
+}
+
+pub async fn lists_are_newest_first_filtered_and_paged(repo: Arc<dyn FileRepository>) {
+    let (ada, eve) = (UserId::new(), UserId::new());
+    let mut ids = Vec::new();
+    for n in 0..5u8 {
+        let f = file(ada, 20 + n);
+        repo.insert(&f, 50).await.unwrap();
+        ids.push(f.id);
+    }
+    repo.insert(&file(eve, 30), 50).await.unwrap();
+    repo.transition(ids[1], FileStatus::Scanning, None, OffsetDateTime::now_utc()).await.unwrap();
+    let page: Vec<FileId> = repo.list(ada, None, None, 3).await.unwrap().iter().map(|f| f.id).collect();
+    assert_eq!(page, vec![ids[4], ids[3], ids[2]]);
+    let next: Vec<FileId> = repo.list(ada, None, Some(ids[2]), 3).await.unwrap().iter().map(|f| f.id).collect();
+    assert_eq!(next, vec![ids[1], ids[0]]);
+    let scanning: Vec<FileId> =
+        repo.list(ada, Some(FileStatus::Scanning), None, 10).await.unwrap().iter().map(|f| f.id).collect();
+    assert_eq!(scanning, vec![ids[1]]);
+}
+
+pub async fn delete_removes_the_file_and_frees_its_digest(repo: Arc<dyn FileRepository>) {
+    let (ada, eve) = (UserId::new(), UserId::new());
+    let f = file(ada, 9);
+    repo.insert(&f, 50).await.unwrap();
+    assert_eq!(repo.delete(eve, f.id).await.unwrap(), None, "not another owner's to delete");
+    assert_eq!(repo.delete(ada, f.id).await.unwrap().map(|d| d.id), Some(f.id));
+    assert_eq!(repo.get(ada, f.id).await.unwrap(), None);
+    assert!(repo.history(f.id).await.unwrap().is_empty());
+    repo.insert(&file(ada, 9), 50).await.unwrap();
+    assert_eq!(repo.delete(ada, f.id).await.unwrap(), None);
+}
+}

@@ -1,0 +1,122 @@
+use super::lock;
+use async_trait::async_trait;
+use portcullis_application::ports::{FileRepository, FileRepositoryError};
+use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, StatusChange, decide_transition};
+use portcullis_domain::ids::{FileId, UserId};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+#[derive(Default)]
+struct State {
+    /// Ordered by id, which is time-ordered: newest last.
+    files: BTreeMap<FileId, FileRecord>,
+    history: BTreeMap<FileId, Vec<StatusChange>>,
+}
+
+/// Files in one lock, so the quota and digest checks and the insert are one
+/// atomic step, like the database's transaction and unique index.
+#[derive(Default)]
+pub struct MemoryFileRepository(Mutex<State>);
+
+#[async_trait]
+impl FileRepository for MemoryFileRepository {
+    async fn insert(&self, file: &FileRecord, quota: u32) -> Result<(), FileRepositoryError> {
+        let mut state = lock(&self.0);
+        let owned = state.files.values().filter(|f| f.owner == file.owner);
+        let mut count = 0u32;
+        for existing in owned {
+            if file.digest.is_some() && existing.digest == file.digest {
+                return Err(FileRepositoryError::Duplicate(existing.id));
+            }
+            count += 1;
+        }
+        if count >= quota {
+            return Err(FileRepositoryError::QuotaExceeded(quota));
+        }
+        let first = StatusChange {
+            file_id: file.id,
+            from: None,
+            to: file.status,
+            message: file.message.clone(),
+            at: file.created_at,
+        };
+        state.files.insert(file.id, file.clone());
+        state.history.insert(file.id, vec![first]);
+        Ok(())
+    }
+
+    async fn get(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError> {
+        Ok(lock(&self.0).files.get(&id).filter(|f| f.owner == owner).cloned())
+    }
+
+    async fn find_by_digest(
+        &self,
+        owner: UserId,
+        digest: &ContentDigest,
+    ) -> Result<Option<FileRecord>, FileRepositoryError> {
+        Ok(lock(&self.0)
+            .files
+            .values()
+            .find(|f| f.owner == owner && f.digest.as_ref() == Some(digest))
+            .cloned())
+    }
+
+    async fn transition(
+        &self,
+        id: FileId,
+        to: FileStatus,
+        message: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        let mut state = lock(&self.0);
+        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
+        let from = file.status;
+        decide_transition(from, to)?;
+        file.status = to;
+        file.message = message.clone();
+        file.updated_at = now;
+        let updated = file.clone();
+        state.history.entry(id).or_default().push(StatusChange {
+            file_id: id,
+            from: Some(from),
+            to,
+            message,
+            at: now,
+        });
+        Ok(updated)
+    }
+
+    async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError> {
+        Ok(lock(&self.0).history.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn list(
+        &self,
+        owner: UserId,
+        status: Option<FileStatus>,
+        before: Option<FileId>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let state = lock(&self.0);
+        Ok(state
+            .files
+            .values()
+            .rev()
+            .filter(|f| f.owner == owner)
+            .filter(|f| status.is_none_or(|s| f.status == s))
+            .filter(|f| before.is_none_or(|b| f.id < b))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError> {
+        let mut state = lock(&self.0);
+        if state.files.get(&id).is_none_or(|f| f.owner != owner) {
+            return Ok(None);
+        }
+        state.history.remove(&id);
+        Ok(state.files.remove(&id))
+    }
+}
