@@ -139,5 +139,47 @@ fn jobs(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, domain, jwt, argon2, stores, jobs);
+/// File intake, per byte: the type sniffer (every byte checked for text),
+/// SHA-256, and the in-memory scanner, each over 10 MiB in 64 KiB chunks, the
+/// way an upload streams. (clamd's own INSTREAM rate is measured by the
+/// upload scenario once it exists.)
+fn files(c: &mut Criterion) {
+    use portcullis_application::ports::{ByteStream, VirusScanner};
+    use portcullis_domain::files::Sniffer;
+    use portcullis_infrastructure::memory::MemoryVirusScanner;
+    use sha2::{Digest, Sha256};
+
+    const SIZE: usize = 10 * 1024 * 1024;
+    let csv: Vec<u8> =
+        b"2026-11-26,ACME Bank,credit card,1234.56,current\n".iter().copied().cycle().take(SIZE).collect();
+    let chunks: Vec<bytes::Bytes> = csv.chunks(64 * 1024).map(bytes::Bytes::copy_from_slice).collect();
+    let mut group = c.benchmark_group("files");
+    group.throughput(criterion::Throughput::Bytes(SIZE as u64));
+    group.sample_size(20);
+    group.bench_function("sniff_csv_10MiB", |b| {
+        b.iter(|| {
+            let mut sniffer = Sniffer::new();
+            chunks.iter().for_each(|chunk| sniffer.feed(chunk));
+            black_box(sniffer.finish())
+        })
+    });
+    group.bench_function("sha256_10MiB", |b| {
+        b.iter(|| {
+            let mut hasher = Sha256::new();
+            chunks.iter().for_each(|chunk| hasher.update(chunk));
+            black_box(hasher.finalize())
+        })
+    });
+    let rt = runtime();
+    let scanner = MemoryVirusScanner::default();
+    group.bench_function("memory_scanner_10MiB", |b| {
+        b.iter(|| {
+            let stream: ByteStream = Box::pin(futures_util::stream::iter(chunks.clone().into_iter().map(Ok)));
+            rt.block_on(scanner.scan(stream)).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, domain, jwt, argon2, stores, jobs, files);
 criterion_main!(benches);
