@@ -21,6 +21,19 @@ mod users {
     });
 }
 
+mod files {
+    use super::*;
+    portcullis_infrastructure::file_repository_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::files::Ports = (
+            Arc::new(postgres::PgFileRepository::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::FileRepository>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
 mod sessions {
     use super::*;
     portcullis_infrastructure::session_store_contract!(async {

@@ -1,8 +1,17 @@
-use portcullis_application::ports::{FileRepository, FileRepositoryError};
+use portcullis_application::ports::{FileRepository, FileRepositoryError, UserRepository};
 use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, FileType};
 use portcullis_domain::ids::{FileId, UserId};
 use std::sync::Arc;
 use time::OffsetDateTime;
+
+/// The repository under test and the accounts that own the files.
+pub type Ports = (Arc<dyn FileRepository>, Arc<dyn UserRepository>);
+
+async fn owner(ports: &Ports) -> UserId {
+    let user = super::users::user(&format!("owner-{}@example.com", uuid::Uuid::new_v4().simple()));
+    ports.1.insert(&user).await.unwrap();
+    user.id
+}
 
 fn file(owner: UserId, digest_byte: u8) -> FileRecord {
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
@@ -24,8 +33,9 @@ fn file(owner: UserId, digest_byte: u8) -> FileRecord {
 
 contract_suite! { $ file_repository_contract for files;
 
-pub async fn inserted_files_are_found_by_their_owner_only(repo: Arc<dyn FileRepository>) {
-    let (ada, eve) = (UserId::new(), UserId::new());
+pub async fn inserted_files_are_found_by_their_owner_only(ports: Ports) {
+    let repo = ports.0.clone();
+    let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let f = file(ada, 1);
     repo.insert(&f, 50).await.unwrap();
     assert_eq!(repo.get(ada, f.id).await.unwrap(), Some(f.clone()));
@@ -34,16 +44,18 @@ pub async fn inserted_files_are_found_by_their_owner_only(repo: Arc<dyn FileRepo
     assert_eq!(repo.find_by_digest(eve, &ContentDigest([1; 32])).await.unwrap(), None);
 }
 
-pub async fn the_same_bytes_are_a_duplicate_for_the_same_owner_only(repo: Arc<dyn FileRepository>) {
-    let (ada, eve) = (UserId::new(), UserId::new());
+pub async fn the_same_bytes_are_a_duplicate_for_the_same_owner_only(ports: Ports) {
+    let repo = ports.0.clone();
+    let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let first = file(ada, 2);
     repo.insert(&first, 50).await.unwrap();
     assert_eq!(repo.insert(&file(ada, 2), 50).await, Err(FileRepositoryError::Duplicate(first.id)));
     repo.insert(&file(eve, 2), 50).await.unwrap();
 }
 
-pub async fn the_quota_holds_under_concurrent_inserts(repo: Arc<dyn FileRepository>) {
-    let ada = UserId::new();
+pub async fn the_quota_holds_under_concurrent_inserts(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..8u8 {
         let repo = repo.clone();
@@ -55,8 +67,9 @@ pub async fn the_quota_holds_under_concurrent_inserts(repo: Arc<dyn FileReposito
     assert_eq!(repo.list(ada, None, None, 50).await.unwrap().len(), 3);
 }
 
-pub async fn concurrent_duplicates_store_one_file(repo: Arc<dyn FileRepository>) {
-    let ada = UserId::new();
+pub async fn concurrent_duplicates_store_one_file(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let repo = repo.clone();
@@ -67,8 +80,9 @@ pub async fn concurrent_duplicates_store_one_file(repo: Arc<dyn FileRepository>)
     assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(FileRepositoryError::Duplicate(_)))));
 }
 
-pub async fn transitions_follow_the_pipeline_and_are_recorded(repo: Arc<dyn FileRepository>) {
-    let ada = UserId::new();
+pub async fn transitions_follow_the_pipeline_and_are_recorded(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
     let f = file(ada, 3);
     repo.insert(&f, 50).await.unwrap();
     let later = f.created_at + time::Duration::seconds(5);
@@ -92,8 +106,9 @@ pub async fn transitions_follow_the_pipeline_and_are_recorded(repo: Arc<dyn File
     assert_eq!(missing, Err(FileRepositoryError::NotFound));
 }
 
-pub async fn only_one_of_racing_transitions_wins(repo: Arc<dyn FileRepository>) {
-    let f = file(UserId::new(), 4);
+pub async fn only_one_of_racing_transitions_wins(ports: Ports) {
+    let repo = ports.0.clone();
+    let f = file(owner(&ports).await, 4);
     repo.insert(&f, 50).await.unwrap();
     repo.transition(f.id, FileStatus::Scanning, None, f.created_at).await.unwrap();
     repo.transition(f.id, FileStatus::Processing, None, f.created_at).await.unwrap();
@@ -107,8 +122,9 @@ pub async fn only_one_of_racing_transitions_wins(repo: Arc<dyn FileRepository>) 
     assert_eq!(repo.history(f.id).await.unwrap().len(), 4);
 }
 
-pub async fn lists_are_newest_first_filtered_and_paged(repo: Arc<dyn FileRepository>) {
-    let (ada, eve) = (UserId::new(), UserId::new());
+pub async fn lists_are_newest_first_filtered_and_paged(ports: Ports) {
+    let repo = ports.0.clone();
+    let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let mut ids = Vec::new();
     for n in 0..5u8 {
         let f = file(ada, 20 + n);
@@ -126,8 +142,9 @@ pub async fn lists_are_newest_first_filtered_and_paged(repo: Arc<dyn FileReposit
     assert_eq!(scanning, vec![ids[1]]);
 }
 
-pub async fn delete_removes_the_file_and_frees_its_digest(repo: Arc<dyn FileRepository>) {
-    let (ada, eve) = (UserId::new(), UserId::new());
+pub async fn delete_removes_the_file_and_frees_its_digest(ports: Ports) {
+    let repo = ports.0.clone();
+    let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let f = file(ada, 9);
     repo.insert(&f, 50).await.unwrap();
     assert_eq!(repo.delete(eve, f.id).await.unwrap(), None, "not another owner's to delete");

@@ -162,11 +162,12 @@ mod contract_tests {
     mod files {
         use super::*;
         file_repository_contract!(async {
-            (
+            let ports: crate::contract::files::Ports = (
                 Arc::new(MemoryFileRepository::default())
                     as Arc<dyn portcullis_application::ports::FileRepository>,
-                (),
-            )
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
         });
     }
 

@@ -83,3 +83,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_tokens,
     outbox
 );
+
+diesel::table! {
+    files (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        display_name -> Text,
+        file_type -> Nullable<Text>,
+        size -> Int8,
+        digest -> Nullable<Bytea>,
+        status -> Text,
+        object_key -> Text,
+        message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    file_status_changes (id) {
+        id -> Int8,
+        file_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        message -> Nullable<Text>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(file_status_changes -> files (file_id));

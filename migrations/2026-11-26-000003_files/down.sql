@@ -1,0 +1,2 @@
+DROP TABLE file_status_changes;
+DROP TABLE files;
