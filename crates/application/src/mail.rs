@@ -57,8 +57,9 @@ fn default_magic_minutes() -> i64 {
     15
 }
 
-/// Escapes text for HTML bodies (names and addresses come from users).
-fn esc(s: &str) -> String {
+/// Escapes text for HTML (names, addresses and tokens come from users); the
+/// mail bodies and the link pages both use it.
+pub fn escape_html(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -79,15 +80,15 @@ fn greeting(name: &Option<String>) -> String {
 }
 
 fn html_page(greeting: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> String {
-    let mut body = format!("<p>{}</p>", esc(greeting));
+    let mut body = format!("<p>{}</p>", escape_html(greeting));
     for p in paragraphs {
-        body.push_str(&format!("<p>{}</p>", esc(p)));
+        body.push_str(&format!("<p>{}</p>", escape_html(p)));
     }
     if let Some((label, href)) = link {
         body.push_str(&format!(
             r#"<p><a href="{href}" style="display:inline-block;padding:10px 16px;background:#1f2937;color:#fff;text-decoration:none;border-radius:4px">{label}</a></p><p style="font-size:12px;color:#555">Or paste this address into your browser: {href}</p>"#,
-            href = esc(href),
-            label = esc(label)
+            href = escape_html(href),
+            label = escape_html(label)
         ));
     }
     format!(

@@ -15,24 +15,11 @@ use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
+use portcullis_application::mail::escape_html as esc;
 use portcullis_domain::secret::Secret;
 use serde::Deserialize;
 
 const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
 
 fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
     let html = format!(
@@ -105,8 +92,12 @@ fn same_site(req: &HttpRequest) -> bool {
     }
 }
 
-/// The credential budget of this page's route, counted once the form reads.
-async fn spend_budget(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+/// What every form post passes before its work: same-site only, then the
+/// credential budget of this page's route, counted once the form reads.
+async fn accept_post(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if !same_site(req) {
+        return Err(AppError::Forbidden.into());
+    }
     let class = req.extensions().get::<RouteClass>().copied().unwrap_or(RouteClass::Credential("page"));
     crate::rate_limit::enforce_source(req, state, class).await
 }
@@ -126,17 +117,23 @@ fn link_error(error: &AppError, what: &str) -> HttpResponse {
     page(status, "Link not accepted", &format!("<p role=\"alert\">{}</p>", esc(&text)))
 }
 
-pub async fn verify_email_page(query: web::Query<TokenQuery>) -> HttpResponse {
-    if query.token.is_empty() {
+/// A page whose only content is a one-button form posting the link's token
+/// back to `action`: opening the link changes nothing.
+fn confirm_page(token: &str, title: &str, action: &str, button: &str) -> HttpResponse {
+    if token.is_empty() {
         return missing_token();
     }
     ok(
-        "Confirm your email address",
+        title,
         &format!(
-            "<form method=\"post\" action=\"/verify-email\">{}<button type=\"submit\">Confirm my email address</button></form>",
-            hidden_token(&query.token)
+            "<form method=\"post\" action=\"{action}\">{}<button type=\"submit\">{button}</button></form>",
+            hidden_token(token)
         ),
     )
+}
+
+pub async fn verify_email_page(query: web::Query<TokenQuery>) -> HttpResponse {
+    confirm_page(&query.token, "Confirm your email address", "/verify-email", "Confirm my email address")
 }
 
 pub async fn verify_email_submit(
@@ -145,10 +142,7 @@ pub async fn verify_email_submit(
     client: Client,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if !same_site(&req) {
-        return Err(AppError::Forbidden.into());
-    }
-    spend_budget(&req, &state).await?;
+    accept_post(&req, &state).await?;
     Ok(match state.links.verify_email(&Secret::new(form.token.clone()), &client.0).await {
         Ok(user) => ok(
             "Email address confirmed",
@@ -194,10 +188,7 @@ pub async fn reset_password_submit(
     client: Client,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if !same_site(&req) {
-        return Err(AppError::Forbidden.into());
-    }
-    spend_budget(&req, &state).await?;
+    accept_post(&req, &state).await?;
     let form = form.into_inner();
     let result = state
         .links
@@ -221,16 +212,7 @@ pub async fn reset_password_submit(
 }
 
 pub async fn magic_link_page(query: web::Query<TokenQuery>) -> HttpResponse {
-    if query.token.is_empty() {
-        return missing_token();
-    }
-    ok(
-        "Sign in",
-        &format!(
-            "<form method=\"post\" action=\"/magic-link\">{}<button type=\"submit\">Sign me in</button></form>",
-            hidden_token(&query.token)
-        ),
-    )
+    confirm_page(&query.token, "Sign in", "/magic-link", "Sign me in")
 }
 
 pub async fn magic_link_submit(
@@ -239,10 +221,7 @@ pub async fn magic_link_submit(
     client: Client,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if !same_site(&req) {
-        return Err(AppError::Forbidden.into());
-    }
-    spend_budget(&req, &state).await?;
+    accept_post(&req, &state).await?;
     Ok(match state.links.verify_magic_link(&Secret::new(form.token.clone()), &client.0).await {
         Ok(signed_in) => ok(
             "Signed in",
