@@ -1,6 +1,7 @@
 use super::schema::{file_status_changes as changes, files, users};
 use super::{PgPool, conn};
 use async_trait::async_trait;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_application::Cause;
@@ -45,6 +46,15 @@ enum TxError {
 impl From<diesel::result::Error> for TxError {
     fn from(e: diesel::result::Error) -> Self {
         TxError::Db(e)
+    }
+}
+
+impl From<TxError> for FileRepositoryError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Db(e) => unavailable(e),
+            TxError::Refused(e) => e,
+        }
     }
 }
 
@@ -111,6 +121,17 @@ impl PgFileRepository {
     pub fn new(pool: PgPool) -> Self {
         Self(pool)
     }
+
+    /// The first file `query` matches, if any.
+    async fn first(
+        &self,
+        query: files::BoxedQuery<'_, Pg>,
+    ) -> Result<Option<FileRecord>, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let row: Option<FileRow> =
+            query.select(FileRow::as_select()).first(&mut c).await.optional().map_err(unavailable)?;
+        row.map(FileRow::into_record).transpose()
+    }
 }
 
 #[async_trait]
@@ -158,23 +179,16 @@ impl FileRepository for PgFileRepository {
                 Ok(())
             })
             .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(TxError::Refused(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(unavailable(e)),
-        }
+        Ok(result?)
     }
 
     async fn get(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
-        let row: Option<FileRow> = files::table
-            .filter(files::id.eq(id.as_uuid()).and(files::owner_id.eq(owner.as_uuid())))
-            .select(FileRow::as_select())
-            .first(&mut c)
-            .await
-            .optional()
-            .map_err(unavailable)?;
-        row.map(FileRow::into_record).transpose()
+        self.first(
+            files::table
+                .filter(files::id.eq(id.as_uuid()).and(files::owner_id.eq(owner.as_uuid())))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn find_by_digest(
@@ -182,15 +196,12 @@ impl FileRepository for PgFileRepository {
         owner: UserId,
         digest: &ContentDigest,
     ) -> Result<Option<FileRecord>, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
-        let row: Option<FileRow> = files::table
-            .filter(files::owner_id.eq(owner.as_uuid()).and(files::digest.eq(digest.0.to_vec())))
-            .select(FileRow::as_select())
-            .first(&mut c)
-            .await
-            .optional()
-            .map_err(unavailable)?;
-        row.map(FileRow::into_record).transpose()
+        self.first(
+            files::table
+                .filter(files::owner_id.eq(owner.as_uuid()).and(files::digest.eq(digest.0.to_vec())))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn transition(
@@ -237,11 +248,7 @@ impl FileRepository for PgFileRepository {
                 Ok(row)
             })
             .await;
-        match result {
-            Ok(row) => row.into_record(),
-            Err(TxError::Refused(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(unavailable(e)),
-        }
+        result?.into_record()
     }
 
     async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError> {
