@@ -28,7 +28,8 @@ mod files {
         let ports: portcullis_infrastructure::contract::files::Ports = (
             Arc::new(postgres::PgFileRepository::new(pool.clone()))
                 as Arc<dyn portcullis_application::ports::FileRepository>,
-            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+            Arc::new(PgUserRepository::new(pool.clone())) as Arc<dyn UserRepository>,
+            Arc::new(postgres::PgOutbox::new(pool)),
         );
         (ports, db)
     });

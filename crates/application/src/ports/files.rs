@@ -1,6 +1,9 @@
+use super::OutboxMessage;
 use crate::cause::Cause;
 use async_trait::async_trait;
-use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, StatusChange, TransitionRefused};
+use portcullis_domain::files::{
+    ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, TransitionRefused,
+};
 use portcullis_domain::ids::{FileId, UserId};
 use time::OffsetDateTime;
 
@@ -27,7 +30,14 @@ pub trait FileRepository: Send + Sync {
     /// Adds `file` (its first history entry included) unless its owner has
     /// `quota` files already or a file with the same digest — both checked
     /// atomically with the insert, so concurrent uploads cannot pass either.
-    async fn insert(&self, file: &FileRecord, quota: u32) -> Result<(), FileRepositoryError>;
+    /// The jobs it `promised` (the scan) go to the outbox in the same step:
+    /// both or neither.
+    async fn insert(
+        &self,
+        file: &FileRecord,
+        quota: u32,
+        promised: &[OutboxMessage],
+    ) -> Result<(), FileRepositoryError>;
     /// The owner's file; another owner's is `None`, as if it did not exist.
     async fn get(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError>;
     async fn find_by_digest(
@@ -45,6 +55,13 @@ pub trait FileRepository: Send + Sync {
         message: Option<String>,
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError>;
+    /// `processing` → `ready` with what processing found, in one step.
+    async fn finish(
+        &self,
+        id: FileId,
+        summary: &FileSummary,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError>;
     /// Oldest first.
     async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError>;
     /// The owner's files, newest first, optionally in one status; `before`
@@ -56,6 +73,16 @@ pub trait FileRepository: Send + Sync {
         before: Option<FileId>,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError>;
+    /// Infected files last changed before `before` whose bytes are still in
+    /// the store (not yet [`FileRepository::mark_purged`]), oldest first.
+    async fn quarantined(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError>;
+    /// Records that an infected file's bytes were removed from the store; the
+    /// record stays (the audit trail refers to it).
+    async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError>;
     /// Removes the owner's file with its digest entry and history; returns
     /// what was removed (`None` when there was nothing).
     async fn delete(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError>;

@@ -6,8 +6,10 @@ mod kind;
 mod name;
 mod record;
 mod status;
+mod summary;
 
 pub use kind::{FileType, FileTypes, SNIFF_WINDOW, Sniffer, UnknownFileType};
 pub use name::{DISPLAY_NAME_MAX_CHARS, display_name};
 pub use record::{ContentDigest, FileRecord, StatusChange};
 pub use status::{FileStatus, Transition, TransitionRefused, UnknownStatus, decide_transition};
+pub use summary::{FileSummary, Sheet};

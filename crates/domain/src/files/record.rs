@@ -1,7 +1,7 @@
 //! A file as Portcullis keeps it: who owns it, what it is, where its bytes are
 //! and where it stands in the pipeline.
 
-use super::{FileStatus, FileType};
+use super::{FileStatus, FileSummary, FileType};
 use crate::ids::{FileId, UserId};
 use std::fmt;
 use time::OffsetDateTime;
@@ -38,6 +38,8 @@ pub struct FileRecord {
     pub object_key: String,
     /// Why it is where it is: the signature found, the processing failure.
     pub message: Option<String>,
+    /// What processing found; set when the file becomes `ready`.
+    pub summary: Option<FileSummary>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

@@ -1,11 +1,14 @@
-use portcullis_application::ports::{FileRepository, FileRepositoryError, UserRepository};
-use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, FileType};
+use portcullis_application::ports::{
+    FileRepository, FileRepositoryError, Outbox, OutboxMessage, UserRepository,
+};
+use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, FileSummary, FileType, Sheet};
 use portcullis_domain::ids::{FileId, UserId};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// The repository under test and the accounts that own the files.
-pub type Ports = (Arc<dyn FileRepository>, Arc<dyn UserRepository>);
+/// The repository under test, the accounts that own the files and the outbox
+/// its inserts write promised jobs to.
+pub type Ports = (Arc<dyn FileRepository>, Arc<dyn UserRepository>, Arc<dyn Outbox>);
 
 async fn owner(ports: &Ports) -> UserId {
     let user = super::users::user(&format!("owner-{}@example.com", uuid::Uuid::new_v4().simple()));
@@ -26,6 +29,7 @@ fn file(owner: UserId, digest_byte: u8) -> FileRecord {
         status: FileStatus::Stored,
         object_key: format!("files/{id}"),
         message: None,
+        summary: None,
         created_at: now,
         updated_at: now,
     }
@@ -37,7 +41,7 @@ pub async fn inserted_files_are_found_by_their_owner_only(ports: Ports) {
     let repo = ports.0.clone();
     let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let f = file(ada, 1);
-    repo.insert(&f, 50).await.unwrap();
+    repo.insert(&f, 50, &[]).await.unwrap();
     assert_eq!(repo.get(ada, f.id).await.unwrap(), Some(f.clone()));
     assert_eq!(repo.get(eve, f.id).await.unwrap(), None);
     assert_eq!(repo.find_by_digest(ada, &ContentDigest([1; 32])).await.unwrap(), Some(f.clone()));
@@ -48,9 +52,9 @@ pub async fn the_same_bytes_are_a_duplicate_for_the_same_owner_only(ports: Ports
     let repo = ports.0.clone();
     let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let first = file(ada, 2);
-    repo.insert(&first, 50).await.unwrap();
-    assert_eq!(repo.insert(&file(ada, 2), 50).await, Err(FileRepositoryError::Duplicate(first.id)));
-    repo.insert(&file(eve, 2), 50).await.unwrap();
+    repo.insert(&first, 50, &[]).await.unwrap();
+    assert_eq!(repo.insert(&file(ada, 2), 50, &[]).await, Err(FileRepositoryError::Duplicate(first.id)));
+    repo.insert(&file(eve, 2), 50, &[]).await.unwrap();
 }
 
 pub async fn the_quota_holds_under_concurrent_inserts(ports: Ports) {
@@ -59,7 +63,7 @@ pub async fn the_quota_holds_under_concurrent_inserts(ports: Ports) {
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..8u8 {
         let repo = repo.clone();
-        tasks.spawn(async move { repo.insert(&file(ada, 100 + n), 3).await });
+        tasks.spawn(async move { repo.insert(&file(ada, 100 + n), 3, &[]).await });
     }
     let results = tasks.join_all().await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3, "{results:?}");
@@ -73,7 +77,7 @@ pub async fn concurrent_duplicates_store_one_file(ports: Ports) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let repo = repo.clone();
-        tasks.spawn(async move { repo.insert(&file(ada, 7), 50).await });
+        tasks.spawn(async move { repo.insert(&file(ada, 7), 50, &[]).await });
     }
     let results = tasks.join_all().await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
@@ -84,7 +88,7 @@ pub async fn transitions_follow_the_pipeline_and_are_recorded(ports: Ports) {
     let repo = ports.0.clone();
     let ada = owner(&ports).await;
     let f = file(ada, 3);
-    repo.insert(&f, 50).await.unwrap();
+    repo.insert(&f, 50, &[]).await.unwrap();
     let later = f.created_at + time::Duration::seconds(5);
     let scanning = repo.transition(f.id, FileStatus::Scanning, None, later).await.unwrap();
     assert_eq!((scanning.status, scanning.updated_at), (FileStatus::Scanning, later));
@@ -109,7 +113,7 @@ pub async fn transitions_follow_the_pipeline_and_are_recorded(ports: Ports) {
 pub async fn only_one_of_racing_transitions_wins(ports: Ports) {
     let repo = ports.0.clone();
     let f = file(owner(&ports).await, 4);
-    repo.insert(&f, 50).await.unwrap();
+    repo.insert(&f, 50, &[]).await.unwrap();
     repo.transition(f.id, FileStatus::Scanning, None, f.created_at).await.unwrap();
     repo.transition(f.id, FileStatus::Processing, None, f.created_at).await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
@@ -128,10 +132,10 @@ pub async fn lists_are_newest_first_filtered_and_paged(ports: Ports) {
     let mut ids = Vec::new();
     for n in 0..5u8 {
         let f = file(ada, 20 + n);
-        repo.insert(&f, 50).await.unwrap();
+        repo.insert(&f, 50, &[]).await.unwrap();
         ids.push(f.id);
     }
-    repo.insert(&file(eve, 30), 50).await.unwrap();
+    repo.insert(&file(eve, 30), 50, &[]).await.unwrap();
     repo.transition(ids[1], FileStatus::Scanning, None, OffsetDateTime::now_utc()).await.unwrap();
     let page: Vec<FileId> = repo.list(ada, None, None, 3).await.unwrap().iter().map(|f| f.id).collect();
     assert_eq!(page, vec![ids[4], ids[3], ids[2]]);
@@ -146,12 +150,60 @@ pub async fn delete_removes_the_file_and_frees_its_digest(ports: Ports) {
     let repo = ports.0.clone();
     let (ada, eve) = (owner(&ports).await, owner(&ports).await);
     let f = file(ada, 9);
-    repo.insert(&f, 50).await.unwrap();
+    repo.insert(&f, 50, &[]).await.unwrap();
     assert_eq!(repo.delete(eve, f.id).await.unwrap(), None, "not another owner's to delete");
     assert_eq!(repo.delete(ada, f.id).await.unwrap().map(|d| d.id), Some(f.id));
     assert_eq!(repo.get(ada, f.id).await.unwrap(), None);
     assert!(repo.history(f.id).await.unwrap().is_empty());
-    repo.insert(&file(ada, 9), 50).await.unwrap();
+    repo.insert(&file(ada, 9), 50, &[]).await.unwrap();
     assert_eq!(repo.delete(ada, f.id).await.unwrap(), None);
+}
+
+pub async fn an_insert_writes_its_promised_jobs_with_it(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let f = file(ada, 40);
+    let scan = OutboxMessage::new("files", "file.scan", serde_json::json!({"file_id": f.id.to_string()}));
+    repo.insert(&f, 50, std::slice::from_ref(&scan)).await.unwrap();
+    let refused = repo.insert(&file(ada, 40), 50, &[OutboxMessage::new("files", "file.scan", serde_json::json!({}))]).await;
+    assert!(matches!(refused, Err(FileRepositoryError::Duplicate(_))), "{refused:?}");
+    let claimed = ports.2.claim(f.created_at + time::Duration::seconds(1), 10, time::Duration::seconds(30)).await.unwrap();
+    let messages: Vec<_> = claimed.into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, vec![scan], "the refused insert promised nothing");
+}
+
+pub async fn finishing_keeps_the_summary_with_the_ready_file(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let f = file(ada, 41);
+    repo.insert(&f, 50, &[]).await.unwrap();
+    let summary = FileSummary::Workbook { sheets: vec![Sheet { name: "Q1".into(), rows: 12, columns: 4 }] };
+    assert!(matches!(repo.finish(f.id, &summary, f.created_at).await, Err(FileRepositoryError::Transition(_))));
+    repo.transition(f.id, FileStatus::Scanning, None, f.created_at).await.unwrap();
+    repo.transition(f.id, FileStatus::Processing, None, f.created_at).await.unwrap();
+    let ready = repo.finish(f.id, &summary, f.created_at).await.unwrap();
+    assert_eq!((ready.status, ready.summary.as_ref()), (FileStatus::Ready, Some(&summary)));
+    assert_eq!(repo.get(ada, f.id).await.unwrap().unwrap().summary, Some(summary));
+}
+
+pub async fn quarantined_files_are_listed_until_purged(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let (old, fresh, clean) = (file(ada, 50), file(ada, 51), file(ada, 52));
+    let t = old.created_at;
+    for (f, infected_at) in [(&old, t), (&fresh, t + time::Duration::hours(2))] {
+        repo.insert(f, 50, &[]).await.unwrap();
+        repo.transition(f.id, FileStatus::Scanning, None, infected_at).await.unwrap();
+        repo.transition(f.id, FileStatus::Infected, Some("Eicar".into()), infected_at).await.unwrap();
+    }
+    repo.insert(&clean, 50, &[]).await.unwrap();
+    let cutoff = t + time::Duration::hours(1);
+    let due: Vec<FileId> = repo.quarantined(cutoff, 10).await.unwrap().iter().map(|f| f.id).collect();
+    assert_eq!(due, vec![old.id]);
+    repo.mark_purged(old.id, cutoff).await.unwrap();
+    repo.mark_purged(old.id, cutoff).await.unwrap();
+    assert!(repo.quarantined(cutoff, 10).await.unwrap().is_empty());
+    assert_eq!(repo.get(ada, old.id).await.unwrap().map(|f| f.status), Some(FileStatus::Infected), "the record stays");
+    assert_eq!(repo.mark_purged(FileId::new(), cutoff).await, Err(FileRepositoryError::NotFound));
 }
 }

@@ -1,10 +1,12 @@
-use super::lock;
+use super::{MemoryOutboxStore, lock};
 use async_trait::async_trait;
-use portcullis_application::ports::{FileRepository, FileRepositoryError};
-use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, StatusChange, decide_transition};
+use portcullis_application::ports::{FileRepository, FileRepositoryError, OutboxMessage};
+use portcullis_domain::files::{
+    ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, decide_transition,
+};
 use portcullis_domain::ids::{FileId, UserId};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -12,16 +14,59 @@ struct State {
     /// Ordered by id, which is time-ordered: newest last.
     files: BTreeMap<FileId, FileRecord>,
     history: BTreeMap<FileId, Vec<StatusChange>>,
+    purged: BTreeMap<FileId, OffsetDateTime>,
 }
 
 /// Files in one lock, so the quota and digest checks and the insert are one
-/// atomic step, like the database's transaction and unique index.
+/// atomic step, like the database's transaction and unique index. The jobs an
+/// insert promises go to the outbox under the same lock.
 #[derive(Default)]
-pub struct MemoryFileRepository(Mutex<State>);
+pub struct MemoryFileRepository(Mutex<State>, Arc<MemoryOutboxStore>);
+
+impl MemoryFileRepository {
+    /// Writes promised jobs to `outbox` (shared with the relay).
+    pub fn with_outbox(outbox: Arc<MemoryOutboxStore>) -> Self {
+        Self(Mutex::default(), outbox)
+    }
+
+    fn change(
+        &self,
+        id: FileId,
+        to: FileStatus,
+        message: Option<String>,
+        summary: Option<&FileSummary>,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        let mut state = lock(&self.0);
+        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
+        let from = file.status;
+        decide_transition(from, to)?;
+        file.status = to;
+        file.message = message.clone();
+        if let Some(summary) = summary {
+            file.summary = Some(summary.clone());
+        }
+        file.updated_at = now;
+        let updated = file.clone();
+        state.history.entry(id).or_default().push(StatusChange {
+            file_id: id,
+            from: Some(from),
+            to,
+            message,
+            at: now,
+        });
+        Ok(updated)
+    }
+}
 
 #[async_trait]
 impl FileRepository for MemoryFileRepository {
-    async fn insert(&self, file: &FileRecord, quota: u32) -> Result<(), FileRepositoryError> {
+    async fn insert(
+        &self,
+        file: &FileRecord,
+        quota: u32,
+        promised: &[OutboxMessage],
+    ) -> Result<(), FileRepositoryError> {
         let mut state = lock(&self.0);
         let owned = state.files.values().filter(|f| f.owner == file.owner);
         let mut count = 0u32;
@@ -43,6 +88,9 @@ impl FileRepository for MemoryFileRepository {
         };
         state.files.insert(file.id, file.clone());
         state.history.insert(file.id, vec![first]);
+        for message in promised {
+            self.1.push(message, file.created_at);
+        }
         Ok(())
     }
 
@@ -69,22 +117,16 @@ impl FileRepository for MemoryFileRepository {
         message: Option<String>,
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError> {
-        let mut state = lock(&self.0);
-        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
-        let from = file.status;
-        decide_transition(from, to)?;
-        file.status = to;
-        file.message = message.clone();
-        file.updated_at = now;
-        let updated = file.clone();
-        state.history.entry(id).or_default().push(StatusChange {
-            file_id: id,
-            from: Some(from),
-            to,
-            message,
-            at: now,
-        });
-        Ok(updated)
+        self.change(id, to, message, None, now)
+    }
+
+    async fn finish(
+        &self,
+        id: FileId,
+        summary: &FileSummary,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        self.change(id, FileStatus::Ready, None, Some(summary), now)
     }
 
     async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError> {
@@ -111,12 +153,40 @@ impl FileRepository for MemoryFileRepository {
             .collect())
     }
 
+    async fn quarantined(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let state = lock(&self.0);
+        let mut found: Vec<FileRecord> = state
+            .files
+            .values()
+            .filter(|f| f.status == FileStatus::Infected && f.updated_at < before)
+            .filter(|f| !state.purged.contains_key(&f.id))
+            .cloned()
+            .collect();
+        found.sort_by_key(|f| (f.updated_at, f.id));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {
+        let mut state = lock(&self.0);
+        if !state.files.contains_key(&id) {
+            return Err(FileRepositoryError::NotFound);
+        }
+        state.purged.entry(id).or_insert(now);
+        Ok(())
+    }
+
     async fn delete(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError> {
         let mut state = lock(&self.0);
         if state.files.get(&id).is_none_or(|f| f.owner != owner) {
             return Ok(None);
         }
         state.history.remove(&id);
+        state.purged.remove(&id);
         Ok(state.files.remove(&id))
     }
 }

@@ -162,10 +162,12 @@ mod contract_tests {
     mod files {
         use super::*;
         file_repository_contract!(async {
+            let outbox = Arc::new(MemoryOutboxStore::default());
             let ports: crate::contract::files::Ports = (
-                Arc::new(MemoryFileRepository::default())
+                Arc::new(MemoryFileRepository::with_outbox(outbox.clone()))
                     as Arc<dyn portcullis_application::ports::FileRepository>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+                outbox,
             );
             (ports, ())
         });

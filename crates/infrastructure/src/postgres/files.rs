@@ -1,12 +1,15 @@
-use super::schema::{file_status_changes as changes, files, users};
+use super::outbox::OutboxRow;
+use super::schema::{file_status_changes as changes, files, outbox, users};
 use super::{PgPool, conn};
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_application::Cause;
-use portcullis_application::ports::{FileRepository, FileRepositoryError, StoreError};
-use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, StatusChange, decide_transition};
+use portcullis_application::ports::{FileRepository, FileRepositoryError, OutboxMessage, StoreError};
+use portcullis_domain::files::{
+    ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, decide_transition,
+};
 use portcullis_domain::ids::{FileId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,6 +28,7 @@ struct FileRow {
     message: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    summary: Option<serde_json::Value>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -87,6 +91,7 @@ impl FileRow {
             message: f.message.clone(),
             created_at: f.created_at,
             updated_at: f.updated_at,
+            summary: f.summary.as_ref().and_then(|s| serde_json::to_value(s).ok()),
         }
     }
 
@@ -105,6 +110,7 @@ impl FileRow {
             status: self.status.parse().map_err(|_| corrupt("status"))?,
             object_key: self.object_key,
             message: self.message,
+            summary: self.summary.map(serde_json::from_value).transpose().map_err(|_| corrupt("summary"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -122,6 +128,59 @@ impl PgFileRepository {
         Self(pool)
     }
 
+    async fn change(
+        &self,
+        id: FileId,
+        to: FileStatus,
+        message: Option<String>,
+        summary: Option<&FileSummary>,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        let summary = summary
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| FileRepositoryError::Unavailable(Cause::context("summary", e)))?;
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let result = c
+            .transaction::<_, TxError, _>(async |c| {
+                let current: Option<String> = files::table
+                    .filter(files::id.eq(id.as_uuid()))
+                    .select(files::status)
+                    .for_update()
+                    .first(c)
+                    .await
+                    .optional()?;
+                let Some(current) = current else {
+                    return Err(TxError::Refused(FileRepositoryError::NotFound));
+                };
+                let from: FileStatus = current.parse().map_err(|_| TxError::Refused(corrupt("status")))?;
+                decide_transition(from, to).map_err(|e| TxError::Refused(e.into()))?;
+                let row: FileRow = diesel::update(files::table.filter(files::id.eq(id.as_uuid())))
+                    .set((
+                        files::status.eq(to.as_str()),
+                        files::message.eq(&message),
+                        files::updated_at.eq(now),
+                        files::summary.eq(&summary),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(c)
+                    .await?;
+                diesel::insert_into(changes::table)
+                    .values(ChangeRow {
+                        file_id: id.as_uuid(),
+                        from_status: Some(from.as_str().to_owned()),
+                        to_status: to.as_str().to_owned(),
+                        message: message.clone(),
+                        at: now,
+                    })
+                    .execute(c)
+                    .await?;
+                Ok(row)
+            })
+            .await;
+        result?.into_record()
+    }
+
     /// The first file `query` matches, if any.
     async fn first(
         &self,
@@ -136,9 +195,15 @@ impl PgFileRepository {
 
 #[async_trait]
 impl FileRepository for PgFileRepository {
-    async fn insert(&self, file: &FileRecord, quota: u32) -> Result<(), FileRepositoryError> {
+    async fn insert(
+        &self,
+        file: &FileRecord,
+        quota: u32,
+        promised: &[OutboxMessage],
+    ) -> Result<(), FileRepositoryError> {
         let mut c = conn(&self.0).await.map_err(from_store)?;
         let row = FileRow::new(file);
+        let promised: Vec<OutboxRow> = promised.iter().map(|m| OutboxRow::new(m, file.created_at)).collect();
         let first = ChangeRow {
             file_id: row.id,
             from_status: None,
@@ -176,6 +241,9 @@ impl FileRepository for PgFileRepository {
                 }
                 diesel::insert_into(files::table).values(&row).execute(c).await?;
                 diesel::insert_into(changes::table).values(&first).execute(c).await?;
+                if !promised.is_empty() {
+                    diesel::insert_into(outbox::table).values(&promised).execute(c).await?;
+                }
                 Ok(())
             })
             .await;
@@ -211,44 +279,16 @@ impl FileRepository for PgFileRepository {
         message: Option<String>,
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
-        let result = c
-            .transaction::<_, TxError, _>(async |c| {
-                let current: Option<String> = files::table
-                    .filter(files::id.eq(id.as_uuid()))
-                    .select(files::status)
-                    .for_update()
-                    .first(c)
-                    .await
-                    .optional()?;
-                let Some(current) = current else {
-                    return Err(TxError::Refused(FileRepositoryError::NotFound));
-                };
-                let from: FileStatus = current.parse().map_err(|_| TxError::Refused(corrupt("status")))?;
-                decide_transition(from, to).map_err(|e| TxError::Refused(e.into()))?;
-                let row: FileRow = diesel::update(files::table.filter(files::id.eq(id.as_uuid())))
-                    .set((
-                        files::status.eq(to.as_str()),
-                        files::message.eq(&message),
-                        files::updated_at.eq(now),
-                    ))
-                    .returning(FileRow::as_returning())
-                    .get_result(c)
-                    .await?;
-                diesel::insert_into(changes::table)
-                    .values(ChangeRow {
-                        file_id: id.as_uuid(),
-                        from_status: Some(from.as_str().to_owned()),
-                        to_status: to.as_str().to_owned(),
-                        message: message.clone(),
-                        at: now,
-                    })
-                    .execute(c)
-                    .await?;
-                Ok(row)
-            })
-            .await;
-        result?.into_record()
+        self.change(id, to, message, None, now).await
+    }
+
+    async fn finish(
+        &self,
+        id: FileId,
+        summary: &FileSummary,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        self.change(id, FileStatus::Ready, None, Some(summary), now).await
     }
 
     async fn history(&self, id: FileId) -> Result<Vec<StatusChange>, FileRepositoryError> {
@@ -296,6 +336,44 @@ impl FileRepository for PgFileRepository {
             .await
             .map_err(unavailable)?;
         rows.into_iter().map(FileRow::into_record).collect()
+    }
+
+    async fn quarantined(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let rows: Vec<FileRow> = files::table
+            .filter(files::status.eq(FileStatus::Infected.as_str()))
+            .filter(files::purged_at.is_null().and(files::updated_at.lt(before)))
+            .order((files::updated_at, files::id))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(FileRow::as_select())
+            .load(&mut c)
+            .await
+            .map_err(unavailable)?;
+        rows.into_iter().map(FileRow::into_record).collect()
+    }
+
+    async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        // The first purge time is kept: only a row not purged yet is updated.
+        let updated =
+            diesel::update(files::table.filter(files::id.eq(id.as_uuid()).and(files::purged_at.is_null())))
+                .set(files::purged_at.eq(now))
+                .execute(&mut c)
+                .await
+                .map_err(unavailable)?;
+        let found = if updated > 0 {
+            true
+        } else {
+            diesel::select(diesel::dsl::exists(files::table.filter(files::id.eq(id.as_uuid()))))
+                .get_result::<bool>(&mut c)
+                .await
+                .map_err(unavailable)?
+        };
+        if found { Ok(()) } else { Err(FileRepositoryError::NotFound) }
     }
 
     async fn delete(&self, owner: UserId, id: FileId) -> Result<Option<FileRecord>, FileRepositoryError> {

@@ -97,6 +97,8 @@ diesel::table! {
         message -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        summary -> Nullable<Jsonb>,
+        purged_at -> Nullable<Timestamptz>,
     }
 }
 

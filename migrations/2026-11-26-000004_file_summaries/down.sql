@@ -1,0 +1,3 @@
+DROP INDEX files_quarantine;
+ALTER TABLE files DROP COLUMN purged_at;
+ALTER TABLE files DROP COLUMN summary;
