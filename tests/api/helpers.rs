@@ -2,7 +2,7 @@
 
 use portcullis::config::Config;
 use portcullis::wiring::{Overrides, build};
-use portcullis_application::ports::{JobQueue, OutgoingEmail};
+use portcullis_application::ports::{JobQueue, OutgoingEmail, VirusScanner};
 use portcullis_infrastructure::clock::ManualClock;
 use portcullis_infrastructure::memory::MemoryOutbox;
 use reqwest::{Client, Response};
@@ -54,10 +54,24 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_from(vars: HashMap<String, String>) -> TestApp {
+    spawn_app_parts(vars, None).await
+}
+
+/// Starts an app whose virus scanner is `scanner` (one a test can switch off).
+pub async fn spawn_app_scanning_with(scanner: Arc<dyn VirusScanner>, overrides: &[(&str, &str)]) -> TestApp {
+    let mut vars: HashMap<String, String> = base_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    spawn_app_parts(vars, Some(scanner)).await
+}
+
+async fn spawn_app_parts(vars: HashMap<String, String>, scanner: Option<Arc<dyn VirusScanner>>) -> TestApp {
     let config =
         Config::from_lookup(&move |name| vars.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let app = build(&config, Overrides { clock: Some(clock.clone()) }).await.expect("application builds");
+    let app =
+        build(&config, Overrides { clock: Some(clock.clone()), scanner }).await.expect("application builds");
     let jobs = app.state.jobs.clone();
     if config.jobs.in_process {
         // Runs for the rest of the test; the runtime ends it.
@@ -157,6 +171,34 @@ impl TestApp {
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Response {
         self.post("/api/v1/auth/password/reset", &json!({ "token": token, "new_password": new_password }))
             .await
+    }
+
+    /// Uploads `bytes` as the multipart part `file` named `name`.
+    pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.client
+            .post(self.url("/api/v1/files"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Polls the file until its status is one of `wanted` (up to 10 s); returns it.
+    pub async fn file_until(&self, token: &str, id: &str, wanted: &[&str]) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..400 {
+            let res = self.get_auth(&format!("/api/v1/files/{id}"), token).await;
+            assert_eq!(res.status(), 200);
+            last = res.json().await.expect("json");
+            if wanted.iter().any(|w| last["status"] == *w) {
+                return last;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("file {id} never reached {wanted:?}: {last}");
     }
 
     pub async fn refresh(&self, token: &str) -> Response {

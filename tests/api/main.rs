@@ -8,6 +8,7 @@ mod admin;
 mod architecture;
 mod auth_flow;
 mod errors;
+mod files;
 mod helpers;
 mod lockout;
 mod meta;

@@ -32,6 +32,23 @@ pub enum AppError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The upload passed `MAX_FILE_SIZE` (bytes).
+    #[error("the file is larger than {limit} bytes")]
+    FileTooLarge { limit: u64 },
+    /// The bytes are none of the allowed types (`ALLOWED_FILE_TYPES`).
+    #[error("the file type is not accepted")]
+    UnsupportedFileType { allowed: Vec<&'static str> },
+    #[error("the file is empty")]
+    EmptyFile,
+    /// The client's body ended or failed before the file was complete.
+    #[error("the upload was interrupted")]
+    UploadInterrupted(#[source] Cause),
+    /// The owner has `MAX_FILES_PER_USER` files already.
+    #[error("file quota of {quota} reached")]
+    QuotaExceeded { quota: u32 },
+    /// Only a `ready` file can be downloaded.
+    #[error("the file is not ready")]
+    FileNotReady { status: portcullis_domain::files::FileStatus },
     #[error("a backend is unavailable")]
     Unavailable(#[source] Cause),
     #[error("internal error")]

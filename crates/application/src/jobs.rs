@@ -14,6 +14,7 @@ pub struct Queue(&'static str);
 impl Queue {
     pub const MAIL: Queue = Queue("mail");
     pub const MAINTENANCE: Queue = Queue("maintenance");
+    pub const FILES: Queue = Queue("files");
 
     pub const fn named(name: &'static str) -> Self {
         Self(name)
@@ -54,6 +55,13 @@ pub mod kinds {
     /// Delete what can no longer be used (`maintenance::PurgeSessions`).
     pub const PURGE_SESSIONS: JobKind =
         JobKind { name: "maintenance.purge_sessions", queue: Queue::MAINTENANCE };
+    /// Virus-scan a stored file (`files::pipeline::ScanFile`).
+    pub const FILE_SCAN: JobKind = JobKind { name: "file.scan", queue: Queue::FILES };
+    /// Inspect a clean file and keep its summary (`files::pipeline::ProcessFile`).
+    pub const FILE_PROCESS: JobKind = JobKind { name: "file.process", queue: Queue::FILES };
+    /// Remove quarantined bytes past `QUARANTINE_RETENTION` (`files::pipeline::PurgeQuarantine`).
+    pub const PURGE_QUARANTINE: JobKind =
+        JobKind { name: "maintenance.purge_quarantine", queue: Queue::MAINTENANCE };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

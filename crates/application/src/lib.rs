@@ -8,6 +8,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod cause;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod links;
 pub mod mail;

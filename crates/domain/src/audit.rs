@@ -35,10 +35,19 @@ pub enum AuditAction {
     LoginRefusedLocked,
     /// An authenticated caller was refused an action (403).
     AccessDenied,
+    /// A file was uploaded (direct, or a presigned upload confirmed).
+    FileUploaded,
+    /// The virus scanner found something: the file is quarantined.
+    FileInfected,
+    /// A file finished its pipeline (`ready` or `failed`).
+    FileProcessed,
+    FileDeleted,
+    /// A quarantined file's bytes were removed after the retention period.
+    FilePurged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 26] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -60,6 +69,11 @@ impl AuditAction {
         Self::LinkRedemptionFailed,
         Self::LoginRefusedLocked,
         Self::AccessDenied,
+        Self::FileUploaded,
+        Self::FileInfected,
+        Self::FileProcessed,
+        Self::FileDeleted,
+        Self::FilePurged,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -86,6 +100,11 @@ impl AuditAction {
             Self::LinkRedemptionFailed => "auth.link.redemption_failed",
             Self::LoginRefusedLocked => "auth.login.refused_locked",
             Self::AccessDenied => "security.access.denied",
+            Self::FileUploaded => "file.uploaded",
+            Self::FileInfected => "security.file.infected",
+            Self::FileProcessed => "file.processed",
+            Self::FileDeleted => "file.deleted",
+            Self::FilePurged => "file.quarantine.purged",
         }
     }
 
@@ -96,9 +115,10 @@ impl AuditAction {
     /// How serious the event is by default.
     pub fn severity(self) -> Severity {
         match self {
-            Self::RefreshTokenReuseDetected | Self::AccountLocked | Self::UnverifiedSetupDiscarded => {
-                Severity::Critical
-            }
+            Self::RefreshTokenReuseDetected
+            | Self::AccountLocked
+            | Self::UnverifiedSetupDiscarded
+            | Self::FileInfected => Severity::Critical,
             Self::LoginFailed
             | Self::RateLimitExceeded
             | Self::PasswordChanged

@@ -279,3 +279,79 @@ impl DeadJobItem {
         }
     }
 }
+
+/// A file as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileResponse {
+    pub id: Uuid,
+    /// The client's file name, path parts stripped, at most 255 characters.
+    pub name: String,
+    /// Decided from the bytes: pdf, csv, xls or xlsx (null until a presigned
+    /// upload is confirmed).
+    #[serde(rename = "type")]
+    pub file_type: Option<&'static str>,
+    pub content_type: Option<&'static str>,
+    pub size: u64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: Option<String>,
+    /// awaiting_upload, stored, scanning, scan_failed, infected, processing, ready, failed.
+    pub status: &'static str,
+    /// Why it is where it is: the signature found, the processing failure.
+    pub message: Option<String>,
+    /// What processing found, once `ready` (`kind`: table, workbook, document).
+    #[schema(value_type = Object)]
+    pub summary: Option<Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&portcullis_domain::files::FileRecord> for FileResponse {
+    fn from(f: &portcullis_domain::files::FileRecord) -> Self {
+        Self {
+            id: f.id.0,
+            name: f.display_name.clone(),
+            file_type: f.file_type.map(|t| t.name()),
+            content_type: f.file_type.map(|t| t.content_type()),
+            size: f.size,
+            sha256: f.digest.map(|d| d.to_string()),
+            status: f.status.as_str(),
+            message: f.message.clone(),
+            summary: f.summary.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+            created_at: rfc3339(f.created_at),
+            updated_at: rfc3339(f.updated_at),
+        }
+    }
+}
+
+/// An accepted upload: the new file (201), or the caller's file with the same
+/// bytes (200, `duplicate: true`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResponse {
+    #[serde(flatten)]
+    pub file: FileResponse,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileListQuery {
+    /// Only files in this status.
+    #[garde(skip)]
+    #[param(value_type = Option<String>, example = "ready")]
+    pub status: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[garde(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[garde(skip)]
+    pub cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileListResponse {
+    /// Newest first.
+    pub files: Vec<FileResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<Uuid>,
+}

@@ -27,8 +27,8 @@ pub enum ApiError {
     #[error("this method is not allowed on this path")]
     /// `allow`: the methods the resource serves, for the `Allow` header.
     MethodNotAllowed { allow: String },
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    #[error("the request body must be {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("too many requests")]
@@ -37,6 +37,15 @@ pub enum ApiError {
     NotReady { checks: Value },
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// A multipart upload without a part named `file`.
+    #[error("the multipart body has no part named `file`")]
+    FilePartMissing,
+    /// A multipart upload with more than one part named `file`.
+    #[error("the multipart body has more than one part named `file`")]
+    MultipleFileParts,
+    /// The body is not the multipart/form-data it must be, or it broke off.
+    #[error("the multipart body is malformed or incomplete: {0}")]
+    MalformedUpload(String),
 }
 
 impl From<ValidationErrors> for ApiError {
@@ -73,10 +82,17 @@ pub enum ErrorCode {
     Overloaded,
     ServiceUnavailable,
     NotReady,
+    UnsupportedFileType,
+    EmptyFile,
+    FilePartMissing,
+    MultipleFileParts,
+    UploadIncomplete,
+    QuotaExceeded,
+    FileNotReady,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -98,6 +114,13 @@ impl ErrorCode {
         Self::Overloaded,
         Self::ServiceUnavailable,
         Self::NotReady,
+        Self::UnsupportedFileType,
+        Self::EmptyFile,
+        Self::FilePartMissing,
+        Self::MultipleFileParts,
+        Self::UploadIncomplete,
+        Self::QuotaExceeded,
+        Self::FileNotReady,
     ];
 
     /// (status, code, default message): the table.
@@ -133,7 +156,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
-                "the request body must be application/json",
+                "the request body has the wrong media type",
             ),
             Self::AccountLocked => (S::LOCKED, "ACCOUNT_LOCKED", "account temporarily locked"),
             Self::RateLimited => (S::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many requests"),
@@ -145,6 +168,23 @@ impl ErrorCode {
                 "a backend service is unavailable; try again shortly",
             ),
             Self::NotReady => (S::SERVICE_UNAVAILABLE, "NOT_READY", "service not ready"),
+            Self::UnsupportedFileType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_FILE_TYPE",
+                "the file's content is not one of the accepted types",
+            ),
+            Self::EmptyFile => (S::BAD_REQUEST, "EMPTY_FILE", "the file is empty"),
+            Self::FilePartMissing => {
+                (S::BAD_REQUEST, "FILE_PART_MISSING", "the multipart body has no part named `file`")
+            }
+            Self::MultipleFileParts => {
+                (S::BAD_REQUEST, "MULTIPLE_FILE_PARTS", "send one part named `file` per request")
+            }
+            Self::UploadIncomplete => {
+                (S::BAD_REQUEST, "UPLOAD_INCOMPLETE", "the upload is malformed or broke off")
+            }
+            Self::QuotaExceeded => (S::CONFLICT, "QUOTA_EXCEEDED", "the file quota is reached"),
+            Self::FileNotReady => (S::CONFLICT, "FILE_NOT_READY", "the file is not ready"),
         }
     }
 
@@ -180,17 +220,26 @@ impl ApiError {
                 A::InvalidToken => C::InvalidToken,
                 A::TokenExpired => C::TokenExpired,
                 A::NotFound(_) => C::NotFound,
+                A::FileTooLarge { .. } => C::PayloadTooLarge,
+                A::UnsupportedFileType { .. } => C::UnsupportedFileType,
+                A::EmptyFile => C::EmptyFile,
+                A::UploadInterrupted(_) => C::UploadIncomplete,
+                A::QuotaExceeded { .. } => C::QuotaExceeded,
+                A::FileNotReady { .. } => C::FileNotReady,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },
             Self::BadRequest(_) => C::BadRequest,
             Self::NotFound => C::NotFound,
             Self::MethodNotAllowed { .. } => C::MethodNotAllowed,
-            Self::UnsupportedMediaType => C::UnsupportedMediaType,
+            Self::UnsupportedMediaType { .. } => C::UnsupportedMediaType,
             Self::PayloadTooLarge { .. } => C::PayloadTooLarge,
             Self::RateLimited { .. } => C::RateLimited,
             Self::NotReady { .. } => C::NotReady,
             Self::RequestTimeout => C::RequestTimeout,
+            Self::FilePartMissing => C::FilePartMissing,
+            Self::MultipleFileParts => C::MultipleFileParts,
+            Self::MalformedUpload(_) => C::UploadIncomplete,
         }
     }
 
@@ -225,6 +274,10 @@ impl ApiError {
                 json!({ "retry_after_seconds": retry_seconds(*retry_after) })
             }
             Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            Self::App(AppError::FileTooLarge { limit }) => json!({ "limit_bytes": limit }),
+            Self::App(AppError::UnsupportedFileType { allowed }) => json!({ "allowed": allowed }),
+            Self::App(AppError::QuotaExceeded { quota }) => json!({ "quota": quota }),
+            Self::App(AppError::FileNotReady { status }) => json!({ "status": status.as_str() }),
             Self::NotReady { checks } => json!({ "checks": checks }),
             _ => Value::Null,
         }

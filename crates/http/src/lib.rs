@@ -25,7 +25,7 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, mailed_links, operations, pages, users};
+use handlers::{admin, auth, files, mailed_links, operations, pages, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use utoipa::OpenApi;
@@ -43,7 +43,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     match (err, limit) {
         (_, Some(limit)) => ApiError::PayloadTooLarge { limit },
         (JsonPayloadError::Payload(e), _) if body_deadline::is_timeout(&e) => ApiError::RequestTimeout,
-        (JsonPayloadError::ContentType, _) => ApiError::UnsupportedMediaType,
+        (JsonPayloadError::ContentType, _) => ApiError::UnsupportedMediaType { expected: "application/json" },
         (JsonPayloadError::Deserialize(e), _) => ApiError::BadRequest(e.to_string()),
         (other, _) => ApiError::BadRequest(other.to_string()),
     }
@@ -89,10 +89,21 @@ macro_rules! endpoint_fn {
 endpoint_fn!(get, GET, get);
 endpoint_fn!(post, POST, post);
 endpoint_fn!(patch, PATCH, patch);
+endpoint_fn!(delete, DELETE, delete);
 
 /// A resource whose other methods answer 405 in the envelope.
 fn resource(path: &str, endpoint: Endpoint) -> Resource {
-    web::resource(path).route(endpoint.route).default_service(not_allowed(endpoint.method.as_str()))
+    resource_of(path, vec![endpoint])
+}
+
+/// A resource serving several methods; the others answer 405 naming them.
+fn resource_of(path: &str, endpoints: Vec<Endpoint>) -> Resource {
+    let allow: Vec<&str> = endpoints.iter().map(|e| e.method.as_str()).collect();
+    let allow = allow.join(", ");
+    endpoints
+        .into_iter()
+        .fold(web::resource(path), |resource, endpoint| resource.route(endpoint.route))
+        .default_service(not_allowed(&allow))
 }
 
 /// Answers 405 with the methods a resource serves in `Allow`.
@@ -125,7 +136,16 @@ where
 /// limit follows the route that matched (whatever the spelling of the raw
 /// path), and a request for a method the route does not serve spends nothing.
 fn api(path: &str, class: RouteClass, endpoint: Endpoint) -> Resource {
-    resource(path, Endpoint { method: endpoint.method, route: limited(class, endpoint.route) })
+    api_of(path, class, vec![endpoint])
+}
+
+/// [`api`] for a path serving several methods, all in one class.
+fn api_of(path: &str, class: RouteClass, endpoints: Vec<Endpoint>) -> Resource {
+    let limited = endpoints
+        .into_iter()
+        .map(|e| Endpoint { method: e.method, route: limited(class, e.route) })
+        .collect();
+    resource_of(path, limited)
 }
 
 fn limited(class: RouteClass, route: Route) -> Route {
@@ -197,6 +217,8 @@ pub fn app(
                             ));
                     }
                 })
+                .service(api_of("/files", General, vec![post(files::upload), get(files::list)]))
+                .service(api_of("/files/{id}", General, vec![get(files::get), delete(files::delete)]))
                 .service(api("/admin/queues", General, get(admin::queues)))
                 .service(api("/admin/queues/{queue}/dead/{id}/retry", General, post(admin::retry_dead)))
                 // Unknown API paths are limited like any other request.

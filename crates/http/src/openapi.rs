@@ -2,18 +2,19 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, mailed_links, operations, users};
+use crate::handlers::{admin, auth, files, mailed_links, operations, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis", description = "Identity and access: registration, login, rotating refresh tokens, sessions, audit."),
+    info(title = "Portcullis", description = "Identity and access (registration, login, rotating refresh tokens, sessions, audit) and secure file intake."),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::update_me, users::change_password, users::activity,
         mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
+        files::upload, files::list, files::get, files::delete,
         admin::queues, admin::retry_dead,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
@@ -22,12 +23,14 @@ use utoipa::{Modify, OpenApi};
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
+        FileResponse, UploadResponse, FileListResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "auth", description = "Credentials and tokens"),
         (name = "users", description = "The caller's own account"),
         (name = "recovery", description = "Email verification, password reset, magic links"),
+        (name = "files", description = "File intake: upload, scan, process, download"),
         (name = "admin", description = "Operations (ADMIN_EMAILS)"),
         (name = "meta", description = "Health, metrics, keys"),
     )

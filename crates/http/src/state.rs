@@ -5,6 +5,7 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AccountService, MailedLinkService, SignInService};
+use portcullis_application::files::FileService;
 use portcullis_application::ports::{AccessTokenIssuer, HealthCheck, JobQueue, RateLimiter};
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).
     pub admin: AdminService,
+    /// Uploads, listing, reading and deleting files.
+    pub files: FileService,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub rate_limits: RateLimitSettings,
     /// Backends `/health/ready` checks.

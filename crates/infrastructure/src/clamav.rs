@@ -116,6 +116,21 @@ impl VirusScanner for ClamdScanner {
     }
 }
 
+/// `/health/ready` asks clamd for its VERSION.
+#[async_trait]
+impl portcullis_application::ports::HealthCheck for ClamdScanner {
+    fn name(&self) -> &'static str {
+        "clamav"
+    }
+
+    async fn check(&self) -> Result<(), portcullis_application::ports::StoreError> {
+        self.version()
+            .await
+            .map(|_| ())
+            .map_err(|e| portcullis_application::ports::StoreError::Unavailable(Cause::new(e)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod contract;
 pub mod eicar;
 pub mod fallback;
+pub mod fixtures;
+pub mod inspect;
 pub mod jwt;
 pub mod local_disk;
 pub mod memory;

@@ -26,6 +26,12 @@ pub struct Metrics {
     pub job_duration: HistogramVec,
     /// Jobs per queue and state, refreshed at each scrape.
     pub queue_depth: IntGaugeVec,
+    /// Uploads by result (`created`, `duplicate`, or the error code).
+    pub uploads: IntCounterVec,
+    /// Virus-scan time by verdict (`clean`, `infected`, `error`).
+    pub scan_duration: HistogramVec,
+    /// Files entering each pipeline status.
+    pub file_transitions: IntCounterVec,
 }
 
 impl Metrics {
@@ -78,6 +84,25 @@ impl Metrics {
         )?;
         let queue_depth =
             IntGaugeVec::new(Opts::new("job_queue_depth", "Jobs per queue and state"), &["queue", "state"])?;
+        let uploads = IntCounterVec::new(
+            Opts::new("file_uploads_total", "Uploads by result (created, duplicate, or the error code)"),
+            &["result"],
+        )?;
+        let scan_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "file_scan_duration_seconds",
+                "Virus-scan time by verdict (clean, infected, error)",
+            )
+            .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            &["verdict"],
+        )?;
+        let file_transitions = IntCounterVec::new(
+            Opts::new("file_status_transitions_total", "Files entering each pipeline status"),
+            &["status"],
+        )?;
+        registry.register(Box::new(uploads.clone()))?;
+        registry.register(Box::new(scan_duration.clone()))?;
+        registry.register(Box::new(file_transitions.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(job_duration.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
@@ -102,6 +127,9 @@ impl Metrics {
             jobs,
             job_duration,
             queue_depth,
+            uploads,
+            scan_duration,
+            file_transitions,
         })
     }
 

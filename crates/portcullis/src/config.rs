@@ -31,6 +31,35 @@ pub struct Config {
     pub mail: MailConfig,
     pub jobs: WorkerConfig,
     pub telemetry: TelemetryConfig,
+    pub files: FilesConfig,
+}
+
+/// Where uploaded bytes live: chosen here, once, from `STORAGE_BACKEND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// In this process; lost when it stops.
+    Memory,
+    /// A directory (`UPLOAD_DIR`).
+    Local { dir: std::path::PathBuf },
+}
+
+/// Which virus scanner runs: clamd when `CLAMAV_HOST` or `CLAMAV_SOCKET` is
+/// set, otherwise the in-memory one that knows only the EICAR test string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScannerBackend {
+    Memory,
+    Clamd { address: portcullis_infrastructure::clamav::ClamdAddress, timeout: Duration },
+}
+
+/// File intake.
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    pub storage: StorageBackend,
+    pub scanner: ScannerBackend,
+    pub settings: portcullis_application::files::FileSettings,
+    /// Most bytes an xlsx may unpack to before processing gives up on it
+    /// (`XLSX_MAX_UNPACKED_SIZE`).
+    pub max_unpacked_size: u64,
 }
 
 /// Where users, sessions, the audit log and the outbox live: chosen here,
@@ -283,6 +312,19 @@ impl Reader<'_> {
         value
     }
 
+    /// A duration where a bare number means milliseconds (`CLAMAV_TIMEOUT=60000`,
+    /// as other tools write it); units work too.
+    fn duration_ms(&mut self, name: &str, default: Duration, min: Duration) -> Duration {
+        let value = self.parsed(name, default, |v| match v.parse::<i64>() {
+            Ok(ms) => Ok(Duration::milliseconds(ms)),
+            Err(_) => parse_duration(v),
+        });
+        if value < min {
+            self.problems.push(format!("{name}: must be at least {min}, got {value}"));
+        }
+        value
+    }
+
     fn millis(&mut self, name: &str, default_ms: i64) -> Duration {
         Duration::milliseconds(self.number(name, default_ms, 1))
     }
@@ -319,6 +361,7 @@ impl Config {
         let mail = MailConfig::read(&mut r, &database.backend);
         let jobs = WorkerConfig::read(&mut r, &redis.backend);
         let telemetry = TelemetryConfig::read(&mut r);
+        let files = FilesConfig::read(&mut r);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
@@ -328,8 +371,19 @@ impl Config {
                     .into(),
             );
         }
-        let config =
-            Config { server, database, redis, tokens, passwords, limits, accounts, mail, jobs, telemetry };
+        let config = Config {
+            server,
+            database,
+            redis,
+            tokens,
+            passwords,
+            limits,
+            accounts,
+            mail,
+            jobs,
+            telemetry,
+            files,
+        };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
 
@@ -572,6 +626,52 @@ impl MailConfig {
     }
 }
 
+impl FilesConfig {
+    fn read(r: &mut Reader) -> Self {
+        use portcullis_domain::files::FileTypes;
+        let storage = match r.text("STORAGE_BACKEND", "memory").to_ascii_lowercase().as_str() {
+            "memory" => StorageBackend::Memory,
+            "local" => StorageBackend::Local { dir: r.text("UPLOAD_DIR", "./uploads").into() },
+            other => {
+                r.problems.push(format!("STORAGE_BACKEND: expected memory or local, got {other:?}"));
+                StorageBackend::Memory
+            }
+        };
+        let timeout = r.duration_ms("CLAMAV_TIMEOUT", Duration::seconds(60), Duration::milliseconds(100));
+        let port = r.number("CLAMAV_PORT", 3310u16, 1);
+        let scanner = match (r.raw("CLAMAV_SOCKET"), r.raw("CLAMAV_HOST")) {
+            (Some(_), Some(_)) => {
+                r.problems.push("CLAMAV_SOCKET / CLAMAV_HOST: set one of them, not both".into());
+                ScannerBackend::Memory
+            }
+            (Some(path), None) => ScannerBackend::Clamd {
+                address: portcullis_infrastructure::clamav::ClamdAddress::Socket(path.into()),
+                timeout,
+            },
+            (None, Some(host)) => ScannerBackend::Clamd {
+                address: portcullis_infrastructure::clamav::ClamdAddress::Tcp { host, port },
+                timeout,
+            },
+            (None, None) => ScannerBackend::Memory,
+        };
+        let allowed_types = r.parsed("ALLOWED_FILE_TYPES", FileTypes::all(), |v| {
+            FileTypes::parse(v).map_err(|e| e.to_string())
+        });
+        let max_file_size = r.number("MAX_FILE_SIZE", 10 * 1024 * 1024u64, 1);
+        if max_file_size > 1024 * 1024 * 1024 {
+            r.problems.push("MAX_FILE_SIZE: must be at most 1073741824 (1 GiB)".into());
+        }
+        let settings = portcullis_application::files::FileSettings {
+            max_file_size,
+            allowed_types,
+            max_files_per_user: r.number("MAX_FILES_PER_USER", 50u32, 1),
+            quarantine_retention: r.duration("QUARANTINE_RETENTION", Duration::days(30), Duration::ZERO),
+        };
+        let max_unpacked_size = r.number("XLSX_MAX_UNPACKED_SIZE", 100 * 1024 * 1024u64, 1024);
+        Self { storage, scanner, settings, max_unpacked_size }
+    }
+}
+
 impl WorkerConfig {
     fn read(r: &mut Reader, shared: &SharedBackend) -> Self {
         let redis_configured = *shared != SharedBackend::Memory;
@@ -692,6 +792,54 @@ mod tests {
             "PASSWORD_PREVIOUS_PEPPERS",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn file_intake_is_configured_and_checked() {
+        use portcullis_infrastructure::clamav::ClamdAddress;
+        let c = load(&[]).unwrap();
+        assert_eq!(
+            (c.files.storage.clone(), c.files.scanner.clone()),
+            (StorageBackend::Memory, ScannerBackend::Memory)
+        );
+        assert_eq!((c.files.settings.max_file_size, c.files.settings.max_files_per_user), (10_485_760, 50));
+        let c = load(&[
+            ("STORAGE_BACKEND", "local"),
+            ("UPLOAD_DIR", "/srv/uploads"),
+            ("CLAMAV_HOST", "clamd"),
+            ("CLAMAV_TIMEOUT", "60000"),
+            ("ALLOWED_FILE_TYPES", "csv, .PDF"),
+        ])
+        .unwrap();
+        assert_eq!(c.files.storage, StorageBackend::Local { dir: "/srv/uploads".into() });
+        assert_eq!(
+            c.files.scanner,
+            ScannerBackend::Clamd {
+                address: ClamdAddress::Tcp { host: "clamd".into(), port: 3310 },
+                timeout: Duration::seconds(60)
+            },
+            "a bare CLAMAV_TIMEOUT is milliseconds, as the source documents write it"
+        );
+        let allowed: Vec<&str> = c.files.settings.allowed_types.iter().map(|t| t.name()).collect();
+        assert_eq!(allowed, vec!["pdf", "csv"]);
+        let err = load(&[
+            ("STORAGE_BACKEND", "floppy"),
+            ("ALLOWED_FILE_TYPES", "csv,exe"),
+            ("CLAMAV_HOST", "clamd"),
+            ("CLAMAV_SOCKET", "/run/clamd.ctl"),
+            ("MAX_FILE_SIZE", "0"),
+            ("MAX_FILES_PER_USER", "none"),
+        ])
+        .unwrap_err();
+        for name in [
+            "STORAGE_BACKEND",
+            "ALLOWED_FILE_TYPES",
+            "CLAMAV_SOCKET / CLAMAV_HOST",
+            "MAX_FILE_SIZE",
+            "MAX_FILES_PER_USER",
+        ] {
+            assert!(err.0.iter().any(|p| p.starts_with(name)), "{name} not named in {err}");
         }
     }
 

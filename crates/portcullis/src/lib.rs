@@ -2,6 +2,7 @@
 //! server, so tests can start the real application in-process.
 
 pub mod config;
+pub mod metered;
 pub mod telemetry;
 pub mod wiring;
 pub mod worker;

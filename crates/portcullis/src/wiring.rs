@@ -1,34 +1,41 @@
 //! Builds the application from configuration: the real adapters where a
 //! backend is configured, the in-memory twins where not.
 
-use crate::config::{Config, RelationalBackend, SharedBackend};
+use crate::config::{Config, RelationalBackend, ScannerBackend, SharedBackend, StorageBackend};
+use crate::metered::{MeteredEvents, MeteredScanner};
 use crate::worker::{MeteredQueue, Worker};
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
+use portcullis_application::files::FileService;
+use portcullis_application::files::pipeline::{ProcessFile, PurgeQuarantine, ScanFile};
 use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
-    AuditLog, Clock, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer, OneTimeTokenStore, Outbox,
-    RateLimiter, RevocationList, SessionStore, TokenGenerator, UserRepository,
+    AuditLog, Clock, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
+    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, RateLimiter, RevocationList, SessionStore,
+    TokenGenerator, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
+use portcullis_infrastructure::clamav::ClamdScanner;
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;
+use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryJobQueue, MemoryLoginAttempts, MemoryOneTimeTokens, MemoryOutbox,
-    MemoryOutboxStore, MemoryRateLimiter, MemoryRevocationList, MemorySessionStore, MemoryUserRepository,
+    MemoryAuditLog, MemoryEventBus, MemoryFileRepository, MemoryJobQueue, MemoryLoginAttempts,
+    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryRateLimiter,
+    MemoryRevocationList, MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgHealth, PgOneTimeTokens, PgOutbox, PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
@@ -52,12 +59,16 @@ pub enum StartupError {
     Metrics(#[source] portcullis_metrics::MetricsError),
     #[error("SMTP")]
     Smtp(#[from] portcullis_infrastructure::smtp::SmtpSetupError),
+    #[error("UPLOAD_DIR")]
+    Storage(#[source] ObjectStoreError),
 }
 
 /// Replaceable parts, for tests (e.g. a manual clock).
 #[derive(Default, Clone)]
 pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
+    /// Replaces the configured virus scanner (e.g. one a test switches off).
+    pub scanner: Option<Arc<dyn VirusScanner>>,
 }
 
 /// Everything `serve` and `worker` run.
@@ -79,6 +90,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Metrics::new().map_err(StartupError::Metrics)?;
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    let std_duration = |d: time::Duration| std::time::Duration::from_millis(d.whole_milliseconds() as u64);
 
     type Relational = (
         Arc<dyn UserRepository>,
@@ -86,8 +98,12 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn AuditLog>,
         Arc<dyn OneTimeTokenStore>,
         Arc<dyn Outbox>,
+        Arc<dyn FileRepository>,
     );
-    let (users, sessions, audit, one_time_tokens, promised): Relational = match &config.database.backend {
+    let (users, sessions, audit, one_time_tokens, promised, files): Relational = match &config
+        .database
+        .backend
+    {
         RelationalBackend::Postgres { url } => {
             let applied = postgres::run_migrations(url)?;
             tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
@@ -98,12 +114,13 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgSessionStore::new(pool.clone())),
                 Arc::new(PgAuditLog::new(pool.clone())),
                 Arc::new(PgOneTimeTokens::new(pool.clone())),
-                Arc::new(PgOutbox::new(pool)),
+                Arc::new(PgOutbox::new(pool.clone())),
+                Arc::new(PgFileRepository::new(pool)),
             )
         }
         RelationalBackend::Memory => {
             tracing::warn!(
-                "DATABASE_URL is not set: users, sessions and the audit log live IN MEMORY and are LOST when the process stops"
+                "DATABASE_URL is not set: users, sessions, files and the audit log live IN MEMORY and are LOST when the process stops"
             );
             let outbox = Arc::new(MemoryOutboxStore::default());
             (
@@ -111,7 +128,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemorySessionStore::default()),
                 Arc::new(MemoryAuditLog::default()),
                 Arc::new(MemoryOneTimeTokens::default()),
-                outbox,
+                outbox.clone(),
+                Arc::new(MemoryFileRepository::with_outbox(outbox)),
             )
         }
     };
@@ -247,11 +265,48 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         auth: Limit { max_requests: config.limits.auth_max_requests, window: config.limits.auth_window },
         trusted_proxies: config.server.trusted_proxies.clone(),
     };
-    let std_duration = |d: time::Duration| std::time::Duration::from_millis(d.whole_milliseconds() as u64);
     let access = AccessControl::new(
         users.clone(),
         AuditTrail::new(audit.clone(), clock.clone()),
         config.accounts.admin_emails.clone(),
+    );
+    let objects: Arc<dyn ObjectStore> = match &config.files.storage {
+        StorageBackend::Memory => {
+            tracing::warn!(
+                "STORAGE_BACKEND=memory: uploaded files are kept IN MEMORY and are LOST when the process stops"
+            );
+            Arc::new(MemoryObjectStore::default())
+        }
+        StorageBackend::Local { dir } => {
+            tracing::info!(dir = %dir.display(), "uploaded files are stored on local disk");
+            Arc::new(LocalDiskStore::open(dir.clone()).await.map_err(StartupError::Storage)?)
+        }
+    };
+    let scanner: Arc<dyn VirusScanner> = match (overrides.scanner, &config.files.scanner) {
+        (Some(scanner), _) => scanner,
+        (None, ScannerBackend::Clamd { address, timeout }) => {
+            let clamd = Arc::new(ClamdScanner::new(address.clone(), std_duration(*timeout)));
+            health.push(clamd.clone());
+            clamd
+        }
+        (None, ScannerBackend::Memory) => {
+            tracing::warn!(
+                "CLAMAV_HOST / CLAMAV_SOCKET are not set: uploads are scanned by the IN-MEMORY scanner, which knows ONLY the EICAR test string — NOT A REAL VIRUS SCAN"
+            );
+            Arc::new(MemoryVirusScanner::new(config.files.settings.max_file_size))
+        }
+    };
+    let scanner: Arc<dyn VirusScanner> = Arc::new(MeteredScanner::new(scanner, metrics.clone()));
+    let events: Arc<dyn EventBus> =
+        Arc::new(MeteredEvents::new(Arc::new(MemoryEventBus::default()), metrics.clone()));
+    let file_audit = AuditTrail::new(audit.clone(), clock.clone());
+    let file_service = FileService::new(
+        files.clone(),
+        objects.clone(),
+        events.clone(),
+        file_audit.clone(),
+        clock.clone(),
+        config.files.settings.clone(),
     );
     let state = AppState {
         sign_in: identity.sign_in,
@@ -260,6 +315,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         audit: identity.audit,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
+        files: file_service,
         access,
         rate_limiter,
         rate_limits: limits,
@@ -285,6 +341,30 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             settings: LinkSettings { app_base_url, magic_link_ttl: config.accounts.magic_link_ttl },
         }),
         Arc::new(PurgeSessions::new(sessions, clock.clone())),
+        Arc::new(ScanFile::new(
+            files.clone(),
+            objects.clone(),
+            scanner,
+            jobs.clone(),
+            events.clone(),
+            file_audit.clone(),
+            clock.clone(),
+        )),
+        Arc::new(ProcessFile::new(
+            files.clone(),
+            objects.clone(),
+            portcullis_infrastructure::inspect::builtin(config.files.max_unpacked_size),
+            events,
+            file_audit.clone(),
+            clock.clone(),
+        )),
+        Arc::new(PurgeQuarantine::new(
+            files,
+            objects,
+            file_audit,
+            clock.clone(),
+            config.files.settings.quarantine_retention,
+        )),
     ];
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
     let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.jobs.clone());

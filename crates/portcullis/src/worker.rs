@@ -79,6 +79,10 @@ impl JobQueue for MeteredQueue {
     }
 }
 
+/// The clean-ups every worker schedules, each once per `PURGE_INTERVAL`.
+const RECURRING: [portcullis_application::jobs::JobKind; 2] =
+    [kinds::PURGE_SESSIONS, kinds::PURGE_QUARANTINE];
+
 /// The handlers a worker runs, by job kind.
 pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;
 
@@ -304,18 +308,20 @@ impl Worker {
         }
     }
 
-    /// Enqueues the recurring clean-ups once per interval; the idempotency key
+    /// Enqueues the recurring clean-ups ([`RECURRING`]) once per interval; the idempotency key
     /// (one per interval) makes several workers schedule each run only once.
     async fn schedule(self, stop: watch::Receiver<bool>) {
         let every = self.config.purge_interval;
         let seconds = every.whole_seconds().max(1);
         while !*stop.borrow() {
             let bucket = self.clock.now().unix_timestamp() / seconds;
-            let job = kinds::PURGE_SESSIONS
-                .job(serde_json::json!({}))
-                .with_idempotency_key(format!("purge-sessions:{seconds}:{bucket}"));
-            if let Err(error) = self.queue.enqueue(job).await {
-                tracing::warn!(%error, "could not schedule the session purge");
+            for kind in RECURRING {
+                let job = kind
+                    .job(serde_json::json!({}))
+                    .with_idempotency_key(format!("{}:{seconds}:{bucket}", kind.name));
+                if let Err(error) = self.queue.enqueue(job).await {
+                    tracing::warn!(%error, kind = kind.name, "could not schedule a recurring clean-up");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(seconds as u64)) => {}
@@ -591,15 +597,15 @@ mod tests {
         let (a, b) = (worker.start(), worker.clone().start());
         until(async || {
             let s = queue.stats(MAINTENANCE).await.unwrap();
-            s.pending + s.running + s.dead + s.completed >= 1
+            s.pending + s.running + s.dead + s.completed >= RECURRING.len() as u64
         })
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         a.shutdown().await;
         b.shutdown().await;
         let s = queue.stats(MAINTENANCE).await.unwrap();
-        // No handler for the purge in this test (and so no worker polls the
-        // maintenance queue): it is scheduled, once.
-        assert_eq!(s.pending + s.running + s.dead + s.completed, 1, "{s:?}");
+        // No handler for the clean-ups in this test (and so no worker polls
+        // the maintenance queue): each is scheduled, once.
+        assert_eq!(s.pending + s.running + s.dead + s.completed, RECURRING.len() as u64, "{s:?}");
     }
 }

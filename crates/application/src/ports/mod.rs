@@ -2,6 +2,7 @@
 
 mod audit;
 mod clock;
+mod events;
 mod files;
 mod health;
 mod jobs;
@@ -11,6 +12,7 @@ mod objects;
 mod one_time;
 mod outbox;
 mod password;
+mod processing;
 mod rate_limit;
 mod revocation;
 mod scanner;
@@ -20,6 +22,7 @@ mod users;
 
 pub use audit::*;
 pub use clock::*;
+pub use events::*;
 pub use files::*;
 pub use health::*;
 pub use jobs::*;
@@ -29,6 +32,7 @@ pub use objects::*;
 pub use one_time::*;
 pub use outbox::*;
 pub use password::*;
+pub use processing::*;
 pub use rate_limit::*;
 pub use revocation::*;
 pub use scanner::*;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod files;
 pub mod mailed_links;
 pub mod operations;
 pub mod pages;

@@ -5,6 +5,7 @@
 //! a manual clock in tests.
 
 mod audit;
+mod events;
 mod files;
 mod jobs;
 mod login_attempts;
@@ -19,6 +20,7 @@ mod sessions;
 mod users;
 
 pub use audit::MemoryAuditLog;
+pub use events::MemoryEventBus;
 pub use files::MemoryFileRepository;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
@@ -169,6 +171,15 @@ mod contract_tests {
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
                 outbox,
             );
+            (ports, ())
+        });
+    }
+
+    mod events {
+        use super::*;
+        event_bus_contract!(async {
+            let bus = Arc::new(MemoryEventBus::default());
+            let ports: crate::contract::events::Ports = (bus.clone(), bus);
             (ports, ())
         });
     }

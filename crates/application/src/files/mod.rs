@@ -1,0 +1,248 @@
+//! The file-intake context: uploads (streamed, inspected, deduplicated),
+//! reading and deleting (owner-scoped), and the pipeline jobs that scan and
+//! process what was stored. [`FileService`] serves requests; the handlers in
+//! [`pipeline`] run on the workers. Each holds only the ports it uses.
+
+pub mod intake;
+pub mod pipeline;
+
+use crate::access::Principal;
+use crate::audit_trail::AuditTrail;
+use crate::error::{AppError, Cause};
+use crate::ports::{
+    ByteStream, Clock, EventBus, FileEvent, FileRepository, FileRepositoryError, ObjectKey, ObjectStore,
+    ObjectStoreError,
+};
+use intake::{Refusal, inspect};
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::files::{FileRecord, FileStatus, FileTypes, display_name};
+use portcullis_domain::ids::{FileId, UserId};
+use serde_json::json;
+use std::sync::Arc;
+use time::Duration;
+
+/// Tunables of file intake (from configuration).
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    /// `MAX_FILE_SIZE`, bytes.
+    pub max_file_size: u64,
+    /// `ALLOWED_FILE_TYPES`.
+    pub allowed_types: FileTypes,
+    /// `MAX_FILES_PER_USER`.
+    pub max_files_per_user: u32,
+    /// `QUARANTINE_RETENTION`: how long an infected file's bytes are kept.
+    pub quarantine_retention: Duration,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            max_file_size: 10 * 1024 * 1024,
+            allowed_types: FileTypes::all(),
+            max_files_per_user: 100,
+            quarantine_retention: Duration::days(30),
+        }
+    }
+}
+
+/// An accepted upload: the new file, or the owner's file with the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub file: FileRecord,
+    pub duplicate: bool,
+}
+
+/// One page of a listing, newest first; `next` continues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePage {
+    pub files: Vec<FileRecord>,
+    pub next: Option<FileId>,
+}
+
+/// Where an owner's file is kept: generated from ids only.
+pub fn object_key(owner: UserId, id: FileId) -> ObjectKey {
+    // Two UUIDs in hyphenated form: always a valid key.
+    ObjectKey::new(format!("files/{owner}/{id}")).unwrap_or_else(|_| unreachable!("uuids form valid keys"))
+}
+
+/// The event announcing `file` as it stands now.
+pub fn event_of(file: &FileRecord) -> FileEvent {
+    FileEvent {
+        file_id: file.id,
+        owner: file.owner,
+        status: file.status,
+        progress: if file.status.is_final() { 100 } else { 0 },
+        message: file.message.clone(),
+        at: file.updated_at,
+    }
+}
+
+/// Publishes best effort: the state is already in the database, an event
+/// only announces it (a socket re-reads the state on subscribe).
+pub(crate) async fn announce(events: &dyn EventBus, event: &FileEvent) {
+    if let Err(error) = events.publish(event).await {
+        tracing::warn!(%error, file_id = %event.file_id, "file event not published");
+    }
+}
+
+pub(crate) fn repository_error(e: FileRepositoryError) -> AppError {
+    match e {
+        FileRepositoryError::NotFound => AppError::NotFound("file"),
+        FileRepositoryError::QuotaExceeded(quota) => AppError::QuotaExceeded { quota },
+        other => AppError::Unavailable(Cause::new(other)),
+    }
+}
+
+fn store_error(e: ObjectStoreError) -> AppError {
+    match e {
+        ObjectStoreError::NotFound => AppError::NotFound("file"),
+        other => AppError::Unavailable(Cause::new(other)),
+    }
+}
+
+#[derive(Clone)]
+pub struct FileService {
+    files: Arc<dyn FileRepository>,
+    objects: Arc<dyn ObjectStore>,
+    events: Arc<dyn EventBus>,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+    settings: FileSettings,
+}
+
+impl FileService {
+    pub fn new(
+        files: Arc<dyn FileRepository>,
+        objects: Arc<dyn ObjectStore>,
+        events: Arc<dyn EventBus>,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+        settings: FileSettings,
+    ) -> Self {
+        Self { files, objects, events, audit, clock, settings }
+    }
+
+    pub fn settings(&self) -> &FileSettings {
+        &self.settings
+    }
+
+    /// Streams `content` to the store while inspecting it; keeps the file
+    /// (and promises its scan) unless it is refused, a duplicate of one of the
+    /// caller's files, or past the caller's quota — then nothing is kept.
+    pub async fn upload(
+        &self,
+        caller: &Principal,
+        client_name: &str,
+        content: ByteStream,
+        ctx: &RequestContext,
+    ) -> Result<Upload, AppError> {
+        let owner = caller.user_id;
+        let id = FileId::new();
+        let key = object_key(owner, id);
+        let (stream, inspection) =
+            inspect(content, self.settings.max_file_size, self.settings.allowed_types.clone());
+        let put = self.objects.put(&key, stream).await;
+        if let Some(refusal) = inspection.refusal() {
+            return Err(match refusal {
+                Refusal::TooLarge => AppError::FileTooLarge { limit: self.settings.max_file_size },
+                Refusal::Empty => AppError::EmptyFile,
+                Refusal::Unsupported(_) => AppError::UnsupportedFileType {
+                    allowed: self.settings.allowed_types.iter().map(|t| t.name()).collect(),
+                },
+            });
+        }
+        match put {
+            Ok(_) => {}
+            Err(ObjectStoreError::Content(cause)) => return Err(AppError::UploadInterrupted(cause)),
+            Err(other) => return Err(store_error(other)),
+        }
+        let Some(found) = inspection.found() else {
+            return Err(AppError::Internal(Cause::from("the store finished before the content".to_owned())));
+        };
+        let now = self.clock.now();
+        let file = FileRecord {
+            id,
+            owner,
+            display_name: display_name(client_name),
+            file_type: Some(found.file_type),
+            size: found.size,
+            digest: Some(found.digest),
+            status: FileStatus::Stored,
+            object_key: key.as_str().to_owned(),
+            message: None,
+            summary: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let scan = pipeline::scan_message(&file);
+        let inserted = self.files.insert(&file, self.settings.max_files_per_user, &[scan]).await;
+        let existing = match inserted {
+            Ok(()) => None,
+            Err(FileRepositoryError::Duplicate(existing)) => Some(existing),
+            Err(other) => {
+                self.discard(&key).await;
+                return Err(repository_error(other));
+            }
+        };
+        if let Some(existing) = existing {
+            self.discard(&key).await;
+            let file = self.files.get(owner, existing).await.map_err(repository_error)?;
+            let file = file.ok_or(AppError::NotFound("file"))?;
+            return Ok(Upload { file, duplicate: true });
+        }
+        self.audit
+            .record(
+                AuditAction::FileUploaded,
+                Some(owner),
+                ctx,
+                json!({"file_id": file.id, "size": file.size, "type": found.file_type.name()}),
+            )
+            .await;
+        announce(&*self.events, &event_of(&file)).await;
+        Ok(Upload { file, duplicate: false })
+    }
+
+    /// Removes bytes nothing refers to; a failure leaves an orphan object
+    /// (logged), never a file without its bytes.
+    async fn discard(&self, key: &ObjectKey) {
+        if let Err(error) = self.objects.delete(key).await {
+            tracing::warn!(%error, %key, "could not remove an unreferenced upload");
+        }
+    }
+
+    /// The caller's file; another user's is not found.
+    pub async fn get(&self, caller: &Principal, id: FileId) -> Result<FileRecord, AppError> {
+        self.files.get(caller.user_id, id).await.map_err(repository_error)?.ok_or(AppError::NotFound("file"))
+    }
+
+    /// The caller's files, newest first, optionally in one status.
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        status: Option<FileStatus>,
+        after: Option<FileId>,
+        limit: usize,
+    ) -> Result<FilePage, AppError> {
+        let limit = limit.clamp(1, 100);
+        let mut files =
+            self.files.list(caller.user_id, status, after, limit + 1).await.map_err(repository_error)?;
+        let next = if files.len() > limit {
+            files.truncate(limit);
+            files.last().map(|f| f.id)
+        } else {
+            None
+        };
+        Ok(FilePage { files, next })
+    }
+
+    /// Removes the caller's file: its bytes first (so a failure leaves the
+    /// file whole), then the record and its dedupe entry.
+    pub async fn delete(&self, caller: &Principal, id: FileId, ctx: &RequestContext) -> Result<(), AppError> {
+        let file = self.get(caller, id).await?;
+        let key = ObjectKey::new(file.object_key.clone()).map_err(|e| AppError::Internal(Cause::new(e)))?;
+        self.objects.delete(&key).await.map_err(store_error)?;
+        self.files.delete(caller.user_id, id).await.map_err(repository_error)?;
+        self.audit.record(AuditAction::FileDeleted, Some(caller.user_id), ctx, json!({"file_id": id})).await;
+        Ok(())
+    }
+}
