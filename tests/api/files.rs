@@ -222,7 +222,7 @@ async fn lists_are_newest_first_paged_and_filtered() {
     assert!(next["next_cursor"].is_null());
     let only: Value = app.get_auth("/api/v1/files?status=infected", &token).await.json().await.unwrap();
     assert_eq!(only["files"].as_array().map(Vec::len), Some(1));
-    expect_error(app.get_auth("/api/v1/files?status=clean", &token).await, 400, "VALIDATION_ERROR").await;
+    expect_error(app.get_auth("/api/v1/files?status=clean", &token).await, 400, "BAD_REQUEST").await;
     expect_error(app.get_auth("/api/v1/files?limit=0", &token).await, 400, "VALIDATION_ERROR").await;
 }
 

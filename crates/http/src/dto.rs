@@ -299,7 +299,7 @@ pub struct FileResponse {
     /// Why it is where it is: the signature found, the processing failure.
     pub message: Option<String>,
     /// What processing found, once `ready` (`kind`: table, workbook, document).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub summary: Option<Value>,
     pub created_at: String,
     pub updated_at: String,
@@ -332,13 +332,50 @@ pub struct UploadResponse {
     pub duplicate: bool,
 }
 
+/// A file's place in the pipeline.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatusName {
+    AwaitingUpload,
+    Stored,
+    Scanning,
+    ScanFailed,
+    Infected,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl From<FileStatusName> for portcullis_domain::files::FileStatus {
+    fn from(s: FileStatusName) -> Self {
+        use portcullis_domain::files::FileStatus as S;
+        match s {
+            FileStatusName::AwaitingUpload => S::AwaitingUpload,
+            FileStatusName::Stored => S::Stored,
+            FileStatusName::Scanning => S::Scanning,
+            FileStatusName::ScanFailed => S::ScanFailed,
+            FileStatusName::Infected => S::Infected,
+            FileStatusName::Processing => S::Processing,
+            FileStatusName::Ready => S::Ready,
+            FileStatusName::Failed => S::Failed,
+        }
+    }
+}
+
+/// The multipart body of an upload (schema for the API docs).
+#[derive(ToSchema)]
+pub struct UploadForm {
+    /// The file's bytes; its name is kept as the display name.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FileListQuery {
     /// Only files in this status.
     #[garde(skip)]
-    #[param(value_type = Option<String>, example = "ready")]
-    pub status: Option<String>,
+    pub status: Option<FileStatusName>,
     /// Page size, 1–100 (default 20).
     #[garde(range(min = 1, max = 100))]
     #[param(minimum = 1, maximum = 100)]

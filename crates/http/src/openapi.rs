@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
-        FileResponse, UploadResponse, FileListResponse,
+        FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(

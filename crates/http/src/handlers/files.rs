@@ -3,7 +3,7 @@
 //! everything about the content (size, type, digest, dedupe, quota) is
 //! decided there.
 
-use crate::dto::{FileListQuery, FileListResponse, FileResponse, UploadResponse};
+use crate::dto::{FileListQuery, FileListResponse, FileResponse, UploadForm, UploadResponse};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, report_to_errors};
 use crate::state::AppState;
@@ -111,7 +111,7 @@ async fn pump(
 #[utoipa::path(
     post, path = "/api/v1/files", tag = "files",
     security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "One part named `file`"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"),
     responses(
         (status = 201, description = "Stored; the scan is queued", body = UploadResponse),
         (status = 200, description = "The caller already has a file with these bytes (`duplicate: true`)", body = UploadResponse),
@@ -190,7 +190,7 @@ fn file_id(raw: &str) -> Result<FileId, ApiError> {
     params(FileListQuery),
     responses(
         (status = 200, body = FileListResponse),
-        (status = 400, description = "VALIDATION_ERROR (limit out of range, unknown status)", body = ErrorEnvelope),
+        (status = 400, description = "VALIDATION_ERROR (limit out of range) or BAD_REQUEST (unknown status)", body = ErrorEnvelope),
     )
 )]
 pub async fn list(
@@ -200,16 +200,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(s) => Some(s.parse::<FileStatus>().map_err(|_| {
-            ApiError::from(portcullis_domain::ValidationErrors::single(
-                "status",
-                "invalid",
-                "is not a file status (awaiting_upload, stored, scanning, scan_failed, infected, processing, ready, failed)",
-            ))
-        })?),
-    };
+    let status = query.status.map(FileStatus::from);
     let caller = state.access.principal(&user.0).await?;
     let limit = query.limit.unwrap_or(20) as usize;
     let page = state.files.list(&caller, status, query.cursor.map(FileId), limit).await?;
