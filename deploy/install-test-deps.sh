@@ -4,7 +4,9 @@
 # one), openssl (a throwaway CA) and headless Chromium with its WebDriver
 # (the link pages in a real browser), jq (the README walk-through) and
 # clamav-daemon (each scanner test starts its own clamd) from Debian's packages; aiosmtpd (a real
-# SMTP server per test) and schemathesis from PyPI. Idempotent.
+# SMTP server per test) and schemathesis from PyPI; s3s-fs (an S3 server that
+# checks SigV4 signatures; each object-store test starts its own) from
+# crates.io. Idempotent.
 set -euo pipefail
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
@@ -22,4 +24,7 @@ pip=(python3 -m pip install --quiet --disable-pip-version-check)
 [ "$(id -u)" -eq 0 ] && pip+=(--root-user-action=ignore)
 python3 -c "import aiosmtpd" >/dev/null 2>&1 || "${pip[@]}" aiosmtpd
 command -v st >/dev/null 2>&1 || "${pip[@]}" 'schemathesis>=4.32,<5'
-echo "test dependencies: openssl, redis-server, psql, jq, clamd, chromium, chromedriver, aiosmtpd, schemathesis — present"
+# Built once into ~/.cargo/bin (about two minutes on two cores), then reused.
+# 0.14.1: the newest release that builds with rustc 1.95 (0.15+ want 1.96).
+command -v s3s-fs >/dev/null 2>&1 || cargo install --locked --quiet s3s-fs --version 0.14.1 --features binary
+echo "test dependencies: openssl, redis-server, psql, jq, clamd, chromium, chromedriver, aiosmtpd, schemathesis, s3s-fs — present"

@@ -1,5 +1,6 @@
 //! `spawn_app()`: the real application on a random port, driven over HTTP.
 
+use futures_util::{SinkExt, StreamExt};
 use portcullis::config::Config;
 use portcullis::wiring::{Overrides, build};
 use portcullis_application::ports::{JobQueue, OutgoingEmail, VirusScanner};
@@ -11,6 +12,8 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub const PASSWORD: &str = "Quartz-Lantern-91!";
 
@@ -234,4 +237,35 @@ pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 pub fn link_token(mail: &OutgoingEmail) -> String {
     let start = mail.text.find("token=").map(|i| i + "token=".len()).expect("a link with a token");
     mail.text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// A status WebSocket of the app, authenticated by header.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn connect_socket(app: &TestApp, token: &str) -> Socket {
+    let url = app.url("/api/v1/ws").replace("http://", "ws://");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.expect("the socket opens").0
+}
+
+pub async fn send_json(socket: &mut Socket, message: Value) {
+    socket.send(Message::text(message.to_string())).await.unwrap();
+}
+
+/// The next JSON message (pings are answered by the client library).
+pub async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket is open")
+            .unwrap();
+        match frame {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Close(close) => panic!("closed: {close:?}"),
+            _ => continue,
+        }
+    }
 }

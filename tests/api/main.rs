@@ -10,6 +10,7 @@ mod auth_flow;
 mod errors;
 mod files;
 mod helpers;
+mod live;
 mod lockout;
 mod meta;
 mod pages;

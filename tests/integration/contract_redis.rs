@@ -34,3 +34,18 @@ mod jobs {
         (Arc::new(RedisJobQueue::new(redis_store().await)) as Arc<dyn JobQueue>, ())
     });
 }
+
+mod events {
+    use super::*;
+    use crate::support::redis_url;
+    use portcullis_infrastructure::redis::RedisEventBus;
+    // Two buses on one Redis and one prefix: two instances of the app.
+    portcullis_infrastructure::event_bus_contract!(async {
+        let store = redis_store().await;
+        let ports: portcullis_infrastructure::contract::events::Ports = (
+            Arc::new(RedisEventBus::new(store.clone(), &redis_url())),
+            Arc::new(RedisEventBus::new(store, &redis_url())),
+        );
+        (ports, ())
+    });
+}

@@ -391,3 +391,40 @@ async fn a_missing_database_is_created() {
     let mut admin = AsyncPgConnection::establish(&base).await.unwrap();
     diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }
+
+/// Two instances on one PostgreSQL and Redis: the upload lands on A (whose
+/// workers alone run the pipeline), the socket is held by B — B's client
+/// sees every step, carried by Redis pub/sub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_on_one_instance_follows_an_upload_on_another() {
+    use portcullis_infrastructure::memory::MemoryVirusScanner;
+    use std::sync::Arc;
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let scanner = Arc::new(MemoryVirusScanner::default());
+    scanner.set_available(false);
+    let vars = real_backends(&db, &prefix, &[("MAX_RETRIES", "100")]);
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = spawn_app_scanning_with(scanner.clone(), &borrowed).await;
+    let b = instance(&db, &prefix, &[("RUN_WORKERS_IN_PROCESS", "false")]).await;
+    let token = str_of(&a.signed_in("fleet-live@example.com").await, "access_token").to_owned();
+    let file: Value = a.upload(&token, "fleet.csv", b"a,b\n1,2\n".to_vec()).await.json().await.unwrap();
+    let id = str_of(&file, "id").to_owned();
+    a.file_until(&token, &id, &["scan_failed"]).await;
+    let mut socket = connect_socket(&b, &token).await;
+    send_json(&mut socket, serde_json::json!({"type": "subscribe", "file_ids": [id]})).await;
+    // Read from the database by B; A keeps retrying the scan meanwhile.
+    let first = next_json(&mut socket).await;
+    assert!(["scan_failed", "scanning"].contains(&str_of(&first, "status")), "{first}");
+    scanner.set_available(true);
+    a.clock.advance(time::Duration::minutes(1));
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("ready") {
+        let message = next_json(&mut socket).await;
+        assert_eq!(message["file_id"], id.as_str());
+        seen.push(str_of(&message, "status").to_owned());
+    }
+    seen.dedup();
+    // B runs no workers: every one of these crossed from A through Redis.
+    assert!(seen.ends_with(&["scanning".into(), "processing".into(), "ready".into()]), "{seen:?}");
+}

@@ -14,5 +14,6 @@ mod contract_redis;
 mod helpers;
 mod http;
 mod process;
+mod s3;
 mod smtp;
 mod support;

@@ -25,7 +25,7 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, files, mailed_links, operations, pages, users};
+use handlers::{admin, auth, files, live, mailed_links, operations, pages, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use utoipa::OpenApi;
@@ -219,6 +219,7 @@ pub fn app(
                 })
                 .service(api_of("/files", General, vec![post(files::upload), get(files::list)]))
                 .service(api_of("/files/{id}", General, vec![get(files::get), delete(files::delete)]))
+                .service(api("/ws", General, get(live::socket)))
                 .service(api("/admin/queues", General, get(admin::queues)))
                 .service(api("/admin/queues/{queue}/dead/{id}/retry", General, post(admin::retry_dead)))
                 // Unknown API paths are limited like any other request.

@@ -2,7 +2,7 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, files, mailed_links, operations, users};
+use crate::handlers::{admin, auth, files, live, mailed_links, operations, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         users::update_me, users::change_password, users::activity,
         mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
-        files::upload, files::list, files::get, files::delete,
+        files::upload, files::list, files::get, files::delete, live::socket,
         admin::queues, admin::retry_dead,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),

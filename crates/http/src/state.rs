@@ -30,6 +30,8 @@ pub struct AppState {
     pub admin: AdminService,
     /// Uploads, listing, reading and deleting files.
     pub files: FileService,
+    /// WebSocket ping cadence and patience.
+    pub live: LiveSettings,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub rate_limits: RateLimitSettings,
     /// Backends `/health/ready` checks.
@@ -49,4 +51,11 @@ pub struct AppState {
     /// `/metrics` answers only with `Authorization: Bearer <token>` when set
     /// (kept as its SHA-256, compared in constant time).
     pub metrics_token: Option<portcullis_domain::secret::TokenHash>,
+}
+
+/// Status-socket ping cadence and patience (`WS_PING_INTERVAL`, `WS_PING_TIMEOUT`).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    pub ping_interval: std::time::Duration,
+    pub ping_timeout: std::time::Duration,
 }

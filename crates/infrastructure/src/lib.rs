@@ -19,4 +19,5 @@ pub mod password;
 pub mod postgres;
 pub mod random;
 pub mod redis;
+pub mod s3;
 pub mod smtp;

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub scan_duration: HistogramVec,
     /// Files entering each pipeline status.
     pub file_transitions: IntCounterVec,
+    /// Open status WebSockets.
+    pub ws_connections: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -100,6 +102,8 @@ impl Metrics {
             Opts::new("file_status_transitions_total", "Files entering each pipeline status"),
             &["status"],
         )?;
+        let ws_connections = prometheus::IntGauge::new("ws_connections", "Open status WebSockets")?;
+        registry.register(Box::new(ws_connections.clone()))?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(scan_duration.clone()))?;
         registry.register(Box::new(file_transitions.clone()))?;
@@ -130,6 +134,7 @@ impl Metrics {
             uploads,
             scan_duration,
             file_transitions,
+            ws_connections,
         })
     }
 

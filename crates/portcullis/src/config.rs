@@ -41,6 +41,8 @@ pub enum StorageBackend {
     Memory,
     /// A directory (`UPLOAD_DIR`).
     Local { dir: std::path::PathBuf },
+    /// An S3-compatible bucket (`S3_BUCKET_NAME`, `AWS_*`).
+    S3(portcullis_infrastructure::s3::S3Config),
 }
 
 /// Which virus scanner runs: clamd when `CLAMAV_HOST` or `CLAMAV_SOCKET` is
@@ -60,6 +62,10 @@ pub struct FilesConfig {
     /// Most bytes an xlsx may unpack to before processing gives up on it
     /// (`XLSX_MAX_UNPACKED_SIZE`).
     pub max_unpacked_size: u64,
+    /// `WS_PING_INTERVAL`: how often a status socket is pinged (and its token re-checked).
+    pub ws_ping_interval: Duration,
+    /// `WS_PING_TIMEOUT`: how long past a ping a socket may stay silent.
+    pub ws_ping_timeout: Duration,
 }
 
 /// Where users, sessions, the audit log and the outbox live: chosen here,
@@ -626,14 +632,43 @@ impl MailConfig {
     }
 }
 
+/// The bucket, with the names every AWS tool uses.
+fn read_s3(r: &mut Reader) -> portcullis_infrastructure::s3::S3Config {
+    let mut required = |name: &str| {
+        r.raw(name).unwrap_or_else(|| {
+            r.problems.push(format!("{name}: required with STORAGE_BACKEND=s3"));
+            String::new()
+        })
+    };
+    let bucket = required("S3_BUCKET_NAME");
+    let access_key_id = required("AWS_ACCESS_KEY_ID");
+    let secret = required("AWS_SECRET_ACCESS_KEY");
+    let region = r.text("AWS_REGION", "us-east-1");
+    let endpoint = r.text("AWS_ENDPOINT_URL", &format!("https://s3.{region}.amazonaws.com"));
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        r.problems.push("AWS_ENDPOINT_URL: must start with http:// or https://".into());
+    }
+    let timeout = r.duration("S3_TIMEOUT", Duration::seconds(60), Duration::seconds(1));
+    portcullis_infrastructure::s3::S3Config {
+        endpoint,
+        region,
+        bucket,
+        access_key_id,
+        secret_access_key: Secret::new(secret),
+        force_path_style: r.flag("S3_FORCE_PATH_STYLE", false),
+        timeout: std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64),
+    }
+}
+
 impl FilesConfig {
     fn read(r: &mut Reader) -> Self {
         use portcullis_domain::files::FileTypes;
         let storage = match r.text("STORAGE_BACKEND", "memory").to_ascii_lowercase().as_str() {
             "memory" => StorageBackend::Memory,
             "local" => StorageBackend::Local { dir: r.text("UPLOAD_DIR", "./uploads").into() },
+            "s3" => StorageBackend::S3(read_s3(r)),
             other => {
-                r.problems.push(format!("STORAGE_BACKEND: expected memory or local, got {other:?}"));
+                r.problems.push(format!("STORAGE_BACKEND: expected memory, local or s3, got {other:?}"));
                 StorageBackend::Memory
             }
         };
@@ -668,7 +703,11 @@ impl FilesConfig {
             quarantine_retention: r.duration("QUARANTINE_RETENTION", Duration::days(30), Duration::ZERO),
         };
         let max_unpacked_size = r.number("XLSX_MAX_UNPACKED_SIZE", 100 * 1024 * 1024u64, 1024);
-        Self { storage, scanner, settings, max_unpacked_size }
+        let ws_ping_interval =
+            r.duration_ms("WS_PING_INTERVAL", Duration::seconds(25), Duration::milliseconds(50));
+        let ws_ping_timeout =
+            r.duration_ms("WS_PING_TIMEOUT", Duration::seconds(20), Duration::milliseconds(50));
+        Self { storage, scanner, settings, max_unpacked_size, ws_ping_interval, ws_ping_timeout }
     }
 }
 
@@ -823,6 +862,23 @@ mod tests {
         );
         let allowed: Vec<&str> = c.files.settings.allowed_types.iter().map(|t| t.name()).collect();
         assert_eq!(allowed, vec!["pdf", "csv"]);
+        let c = load(&[
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET_NAME", "uploads"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "eu-west-3"),
+        ])
+        .unwrap();
+        let StorageBackend::S3(s3) = c.files.storage else { panic!("{:?}", c.files.storage) };
+        assert_eq!(
+            (s3.endpoint.as_str(), s3.force_path_style),
+            ("https://s3.eu-west-3.amazonaws.com", false)
+        );
+        let err = load(&[("STORAGE_BACKEND", "s3"), ("AWS_ENDPOINT_URL", "minio:9000")]).unwrap_err();
+        for name in ["S3_BUCKET_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"] {
+            assert!(err.0.iter().any(|p| p.starts_with(name)), "{name} not named in {err}");
+        }
         let err = load(&[
             ("STORAGE_BACKEND", "floppy"),
             ("ALLOWED_FILE_TYPES", "csv,exe"),

@@ -39,8 +39,9 @@ use portcullis_infrastructure::postgres::{
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
+    RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
 };
+use portcullis_infrastructure::s3::S3ObjectStore;
 use portcullis_infrastructure::smtp::SmtpMailer;
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub enum StartupError {
     Smtp(#[from] portcullis_infrastructure::smtp::SmtpSetupError),
     #[error("UPLOAD_DIR")]
     Storage(#[source] ObjectStoreError),
+    #[error("S3")]
+    S3(#[from] portcullis_infrastructure::s3::S3SetupError),
 }
 
 /// Replaceable parts, for tests (e.g. a manual clock).
@@ -135,8 +138,14 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     };
 
     let in_process_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
-    type Shared = (Arc<dyn RateLimiter>, Arc<dyn LoginAttempts>, Arc<dyn RevocationList>, Arc<dyn JobQueue>);
-    let (rate_limiter, attempts, revocations, queue): Shared = match &config.redis.backend {
+    type Shared = (
+        Arc<dyn RateLimiter>,
+        Arc<dyn LoginAttempts>,
+        Arc<dyn RevocationList>,
+        Arc<dyn JobQueue>,
+        Arc<dyn EventBus>,
+    );
+    let (rate_limiter, attempts, revocations, queue, bus): Shared = match &config.redis.backend {
         SharedBackend::Redis { url } => {
             let store = RedisStore::new(url, &config.redis.key_prefix, config.database.pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
@@ -156,18 +165,20 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(limiter),
                 Arc::new(attempts),
                 Arc::new(RedisRevocationList::new(store.clone())),
-                Arc::new(RedisJobQueue::new(store)),
+                Arc::new(RedisJobQueue::new(store.clone())),
+                Arc::new(RedisEventBus::new(store, url)),
             )
         }
         SharedBackend::Memory => {
             tracing::warn!(
-                "REDIS_URL is not set: rate limits, lockouts, revocations and the job queue are IN MEMORY, per process, and LOST on restart"
+                "REDIS_URL is not set: rate limits, lockouts, revocations, the job queue and file status events are IN MEMORY, per process, and LOST on restart"
             );
             (
                 in_process_limiter,
                 Arc::new(MemoryLoginAttempts::new(clock.clone())),
                 Arc::new(MemoryRevocationList::new(clock.clone())),
                 Arc::new(MemoryJobQueue::new(clock.clone())),
+                Arc::new(MemoryEventBus::default()),
             )
         }
     };
@@ -281,6 +292,12 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             tracing::info!(dir = %dir.display(), "uploaded files are stored on local disk");
             Arc::new(LocalDiskStore::open(dir.clone()).await.map_err(StartupError::Storage)?)
         }
+        StorageBackend::S3(s3) => {
+            tracing::info!(endpoint = %s3.endpoint, bucket = %s3.bucket, "uploaded files are stored in S3");
+            let store = Arc::new(S3ObjectStore::new(s3)?);
+            health.push(store.clone());
+            store
+        }
     };
     let scanner: Arc<dyn VirusScanner> = match (overrides.scanner, &config.files.scanner) {
         (Some(scanner), _) => scanner,
@@ -297,8 +314,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
     let scanner: Arc<dyn VirusScanner> = Arc::new(MeteredScanner::new(scanner, metrics.clone()));
-    let events: Arc<dyn EventBus> =
-        Arc::new(MeteredEvents::new(Arc::new(MemoryEventBus::default()), metrics.clone()));
+    let events: Arc<dyn EventBus> = Arc::new(MeteredEvents::new(bus, metrics.clone()));
     let file_audit = AuditTrail::new(audit.clone(), clock.clone());
     let file_service = FileService::new(
         files.clone(),
@@ -316,6 +332,10 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         files: file_service,
+        live: portcullis_http::state::LiveSettings {
+            ping_interval: std_duration(config.files.ws_ping_interval),
+            ping_timeout: std_duration(config.files.ws_ping_timeout),
+        },
         access,
         rate_limiter,
         rate_limits: limits,

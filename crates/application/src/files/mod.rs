@@ -59,6 +59,29 @@ pub struct FilePage {
     pub next: Option<FileId>,
 }
 
+/// A bus subscription narrowed to one owner's events (`Missed` passes).
+struct OwnEvents {
+    inner: crate::ports::EventStream,
+    owner: UserId,
+}
+
+impl futures_core::Stream for OwnEvents {
+    type Item = crate::ports::BusMessage;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use crate::ports::BusMessage;
+        loop {
+            match self.inner.as_mut().poll_next(cx) {
+                std::task::Poll::Ready(Some(BusMessage::File(e))) if e.owner != self.owner => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Where an owner's file is kept: generated from ids only.
 pub fn object_key(owner: UserId, id: FileId) -> ObjectKey {
     // Two UUIDs in hyphenated form: always a valid key.
@@ -233,6 +256,32 @@ impl FileService {
             None
         };
         Ok(FilePage { files, next })
+    }
+
+    /// The caller's files among `ids`: each found one, and the ids that are
+    /// not the caller's (or do not exist) — the two are not told apart.
+    pub async fn owned(
+        &self,
+        caller: &Principal,
+        ids: &[FileId],
+    ) -> Result<(Vec<FileRecord>, Vec<FileId>), AppError> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.files.get(caller.user_id, *id).await.map_err(repository_error)? {
+                Some(file) => found.push(file),
+                None => missing.push(*id),
+            }
+        }
+        Ok((found, missing))
+    }
+
+    /// Status events of the caller's files from now on (other users' events
+    /// never reach this stream).
+    pub async fn live(&self, caller: &Principal) -> Result<crate::ports::EventStream, AppError> {
+        let stream = self.events.subscribe().await.map_err(AppError::from)?;
+        let owner = caller.user_id;
+        Ok(Box::pin(OwnEvents { inner: stream, owner }))
     }
 
     /// Removes the caller's file: its bytes first (so a failure leaves the

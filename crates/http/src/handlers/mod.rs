@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod files;
+pub mod live;
 pub mod mailed_links;
 pub mod operations;
 pub mod pages;

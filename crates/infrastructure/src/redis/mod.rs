@@ -2,11 +2,13 @@
 //! access-token revocation list. Every multi-step operation is one Lua script,
 //! so it is atomic across all app instances sharing the Redis.
 
+mod events;
 mod jobs;
 mod login_attempts;
 mod rate_limit;
 mod revocation;
 
+pub use events::RedisEventBus;
 pub use jobs::RedisJobQueue;
 pub use login_attempts::RedisLoginAttempts;
 pub use rate_limit::RedisRateLimiter;
