@@ -252,3 +252,145 @@ async fn uploads_require_a_signed_in_caller() {
     expect_error(res, 405, "METHOD_NOT_ALLOWED").await;
     assert_eq!(allow.as_deref(), Some("POST, GET"));
 }
+
+async fn upload_url(app: &TestApp, token: &str, name: &str, size: usize) -> Value {
+    let res = app
+        .post_auth(
+            "/api/v1/files/upload-url",
+            token,
+            &serde_json::json!({"filename": name, "size": size, "content_type": "text/csv"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    res.json().await.unwrap()
+}
+
+async fn put(app: &TestApp, url: &str, bytes: Vec<u8>) -> reqwest::Response {
+    app.client.put(url).body(bytes).send().await.unwrap()
+}
+
+async fn confirm(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
+    app.post_auth(&format!("/api/v1/files/{id}/confirm"), token, &serde_json::json!({})).await
+}
+
+#[tokio::test]
+async fn a_presigned_upload_round_trips_to_a_download() {
+    let app = spawn_app().await;
+    let token = token_of(&app, "presigned@example.com").await;
+    let bytes = b"month,total\njan,3\n".to_vec();
+    let ticket = upload_url(&app, &token, "q1.csv", bytes.len()).await;
+    let (id, url) = (str_of(&ticket, "file_id").to_owned(), str_of(&ticket, "url").to_owned());
+    assert_eq!(ticket["method"], "PUT");
+    assert_eq!(ticket["headers"]["Content-Length"], bytes.len().to_string());
+    assert!(url.starts_with("http://localhost:"), "{url}");
+    let url = url.replacen(&url[..url.find("/storage/").unwrap()], &app.address, 1);
+    let waiting = app.get_auth(&format!("/api/v1/files/{id}"), &token).await.json::<Value>().await.unwrap();
+    assert_eq!((waiting["status"].as_str(), waiting["type"].is_null()), (Some("awaiting_upload"), true));
+    expect_error(confirm(&app, &token, &id).await, 409, "UPLOAD_MISSING").await;
+    assert_eq!(put(&app, &url, bytes.clone()).await.status(), 200);
+    let res = confirm(&app, &token, &id).await;
+    assert_eq!(res.status(), 202);
+    let stored: Value = res.json().await.unwrap();
+    assert_eq!((stored["status"].as_str(), stored["type"].as_str()), (Some("stored"), Some("csv")));
+    assert_eq!(confirm(&app, &token, &id).await.status(), 202, "confirming again answers the file as it is");
+    app.file_until(&token, &id, &["ready"]).await;
+    let link = app.get_auth(&format!("/api/v1/files/{id}/download-url"), &token).await;
+    assert_eq!(link.status(), 200);
+    let link: Value = link.json().await.unwrap();
+    let download = str_of(&link, "url").to_owned();
+    let download = download.replacen(&download[..download.find("/storage/").unwrap()], &app.address, 1);
+    let res = app.client.get(&download).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-disposition"], "attachment; filename=\"q1.csv\"");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+}
+
+/// `url` with `param` replaced by `value`.
+fn with_param(url: &str, param: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with(&format!("{param}=")) { format!("{param}={value}") } else { pair.to_owned() }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+#[tokio::test]
+async fn tampered_expired_and_missized_links_are_refused() {
+    let app = spawn_app_with(&[("PRESIGNED_URL_EXPIRY", "1m")]).await;
+    let token = token_of(&app, "tamper@example.com").await;
+    let ticket = upload_url(&app, &token, "t.csv", 8).await;
+    let url = str_of(&ticket, "url").to_owned();
+    let url = url.replacen(&url[..url.find("/storage/").unwrap()], &app.address, 1);
+    let signature = url.split("signature=").nth(1).unwrap().to_owned();
+    let flipped = format!("{}{}", if signature.starts_with('0') { "1" } else { "0" }, &signature[1..]);
+    for forged in [
+        with_param(&url, "signature", &flipped),
+        with_param(&url, "size", "9"),
+        url.replace("/files/", "/file5/"),
+    ] {
+        expect_error(put(&app, &forged, b"a,b\n1,2\n".to_vec()).await, 403, "INVALID_SIGNATURE").await;
+    }
+    expect_error(put(&app, &url, b"a,b\n1,2\n!".to_vec()).await, 413, "PAYLOAD_TOO_LARGE").await;
+    expect_error(put(&app, &url, b"a,b\n".to_vec()).await, 400, "UPLOAD_INCOMPLETE").await;
+    app.clock.advance(time::Duration::minutes(2));
+    expect_error(put(&app, &url, b"a,b\n1,2\n".to_vec()).await, 403, "URL_EXPIRED").await;
+    let id = str_of(&ticket, "file_id");
+    expect_error(confirm(&app, &token, id).await, 409, "UPLOAD_MISSING").await;
+}
+
+#[tokio::test]
+async fn confirm_trusts_only_the_stored_bytes() {
+    let app = spawn_app().await;
+    let token = token_of(&app, "confirm@example.com").await;
+    let elf = [b"\x7fELF\x02\x01\x01\x00".as_slice(), &[0u8; 24]].concat();
+    let ticket = upload_url(&app, &token, "report.csv", elf.len()).await;
+    let id = str_of(&ticket, "file_id").to_owned();
+    let url = str_of(&ticket, "url").to_owned();
+    let url = url.replacen(&url[..url.find("/storage/").unwrap()], &app.address, 1);
+    assert_eq!(put(&app, &url, elf).await.status(), 200);
+    expect_error(confirm(&app, &token, &id).await, 415, "UNSUPPORTED_FILE_TYPE").await;
+    expect_error(app.get_auth(&format!("/api/v1/files/{id}"), &token).await, 404, "NOT_FOUND").await;
+    // The same bytes as a file the caller has: a duplicate, this upload removed.
+    let kept = uploaded(&app, &token, "kept.csv", b"x\n1\n".to_vec()).await;
+    let ticket = upload_url(&app, &token, "again.csv", 4).await;
+    let url = str_of(&ticket, "url").to_owned();
+    let url = url.replacen(&url[..url.find("/storage/").unwrap()], &app.address, 1);
+    assert_eq!(put(&app, &url, b"x\n1\n".to_vec()).await.status(), 200);
+    let res = confirm(&app, &token, str_of(&ticket, "file_id")).await;
+    assert_eq!(res.status(), 200);
+    let duplicate: Value = res.json().await.unwrap();
+    assert_eq!((duplicate["id"].clone(), duplicate["duplicate"].as_bool()), (kept["id"].clone(), Some(true)));
+    let listed: Value = app.get_auth("/api/v1/files", &token).await.json().await.unwrap();
+    assert_eq!(listed["files"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn only_the_owner_downloads_and_only_a_ready_file() {
+    let app = spawn_app_with(&[("MAX_FILE_SIZE", "100")]).await;
+    let ada = token_of(&app, "ada-dl@example.com").await;
+    let eve = token_of(&app, "eve-dl@example.com").await;
+    let infected = uploaded(&app, &ada, "v.csv", eicar()).await;
+    let id = str_of(&infected, "id").to_owned();
+    app.file_until(&ada, &id, &["infected"]).await;
+    let body = expect_error(
+        app.get_auth(&format!("/api/v1/files/{id}/download-url"), &ada).await,
+        409,
+        "FILE_NOT_READY",
+    )
+    .await;
+    assert_eq!(body["error"]["details"]["status"], "infected");
+    let clean = uploaded(&app, &ada, "c.csv", b"a\n1\n".to_vec()).await;
+    let path = format!("/api/v1/files/{}/download-url", str_of(&clean, "id"));
+    expect_error(app.get_auth(&path, &eve).await, 404, "NOT_FOUND").await;
+    let res = app
+        .post_auth("/api/v1/files/upload-url", &ada, &serde_json::json!({"filename": "big.csv", "size": 101}))
+        .await;
+    expect_error(res, 413, "PAYLOAD_TOO_LARGE").await;
+    let res = app
+        .post_auth("/api/v1/files/upload-url", &ada, &serde_json::json!({"filename": "none.csv", "size": 0}))
+        .await;
+    expect_error(res, 400, "VALIDATION_ERROR").await;
+}

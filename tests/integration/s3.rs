@@ -104,3 +104,47 @@ async fn a_wrong_secret_key_is_refused_by_the_server() {
     server.store().put(&key, content(b"genuine")).await.unwrap();
     assert!(forged.head(&key).await.is_err(), "reads are checked too");
 }
+
+async fn read_all(store: &S3ObjectStore, key: &ObjectKey) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let mut stream = store.get(key).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_urls_are_checked_by_the_server() {
+    use portcullis_application::ports::UrlPresigner;
+    let server = S3Server::start();
+    let store = server.store();
+    let http = reqwest::Client::new();
+    let key = ObjectKey::new("files/presigned/object").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let body = b"month,total\njan,3\n".to_vec();
+    let put =
+        store.presign_put(&key, body.len() as u64, now + time::Duration::minutes(5), now).await.unwrap();
+    assert_eq!(put.method, "PUT");
+    // A body of another size than signed is refused by S3 itself.
+    let wrong = http.put(&put.url).body(b"month,total\n".to_vec()).send().await.unwrap();
+    assert_eq!(wrong.status(), 403, "{:?}", wrong.text().await);
+    let mut tampered = put.url.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == '0' { '1' } else { '0' });
+    assert_eq!(http.put(&tampered).body(body.clone()).send().await.unwrap().status(), 403);
+    assert_eq!(store.head(&key).await.unwrap(), None, "nothing stored by refused requests");
+    let ok = http.put(&put.url).body(body.clone()).send().await.unwrap();
+    assert!(ok.status().is_success(), "{:?}", ok.text().await);
+    assert_eq!(read_all(&store, &key).await, body);
+    let get = store.presign_get(&key, "q1.csv", now + time::Duration::minutes(5), now).await.unwrap();
+    let fetched = http.get(&get.url).send().await.unwrap();
+    assert!(fetched.status().is_success());
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), body);
+    // An expired link: signed for one second, used after two.
+    let now = time::OffsetDateTime::now_utc();
+    let short = store.presign_get(&key, "q1.csv", now + time::Duration::seconds(1), now).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(http.get(&short.url).send().await.unwrap().status(), 403);
+}

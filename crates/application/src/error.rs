@@ -49,6 +49,15 @@ pub enum AppError {
     /// Only a `ready` file can be downloaded.
     #[error("the file is not ready")]
     FileNotReady { status: portcullis_domain::files::FileStatus },
+    /// A presigned upload was confirmed before any bytes reached its URL.
+    #[error("nothing was uploaded to the URL yet")]
+    UploadMissing,
+    /// A storage link whose signature does not match (tampered, or not ours).
+    #[error("the link's signature is not valid")]
+    InvalidSignature,
+    /// A storage link past its expiry.
+    #[error("the link has expired")]
+    UrlExpired,
     #[error("a backend is unavailable")]
     Unavailable(#[source] Cause),
     #[error("internal error")]

@@ -17,6 +17,19 @@ use uuid::Uuid;
 /// hashing and strength estimation cheap (the policy's own maximum is lower).
 const MAX_SECRET: usize = 1024;
 
+/// A non-negative whole number, also when written `5122.0` (JSON has one
+/// number type; the schema says integer, and so is that).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(v) = n.as_u64() {
+        return Ok(v);
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(f as u64),
+        _ => Err(serde::de::Error::custom(format!("expected a non-negative whole number, got {n}"))),
+    }
+}
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -391,4 +404,62 @@ pub struct FileListResponse {
     pub files: Vec<FileResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadUrlRequest {
+    /// Kept only as the display name.
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024, example = "report.xlsx")]
+    pub filename: String,
+    /// Informative only: the type is decided from the bytes at confirm.
+    #[garde(length(chars, max = 255))]
+    #[schema(max_length = 255)]
+    pub content_type: Option<String>,
+    /// Exact size in bytes; the URL accepts a body of this size only (at
+    /// most MAX_FILE_SIZE, which is at most 1 GiB).
+    #[garde(range(min = 1, max = 1_073_741_824))]
+    #[schema(minimum = 1, maximum = 1_073_741_824)]
+    #[serde(deserialize_with = "whole_number")]
+    pub size: u64,
+}
+
+/// Where and how to send the bytes (or fetch them).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresignedResponse {
+    pub url: String,
+    /// `PUT` for uploads, `GET` for downloads.
+    pub method: &'static str,
+    /// Headers to send exactly as given (signed).
+    #[schema(value_type = Object)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+impl From<&portcullis_application::ports::PresignedUrl> for PresignedResponse {
+    fn from(p: &portcullis_application::ports::PresignedUrl) -> Self {
+        Self {
+            url: p.url.clone(),
+            method: p.method,
+            headers: p.headers.iter().cloned().collect(),
+            expires_at: rfc3339(p.expires_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadUrlResponse {
+    pub file_id: Uuid,
+    #[serde(flatten)]
+    pub request: PresignedResponse,
+}
+
+/// A signed `/storage` link's query.
+#[derive(Debug, Deserialize)]
+pub struct StorageQuery {
+    pub expires: i64,
+    pub signature: String,
+    pub size: Option<u64>,
+    pub filename: Option<String>,
 }

@@ -89,10 +89,13 @@ pub enum ErrorCode {
     UploadIncomplete,
     QuotaExceeded,
     FileNotReady,
+    UploadMissing,
+    InvalidSignature,
+    UrlExpired,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -121,6 +124,9 @@ impl ErrorCode {
         Self::UploadIncomplete,
         Self::QuotaExceeded,
         Self::FileNotReady,
+        Self::UploadMissing,
+        Self::InvalidSignature,
+        Self::UrlExpired,
     ];
 
     /// (status, code, default message): the table.
@@ -185,6 +191,11 @@ impl ErrorCode {
             }
             Self::QuotaExceeded => (S::CONFLICT, "QUOTA_EXCEEDED", "the file quota is reached"),
             Self::FileNotReady => (S::CONFLICT, "FILE_NOT_READY", "the file is not ready"),
+            Self::UploadMissing => (S::CONFLICT, "UPLOAD_MISSING", "nothing was uploaded to the URL yet"),
+            Self::InvalidSignature => {
+                (S::FORBIDDEN, "INVALID_SIGNATURE", "the link's signature is not valid")
+            }
+            Self::UrlExpired => (S::FORBIDDEN, "URL_EXPIRED", "the link has expired"),
         }
     }
 
@@ -226,6 +237,9 @@ impl ApiError {
                 A::UploadInterrupted(_) => C::UploadIncomplete,
                 A::QuotaExceeded { .. } => C::QuotaExceeded,
                 A::FileNotReady { .. } => C::FileNotReady,
+                A::UploadMissing => C::UploadMissing,
+                A::InvalidSignature => C::InvalidSignature,
+                A::UrlExpired => C::UrlExpired,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },

@@ -25,7 +25,7 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, files, live, mailed_links, operations, pages, users};
+use handlers::{admin, auth, files, live, mailed_links, operations, pages, storage, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use utoipa::OpenApi;
@@ -218,6 +218,9 @@ pub fn app(
                     }
                 })
                 .service(api_of("/files", General, vec![post(files::upload), get(files::list)]))
+                .service(api("/files/upload-url", General, post(files::upload_url)))
+                .service(api("/files/{id}/confirm", General, post(files::confirm)))
+                .service(api("/files/{id}/download-url", General, get(files::download_url)))
                 .service(api_of("/files/{id}", General, vec![get(files::get), delete(files::delete)]))
                 .service(api("/ws", General, get(live::socket)))
                 .service(api("/admin/queues", General, get(admin::queues)))
@@ -248,6 +251,15 @@ pub fn app(
                 ));
             }
         })
+        // Presigned links of the memory and local stores (the signature is
+        // the credential); on the general budget per source.
+        .service(resource_of(
+            "/storage/{key:.*}",
+            vec![
+                Endpoint { method: Method::GET, route: limited(General, web::get().to(storage::download)) },
+                Endpoint { method: Method::PUT, route: limited(General, web::put().to(storage::upload)) },
+            ],
+        ))
         .service(resource("/health", get(operations::health)))
         .service(resource("/health/live", get(operations::live)))
         .service(resource("/health/ready", get(operations::ready)))

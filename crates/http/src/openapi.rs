@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         users::update_me, users::change_password, users::activity,
         mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
-        files::upload, files::list, files::get, files::delete, live::socket,
+        files::upload, files::list, files::get, files::delete, files::upload_url, files::confirm, files::download_url, live::socket,
         admin::queues, admin::retry_dead,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
-        FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName,
+        FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(

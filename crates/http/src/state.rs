@@ -30,6 +30,8 @@ pub struct AppState {
     pub admin: AdminService,
     /// Uploads, listing, reading and deleting files.
     pub files: FileService,
+    /// The `/storage` routes of the memory and local stores (`None` with S3).
+    pub storage: Option<portcullis_application::files::storage::SelfServedStorage>,
     /// WebSocket ping cadence and patience.
     pub live: LiveSettings,
     pub rate_limiter: Arc<dyn RateLimiter>,

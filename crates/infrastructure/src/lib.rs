@@ -20,4 +20,5 @@ pub mod postgres;
 pub mod random;
 pub mod redis;
 pub mod s3;
+pub mod signed_urls;
 pub mod smtp;

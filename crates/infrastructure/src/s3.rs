@@ -12,9 +12,12 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use portcullis_application::cause::Cause;
-use portcullis_application::ports::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, ObjectStoreError};
+use portcullis_application::ports::{
+    ByteStream, ObjectInfo, ObjectKey, ObjectStore, ObjectStoreError, PresignedUrl, UrlPresigner,
+};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// Bytes gathered per request: S3's smallest part (5 MiB) plus room. One
 /// part is the most an upload holds in memory.
@@ -251,6 +254,61 @@ impl ObjectStore for S3ObjectStore {
         } else {
             Err(refused(response).await)
         }
+    }
+}
+
+/// Seconds from `now` to `expires_at`, within what S3 accepts (1 s – 7 days).
+fn lifetime(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    let seconds = (expires_at - now).whole_seconds().clamp(1, 7 * 24 * 3600);
+    Duration::from_secs(seconds as u64)
+}
+
+/// A download name for `Content-Disposition`: printable ASCII without quotes
+/// or backslashes (the display name is already free of paths and controls).
+fn disposition(filename: &str) -> String {
+    let safe: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{safe}\"")
+}
+
+/// S3's own presigned URLs (query-string SigV4). A PUT signs its
+/// `Content-Length`, so S3 refuses a body of any other size.
+#[async_trait]
+impl UrlPresigner for S3ObjectStore {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        size: u64,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<PresignedUrl, ObjectStoreError> {
+        let mut action = self.bucket.put_object(Some(&self.credentials), key.as_str());
+        action.headers_mut().insert("content-length", size.to_string());
+        Ok(PresignedUrl {
+            url: action.sign(lifetime(expires_at, now)).to_string(),
+            method: "PUT",
+            headers: vec![("Content-Length".into(), size.to_string())],
+            expires_at,
+        })
+    }
+
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        filename: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<PresignedUrl, ObjectStoreError> {
+        let mut action = self.bucket.get_object(Some(&self.credentials), key.as_str());
+        action.query_mut().insert("response-content-disposition", disposition(filename));
+        Ok(PresignedUrl {
+            url: action.sign(lifetime(expires_at, now)).to_string(),
+            method: "GET",
+            headers: Vec::new(),
+            expires_at,
+        })
     }
 }
 

@@ -66,6 +66,11 @@ pub struct FilesConfig {
     pub ws_ping_interval: Duration,
     /// `WS_PING_TIMEOUT`: how long past a ping a socket may stay silent.
     pub ws_ping_timeout: Duration,
+    /// `PRESIGNED_URL_SECRET`: signs the memory and local stores' links
+    /// (`None` with memory storage: a random one per process, warned about).
+    pub url_secret: Option<Secret>,
+    /// `STORAGE_BASE_URL`: where this server's `/storage` routes are reached.
+    pub storage_base_url: String,
 }
 
 /// Where users, sessions, the audit log and the outbox live: chosen here,
@@ -367,7 +372,7 @@ impl Config {
         let mail = MailConfig::read(&mut r, &database.backend);
         let jobs = WorkerConfig::read(&mut r, &redis.backend);
         let telemetry = TelemetryConfig::read(&mut r);
-        let files = FilesConfig::read(&mut r);
+        let files = FilesConfig::read(&mut r, server.port);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
@@ -661,7 +666,7 @@ fn read_s3(r: &mut Reader) -> portcullis_infrastructure::s3::S3Config {
 }
 
 impl FilesConfig {
-    fn read(r: &mut Reader) -> Self {
+    fn read(r: &mut Reader, server_port: u16) -> Self {
         use portcullis_domain::files::FileTypes;
         let storage = match r.text("STORAGE_BACKEND", "memory").to_ascii_lowercase().as_str() {
             "memory" => StorageBackend::Memory,
@@ -701,13 +706,40 @@ impl FilesConfig {
             allowed_types,
             max_files_per_user: r.number("MAX_FILES_PER_USER", 50u32, 1),
             quarantine_retention: r.duration("QUARANTINE_RETENTION", Duration::days(30), Duration::ZERO),
+            url_expiry: r.duration("PRESIGNED_URL_EXPIRY", Duration::minutes(15), Duration::seconds(1)),
         };
+        if settings.url_expiry > Duration::days(7) {
+            r.problems.push("PRESIGNED_URL_EXPIRY: must be at most 7d (S3's limit)".into());
+        }
+        let url_secret = r.raw("PRESIGNED_URL_SECRET").map(Secret::new);
+        let min = portcullis_infrastructure::signed_urls::MIN_SECRET_LEN;
+        if url_secret.as_ref().is_some_and(|s| s.expose().len() < min) {
+            r.problems.push(format!("PRESIGNED_URL_SECRET: must be at least {min} bytes"));
+        }
+        if url_secret.is_none() && matches!(storage, StorageBackend::Local { .. }) {
+            r.problems.push(format!(
+                "PRESIGNED_URL_SECRET: required with STORAGE_BACKEND=local (at least {min} bytes, e.g. `openssl rand -hex 32`)"
+            ));
+        }
+        let storage_base_url = r.text("STORAGE_BASE_URL", &format!("http://localhost:{server_port}/storage"));
+        if !(storage_base_url.starts_with("http://") || storage_base_url.starts_with("https://")) {
+            r.problems.push("STORAGE_BASE_URL: must start with http:// or https://".into());
+        }
         let max_unpacked_size = r.number("XLSX_MAX_UNPACKED_SIZE", 100 * 1024 * 1024u64, 1024);
         let ws_ping_interval =
             r.duration_ms("WS_PING_INTERVAL", Duration::seconds(25), Duration::milliseconds(50));
         let ws_ping_timeout =
             r.duration_ms("WS_PING_TIMEOUT", Duration::seconds(20), Duration::milliseconds(50));
-        Self { storage, scanner, settings, max_unpacked_size, ws_ping_interval, ws_ping_timeout }
+        Self {
+            storage,
+            scanner,
+            settings,
+            max_unpacked_size,
+            ws_ping_interval,
+            ws_ping_timeout,
+            url_secret,
+            storage_base_url,
+        }
     }
 }
 
@@ -845,6 +877,7 @@ mod tests {
         assert_eq!((c.files.settings.max_file_size, c.files.settings.max_files_per_user), (10_485_760, 50));
         let c = load(&[
             ("STORAGE_BACKEND", "local"),
+            ("PRESIGNED_URL_SECRET", "0123456789abcdef0123456789abcdef"),
             ("UPLOAD_DIR", "/srv/uploads"),
             ("CLAMAV_HOST", "clamd"),
             ("CLAMAV_TIMEOUT", "60000"),
@@ -862,6 +895,7 @@ mod tests {
         );
         let allowed: Vec<&str> = c.files.settings.allowed_types.iter().map(|t| t.name()).collect();
         assert_eq!(allowed, vec!["pdf", "csv"]);
+        assert_eq!(c.files.storage_base_url, "http://localhost:8080/storage", "this server's own port");
         let c = load(&[
             ("STORAGE_BACKEND", "s3"),
             ("S3_BUCKET_NAME", "uploads"),
@@ -877,6 +911,10 @@ mod tests {
         );
         let err = load(&[("STORAGE_BACKEND", "s3"), ("AWS_ENDPOINT_URL", "minio:9000")]).unwrap_err();
         for name in ["S3_BUCKET_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"] {
+            assert!(err.0.iter().any(|p| p.starts_with(name)), "{name} not named in {err}");
+        }
+        let err = load(&[("STORAGE_BACKEND", "local"), ("PRESIGNED_URL_EXPIRY", "8d")]).unwrap_err();
+        for name in ["PRESIGNED_URL_SECRET", "PRESIGNED_URL_EXPIRY"] {
             assert!(err.0.iter().any(|p| p.starts_with(name)), "{name} not named in {err}");
         }
         let err = load(&[

@@ -8,8 +8,9 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
-use portcullis_application::files::FileService;
 use portcullis_application::files::pipeline::{ProcessFile, PurgeQuarantine, ScanFile};
+use portcullis_application::files::storage::SelfServedStorage;
+use portcullis_application::files::{FilePorts, FileService};
 use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
@@ -17,7 +18,7 @@ use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
     AuditLog, Clock, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
     ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, RateLimiter, RevocationList, SessionStore,
-    TokenGenerator, UserRepository, VirusScanner,
+    TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_domain::secret::TokenHash;
@@ -42,6 +43,7 @@ use portcullis_infrastructure::redis::{
     RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::s3::S3ObjectStore;
+use portcullis_infrastructure::signed_urls::SignedUrls;
 use portcullis_infrastructure::smtp::SmtpMailer;
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
@@ -62,6 +64,8 @@ pub enum StartupError {
     Smtp(#[from] portcullis_infrastructure::smtp::SmtpSetupError),
     #[error("UPLOAD_DIR")]
     Storage(#[source] ObjectStoreError),
+    #[error("PRESIGNED_URL_SECRET")]
+    UrlSecret(#[source] portcullis_infrastructure::signed_urls::WeakSecret),
     #[error("S3")]
     S3(#[from] portcullis_infrastructure::s3::S3SetupError),
 }
@@ -281,24 +285,47 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         AuditTrail::new(audit.clone(), clock.clone()),
         config.accounts.admin_emails.clone(),
     );
-    let objects: Arc<dyn ObjectStore> = match &config.files.storage {
-        StorageBackend::Memory => {
-            tracing::warn!(
-                "STORAGE_BACKEND=memory: uploaded files are kept IN MEMORY and are LOST when the process stops"
-            );
-            Arc::new(MemoryObjectStore::default())
-        }
-        StorageBackend::Local { dir } => {
-            tracing::info!(dir = %dir.display(), "uploaded files are stored on local disk");
-            Arc::new(LocalDiskStore::open(dir.clone()).await.map_err(StartupError::Storage)?)
-        }
-        StorageBackend::S3(s3) => {
-            tracing::info!(endpoint = %s3.endpoint, bucket = %s3.bucket, "uploaded files are stored in S3");
-            let store = Arc::new(S3ObjectStore::new(s3)?);
-            health.push(store.clone());
-            store
-        }
+    // The store, its presigned URLs, and the `/storage` routes when the URLs
+    // point at this server (memory and local stores).
+    let self_signed = |objects: Arc<dyn ObjectStore>| -> Result<_, StartupError> {
+        let secret = match &config.files.url_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                tracing::warn!(
+                    "PRESIGNED_URL_SECRET is not set: presigned links are signed with a random per-process key; they stop working when the process stops and are not valid on other instances"
+                );
+                portcullis_domain::secret::Secret::new(
+                    uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string(),
+                )
+            }
+        };
+        let signer = Arc::new(
+            SignedUrls::new(secret, &config.files.storage_base_url).map_err(StartupError::UrlSecret)?,
+        );
+        let storage = SelfServedStorage::new(objects.clone(), signer.clone(), clock.clone());
+        Ok((objects, signer as Arc<dyn UrlPresigner>, Some(storage)))
     };
+    let (objects, urls, storage): (Arc<dyn ObjectStore>, Arc<dyn UrlPresigner>, Option<SelfServedStorage>) =
+        match &config.files.storage {
+            StorageBackend::Memory => {
+                tracing::warn!(
+                    "STORAGE_BACKEND=memory: uploaded files are kept IN MEMORY and are LOST when the process stops"
+                );
+                self_signed(Arc::new(MemoryObjectStore::default()))?
+            }
+            StorageBackend::Local { dir } => {
+                tracing::info!(dir = %dir.display(), "uploaded files are stored on local disk");
+                self_signed(Arc::new(
+                    LocalDiskStore::open(dir.clone()).await.map_err(StartupError::Storage)?,
+                ))?
+            }
+            StorageBackend::S3(s3) => {
+                tracing::info!(endpoint = %s3.endpoint, bucket = %s3.bucket, "uploaded files are stored in S3");
+                let store = Arc::new(S3ObjectStore::new(s3)?);
+                health.push(store.clone());
+                (store.clone(), store, None)
+            }
+        };
     let scanner: Arc<dyn VirusScanner> = match (overrides.scanner, &config.files.scanner) {
         (Some(scanner), _) => scanner,
         (None, ScannerBackend::Clamd { address, timeout }) => {
@@ -317,11 +344,14 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     let events: Arc<dyn EventBus> = Arc::new(MeteredEvents::new(bus, metrics.clone()));
     let file_audit = AuditTrail::new(audit.clone(), clock.clone());
     let file_service = FileService::new(
-        files.clone(),
-        objects.clone(),
-        events.clone(),
-        file_audit.clone(),
-        clock.clone(),
+        FilePorts {
+            files: files.clone(),
+            objects: objects.clone(),
+            urls,
+            events: events.clone(),
+            audit: file_audit.clone(),
+            clock: clock.clone(),
+        },
         config.files.settings.clone(),
     );
     let state = AppState {
@@ -332,6 +362,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         files: file_service,
+        storage,
         live: portcullis_http::state::LiveSettings {
             ping_interval: std_duration(config.files.ws_ping_interval),
             ping_timeout: std_duration(config.files.ws_ping_timeout),

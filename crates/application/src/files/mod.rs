@@ -5,14 +5,16 @@
 
 pub mod intake;
 pub mod pipeline;
+pub mod storage;
 
 use crate::access::Principal;
 use crate::audit_trail::AuditTrail;
 use crate::error::{AppError, Cause};
 use crate::ports::{
-    ByteStream, Clock, EventBus, FileEvent, FileRepository, FileRepositoryError, ObjectKey, ObjectStore,
-    ObjectStoreError,
+    ByteStream, Clock, ConfirmedContent, EventBus, FileEvent, FileRepository, FileRepositoryError, ObjectKey,
+    ObjectStore, ObjectStoreError, PresignedUrl, UrlPresigner,
 };
+use futures_core::Stream;
 use intake::{Refusal, inspect};
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::files::{FileRecord, FileStatus, FileTypes, display_name};
@@ -32,6 +34,8 @@ pub struct FileSettings {
     pub max_files_per_user: u32,
     /// `QUARANTINE_RETENTION`: how long an infected file's bytes are kept.
     pub quarantine_retention: Duration,
+    /// `PRESIGNED_URL_EXPIRY`: how long an upload or download URL works.
+    pub url_expiry: Duration,
 }
 
 impl Default for FileSettings {
@@ -41,6 +45,7 @@ impl Default for FileSettings {
             allowed_types: FileTypes::all(),
             max_files_per_user: 100,
             quarantine_retention: Duration::days(30),
+            url_expiry: Duration::minutes(15),
         }
     }
 }
@@ -50,6 +55,13 @@ impl Default for FileSettings {
 pub struct Upload {
     pub file: FileRecord,
     pub duplicate: bool,
+}
+
+/// A presigned upload: the file awaiting its bytes and where to PUT them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTicket {
+    pub file: FileRecord,
+    pub url: PresignedUrl,
 }
 
 /// One page of a listing, newest first; `next` continues it.
@@ -65,7 +77,7 @@ struct OwnEvents {
     owner: UserId,
 }
 
-impl futures_core::Stream for OwnEvents {
+impl Stream for OwnEvents {
     type Item = crate::ports::BusMessage;
 
     fn poll_next(
@@ -127,22 +139,28 @@ fn store_error(e: ObjectStoreError) -> AppError {
 pub struct FileService {
     files: Arc<dyn FileRepository>,
     objects: Arc<dyn ObjectStore>,
+    urls: Arc<dyn UrlPresigner>,
     events: Arc<dyn EventBus>,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
     settings: FileSettings,
 }
 
+/// The ports [`FileService`] drives.
+pub struct FilePorts {
+    pub files: Arc<dyn FileRepository>,
+    pub objects: Arc<dyn ObjectStore>,
+    /// Presigned URLs: S3's own, or signed links to `/storage`.
+    pub urls: Arc<dyn UrlPresigner>,
+    pub events: Arc<dyn EventBus>,
+    pub audit: AuditTrail,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl FileService {
-    pub fn new(
-        files: Arc<dyn FileRepository>,
-        objects: Arc<dyn ObjectStore>,
-        events: Arc<dyn EventBus>,
-        audit: AuditTrail,
-        clock: Arc<dyn Clock>,
-        settings: FileSettings,
-    ) -> Self {
-        Self { files, objects, events, audit, clock, settings }
+    pub fn new(ports: FilePorts, settings: FileSettings) -> Self {
+        let FilePorts { files, objects, urls, events, audit, clock } = ports;
+        Self { files, objects, urls, events, audit, clock, settings }
     }
 
     pub fn settings(&self) -> &FileSettings {
@@ -166,13 +184,7 @@ impl FileService {
             inspect(content, self.settings.max_file_size, self.settings.allowed_types.clone());
         let put = self.objects.put(&key, stream).await;
         if let Some(refusal) = inspection.refusal() {
-            return Err(match refusal {
-                Refusal::TooLarge => AppError::FileTooLarge { limit: self.settings.max_file_size },
-                Refusal::Empty => AppError::EmptyFile,
-                Refusal::Unsupported(_) => AppError::UnsupportedFileType {
-                    allowed: self.settings.allowed_types.iter().map(|t| t.name()).collect(),
-                },
-            });
+            return Err(self.refused(refusal));
         }
         match put {
             Ok(_) => {}
@@ -223,6 +235,147 @@ impl FileService {
             .await;
         announce(&*self.events, &event_of(&file)).await;
         Ok(Upload { file, duplicate: false })
+    }
+
+    fn refused(&self, refusal: Refusal) -> AppError {
+        match refusal {
+            Refusal::TooLarge => AppError::FileTooLarge { limit: self.settings.max_file_size },
+            Refusal::Empty => AppError::EmptyFile,
+            Refusal::Unsupported(_) => AppError::UnsupportedFileType {
+                allowed: self.settings.allowed_types.iter().map(|t| t.name()).collect(),
+            },
+        }
+    }
+
+    /// Issues a presigned upload of `size` bytes: the file is recorded
+    /// `awaiting_upload` (it counts toward the quota) with a URL the client
+    /// PUTs the bytes to, then confirms.
+    pub async fn request_upload(
+        &self,
+        caller: &Principal,
+        client_name: &str,
+        size: u64,
+    ) -> Result<UploadTicket, AppError> {
+        if size == 0 {
+            return Err(AppError::EmptyFile);
+        }
+        if size > self.settings.max_file_size {
+            return Err(AppError::FileTooLarge { limit: self.settings.max_file_size });
+        }
+        let owner = caller.user_id;
+        let id = FileId::new();
+        let key = object_key(owner, id);
+        let now = self.clock.now();
+        let file = FileRecord {
+            id,
+            owner,
+            display_name: display_name(client_name),
+            file_type: None,
+            size,
+            digest: None,
+            status: FileStatus::AwaitingUpload,
+            object_key: key.as_str().to_owned(),
+            message: None,
+            summary: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.files.insert(&file, self.settings.max_files_per_user, &[]).await.map_err(repository_error)?;
+        match self.urls.presign_put(&key, size, now + self.settings.url_expiry, now).await {
+            Ok(url) => Ok(UploadTicket { file, url }),
+            Err(e) => {
+                // No URL, no promise: the record goes.
+                let _ = self.files.delete(owner, id).await;
+                Err(store_error(e))
+            }
+        }
+    }
+
+    /// Reads a presigned upload back — size, type and digest are decided
+    /// from the stored bytes, nothing the client declared is trusted — and
+    /// moves it to `stored` with its scan promised. A refused content is
+    /// removed with its record; bytes the caller already has make this a
+    /// duplicate of that file. Confirming a file already past
+    /// `awaiting_upload` answers it as it is.
+    pub async fn confirm(
+        &self,
+        caller: &Principal,
+        id: FileId,
+        ctx: &RequestContext,
+    ) -> Result<Upload, AppError> {
+        let file = self.get(caller, id).await?;
+        if file.status != FileStatus::AwaitingUpload {
+            return Ok(Upload { file, duplicate: false });
+        }
+        let key = ObjectKey::new(file.object_key.clone()).map_err(|e| AppError::Internal(Cause::new(e)))?;
+        let content = match self.objects.get(&key).await {
+            Ok(content) => content,
+            Err(ObjectStoreError::NotFound) => return Err(AppError::UploadMissing),
+            Err(other) => return Err(store_error(other)),
+        };
+        let (mut stream, inspection) =
+            inspect(content, self.settings.max_file_size, self.settings.allowed_types.clone());
+        let mut read_error = None;
+        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            if let Err(e) = chunk {
+                read_error = Some(e);
+                break;
+            }
+        }
+        if let Some(refusal) = inspection.refusal() {
+            self.discard(&key).await;
+            let _ = self.files.delete(caller.user_id, id).await;
+            return Err(self.refused(refusal));
+        }
+        let found = match (read_error, inspection.found()) {
+            (None, Some(found)) => found,
+            (Some(e), _) => return Err(AppError::Unavailable(Cause::context("object store", e))),
+            (None, None) => {
+                return Err(AppError::Internal(Cause::from("inspection ended without a verdict".to_owned())));
+            }
+        };
+        let content = ConfirmedContent { file_type: found.file_type, size: found.size, digest: found.digest };
+        let scan = pipeline::scan_message(&file);
+        match self.files.confirm(id, &content, &[scan], self.clock.now()).await {
+            Ok(stored) => {
+                self.audit
+                    .record(
+                        AuditAction::FileUploaded,
+                        Some(caller.user_id),
+                        ctx,
+                        json!({"file_id": id, "size": found.size, "type": found.file_type.name(), "via": "presigned"}),
+                    )
+                    .await;
+                announce(&*self.events, &event_of(&stored)).await;
+                Ok(Upload { file: stored, duplicate: false })
+            }
+            Err(FileRepositoryError::Duplicate(existing)) => {
+                self.discard(&key).await;
+                let _ = self.files.delete(caller.user_id, id).await;
+                let file = self.get(caller, existing).await?;
+                Ok(Upload { file, duplicate: true })
+            }
+            // Confirmed concurrently by another request: answer it as it is.
+            Err(FileRepositoryError::Transition(_)) => {
+                Ok(Upload { file: self.get(caller, id).await?, duplicate: false })
+            }
+            Err(other) => Err(repository_error(other)),
+        }
+    }
+
+    /// A URL the owner downloads a `ready` file from (only then: an infected
+    /// or unprocessed file never is).
+    pub async fn download_url(&self, caller: &Principal, id: FileId) -> Result<PresignedUrl, AppError> {
+        let file = self.get(caller, id).await?;
+        if file.status != FileStatus::Ready {
+            return Err(AppError::FileNotReady { status: file.status });
+        }
+        let key = ObjectKey::new(file.object_key.clone()).map_err(|e| AppError::Internal(Cause::new(e)))?;
+        let now = self.clock.now();
+        self.urls
+            .presign_get(&key, &file.display_name, now + self.settings.url_expiry, now)
+            .await
+            .map_err(store_error)
     }
 
     /// Removes bytes nothing refers to; a failure leaves an orphan object

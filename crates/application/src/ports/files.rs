@@ -2,7 +2,7 @@ use super::OutboxMessage;
 use crate::cause::Cause;
 use async_trait::async_trait;
 use portcullis_domain::files::{
-    ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, TransitionRefused,
+    ContentDigest, FileRecord, FileStatus, FileSummary, FileType, StatusChange, TransitionRefused,
 };
 use portcullis_domain::ids::{FileId, UserId};
 use time::OffsetDateTime;
@@ -21,6 +21,14 @@ pub enum FileRepositoryError {
     NotFound,
     #[error("file store unavailable")]
     Unavailable(#[source] Cause),
+}
+
+/// What reading an uploaded object back found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmedContent {
+    pub file_type: FileType,
+    pub size: u64,
+    pub digest: ContentDigest,
 }
 
 /// Files, their status history and the per-owner digest index.
@@ -53,6 +61,17 @@ pub trait FileRepository: Send + Sync {
         id: FileId,
         to: FileStatus,
         message: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError>;
+    /// `awaiting_upload` → `stored` once the bytes a client uploaded were read
+    /// back: records their type, size and digest and writes the `promised`
+    /// jobs, in one step. Refused as [`FileRepositoryError::Duplicate`] when
+    /// the owner already has a file with that digest (this one is left as it was).
+    async fn confirm(
+        &self,
+        id: FileId,
+        found: &ConfirmedContent,
+        promised: &[OutboxMessage],
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError>;
     /// `processing` → `ready` with what processing found, in one step.

@@ -18,6 +18,7 @@ mod revocation;
 mod scanner;
 mod sessions;
 mod tokens;
+mod urls;
 mod users;
 
 pub use audit::*;
@@ -38,6 +39,7 @@ pub use revocation::*;
 pub use scanner::*;
 pub use sessions::*;
 pub use tokens::*;
+pub use urls::*;
 pub use users::*;
 
 /// Failure of a storage-like port, whatever the backend.

@@ -3,9 +3,12 @@
 //! everything about the content (size, type, digest, dedupe, quota) is
 //! decided there.
 
-use crate::dto::{FileListQuery, FileListResponse, FileResponse, UploadForm, UploadResponse};
+use crate::dto::{
+    FileListQuery, FileListResponse, FileResponse, PresignedResponse, UploadForm, UploadResponse,
+    UploadUrlRequest, UploadUrlResponse,
+};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{AuthUser, Client, report_to_errors};
+use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
 use crate::state::AppState;
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::http::header;
@@ -249,4 +252,80 @@ pub async fn delete(
     let caller = state.access.principal(&user.0).await?;
     state.files.delete(&caller, file_id(&path)?, &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a presigned upload: the file is recorded `awaiting_upload` (it
+/// counts toward the quota) and the answer says where to PUT exactly `size`
+/// bytes before `expires_at`. Then call `/confirm`.
+#[utoipa::path(
+    post, path = "/api/v1/files/upload-url", tag = "files",
+    security(("bearer" = [])),
+    request_body = UploadUrlRequest,
+    responses(
+        (status = 201, body = UploadUrlResponse),
+        (status = 400, description = "EMPTY_FILE (size 0) or VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 409, description = "QUOTA_EXCEEDED", body = ErrorEnvelope),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: size over MAX_FILE_SIZE", body = ErrorEnvelope),
+    )
+)]
+pub async fn upload_url(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidJson<UploadUrlRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = state.access.principal(&user.0).await?;
+    let request = body.0;
+    let ticket = state.files.request_upload(&caller, &request.filename, request.size).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/files/{}", ticket.file.id)))
+        .json(UploadUrlResponse { file_id: ticket.file.id.0, request: PresignedResponse::from(&ticket.url) }))
+}
+
+/// Confirm a presigned upload: the server reads the bytes back (size, type,
+/// digest — nothing declared is trusted) and queues the scan.
+#[utoipa::path(
+    post, path = "/api/v1/files/{id}/confirm", tag = "files",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "File id")),
+    responses(
+        (status = 202, description = "Stored; the scan is queued (or the file, if confirmed before)", body = UploadResponse),
+        (status = 200, description = "The caller already has a file with these bytes (`duplicate: true`); this one is removed", body = UploadResponse),
+        (status = 400, description = "EMPTY_FILE", body = ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "UPLOAD_MISSING: nothing was PUT to the URL yet", body = ErrorEnvelope),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorEnvelope),
+        (status = 415, description = "UNSUPPORTED_FILE_TYPE (the upload is removed)", body = ErrorEnvelope),
+    )
+)]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = state.access.principal(&user.0).await?;
+    let upload = state.files.confirm(&caller, file_id(&path)?, &client.0).await?;
+    let body = UploadResponse { file: FileResponse::from(&upload.file), duplicate: upload.duplicate };
+    Ok(if upload.duplicate { HttpResponse::Ok().json(body) } else { HttpResponse::Accepted().json(body) })
+}
+
+/// A short-lived URL to download a `ready` file (its owner only).
+#[utoipa::path(
+    get, path = "/api/v1/files/{id}/download-url", tag = "files",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "File id")),
+    responses(
+        (status = 200, body = PresignedResponse),
+        (status = 404, description = "NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "FILE_NOT_READY (details.status): infected, failed or still in the pipeline", body = ErrorEnvelope),
+    )
+)]
+pub async fn download_url(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = state.access.principal(&user.0).await?;
+    let url = state.files.download_url(&caller, file_id(&path)?).await?;
+    Ok(crate::handlers::no_store(HttpResponse::Ok().json(PresignedResponse::from(&url))))
 }

@@ -1,5 +1,5 @@
 use portcullis_application::ports::{
-    FileRepository, FileRepositoryError, Outbox, OutboxMessage, UserRepository,
+    ConfirmedContent, FileRepository, FileRepositoryError, Outbox, OutboxMessage, UserRepository,
 };
 use portcullis_domain::files::{ContentDigest, FileRecord, FileStatus, FileSummary, FileType, Sheet};
 use portcullis_domain::ids::{FileId, UserId};
@@ -205,5 +205,54 @@ pub async fn quarantined_files_are_listed_until_purged(ports: Ports) {
     assert!(repo.quarantined(cutoff, 10).await.unwrap().is_empty());
     assert_eq!(repo.get(ada, old.id).await.unwrap().map(|f| f.status), Some(FileStatus::Infected), "the record stays");
     assert_eq!(repo.mark_purged(FileId::new(), cutoff).await, Err(FileRepositoryError::NotFound));
+}
+
+pub async fn a_confirmed_upload_gets_its_content_and_its_scan(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let mut awaiting = file(ada, 0);
+    (awaiting.status, awaiting.digest, awaiting.file_type, awaiting.size) = (FileStatus::AwaitingUpload, None, None, 0);
+    repo.insert(&awaiting, 50, &[]).await.unwrap();
+    let found = ConfirmedContent { file_type: FileType::Pdf, size: 1234, digest: ContentDigest([60; 32]) };
+    let scan = OutboxMessage::new("files", "file.scan", serde_json::json!({"n": 1}));
+    let later = awaiting.created_at + time::Duration::seconds(3);
+    let stored = repo.confirm(awaiting.id, &found, std::slice::from_ref(&scan), later).await.unwrap();
+    assert_eq!(
+        (stored.status, stored.file_type, stored.size, stored.digest, stored.updated_at),
+        (FileStatus::Stored, Some(FileType::Pdf), 1234, Some(ContentDigest([60; 32])), later)
+    );
+    assert_eq!(repo.find_by_digest(ada, &ContentDigest([60; 32])).await.unwrap().map(|f| f.id), Some(awaiting.id));
+    let again = repo.confirm(awaiting.id, &found, &[], later).await;
+    assert!(matches!(again, Err(FileRepositoryError::Transition(_))), "confirmed once: {again:?}");
+    let claimed = ports.2.claim(later + time::Duration::seconds(1), 10, time::Duration::seconds(30)).await.unwrap();
+    assert_eq!(claimed.into_iter().map(|e| e.message).collect::<Vec<_>>(), vec![scan]);
+    let steps: Vec<_> = repo.history(awaiting.id).await.unwrap().into_iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(steps, vec![(None, FileStatus::AwaitingUpload), (Some(FileStatus::AwaitingUpload), FileStatus::Stored)]);
+}
+
+pub async fn confirming_bytes_the_owner_already_has_is_a_duplicate(ports: Ports) {
+    let repo = ports.0.clone();
+    let (ada, eve) = (owner(&ports).await, owner(&ports).await);
+    let kept = file(ada, 61);
+    repo.insert(&kept, 50, &[]).await.unwrap();
+    let found = ConfirmedContent { file_type: FileType::Csv, size: 42, digest: ContentDigest([61; 32]) };
+    for (who, expected) in [(ada, Some(kept.id)), (eve, None)] {
+        let mut awaiting = file(who, 0);
+        (awaiting.status, awaiting.digest) = (FileStatus::AwaitingUpload, None);
+        repo.insert(&awaiting, 50, &[]).await.unwrap();
+        let outcome = repo.confirm(awaiting.id, &found, &[], awaiting.created_at).await;
+        match expected {
+            Some(existing) => {
+                assert_eq!(outcome, Err(FileRepositoryError::Duplicate(existing)));
+                let left = repo.get(who, awaiting.id).await.unwrap().unwrap();
+                assert_eq!((left.status, left.digest), (FileStatus::AwaitingUpload, None), "left as it was");
+            }
+            None => assert_eq!(outcome.unwrap().status, FileStatus::Stored, "another owner's bytes are no duplicate"),
+        }
+    }
+    assert_eq!(
+        repo.confirm(FileId::new(), &found, &[], OffsetDateTime::now_utc()).await,
+        Err(FileRepositoryError::NotFound)
+    );
 }
 }

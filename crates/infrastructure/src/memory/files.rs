@@ -1,6 +1,6 @@
 use super::{MemoryOutboxStore, lock};
 use async_trait::async_trait;
-use portcullis_application::ports::{FileRepository, FileRepositoryError, OutboxMessage};
+use portcullis_application::ports::{ConfirmedContent, FileRepository, FileRepositoryError, OutboxMessage};
 use portcullis_domain::files::{
     ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, decide_transition,
 };
@@ -118,6 +118,47 @@ impl FileRepository for MemoryFileRepository {
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError> {
         self.change(id, to, message, None, now)
+    }
+
+    async fn confirm(
+        &self,
+        id: FileId,
+        found: &ConfirmedContent,
+        promised: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        let mut state = lock(&self.0);
+        let file = state.files.get(&id).ok_or(FileRepositoryError::NotFound)?;
+        decide_transition(file.status, FileStatus::Stored)?;
+        let owner = file.owner;
+        let existing = state
+            .files
+            .values()
+            .find(|f| f.owner == owner && f.id != id && f.digest == Some(found.digest))
+            .map(|f| f.id);
+        if let Some(existing) = existing {
+            return Err(FileRepositoryError::Duplicate(existing));
+        }
+        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
+        let from = file.status;
+        file.status = FileStatus::Stored;
+        file.file_type = Some(found.file_type);
+        file.size = found.size;
+        file.digest = Some(found.digest);
+        file.message = None;
+        file.updated_at = now;
+        let updated = file.clone();
+        state.history.entry(id).or_default().push(StatusChange {
+            file_id: id,
+            from: Some(from),
+            to: FileStatus::Stored,
+            message: None,
+            at: now,
+        });
+        for message in promised {
+            self.1.push(message, now);
+        }
+        Ok(updated)
     }
 
     async fn finish(

@@ -6,7 +6,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_application::Cause;
-use portcullis_application::ports::{FileRepository, FileRepositoryError, OutboxMessage, StoreError};
+use portcullis_application::ports::{
+    ConfirmedContent, FileRepository, FileRepositoryError, OutboxMessage, StoreError,
+};
 use portcullis_domain::files::{
     ContentDigest, FileRecord, FileStatus, FileSummary, StatusChange, decide_transition,
 };
@@ -280,6 +282,88 @@ impl FileRepository for PgFileRepository {
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError> {
         self.change(id, to, message, None, now).await
+    }
+
+    async fn confirm(
+        &self,
+        id: FileId,
+        found: &ConfirmedContent,
+        promised: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<FileRecord, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let promised: Vec<OutboxRow> = promised.iter().map(|m| OutboxRow::new(m, now)).collect();
+        let digest = found.digest.0.to_vec();
+        let result = c
+            .transaction::<_, TxError, _>(async |c| {
+                let current: Option<(Uuid, String)> = files::table
+                    .filter(files::id.eq(id.as_uuid()))
+                    .select((files::owner_id, files::status))
+                    .first(c)
+                    .await
+                    .optional()?;
+                let Some((owner, _)) = current else {
+                    return Err(TxError::Refused(FileRepositoryError::NotFound));
+                };
+                // The owner's row serialises this owner's inserts and confirms
+                // (the digest check below), then the file row is locked.
+                users::table
+                    .filter(users::id.eq(owner))
+                    .select(users::id)
+                    .for_update()
+                    .first::<Uuid>(c)
+                    .await?;
+                let status: String = files::table
+                    .filter(files::id.eq(id.as_uuid()))
+                    .select(files::status)
+                    .for_update()
+                    .first(c)
+                    .await?;
+                let from: FileStatus = status.parse().map_err(|_| TxError::Refused(corrupt("status")))?;
+                decide_transition(from, FileStatus::Stored).map_err(|e| TxError::Refused(e.into()))?;
+                let existing: Option<Uuid> = files::table
+                    .filter(
+                        files::owner_id
+                            .eq(owner)
+                            .and(files::digest.eq(&digest))
+                            .and(files::id.ne(id.as_uuid())),
+                    )
+                    .select(files::id)
+                    .first(c)
+                    .await
+                    .optional()?;
+                if let Some(existing) = existing {
+                    return Err(TxError::Refused(FileRepositoryError::Duplicate(existing.into())));
+                }
+                let row: FileRow = diesel::update(files::table.filter(files::id.eq(id.as_uuid())))
+                    .set((
+                        files::status.eq(FileStatus::Stored.as_str()),
+                        files::file_type.eq(found.file_type.name()),
+                        files::size.eq(i64::try_from(found.size).unwrap_or(i64::MAX)),
+                        files::digest.eq(&digest),
+                        files::message.eq(None::<String>),
+                        files::updated_at.eq(now),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(c)
+                    .await?;
+                diesel::insert_into(changes::table)
+                    .values(ChangeRow {
+                        file_id: id.as_uuid(),
+                        from_status: Some(from.as_str().to_owned()),
+                        to_status: FileStatus::Stored.as_str().to_owned(),
+                        message: None,
+                        at: now,
+                    })
+                    .execute(c)
+                    .await?;
+                if !promised.is_empty() {
+                    diesel::insert_into(outbox::table).values(&promised).execute(c).await?;
+                }
+                Ok(row)
+            })
+            .await;
+        result?.into_record()
     }
 
     async fn finish(
