@@ -394,3 +394,39 @@ async fn only_the_owner_downloads_and_only_a_ready_file() {
         .await;
     expect_error(res, 400, "VALIDATION_ERROR").await;
 }
+
+/// The caller's audit trail, as `/users/me/activity` shows it (newest first).
+async fn actions(app: &TestApp, token: &str) -> Vec<String> {
+    let page: Value = app.get_auth("/api/v1/users/me/activity?limit=100", token).await.json().await.unwrap();
+    page["items"].as_array().unwrap().iter().map(|e| str_of(e, "action").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn quarantine_and_abandoned_uploads_are_purged_on_schedule() {
+    let app = spawn_app_with(&[("PURGE_INTERVAL", "1s"), ("QUARANTINE_RETENTION", "1h")]).await;
+    let email = "purge@example.com";
+    let token = token_of(&app, email).await;
+    let infected = uploaded(&app, &token, "v.csv", eicar()).await;
+    let infected_id = str_of(&infected, "id").to_owned();
+    app.file_until(&token, &infected_id, &["infected"]).await;
+    let ticket = upload_url(&app, &token, "never.csv", 10).await;
+    let abandoned = str_of(&ticket, "file_id").to_owned();
+    assert!(actions(&app, &token).await.contains(&"security.file.infected".to_owned()));
+    // Past the retention and the URL's expiry (+ grace); tokens expire too.
+    app.clock.advance(time::Duration::hours(2));
+    let token =
+        str_of(&app.login(email, PASSWORD).await.json::<Value>().await.unwrap(), "access_token").to_owned();
+    let mut purged = false;
+    for _ in 0..200 {
+        let gone = app.get_auth(&format!("/api/v1/files/{abandoned}"), &token).await.status() == 404;
+        if gone && actions(&app, &token).await.contains(&"file.quarantine.purged".to_owned()) {
+            purged = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(purged, "not purged: {:?}", actions(&app, &token).await);
+    let kept =
+        app.get_auth(&format!("/api/v1/files/{infected_id}"), &token).await.json::<Value>().await.unwrap();
+    assert_eq!(kept["status"], "infected", "the record stays for the audit trail");
+}

@@ -62,6 +62,9 @@ pub mod kinds {
     /// Remove quarantined bytes past `QUARANTINE_RETENTION` (`files::pipeline::PurgeQuarantine`).
     pub const PURGE_QUARANTINE: JobKind =
         JobKind { name: "maintenance.purge_quarantine", queue: Queue::MAINTENANCE };
+    /// Remove presigned uploads never confirmed (`files::pipeline::PurgeAbandonedUploads`).
+    pub const PURGE_ABANDONED_UPLOADS: JobKind =
+        JobKind { name: "maintenance.purge_abandoned_uploads", queue: Queue::MAINTENANCE };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

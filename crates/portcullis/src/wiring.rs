@@ -8,7 +8,9 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
-use portcullis_application::files::pipeline::{ProcessFile, PurgeQuarantine, ScanFile};
+use portcullis_application::files::pipeline::{
+    ProcessFile, PurgeAbandonedUploads, PurgeQuarantine, ScanFile,
+};
 use portcullis_application::files::storage::SelfServedStorage;
 use portcullis_application::files::{FilePorts, FileService};
 use portcullis_application::jobs::JobHandler;
@@ -408,6 +410,12 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             events,
             file_audit.clone(),
             clock.clone(),
+        )),
+        Arc::new(PurgeAbandonedUploads::new(
+            files.clone(),
+            objects.clone(),
+            clock.clone(),
+            config.files.settings.url_expiry,
         )),
         Arc::new(PurgeQuarantine::new(
             files,

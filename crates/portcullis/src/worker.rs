@@ -80,8 +80,8 @@ impl JobQueue for MeteredQueue {
 }
 
 /// The clean-ups every worker schedules, each once per `PURGE_INTERVAL`.
-const RECURRING: [portcullis_application::jobs::JobKind; 2] =
-    [kinds::PURGE_SESSIONS, kinds::PURGE_QUARANTINE];
+const RECURRING: [portcullis_application::jobs::JobKind; 3] =
+    [kinds::PURGE_SESSIONS, kinds::PURGE_QUARANTINE, kinds::PURGE_ABANDONED_UPLOADS];
 
 /// The handlers a worker runs, by job kind.
 pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;

@@ -378,3 +378,146 @@ impl JobHandler for PurgeQuarantine {
         }
     }
 }
+
+/// How long past its URL's expiry an unconfirmed upload is kept.
+pub const ABANDONED_GRACE: Duration = Duration::hours(1);
+
+/// Runs `maintenance.purge_abandoned_uploads`: presigned uploads whose URL
+/// expired more than [`ABANDONED_GRACE`] ago and were never confirmed are
+/// removed (bytes, if any were PUT, then the record), so they stop counting
+/// toward their owner's quota.
+pub struct PurgeAbandonedUploads {
+    files: Arc<dyn FileRepository>,
+    objects: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    url_expiry: Duration,
+}
+
+impl PurgeAbandonedUploads {
+    pub fn new(
+        files: Arc<dyn FileRepository>,
+        objects: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        url_expiry: Duration,
+    ) -> Self {
+        Self { files, objects, clock, url_expiry }
+    }
+}
+
+#[async_trait]
+impl JobHandler for PurgeAbandonedUploads {
+    fn kind(&self) -> JobKind {
+        kinds::PURGE_ABANDONED_UPLOADS
+    }
+
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        let cutoff = self.clock.now() - self.url_expiry - ABANDONED_GRACE;
+        let mut removed = 0usize;
+        loop {
+            let due = self.files.abandoned(cutoff, 100).await.map_err(retry("file repository"))?;
+            if due.is_empty() {
+                break;
+            }
+            for file in due {
+                self.objects.delete(&key_of(&file)?).await.map_err(retry("object store"))?;
+                self.files.delete(file.owner, file.id).await.map_err(retry("file repository"))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed presigned uploads that were never confirmed");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{
+        MockAuditLog, MockClock, MockEventBus, MockFileRepository, MockJobQueue, MockObjectStore,
+        MockVirusScanner,
+    };
+    use portcullis_domain::files::ContentDigest;
+    use portcullis_domain::jobs::JobId;
+    use time::OffsetDateTime;
+
+    fn stored_file() -> FileRecord {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (id, owner) = (FileId::new(), UserId::new());
+        FileRecord {
+            id,
+            owner,
+            display_name: "a.csv".into(),
+            file_type: Some(FileType::Csv),
+            size: 4,
+            digest: Some(ContentDigest([1; 32])),
+            status: FileStatus::Stored,
+            object_key: format!("files/{owner}/{id}"),
+            message: None,
+            summary: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn job_for(file: &FileRecord) -> Job {
+        Job {
+            id: JobId::new(),
+            queue: "files".into(),
+            kind: "file.scan".into(),
+            payload: payload(file),
+            attempt: 1,
+            max_retries: 3,
+            enqueued_at: file.created_at,
+            last_error: None,
+        }
+    }
+
+    /// The store failing under the scan is no verdict: `scan_failed`, the job
+    /// retried, the scanner never asked, nothing audited as infected.
+    #[tokio::test]
+    async fn an_unreadable_store_is_a_retried_scan_never_a_clean_one() {
+        let file = stored_file();
+        let mut files = MockFileRepository::new();
+        let current = file.clone();
+        files.expect_get().returning(move |_, _| Ok(Some(current.clone())));
+        let moved = file.clone();
+        let mut seq = mockall::Sequence::new();
+        for to in [FileStatus::Scanning, FileStatus::ScanFailed] {
+            let moved = moved.clone();
+            files
+                .expect_transition()
+                .withf(move |_, status, _, _| *status == to)
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_, status, message, _| Ok(FileRecord { status, message, ..moved.clone() }));
+        }
+        let mut objects = MockObjectStore::new();
+        objects
+            .expect_get()
+            .returning(|_| Err(ObjectStoreError::Unavailable(Cause::from("s3 down".to_owned()))));
+        let mut scanner = MockVirusScanner::new();
+        scanner.expect_scan().never();
+        let mut jobs = MockJobQueue::new();
+        jobs.expect_enqueue().never();
+        let mut events = MockEventBus::new();
+        events.expect_publish().times(2).returning(|_| Ok(()));
+        let mut audit = MockAuditLog::new();
+        audit.expect_append().never();
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH);
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let handler = ScanFile::new(
+            Arc::new(files),
+            Arc::new(objects),
+            Arc::new(scanner),
+            Arc::new(jobs),
+            Arc::new(events),
+            AuditTrail::new(Arc::new(audit), clock.clone()),
+            clock,
+        );
+        let outcome = handler.handle(&job_for(&file)).await;
+        assert!(matches!(outcome, Err(JobError::Retry(_))), "{outcome:?}");
+    }
+}

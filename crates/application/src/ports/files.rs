@@ -99,6 +99,13 @@ pub trait FileRepository: Send + Sync {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError>;
+    /// Presigned uploads still `awaiting_upload` that were issued before
+    /// `before` (their URL has expired), oldest first.
+    async fn abandoned(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError>;
     /// Records that an infected file's bytes were removed from the store; the
     /// record stays (the audit trail refers to it).
     async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError>;

@@ -255,4 +255,21 @@ pub async fn confirming_bytes_the_owner_already_has_is_a_duplicate(ports: Ports)
         Err(FileRepositoryError::NotFound)
     );
 }
+
+pub async fn abandoned_uploads_are_the_old_unconfirmed_ones(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let mut old = file(ada, 0);
+    (old.status, old.digest) = (FileStatus::AwaitingUpload, None);
+    let mut fresh = file(ada, 0);
+    (fresh.status, fresh.digest) = (FileStatus::AwaitingUpload, None);
+    fresh.created_at += time::Duration::hours(2);
+    let stored = file(ada, 70);
+    for f in [&old, &fresh, &stored] {
+        repo.insert(f, 50, &[]).await.unwrap();
+    }
+    let cutoff = old.created_at + time::Duration::hours(1);
+    let due: Vec<FileId> = repo.abandoned(cutoff, 10).await.unwrap().iter().map(|f| f.id).collect();
+    assert_eq!(due, vec![old.id]);
+}
 }

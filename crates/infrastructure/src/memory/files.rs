@@ -212,6 +212,23 @@ impl FileRepository for MemoryFileRepository {
         Ok(found)
     }
 
+    async fn abandoned(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let state = lock(&self.0);
+        let mut found: Vec<FileRecord> = state
+            .files
+            .values()
+            .filter(|f| f.status == FileStatus::AwaitingUpload && f.created_at < before)
+            .cloned()
+            .collect();
+        found.sort_by_key(|f| (f.created_at, f.id));
+        found.truncate(limit);
+        Ok(found)
+    }
+
     async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {
         let mut state = lock(&self.0);
         if !state.files.contains_key(&id) {

@@ -440,6 +440,23 @@ impl FileRepository for PgFileRepository {
         rows.into_iter().map(FileRow::into_record).collect()
     }
 
+    async fn abandoned(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let rows: Vec<FileRow> = files::table
+            .filter(files::status.eq(FileStatus::AwaitingUpload.as_str()).and(files::created_at.lt(before)))
+            .order((files::created_at, files::id))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(FileRow::as_select())
+            .load(&mut c)
+            .await
+            .map_err(unavailable)?;
+        rows.into_iter().map(FileRow::into_record).collect()
+    }
+
     async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {
         let mut c = conn(&self.0).await.map_err(from_store)?;
         // The first purge time is kept: only a row not purged yet is updated.
