@@ -63,10 +63,11 @@ check: lint test test-integration
 migrate:
 	cargo run -p portcullis -- migrate
 
-## Criterion micro-benchmarks, then an HTTP load run with wrk (see docs/benchmarks.md).
+## Criterion micro-benchmarks, an HTTP load run with wrk, and the upload pipeline with a real clamd (see docs/benchmarks.md).
 bench:
 	REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} cargo bench -p portcullis-bench
 	./deploy/bench/http-load.sh
+	./deploy/bench/upload-load.sh
 
 clean:
 	cargo clean

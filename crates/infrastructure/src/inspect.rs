@@ -47,31 +47,103 @@ async fn parse(
 }
 
 /// csv: the first record is the header; `rows` counts the records after it,
-/// `columns` the widest record.
+/// `columns` the widest record. Parsed as the bytes stream in (csv-core), so
+/// at most one record is in memory, however large the file.
 pub struct CsvInspector;
 
-fn inspect_csv(bytes: &[u8]) -> Result<FileSummary, ProcessError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ProcessError::unreadable(format!("not readable as csv: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let mut rows = 0u64;
-    let mut columns = header.len() as u64;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                rows += 1;
-                columns = columns.max(record.len() as u64);
-            }
-            Err(e) => return Err(ProcessError::unreadable(format!("not readable as csv: {e}"))),
+/// Longest record accepted (bytes of field data) and most fields in one.
+const MAX_RECORD: usize = 1024 * 1024;
+const MAX_FIELDS: usize = 16 * 1024;
+
+/// Incremental csv statistics.
+struct CsvStats {
+    reader: csv_core::Reader,
+    /// The record being read: its field bytes and field ends.
+    out: Vec<u8>,
+    out_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    header: Option<Vec<String>>,
+    rows: u64,
+    columns: u64,
+}
+
+impl CsvStats {
+    fn new() -> Self {
+        Self {
+            reader: csv_core::ReaderBuilder::new().build(),
+            out: vec![0; 4096],
+            out_len: 0,
+            ends: vec![0; 64],
+            ends_len: 0,
+            header: None,
+            rows: 0,
+            columns: 0,
         }
     }
-    Ok(FileSummary::Table { header, rows, columns })
+
+    /// Feeds bytes; an empty `input` marks the end.
+    fn feed(&mut self, mut input: &[u8]) -> Result<(), ProcessError> {
+        loop {
+            let (result, read, written, ended) = self.reader.read_record(
+                input,
+                &mut self.out[self.out_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            input = &input[read..];
+            self.out_len += written;
+            self.ends_len += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => return Ok(()),
+                csv_core::ReadRecordResult::End => return Ok(()),
+                csv_core::ReadRecordResult::OutputFull => {
+                    if self.out.len() >= MAX_RECORD {
+                        return Err(ProcessError::unreadable(format!(
+                            "not readable as csv: a record is longer than {MAX_RECORD} bytes"
+                        )));
+                    }
+                    self.out.resize(self.out.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    if self.ends.len() >= MAX_FIELDS {
+                        return Err(ProcessError::unreadable(format!(
+                            "not readable as csv: a record has more than {MAX_FIELDS} fields"
+                        )));
+                    }
+                    self.ends.resize(self.ends.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    let fields = self.ends_len as u64;
+                    if self.header.is_none() {
+                        let mut start = 0;
+                        let mut header = Vec::with_capacity(self.ends_len);
+                        for &end in &self.ends[..self.ends_len] {
+                            header.push(String::from_utf8_lossy(&self.out[start..end]).into_owned());
+                            start = end;
+                        }
+                        self.header = Some(header);
+                    } else {
+                        self.rows += 1;
+                    }
+                    self.columns = self.columns.max(fields);
+                    self.out_len = 0;
+                    self.ends_len = 0;
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<FileSummary, ProcessError> {
+        self.feed(&[])?;
+        Ok(FileSummary::Table {
+            header: self.header.unwrap_or_default(),
+            rows: self.rows,
+            columns: self.columns,
+        })
+    }
 }
 
 #[async_trait]
@@ -79,11 +151,22 @@ impl FileProcessor for CsvInspector {
     async fn process(
         &self,
         file: &FileRecord,
-        content: ByteStream,
+        mut content: ByteStream,
         progress: &dyn Progress,
     ) -> Result<FileSummary, ProcessError> {
-        let bytes = read_all(file, content, progress).await?;
-        parse(bytes, |b| inspect_csv(&b)).await
+        let expected = file.size.max(1);
+        let mut stats = CsvStats::new();
+        let mut seen = 0u64;
+        while let Some(chunk) = content.next().await {
+            let chunk = chunk.map_err(|e| ProcessError::Content(Cause::context("object store", e)))?;
+            seen += chunk.len() as u64;
+            if seen > file.size {
+                return Err(ProcessError::unreadable("the stored file is larger than the upload"));
+            }
+            stats.feed(&chunk)?;
+            progress.report((seen * 99 / expected) as u8).await;
+        }
+        stats.finish()
     }
 }
 
@@ -266,6 +349,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn csv_is_parsed_as_it_streams_whatever_the_chunking() {
+        let bytes = b"id,\"note, with comma\"\n1,\"two\nlines\"\n2,x\n3".to_vec();
+        let file = record(FileType::Csv, bytes.len());
+        let one_byte_chunks: Vec<Result<Bytes, std::io::Error>> =
+            bytes.iter().map(|b| Ok(Bytes::copy_from_slice(&[*b]))).collect();
+        let summary = CsvInspector
+            .process(&file, Box::pin(futures_util::stream::iter(one_byte_chunks)), &Recorded::default())
+            .await;
+        assert_eq!(
+            summary.ok(),
+            Some(FileSummary::Table {
+                header: vec!["id".into(), "note, with comma".into()],
+                rows: 3,
+                columns: 2
+            })
+        );
+        let long = [b"h\n".as_slice(), &vec![b'x'; MAX_RECORD + 1]].concat();
+        assert!(reason(run(FileType::Csv, long).await).contains("longer than"));
+    }
+
+    #[tokio::test]
     async fn workbooks_are_summarised_by_sheet() {
         let rows: &[&[&str]] = &[&["month", "total"], &["jan", "3"], &["feb", "4"]];
         let bytes = fixtures::xlsx(&[("Q1", rows), ("Empty", &[])]);
@@ -307,5 +411,11 @@ mod tests {
         PdfInspector.process(&file, stream(bytes), &progress).await.unwrap_or_else(|e| panic!("{e}"));
         let seen = progress.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         assert!(seen.windows(2).all(|w| w[0] <= w[1]) && seen.last() == Some(&50), "{seen:?}");
+        let csv = b"a,b\n".repeat(1000);
+        let file = record(FileType::Csv, csv.len());
+        let progress = Recorded::default();
+        CsvInspector.process(&file, stream(csv), &progress).await.unwrap_or_else(|e| panic!("{e}"));
+        let seen = progress.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]) && seen.last() == Some(&99), "{seen:?}");
     }
 }
