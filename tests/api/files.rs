@@ -35,6 +35,9 @@ async fn a_clean_csv_goes_to_ready_with_its_summary() {
     assert_eq!(ready["summary"]["kind"], "table");
     assert_eq!(ready["summary"]["rows"], 2);
     assert_eq!(ready["summary"]["header"], serde_json::json!(["name", "score"]));
+    // Every transition is audited: scanning, processing, ready.
+    let changes = actions(&app, &token).await.into_iter().filter(|a| a == "file.status.changed").count();
+    assert_eq!(changes, 3);
 }
 
 #[tokio::test]

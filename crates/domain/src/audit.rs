@@ -39,8 +39,8 @@ pub enum AuditAction {
     FileUploaded,
     /// The virus scanner found something: the file is quarantined.
     FileInfected,
-    /// A file finished its pipeline (`ready` or `failed`).
-    FileProcessed,
+    /// A file moved in its pipeline (every transition but to `infected`).
+    FileStatusChanged,
     FileDeleted,
     /// A quarantined file's bytes were removed after the retention period.
     FilePurged,
@@ -71,7 +71,7 @@ impl AuditAction {
         Self::AccessDenied,
         Self::FileUploaded,
         Self::FileInfected,
-        Self::FileProcessed,
+        Self::FileStatusChanged,
         Self::FileDeleted,
         Self::FilePurged,
     ];
@@ -102,7 +102,7 @@ impl AuditAction {
             Self::AccessDenied => "security.access.denied",
             Self::FileUploaded => "file.uploaded",
             Self::FileInfected => "security.file.infected",
-            Self::FileProcessed => "file.processed",
+            Self::FileStatusChanged => "file.status.changed",
             Self::FileDeleted => "file.deleted",
             Self::FilePurged => "file.quarantine.purged",
         }

@@ -82,6 +82,26 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The authenticated caller as the use cases take it: who, in which
+/// session, with which permissions ([`AuthUser`] first, then
+/// `AccessControl::principal`).
+pub struct Caller(pub portcullis_application::access::Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let user = user.await?;
+            let state = state(&req)?;
+            Ok(Self(state.access.principal(&user.0).await?))
+        })
+    }
+}
+
 /// A missing required field is a field problem like any other
 /// (VALIDATION_ERROR naming it); anything else the body got wrong (a wrong
 /// type, an unknown field) is BAD_REQUEST.

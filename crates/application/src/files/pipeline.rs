@@ -56,23 +56,64 @@ async fn current(files: &dyn FileRepository, t: Target) -> Result<Option<FileRec
     files.get(t.owner, t.file_id).await.map_err(retry("file repository"))
 }
 
-/// Moves the file and announces it. A refused transition means another
-/// delivery of the job moved it already: `None`, nothing more to do.
-async fn advance(
-    files: &dyn FileRepository,
-    events: &dyn EventBus,
-    id: FileId,
-    to: FileStatus,
-    message: Option<String>,
-    clock: &dyn Clock,
-) -> Result<Option<FileRecord>, JobError> {
-    match files.transition(id, to, message, clock.now()).await {
-        Ok(file) => {
-            announce(events, &event_of(&file)).await;
-            Ok(Some(file))
+/// Every transition of a job goes through here: persisted (with its
+/// history), audited — `security.file.infected` (critical) for an infected
+/// file, `file.status.changed` otherwise — and published on the bus.
+struct Steps<'a> {
+    files: &'a dyn FileRepository,
+    events: &'a dyn EventBus,
+    audit: &'a AuditTrail,
+    clock: &'a dyn Clock,
+    ctx: RequestContext,
+}
+
+impl Steps<'_> {
+    /// Moves the file. A refused transition means another delivery of the
+    /// job moved it already: `None`, nothing more to do.
+    async fn advance(
+        &self,
+        id: FileId,
+        to: FileStatus,
+        message: Option<String>,
+    ) -> Result<Option<FileRecord>, JobError> {
+        match self.files.transition(id, to, message, self.clock.now()).await {
+            Ok(file) => {
+                self.record(&file).await;
+                Ok(Some(file))
+            }
+            Err(FileRepositoryError::Transition(_) | FileRepositoryError::NotFound) => Ok(None),
+            Err(other) => Err(JobError::Retry(Cause::new(other))),
         }
-        Err(FileRepositoryError::Transition(_) | FileRepositoryError::NotFound) => Ok(None),
-        Err(other) => Err(JobError::Retry(Cause::new(other))),
+    }
+
+    /// `processing` → `ready`, with the summary.
+    async fn finish(
+        &self,
+        id: FileId,
+        summary: &portcullis_domain::files::FileSummary,
+    ) -> Result<(), JobError> {
+        match self.files.finish(id, summary, self.clock.now()).await {
+            Ok(ready) => {
+                self.record(&ready).await;
+                Ok(())
+            }
+            Err(FileRepositoryError::Transition(_) | FileRepositoryError::NotFound) => Ok(()),
+            Err(other) => Err(JobError::Retry(Cause::new(other))),
+        }
+    }
+
+    async fn record(&self, file: &FileRecord) {
+        let (action, details) = match file.status {
+            FileStatus::Infected => {
+                (AuditAction::FileInfected, json!({"file_id": file.id, "signature": file.message}))
+            }
+            status => (
+                AuditAction::FileStatusChanged,
+                json!({"file_id": file.id, "status": status.as_str(), "message": file.message}),
+            ),
+        };
+        self.audit.record(action, Some(file.owner), &self.ctx, details).await;
+        announce(self.events, &event_of(file)).await;
     }
 }
 
@@ -135,9 +176,14 @@ impl JobHandler for ScanFile {
             FileStatus::Processing => return self.enqueue_processing(&file).await,
             _ => return Ok(()),
         }
-        let events = &*self.events;
-        let clock = &*self.clock;
-        if advance(&*self.files, events, t.file_id, FileStatus::Scanning, None, clock).await?.is_none() {
+        let steps = Steps {
+            files: &*self.files,
+            events: &*self.events,
+            audit: &self.audit,
+            clock: &*self.clock,
+            ctx: job_context(job),
+        };
+        if steps.advance(t.file_id, FileStatus::Scanning, None).await?.is_none() {
             return Ok(());
         }
         let content = match self.objects.get(&key_of(&file)?).await {
@@ -159,38 +205,18 @@ impl JobHandler for ScanFile {
         };
         match verdict {
             Ok(ScanVerdict::Clean) => {
-                if let Some(file) =
-                    advance(&*self.files, events, t.file_id, FileStatus::Processing, None, clock).await?
-                {
+                if let Some(file) = steps.advance(t.file_id, FileStatus::Processing, None).await? {
                     self.enqueue_processing(&file).await?;
                 }
                 Ok(())
             }
             Ok(ScanVerdict::Infected { signature }) => {
-                let infected = advance(
-                    &*self.files,
-                    events,
-                    t.file_id,
-                    FileStatus::Infected,
-                    Some(signature.clone()),
-                    clock,
-                )
-                .await?;
-                if infected.is_some() {
-                    self.audit
-                        .record(
-                            AuditAction::FileInfected,
-                            Some(t.owner),
-                            &job_context(job),
-                            json!({"file_id": t.file_id, "signature": signature}),
-                        )
-                        .await;
-                }
+                steps.advance(t.file_id, FileStatus::Infected, Some(signature)).await?;
                 Ok(())
             }
             Err(cause) => {
                 let message = Some("the virus scan did not complete; it will be retried".to_owned());
-                advance(&*self.files, events, t.file_id, FileStatus::ScanFailed, message, clock).await?;
+                steps.advance(t.file_id, FileStatus::ScanFailed, message).await?;
                 Err(JobError::Retry(cause))
             }
         }
@@ -257,29 +283,6 @@ impl ProcessFile {
     ) -> Self {
         Self { files, objects, processors, events, audit, clock }
     }
-
-    async fn fail(&self, job: &Job, file: &FileRecord, reason: String) -> Result<(), JobError> {
-        let failed = advance(
-            &*self.files,
-            &*self.events,
-            file.id,
-            FileStatus::Failed,
-            Some(reason.clone()),
-            &*self.clock,
-        )
-        .await?;
-        if failed.is_some() {
-            self.audit
-                .record(
-                    AuditAction::FileProcessed,
-                    Some(file.owner),
-                    &job_context(job),
-                    json!({"file_id": file.id, "status": "failed", "reason": reason}),
-                )
-                .await;
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -294,9 +297,17 @@ impl JobHandler for ProcessFile {
         if file.status != FileStatus::Processing {
             return Ok(());
         }
+        let steps = Steps {
+            files: &*self.files,
+            events: &*self.events,
+            audit: &self.audit,
+            clock: &*self.clock,
+            ctx: job_context(job),
+        };
         let processor = file.file_type.and_then(|kind| self.processors.get(kind));
         let Some(processor) = processor else {
-            return self.fail(job, &file, "no processor for this type of file".to_owned()).await;
+            let reason = "no processor for this type of file".to_owned();
+            return steps.advance(file.id, FileStatus::Failed, Some(reason)).await.map(|_| ());
         };
         let content = match self.objects.get(&key_of(&file)?).await {
             Ok(content) => content,
@@ -306,23 +317,10 @@ impl JobHandler for ProcessFile {
         let reporter =
             Reporter { events: &*self.events, file: &file, clock: &*self.clock, last: AtomicU8::new(0) };
         match processor.process(&file, content, &reporter).await {
-            Ok(summary) => match self.files.finish(file.id, &summary, self.clock.now()).await {
-                Ok(ready) => {
-                    announce(&*self.events, &event_of(&ready)).await;
-                    self.audit
-                        .record(
-                            AuditAction::FileProcessed,
-                            Some(file.owner),
-                            &job_context(job),
-                            json!({"file_id": file.id, "status": "ready"}),
-                        )
-                        .await;
-                    Ok(())
-                }
-                Err(FileRepositoryError::Transition(_) | FileRepositoryError::NotFound) => Ok(()),
-                Err(other) => Err(JobError::Retry(Cause::new(other))),
-            },
-            Err(ProcessError::Unreadable { reason }) => self.fail(job, &file, reason).await,
+            Ok(summary) => steps.finish(file.id, &summary).await,
+            Err(ProcessError::Unreadable { reason }) => {
+                steps.advance(file.id, FileStatus::Failed, Some(reason)).await.map(|_| ())
+            }
             Err(ProcessError::Content(cause)) => Err(JobError::Retry(cause)),
         }
     }
@@ -504,7 +502,12 @@ mod tests {
         let mut events = MockEventBus::new();
         events.expect_publish().times(2).returning(|_| Ok(()));
         let mut audit = MockAuditLog::new();
-        audit.expect_append().never();
+        // Both transitions audited, neither as infected.
+        audit
+            .expect_append()
+            .withf(|e| e.action == AuditAction::FileStatusChanged)
+            .times(2)
+            .returning(|_| Ok(()));
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH);
         let clock: Arc<dyn Clock> = Arc::new(clock);

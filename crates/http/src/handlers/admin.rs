@@ -4,7 +4,7 @@
 
 use crate::dto::{DeadJobItem, QueueReport, QueuesResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{AuthUser, Client};
+use crate::extract::{Caller, Client};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use portcullis_application::AppError;
@@ -23,11 +23,10 @@ use uuid::Uuid;
 )]
 pub async fn queues(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
-    let reports = state.admin.queues(&caller, &client.0).await?;
+    let reports = state.admin.queues(&caller.0, &client.0).await?;
     let queues = reports
         .into_iter()
         .map(|r| QueueReport {
@@ -56,13 +55,12 @@ pub async fn queues(
 )]
 pub async fn retry_dead(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
     let (name, id) = path.into_inner();
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::App(AppError::NotFound("dead job")))?;
-    state.admin.retry_dead(&caller, &name, JobId(id), &client.0).await?;
+    state.admin.retry_dead(&caller.0, &name, JobId(id), &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,7 +8,7 @@ use crate::dto::{
     UploadUrlRequest, UploadUrlResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
+use crate::extract::{Caller, Client, ValidJson, report_to_errors};
 use crate::state::AppState;
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::http::header;
@@ -129,12 +129,12 @@ async fn pump(
 )]
 pub async fn upload(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = receive(&state, user, client, req, payload).await;
+    let outcome = receive(&state, caller, client, req, payload).await;
     let result = match &outcome {
         Ok(response) if response.status() == actix_web::http::StatusCode::OK => "duplicate",
         Ok(_) => "created",
@@ -146,12 +146,11 @@ pub async fn upload(
 
 async fn receive(
     state: &AppState,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
     let mut body = Multipart::new(req.headers(), payload);
     let mut budget = OTHER_PARTS_LIMIT;
     let file = loop {
@@ -166,7 +165,7 @@ async fn receive(
     let (pipe, piped) = mpsc::channel(4);
     let (pumped, uploaded) = tokio::join!(
         pump(file, body, budget, pipe),
-        state.files.upload(&caller, &name, Box::pin(Piped(piped)), &client.0)
+        state.files.upload(&caller.0, &name, Box::pin(Piped(piped)), &client.0)
     );
     // A broken body explains an interrupted upload better than the use case can.
     pumped?;
@@ -198,15 +197,14 @@ fn file_id(raw: &str) -> Result<FileId, ApiError> {
 )]
 pub async fn list(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     query: web::Query<FileListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     query.validate().map_err(|r| ApiError::from(report_to_errors(&r)))?;
     let status = query.status.map(FileStatus::from);
-    let caller = state.access.principal(&user.0).await?;
     let limit = query.limit.unwrap_or(20) as usize;
-    let page = state.files.list(&caller, status, query.cursor.map(FileId), limit).await?;
+    let page = state.files.list(&caller.0, status, query.cursor.map(FileId), limit).await?;
     Ok(HttpResponse::Ok().json(FileListResponse {
         files: page.files.iter().map(FileResponse::from).collect(),
         next_cursor: page.next.map(|id| id.0),
@@ -225,11 +223,10 @@ pub async fn list(
 )]
 pub async fn get(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
-    let file = state.files.get(&caller, file_id(&path)?).await?;
+    let file = state.files.get(&caller.0, file_id(&path)?).await?;
     Ok(HttpResponse::Ok().json(FileResponse::from(&file)))
 }
 
@@ -245,12 +242,11 @@ pub async fn get(
 )]
 pub async fn delete(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
-    state.files.delete(&caller, file_id(&path)?, &client.0).await?;
+    state.files.delete(&caller.0, file_id(&path)?, &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -270,12 +266,11 @@ pub async fn delete(
 )]
 pub async fn upload_url(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     body: ValidJson<UploadUrlRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
     let request = body.0;
-    let ticket = state.files.request_upload(&caller, &request.filename, request.size).await?;
+    let ticket = state.files.request_upload(&caller.0, &request.filename, request.size).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/files/{}", ticket.file.id)))
         .json(UploadUrlResponse { file_id: ticket.file.id.0, request: PresignedResponse::from(&ticket.url) }))
@@ -299,12 +294,11 @@ pub async fn upload_url(
 )]
 pub async fn confirm(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     client: Client,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
-    let upload = state.files.confirm(&caller, file_id(&path)?, &client.0).await?;
+    let upload = state.files.confirm(&caller.0, file_id(&path)?, &client.0).await?;
     let body = UploadResponse { file: FileResponse::from(&upload.file), duplicate: upload.duplicate };
     Ok(if upload.duplicate { HttpResponse::Ok().json(body) } else { HttpResponse::Accepted().json(body) })
 }
@@ -322,10 +316,9 @@ pub async fn confirm(
 )]
 pub async fn download_url(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = state.access.principal(&user.0).await?;
-    let url = state.files.download_url(&caller, file_id(&path)?).await?;
+    let url = state.files.download_url(&caller.0, file_id(&path)?).await?;
     Ok(crate::handlers::no_store(HttpResponse::Ok().json(PresignedResponse::from(&url))))
 }

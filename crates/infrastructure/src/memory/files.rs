@@ -29,6 +29,19 @@ impl MemoryFileRepository {
         Self(Mutex::default(), outbox)
     }
 
+    /// Up to `limit` files `due` picks, oldest (by the time it gives) first.
+    fn oldest(
+        &self,
+        limit: usize,
+        due: impl Fn(&State, &FileRecord) -> Option<OffsetDateTime>,
+    ) -> Vec<FileRecord> {
+        let state = lock(&self.0);
+        let mut found: Vec<(OffsetDateTime, FileRecord)> =
+            state.files.values().filter_map(|f| due(&state, f).map(|at| (at, f.clone()))).collect();
+        found.sort_by_key(|(at, f)| (*at, f.id));
+        found.into_iter().take(limit).map(|(_, f)| f).collect()
+    }
+
     fn change(
         &self,
         id: FileId,
@@ -199,17 +212,10 @@ impl FileRepository for MemoryFileRepository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError> {
-        let state = lock(&self.0);
-        let mut found: Vec<FileRecord> = state
-            .files
-            .values()
-            .filter(|f| f.status == FileStatus::Infected && f.updated_at < before)
-            .filter(|f| !state.purged.contains_key(&f.id))
-            .cloned()
-            .collect();
-        found.sort_by_key(|f| (f.updated_at, f.id));
-        found.truncate(limit);
-        Ok(found)
+        Ok(self.oldest(limit, |state, f| {
+            (f.status == FileStatus::Infected && f.updated_at < before && !state.purged.contains_key(&f.id))
+                .then_some(f.updated_at)
+        }))
     }
 
     async fn abandoned(
@@ -217,16 +223,9 @@ impl FileRepository for MemoryFileRepository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError> {
-        let state = lock(&self.0);
-        let mut found: Vec<FileRecord> = state
-            .files
-            .values()
-            .filter(|f| f.status == FileStatus::AwaitingUpload && f.created_at < before)
-            .cloned()
-            .collect();
-        found.sort_by_key(|f| (f.created_at, f.id));
-        found.truncate(limit);
-        Ok(found)
+        Ok(self.oldest(limit, |_, f| {
+            (f.status == FileStatus::AwaitingUpload && f.created_at < before).then_some(f.created_at)
+        }))
     }
 
     async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {

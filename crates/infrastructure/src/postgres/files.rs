@@ -183,6 +183,22 @@ impl PgFileRepository {
         result?.into_record()
     }
 
+    /// Up to `limit` files `query` matches, in its order.
+    async fn load(
+        &self,
+        query: files::BoxedQuery<'_, Pg>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let rows: Vec<FileRow> = query
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(FileRow::as_select())
+            .load(&mut c)
+            .await
+            .map_err(unavailable)?;
+        rows.into_iter().map(FileRow::into_record).collect()
+    }
+
     /// The first file `query` matches, if any.
     async fn first(
         &self,
@@ -404,7 +420,6 @@ impl FileRepository for PgFileRepository {
         before: Option<FileId>,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
         let mut query = files::table.filter(files::owner_id.eq(owner.as_uuid())).into_boxed();
         if let Some(status) = status {
             query = query.filter(files::status.eq(status.as_str()));
@@ -412,14 +427,7 @@ impl FileRepository for PgFileRepository {
         if let Some(before) = before {
             query = query.filter(files::id.lt(before.as_uuid()));
         }
-        let rows: Vec<FileRow> = query
-            .order(files::id.desc())
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .select(FileRow::as_select())
-            .load(&mut c)
-            .await
-            .map_err(unavailable)?;
-        rows.into_iter().map(FileRow::into_record).collect()
+        self.load(query.order(files::id.desc()), limit).await
     }
 
     async fn quarantined(
@@ -427,17 +435,12 @@ impl FileRepository for PgFileRepository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
-        let rows: Vec<FileRow> = files::table
+        let query = files::table
             .filter(files::status.eq(FileStatus::Infected.as_str()))
             .filter(files::purged_at.is_null().and(files::updated_at.lt(before)))
             .order((files::updated_at, files::id))
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .select(FileRow::as_select())
-            .load(&mut c)
-            .await
-            .map_err(unavailable)?;
-        rows.into_iter().map(FileRow::into_record).collect()
+            .into_boxed();
+        self.load(query, limit).await
     }
 
     async fn abandoned(
@@ -445,16 +448,11 @@ impl FileRepository for PgFileRepository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError> {
-        let mut c = conn(&self.0).await.map_err(from_store)?;
-        let rows: Vec<FileRow> = files::table
+        let query = files::table
             .filter(files::status.eq(FileStatus::AwaitingUpload.as_str()).and(files::created_at.lt(before)))
             .order((files::created_at, files::id))
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .select(FileRow::as_select())
-            .load(&mut c)
-            .await
-            .map_err(unavailable)?;
-        rows.into_iter().map(FileRow::into_record).collect()
+            .into_boxed();
+        self.load(query, limit).await
     }
 
     async fn mark_purged(&self, id: FileId, now: OffsetDateTime) -> Result<(), FileRepositoryError> {
