@@ -101,6 +101,7 @@ async fn the_same_bytes_are_a_duplicate_for_their_owner_only() {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("file_uploads_total{result=\"duplicate\"} 1"), "{metrics}");
     assert!(metrics.contains("file_uploads_total{result=\"created\"} 2"), "{metrics}");
+    assert!(metrics.contains("files_by_status{status=\"infected\"} 0"), "{metrics}");
 }
 
 #[tokio::test]

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub file_transitions: IntCounterVec,
     /// Open status WebSockets.
     pub ws_connections: prometheus::IntGauge,
+    /// Files in each status (all users), refreshed at each scrape.
+    pub files_by_status: IntGaugeVec,
 }
 
 impl Metrics {
@@ -104,6 +106,11 @@ impl Metrics {
         )?;
         let ws_connections = prometheus::IntGauge::new("ws_connections", "Open status WebSockets")?;
         registry.register(Box::new(ws_connections.clone()))?;
+        let files_by_status = IntGaugeVec::new(
+            Opts::new("files_by_status", "Files in each pipeline status (all users)"),
+            &["status"],
+        )?;
+        registry.register(Box::new(files_by_status.clone()))?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(scan_duration.clone()))?;
         registry.register(Box::new(file_transitions.clone()))?;
@@ -135,6 +142,7 @@ impl Metrics {
             scan_duration,
             file_transitions,
             ws_connections,
+            files_by_status,
         })
     }
 

@@ -437,6 +437,11 @@ impl FileService {
         Ok(Box::pin(OwnEvents { inner: stream, owner }))
     }
 
+    /// Files per status, all owners (for operators' metrics).
+    pub async fn status_counts(&self) -> Result<Vec<(FileStatus, u64)>, AppError> {
+        self.files.count_by_status().await.map_err(repository_error)
+    }
+
     /// Removes the caller's file: its bytes first (so a failure leaves the
     /// file whole), then the record and its dedupe entry.
     pub async fn delete(&self, caller: &Principal, id: FileId, ctx: &RequestContext) -> Result<(), AppError> {

@@ -99,6 +99,9 @@ pub trait FileRepository: Send + Sync {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<FileRecord>, FileRepositoryError>;
+    /// How many files are in each status (all owners; statuses with none are
+    /// left out), for the `files_by_status` gauge.
+    async fn count_by_status(&self) -> Result<Vec<(FileStatus, u64)>, FileRepositoryError>;
     /// Presigned uploads still `awaiting_upload` that were issued before
     /// `before` (their URL has expired), oldest first.
     async fn abandoned(

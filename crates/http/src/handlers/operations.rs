@@ -86,6 +86,12 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         }
     }
     refresh_queue_depth(&state, state.jobs.as_ref()).await;
+    if let Ok(counts) = state.files.status_counts().await {
+        for status in portcullis_domain::files::FileStatus::ALL {
+            let n = counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
+            state.metrics.files_by_status.with_label_values(&[status.as_str()]).set(n as i64);
+        }
+    }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
 }
 

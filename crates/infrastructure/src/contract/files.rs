@@ -272,4 +272,18 @@ pub async fn abandoned_uploads_are_the_old_unconfirmed_ones(ports: Ports) {
     let due: Vec<FileId> = repo.abandoned(cutoff, 10).await.unwrap().iter().map(|f| f.id).collect();
     assert_eq!(due, vec![old.id]);
 }
+
+pub async fn files_are_counted_by_status(ports: Ports) {
+    let repo = ports.0.clone();
+    let ada = owner(&ports).await;
+    let before: std::collections::HashMap<FileStatus, u64> = repo.count_by_status().await.unwrap().into_iter().collect();
+    let (a, b) = (file(ada, 80), file(ada, 81));
+    repo.insert(&a, 50, &[]).await.unwrap();
+    repo.insert(&b, 50, &[]).await.unwrap();
+    repo.transition(b.id, FileStatus::Scanning, None, b.created_at).await.unwrap();
+    let after: std::collections::HashMap<FileStatus, u64> = repo.count_by_status().await.unwrap().into_iter().collect();
+    let grew = |s: FileStatus| after.get(&s).copied().unwrap_or(0) - before.get(&s).copied().unwrap_or(0);
+    assert_eq!((grew(FileStatus::Stored), grew(FileStatus::Scanning)), (1, 1));
+    assert!(after.values().all(|n| *n > 0), "statuses with no file are left out: {after:?}");
+}
 }

@@ -218,6 +218,15 @@ impl FileRepository for MemoryFileRepository {
         }))
     }
 
+    async fn count_by_status(&self) -> Result<Vec<(FileStatus, u64)>, FileRepositoryError> {
+        let state = lock(&self.0);
+        Ok(FileStatus::ALL
+            .into_iter()
+            .map(|status| (status, state.files.values().filter(|f| f.status == status).count() as u64))
+            .filter(|(_, n)| *n > 0)
+            .collect())
+    }
+
     async fn abandoned(
         &self,
         before: OffsetDateTime,

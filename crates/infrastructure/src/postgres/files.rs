@@ -443,6 +443,24 @@ impl FileRepository for PgFileRepository {
         self.load(query, limit).await
     }
 
+    async fn count_by_status(&self) -> Result<Vec<(FileStatus, u64)>, FileRepositoryError> {
+        let mut c = conn(&self.0).await.map_err(from_store)?;
+        let rows: Vec<(String, i64)> = files::table
+            .group_by(files::status)
+            .select((files::status, diesel::dsl::count_star()))
+            .load(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for (status, n) in rows {
+            let status: FileStatus = status.parse().map_err(|_| corrupt("status"))?;
+            counts.push((status, u64::try_from(n).unwrap_or(0)));
+        }
+        // In the order of the pipeline, as the other adapter gives them.
+        counts.sort_by_key(|(s, _)| FileStatus::ALL.iter().position(|x| x == s));
+        Ok(counts)
+    }
+
     async fn abandoned(
         &self,
         before: OffsetDateTime,
