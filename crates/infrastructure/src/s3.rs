@@ -263,16 +263,6 @@ fn lifetime(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
     Duration::from_secs(seconds as u64)
 }
 
-/// A download name for `Content-Disposition`: printable ASCII without quotes
-/// or backslashes (the display name is already free of paths and controls).
-fn disposition(filename: &str) -> String {
-    let safe: String = filename
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .collect();
-    format!("attachment; filename=\"{safe}\"")
-}
-
 /// S3's own presigned URLs (query-string SigV4). A PUT signs its
 /// `Content-Length`, so S3 refuses a body of any other size.
 #[async_trait]
@@ -302,7 +292,10 @@ impl UrlPresigner for S3ObjectStore {
         now: OffsetDateTime,
     ) -> Result<PresignedUrl, ObjectStoreError> {
         let mut action = self.bucket.get_object(Some(&self.credentials), key.as_str());
-        action.query_mut().insert("response-content-disposition", disposition(filename));
+        action.query_mut().insert(
+            "response-content-disposition",
+            portcullis_domain::files::attachment_disposition(filename),
+        );
         Ok(PresignedUrl {
             url: action.sign(lifetime(expires_at, now)).to_string(),
             method: "GET",

@@ -67,7 +67,17 @@ struct Steps<'a> {
     ctx: RequestContext,
 }
 
-impl Steps<'_> {
+impl<'a> Steps<'a> {
+    fn of(
+        files: &'a dyn FileRepository,
+        events: &'a dyn EventBus,
+        audit: &'a AuditTrail,
+        clock: &'a dyn Clock,
+        job: &Job,
+    ) -> Self {
+        Self { files, events, audit, clock, ctx: job_context(job) }
+    }
+
     /// Moves the file. A refused transition means another delivery of the
     /// job moved it already: `None`, nothing more to do.
     async fn advance(
@@ -176,13 +186,7 @@ impl JobHandler for ScanFile {
             FileStatus::Processing => return self.enqueue_processing(&file).await,
             _ => return Ok(()),
         }
-        let steps = Steps {
-            files: &*self.files,
-            events: &*self.events,
-            audit: &self.audit,
-            clock: &*self.clock,
-            ctx: job_context(job),
-        };
+        let steps = Steps::of(&*self.files, &*self.events, &self.audit, &*self.clock, job);
         if steps.advance(t.file_id, FileStatus::Scanning, None).await?.is_none() {
             return Ok(());
         }
@@ -297,13 +301,7 @@ impl JobHandler for ProcessFile {
         if file.status != FileStatus::Processing {
             return Ok(());
         }
-        let steps = Steps {
-            files: &*self.files,
-            events: &*self.events,
-            audit: &self.audit,
-            clock: &*self.clock,
-            ctx: job_context(job),
-        };
+        let steps = Steps::of(&*self.files, &*self.events, &self.audit, &*self.clock, job);
         let processor = file.file_type.and_then(|kind| self.processors.get(kind));
         let Some(processor) = processor else {
             let reason = "no processor for this type of file".to_owned();

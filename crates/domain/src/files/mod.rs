@@ -9,7 +9,7 @@ mod status;
 mod summary;
 
 pub use kind::{FileType, FileTypes, SNIFF_WINDOW, Sniffer, UnknownFileType};
-pub use name::{DISPLAY_NAME_MAX_CHARS, display_name};
+pub use name::{DISPLAY_NAME_MAX_CHARS, attachment_disposition, display_name};
 pub use record::{ContentDigest, FileRecord, StatusChange};
 pub use status::{FileStatus, Transition, TransitionRefused, UnknownStatus, decide_transition};
 pub use summary::{FileSummary, Sheet};

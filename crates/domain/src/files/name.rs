@@ -31,8 +31,31 @@ pub fn display_name(client_name: &str) -> String {
     }
 }
 
+/// A `Content-Disposition` that saves a download under its display name:
+/// printable ASCII only (others become `_`), no quote or backslash to break
+/// out of the quoted string.
+pub fn attachment_disposition(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{safe}\"")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dispositions_cannot_break_out_of_their_quotes() {
+        assert_eq!(
+            super::attachment_disposition("Q1 report.xlsx"),
+            "attachment; filename=\"Q1 report.xlsx\""
+        );
+        assert_eq!(
+            super::attachment_disposition("a\"b\\c\r\nd é.csv"),
+            "attachment; filename=\"a_b_c__d _.csv\""
+        );
+    }
+
     use super::*;
 
     #[test]

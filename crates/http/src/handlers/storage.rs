@@ -21,16 +21,6 @@ fn proof(query: &StorageQuery) -> LinkProof {
     LinkProof { expires: query.expires, signature: query.signature.clone() }
 }
 
-/// A download name safe for `Content-Disposition` (the display name is
-/// already free of paths and control characters).
-fn disposition(filename: &str) -> String {
-    let safe: String = filename
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .collect();
-    format!("attachment; filename=\"{safe}\"")
-}
-
 pub async fn download(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -40,7 +30,10 @@ pub async fn download(
     let content = storage(&state)?.download(&path, &filename, &proof(&query)).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header((header::CONTENT_DISPOSITION, disposition(&filename)))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            portcullis_domain::files::attachment_disposition(&filename),
+        ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .streaming(content))
