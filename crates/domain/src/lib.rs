@@ -10,6 +10,7 @@ pub mod ids;
 pub mod jobs;
 pub mod one_time;
 pub mod password;
+pub mod permission;
 pub mod secret;
 pub mod session;
 pub mod source;
