@@ -14,6 +14,7 @@ pub mod permission;
 pub mod secret;
 pub mod session;
 pub mod source;
+pub mod trust;
 pub mod user;
 
 pub use error::{FieldViolation, ValidationErrors};
