@@ -146,6 +146,20 @@ impl TestApp {
         panic!("expected {count} message(s) to {to}, got {subjects:?}");
     }
 
+    /// Waits (up to 5 s) until the clean-ups scheduled at start have run, so
+    /// a test that moves the clock far ahead does not race them (a purge on
+    /// the moved clock removes what has expired).
+    pub async fn startup_cleanups_done(&self) {
+        for _ in 0..500 {
+            let stats = self.jobs.stats("maintenance").await.unwrap();
+            if stats.pending + stats.scheduled + stats.running == 0 && stats.completed >= 3 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the start-up clean-ups did not finish in 5 s");
+    }
+
     /// Lets queued mail jobs run, then asserts nothing was mailed to `to`.
     pub async fn no_mail_to(&self, to: &str) {
         for _ in 0..100 {
