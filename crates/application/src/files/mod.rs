@@ -163,10 +163,6 @@ impl FileService {
         Self { files, objects, urls, events, audit, clock, settings }
     }
 
-    pub fn settings(&self) -> &FileSettings {
-        &self.settings
-    }
-
     /// Streams `content` to the store while inspecting it; keeps the file
     /// (and promises its scan) unless it is refused, a duplicate of one of the
     /// caller's files, or past the caller's quota — then nothing is kept.

@@ -3,6 +3,7 @@
 //! everything about the content (size, type, digest, dedupe, quota) is
 //! decided there.
 
+use super::Chunk;
 use crate::dto::{
     FileListQuery, FileListResponse, FileResponse, PresignedResponse, UploadForm, UploadResponse,
     UploadUrlRequest, UploadUrlResponse,
@@ -13,32 +14,16 @@ use crate::state::AppState;
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use garde::Validate;
 use portcullis_application::AppError;
 use portcullis_domain::files::FileStatus;
 use portcullis_domain::ids::FileId;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Bytes the parts other than `file` may take together (they are ignored).
 const OTHER_PARTS_LIMIT: usize = 64 * 1024;
-
-type Chunk = Result<Bytes, std::io::Error>;
-
-/// The receiving end of the pipe, as the use case's byte stream.
-struct Piped(mpsc::Receiver<Chunk>);
-
-impl Stream for Piped {
-    type Item = Chunk;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
-        self.0.poll_recv(cx)
-    }
-}
 
 fn multipart_error(e: MultipartError) -> ApiError {
     match e {
@@ -162,11 +147,9 @@ async fn receive(
         }
     };
     let name = file.content_disposition().and_then(|cd| cd.get_filename()).unwrap_or_default().to_owned();
-    let (pipe, piped) = mpsc::channel(4);
-    let (pumped, uploaded) = tokio::join!(
-        pump(file, body, budget, pipe),
-        state.files.upload(&caller.0, &name, Box::pin(Piped(piped)), &client.0)
-    );
+    let (pipe, piped) = super::pipe();
+    let (pumped, uploaded) =
+        tokio::join!(pump(file, body, budget, pipe), state.files.upload(&caller.0, &name, piped, &client.0));
     // A broken body explains an interrupted upload better than the use case can.
     pumped?;
     let upload = uploaded?;

@@ -10,11 +10,10 @@ use crate::state::{AppState, LiveSettings};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use futures_util::StreamExt;
-use portcullis_application::AppError;
 use portcullis_application::access::Principal;
+use portcullis_application::files::event_of;
 use portcullis_application::ports::{BusMessage, FileEvent};
 use portcullis_domain::audit::RequestContext;
-use portcullis_domain::files::FileRecord;
 use portcullis_domain::ids::FileId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -242,7 +241,10 @@ impl Connection {
         let ids: Vec<FileId> = ids.into_iter().map(FileId).collect();
         let (found, missing) = match self.state.files.owned(&self.caller, &ids).await {
             Ok(outcome) => outcome,
-            Err(e) => return self.send(error(code_of(&e), "could not read the files now", Vec::new())).await,
+            Err(e) => {
+                let code = ApiError::App(e).code().as_str();
+                return self.send(error(code, "could not read the files now", Vec::new())).await;
+            }
         };
         if !missing.is_empty() {
             let ids = missing.iter().map(|id| id.0).collect();
@@ -255,7 +257,7 @@ impl Connection {
             }
             self.subscribed.insert(file.id);
             // The state now: a late subscriber misses nothing that matters.
-            self.send(status_of(&current(&file))).await?;
+            self.send(status_of(&event_of(&file))).await?;
         }
         Ok(())
     }
@@ -265,19 +267,8 @@ impl Connection {
         let ids: Vec<FileId> = self.subscribed.iter().copied().collect();
         let Ok((found, _)) = self.state.files.owned(&self.caller, &ids).await else { return Ok(()) };
         for file in found {
-            self.send(status_of(&current(&file))).await?;
+            self.send(status_of(&event_of(&file))).await?;
         }
         Ok(())
-    }
-}
-
-fn current(file: &FileRecord) -> FileEvent {
-    portcullis_application::files::event_of(file)
-}
-
-fn code_of(e: &AppError) -> &'static str {
-    match e {
-        AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
-        _ => "INTERNAL_ERROR",
     }
 }

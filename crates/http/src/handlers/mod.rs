@@ -18,3 +18,27 @@ pub(crate) fn no_store(mut response: HttpResponse) -> HttpResponse {
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// One chunk of a request body on its way to a use case.
+pub(crate) type Chunk = Result<bytes::Bytes, std::io::Error>;
+
+/// A bounded pipe from a request body (actix payloads are not `Send`) to a
+/// use case's byte stream: the sender is fed in the handler, the stream is
+/// read by the use case; four chunks in flight at most.
+pub(crate) fn pipe() -> (tokio::sync::mpsc::Sender<Chunk>, portcullis_application::ports::ByteStream) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    (sender, Box::pin(Piped(receiver)))
+}
+
+struct Piped(tokio::sync::mpsc::Receiver<Chunk>);
+
+impl futures_util::Stream for Piped {
+    type Item = Chunk;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Chunk>> {
+        self.0.poll_recv(cx)
+    }
+}

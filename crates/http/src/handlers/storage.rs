@@ -47,8 +47,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let size = query.size.ok_or(ApiError::App(AppError::InvalidSignature))?;
     let storage = storage(&state)?.clone();
-    // The payload is not Send: pipe it through a bounded channel.
-    let (pipe, piped) = tokio::sync::mpsc::channel(4);
+    let (pipe, body) = super::pipe();
     let pump = async move {
         let mut payload = payload;
         while let Some(chunk) = payload.next().await {
@@ -59,11 +58,6 @@ pub async fn upload(
             }
         }
     };
-    let body =
-        Box::pin(futures_util::stream::unfold(
-            piped,
-            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
-        ));
     let proof = proof(&query);
     let (_, stored) = tokio::join!(pump, storage.upload(&path, size, &proof, body));
     stored?;

@@ -5,7 +5,7 @@ use tokio::sync::broadcast;
 /// Events within one process (tokio broadcast). A subscriber that falls more
 /// than `capacity` events behind gets [`BusMessage::Missed`], like a Redis
 /// subscriber that reconnected.
-pub struct MemoryEventBus(broadcast::Sender<FileEvent>);
+pub struct MemoryEventBus(broadcast::Sender<BusMessage>);
 
 impl Default for MemoryEventBus {
     fn default() -> Self {
@@ -19,11 +19,12 @@ impl MemoryEventBus {
     }
 }
 
-/// A broadcast receiver as an event stream (shared with the Redis bus's fan-out).
-pub(crate) fn stream_of(receiver: broadcast::Receiver<FileEvent>) -> EventStream {
+/// A broadcast receiver as an event stream; falling behind is `Missed`
+/// (shared with the Redis bus's local fan-out).
+pub(crate) fn stream_of(receiver: broadcast::Receiver<BusMessage>) -> EventStream {
     Box::pin(futures_util::stream::unfold(receiver, |mut receiver| async move {
         match receiver.recv().await {
-            Ok(event) => Some((BusMessage::File(event), receiver)),
+            Ok(message) => Some((message, receiver)),
             Err(broadcast::error::RecvError::Lagged(_)) => Some((BusMessage::Missed, receiver)),
             Err(broadcast::error::RecvError::Closed) => None,
         }
@@ -34,7 +35,7 @@ pub(crate) fn stream_of(receiver: broadcast::Receiver<FileEvent>) -> EventStream
 impl EventBus for MemoryEventBus {
     async fn publish(&self, event: &FileEvent) -> Result<(), StoreError> {
         // No subscriber is not an error: nobody is watching.
-        let _ = self.0.send(event.clone());
+        let _ = self.0.send(BusMessage::File(event.clone()));
         Ok(())
     }
 

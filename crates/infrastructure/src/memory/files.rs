@@ -51,25 +51,40 @@ impl MemoryFileRepository {
         now: OffsetDateTime,
     ) -> Result<FileRecord, FileRepositoryError> {
         let mut state = lock(&self.0);
-        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
-        let from = file.status;
-        decide_transition(from, to)?;
-        file.status = to;
-        file.message = message.clone();
-        if let Some(summary) = summary {
-            file.summary = Some(summary.clone());
-        }
-        file.updated_at = now;
-        let updated = file.clone();
-        state.history.entry(id).or_default().push(StatusChange {
-            file_id: id,
-            from: Some(from),
-            to,
-            message,
-            at: now,
-        });
-        Ok(updated)
+        apply(&mut state, id, to, message, now, |file| {
+            if let Some(summary) = summary {
+                file.summary = Some(summary.clone());
+            }
+        })
     }
+}
+
+/// Moves a file by the pipeline rule, with `edit` applied, and appends the
+/// step to its history: the one way every transition is written.
+fn apply(
+    state: &mut State,
+    id: FileId,
+    to: FileStatus,
+    message: Option<String>,
+    now: OffsetDateTime,
+    edit: impl FnOnce(&mut FileRecord),
+) -> Result<FileRecord, FileRepositoryError> {
+    let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
+    let from = file.status;
+    decide_transition(from, to)?;
+    edit(file);
+    file.status = to;
+    file.message = message.clone();
+    file.updated_at = now;
+    let updated = file.clone();
+    state.history.entry(id).or_default().push(StatusChange {
+        file_id: id,
+        from: Some(from),
+        to,
+        message,
+        at: now,
+    });
+    Ok(updated)
 }
 
 #[async_trait]
@@ -152,22 +167,11 @@ impl FileRepository for MemoryFileRepository {
         if let Some(existing) = existing {
             return Err(FileRepositoryError::Duplicate(existing));
         }
-        let file = state.files.get_mut(&id).ok_or(FileRepositoryError::NotFound)?;
-        let from = file.status;
-        file.status = FileStatus::Stored;
-        file.file_type = Some(found.file_type);
-        file.size = found.size;
-        file.digest = Some(found.digest);
-        file.message = None;
-        file.updated_at = now;
-        let updated = file.clone();
-        state.history.entry(id).or_default().push(StatusChange {
-            file_id: id,
-            from: Some(from),
-            to: FileStatus::Stored,
-            message: None,
-            at: now,
-        });
+        let updated = apply(&mut state, id, FileStatus::Stored, None, now, |file| {
+            file.file_type = Some(found.file_type);
+            file.size = found.size;
+            file.digest = Some(found.digest);
+        })?;
         for message in promised {
             self.1.push(message, now);
         }

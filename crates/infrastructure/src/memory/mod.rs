@@ -21,6 +21,7 @@ mod users;
 
 pub use audit::MemoryAuditLog;
 pub use events::MemoryEventBus;
+pub(crate) use events::stream_of;
 pub use files::MemoryFileRepository;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;

@@ -43,6 +43,25 @@ struct ChangeRow {
     at: OffsetDateTime,
 }
 
+impl ChangeRow {
+    /// A move from `from` to `to`, for the history.
+    fn step(
+        id: FileId,
+        from: FileStatus,
+        to: FileStatus,
+        message: Option<String>,
+        at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            file_id: id.as_uuid(),
+            from_status: Some(from.as_str().to_owned()),
+            to_status: to.as_str().to_owned(),
+            message,
+            at,
+        }
+    }
+}
+
 /// Not-a-database-error outcomes carried out of a transaction.
 enum TxError {
     Db(diesel::result::Error),
@@ -168,13 +187,7 @@ impl PgFileRepository {
                     .get_result(c)
                     .await?;
                 diesel::insert_into(changes::table)
-                    .values(ChangeRow {
-                        file_id: id.as_uuid(),
-                        from_status: Some(from.as_str().to_owned()),
-                        to_status: to.as_str().to_owned(),
-                        message: message.clone(),
-                        at: now,
-                    })
+                    .values(ChangeRow::step(id, from, to, message.clone(), now))
                     .execute(c)
                     .await?;
                 Ok(row)
@@ -364,13 +377,7 @@ impl FileRepository for PgFileRepository {
                     .get_result(c)
                     .await?;
                 diesel::insert_into(changes::table)
-                    .values(ChangeRow {
-                        file_id: id.as_uuid(),
-                        from_status: Some(from.as_str().to_owned()),
-                        to_status: FileStatus::Stored.as_str().to_owned(),
-                        message: None,
-                        at: now,
-                    })
+                    .values(ChangeRow::step(id, from, FileStatus::Stored, None, now))
                     .execute(c)
                     .await?;
                 if !promised.is_empty() {

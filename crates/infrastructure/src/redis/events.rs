@@ -174,13 +174,6 @@ impl EventBus for RedisEventBus {
 
     async fn subscribe(&self) -> Result<EventStream, StoreError> {
         let fanout = self.fanout().await?;
-        let receiver = fanout.sender.subscribe();
-        Ok(Box::pin(futures_util::stream::unfold(receiver, |mut receiver| async move {
-            match receiver.recv().await {
-                Ok(message) => Some((message, receiver)),
-                Err(broadcast::error::RecvError::Lagged(_)) => Some((BusMessage::Missed, receiver)),
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        })))
+        Ok(crate::memory::stream_of(fanout.sender.subscribe()))
     }
 }
