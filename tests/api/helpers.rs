@@ -152,7 +152,8 @@ impl TestApp {
     pub async fn startup_cleanups_done(&self) {
         for _ in 0..500 {
             let stats = self.jobs.stats("maintenance").await.unwrap();
-            if stats.pending + stats.scheduled + stats.running == 0 && stats.completed >= 3 {
+            let scheduled = portcullis::worker::RECURRING.len() as u64;
+            if stats.pending + stats.scheduled + stats.running == 0 && stats.completed >= scheduled {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

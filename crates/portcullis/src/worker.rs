@@ -80,7 +80,7 @@ impl JobQueue for MeteredQueue {
 }
 
 /// The clean-ups every worker schedules, each once per `PURGE_INTERVAL`.
-const RECURRING: [portcullis_application::jobs::JobKind; 3] =
+pub const RECURRING: [portcullis_application::jobs::JobKind; 3] =
     [kinds::PURGE_SESSIONS, kinds::PURGE_QUARANTINE, kinds::PURGE_ABANDONED_UPLOADS];
 
 /// The handlers a worker runs, by job kind.
