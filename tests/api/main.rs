@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod architecture;
 mod auth_flow;
+mod browser;
 mod errors;
 mod files;
 mod helpers;

@@ -37,6 +37,13 @@ pub enum ApiError {
     NotReady { checks: Value },
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// The handler did not answer within `REQUEST_TIMEOUT` (503: retry).
+    #[error("the server did not answer in time")]
+    HandlerTimeout,
+    /// A CORS preflight from an origin, or for a method or header, that
+    /// `CORS_ALLOWED_ORIGINS` does not allow.
+    #[error("cross-origin request refused: {reason}")]
+    CorsRefused { reason: &'static str },
     /// A multipart upload without a part named `file`.
     #[error("the multipart body has no part named `file`")]
     FilePartMissing,
@@ -250,15 +257,21 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => C::PayloadTooLarge,
             Self::RateLimited { .. } => C::RateLimited,
             Self::NotReady { .. } => C::NotReady,
-            Self::RequestTimeout => C::RequestTimeout,
+            Self::RequestTimeout | Self::HandlerTimeout => C::RequestTimeout,
+            Self::CorsRefused { .. } => C::Forbidden,
             Self::FilePartMissing => C::FilePartMissing,
             Self::MultipleFileParts => C::MultipleFileParts,
             Self::MalformedUpload(_) => C::UploadIncomplete,
         }
     }
 
+    /// The code's status; a handler that overran answers 503 (a server-side
+    /// condition, worth a retry) where a slow body answers 408.
     pub fn status(&self) -> StatusCode {
-        self.code().status()
+        match self {
+            Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            _ => self.code().status(),
+        }
     }
 }
 
@@ -293,6 +306,7 @@ impl ApiError {
             Self::App(AppError::QuotaExceeded { quota }) => json!({ "quota": quota }),
             Self::App(AppError::FileNotReady { status }) => json!({ "status": status.as_str() }),
             Self::NotReady { checks } => json!({ "checks": checks }),
+            Self::CorsRefused { reason } => json!({ "reason": reason }),
             _ => Value::Null,
         }
     }

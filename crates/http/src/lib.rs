@@ -2,6 +2,7 @@
 //! This crate alone knows about status codes.
 
 pub mod body_deadline;
+pub mod browser;
 pub mod caller;
 pub mod client_ip;
 pub mod dto;
@@ -72,6 +73,9 @@ async fn docs_redirect() -> actix_web::HttpResponse {
 struct Endpoint {
     method: Method,
     route: Route,
+    /// The handler reads a streamed body (an upload): no handler deadline,
+    /// the body deadline paces it.
+    streams_body: bool,
 }
 
 macro_rules! endpoint_fn {
@@ -82,7 +86,7 @@ macro_rules! endpoint_fn {
             Args: FromRequest + 'static,
             F::Output: Responder + 'static,
         {
-            Endpoint { method: Method::$method, route: web::$web().to(handler) }
+            Endpoint { method: Method::$method, route: web::$web().to(handler), streams_body: false }
         }
     };
 }
@@ -90,6 +94,11 @@ endpoint_fn!(get, GET, get);
 endpoint_fn!(post, POST, post);
 endpoint_fn!(patch, PATCH, patch);
 endpoint_fn!(delete, DELETE, delete);
+
+/// An endpoint whose handler streams the request body (see [`Endpoint`]).
+fn streaming(endpoint: Endpoint) -> Endpoint {
+    Endpoint { streams_body: true, ..endpoint }
+}
 
 /// A resource whose other methods answer 405 in the envelope.
 fn resource(path: &str, endpoint: Endpoint) -> Resource {
@@ -143,12 +152,23 @@ fn api(path: &str, class: RouteClass, endpoint: Endpoint) -> Resource {
 fn api_of(path: &str, class: RouteClass, endpoints: Vec<Endpoint>) -> Resource {
     let limited = endpoints
         .into_iter()
-        .map(|e| Endpoint { method: e.method, route: limited(class, e.route) })
+        .map(|e| Endpoint {
+            method: e.method,
+            route: if e.streams_body { rate_limited(class, e.route) } else { limited(class, e.route) },
+            streams_body: e.streams_body,
+        })
         .collect();
     resource_of(path, limited)
 }
 
+/// A route on its rate-limit class, cut off at the request deadline.
 fn limited(class: RouteClass, route: Route) -> Route {
+    rate_limited(class, route.wrap(middleware::from_fn(browser::handler_deadline)))
+}
+
+/// A route on its rate-limit class, without a handler deadline (it streams
+/// a body; the body deadline paces it).
+fn rate_limited(class: RouteClass, route: Route) -> Route {
     route.wrap(middleware::from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
         rate_limit::per_route(class, req, next)
     }))
@@ -169,6 +189,7 @@ pub fn app(
     let json_limit = state.json_limit;
     let magic_link_enabled = state.magic_link_enabled;
     let body_deadline = body_deadline::BodyDeadline(state.body_timeout);
+    let cors = browser::cors(&state.browser);
     App::new()
         .app_data(body_deadline)
         .app_data(web::Data::new(state))
@@ -217,7 +238,7 @@ pub fn app(
                             ));
                     }
                 })
-                .service(api_of("/files", General, vec![post(files::upload), get(files::list)]))
+                .service(api_of("/files", General, vec![streaming(post(files::upload)), get(files::list)]))
                 .service(api("/files/upload-url", General, post(files::upload_url)))
                 .service(api("/files/{id}/confirm", General, post(files::confirm)))
                 .service(api("/files/{id}/download-url", General, get(files::download_url)))
@@ -256,8 +277,16 @@ pub fn app(
         .service(resource_of(
             "/storage/{key:.*}",
             vec![
-                Endpoint { method: Method::GET, route: limited(General, web::get().to(storage::download)) },
-                Endpoint { method: Method::PUT, route: limited(General, web::put().to(storage::upload)) },
+                Endpoint {
+                    method: Method::GET,
+                    route: limited(General, web::get().to(storage::download)),
+                    streams_body: false,
+                },
+                Endpoint {
+                    method: Method::PUT,
+                    route: rate_limited(General, web::put().to(storage::upload)),
+                    streams_body: true,
+                },
             ],
         ))
         .service(resource("/health", get(operations::health)))
@@ -268,6 +297,8 @@ pub fn app(
         .service(resource("/docs", get(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found))
+        .wrap(cors)
         .wrap(middleware::from_fn(body_deadline::body_deadline))
+        .wrap(middleware::from_fn(browser::security_headers))
         .wrap(middleware::from_fn(request_context::request_context))
 }

@@ -45,6 +45,10 @@ pub struct AppState {
     pub json_limit: usize,
     /// How long a request body may take to arrive (408 beyond).
     pub body_timeout: std::time::Duration,
+    /// How long a handler may take to answer (503 `REQUEST_TIMEOUT` beyond).
+    pub request_timeout: std::time::Duration,
+    /// CORS origins and HSTS.
+    pub browser: BrowserSettings,
     /// How long a request head may take to arrive (the server answers 408 and
     /// closes the connection beyond).
     pub header_timeout: std::time::Duration,
@@ -60,4 +64,14 @@ pub struct AppState {
 pub struct LiveSettings {
     pub ping_interval: std::time::Duration,
     pub ping_timeout: std::time::Duration,
+}
+
+/// Browser-facing settings, decided from configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrowserSettings {
+    /// Exact origins (`https://app.example.com`) allowed to call the API with
+    /// credentials; empty: no cross-origin access at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (only behind TLS: `HSTS_ENABLED`).
+    pub hsts: bool,
 }

@@ -112,6 +112,34 @@ pub struct ServerConfig {
     pub legacy_trust_proxy_headers: bool,
     /// When set, `/metrics` requires `Authorization: Bearer <it>`.
     pub metrics_bearer_token: Option<Secret>,
+    /// Time a handler may take to answer (`REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// Exact origins a browser front end may call from (`CORS_ALLOWED_ORIGINS`).
+    pub cors_allowed_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (`HSTS_ENABLED`; only behind TLS).
+    pub hsts_enabled: bool,
+}
+
+/// One exact origin, `scheme://host[:port]`, as browsers send it in `Origin`.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{raw:?} is not an origin: it must start with https:// or http://"))?;
+    if origin.contains('*') {
+        return Err(format!(
+            "{raw:?}: wildcards are not allowed (credentials are sent to listed origins only)"
+        ));
+    }
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!("{raw:?} is not an origin: scheme://host[:port], no path or trailing slash"));
+    }
+    Ok(origin)
+}
+
+fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',').map(str::trim).filter(|o| !o.is_empty()).map(parse_origin).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -438,6 +466,9 @@ impl ServerConfig {
             trusted_proxies,
             legacy_trust_proxy_headers,
             metrics_bearer_token,
+            request_timeout: r.duration("REQUEST_TIMEOUT", Duration::seconds(30), Duration::milliseconds(1)),
+            cors_allowed_origins: r.parsed("CORS_ALLOWED_ORIGINS", Vec::new(), parse_origins),
+            hsts_enabled: r.flag("HSTS_ENABLED", false),
         }
     }
 }
@@ -1012,5 +1043,18 @@ mod tests {
         }
         let c = load(&[("PASSWORD_MIN_LENGTH", "8"), ("PASSWORD_MAX_LENGTH", "64")]).unwrap();
         assert_eq!((c.passwords.policy.min_length, c.passwords.policy.max_length), (8, 64));
+    }
+
+    #[test]
+    fn cors_origins_are_exact() {
+        let c = load(&[("CORS_ALLOWED_ORIGINS", "https://App.example.com, http://localhost:5173")]).unwrap();
+        assert_eq!(c.server.cors_allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+        for bad in
+            ["*", "https://*.example.com", "app.example.com", "https://app.example.com/", "https://a.com/x"]
+        {
+            let err = load(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{bad}: {err}");
+        }
+        assert!(load(&[]).unwrap().server.cors_allowed_origins.is_empty());
     }
 }

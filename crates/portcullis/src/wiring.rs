@@ -379,6 +379,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         body_timeout: std_duration(config.server.request_body_timeout),
         header_timeout: std_duration(config.server.request_header_timeout),
         magic_link_enabled: config.accounts.magic_link_enabled,
+        request_timeout: std_duration(config.server.request_timeout),
+        browser: portcullis_http::state::BrowserSettings {
+            cors_allowed_origins: config.server.cors_allowed_origins.clone(),
+            hsts: config.server.hsts_enabled,
+        },
         metrics_token: config.server.metrics_bearer_token.as_ref().map(TokenHash::of),
     };
 
