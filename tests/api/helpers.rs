@@ -43,6 +43,17 @@ pub fn base_env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The first admin's address in [`spawn_admin_app`].
+pub const ADMIN_EMAIL: &str = "boss@example.com";
+
+/// An app whose first admin (`ADMIN_EMAIL`, `PASSWORD`) comes from the
+/// bootstrap settings.
+pub async fn spawn_admin_app(overrides: &[(&str, &str)]) -> TestApp {
+    let mut all = vec![("BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL), ("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)];
+    all.extend_from_slice(overrides);
+    spawn_app_with(&all).await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -123,6 +134,13 @@ impl TestApp {
         self.post("/api/v1/auth/login", &json!({ "email": email, "password": password })).await
     }
 
+    /// Signs the bootstrap admin in; returns the login body.
+    pub async fn admin_sign_in(&self) -> Value {
+        let res = self.login(ADMIN_EMAIL, PASSWORD).await;
+        assert_eq!(res.status(), 200, "the bootstrap admin signs in");
+        res.json().await.expect("json")
+    }
+
     /// Registers and logs in; returns the login body.
     pub async fn signed_in(&self, email: &str) -> Value {
         assert_eq!(self.register(email).await.status(), 201);
@@ -172,17 +190,6 @@ impl TestApp {
         }
         let outbox = self.outbox.as_ref().expect("the in-memory outbox");
         assert!(outbox.to(to).is_empty(), "unexpected mail to {to}");
-    }
-
-    /// Registers, verifies the address with the mailed link, and logs in.
-    pub async fn verified_sign_in(&self, email: &str) -> Value {
-        assert_eq!(self.register(email).await.status(), 201);
-        let mail = self.mail_to(email, 1).await;
-        let res = self.post("/api/v1/auth/verify-email", &json!({ "token": link_token(&mail[0]) })).await;
-        assert_eq!(res.status(), 200);
-        let res = self.login(email, PASSWORD).await;
-        assert_eq!(res.status(), 200);
-        res.json().await.expect("json")
     }
 
     /// Sets a new password with a reset token.

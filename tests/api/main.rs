@@ -17,3 +17,4 @@ mod meta;
 mod pages;
 mod rate_limit;
 mod recovery;
+mod roles;

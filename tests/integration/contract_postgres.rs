@@ -47,6 +47,19 @@ mod sessions {
     });
 }
 
+mod roles {
+    use super::*;
+    portcullis_infrastructure::role_repository_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::roles::Ports = (
+            Arc::new(postgres::PgRoleRepository::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::RoleRepository>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
 mod one_time {
     use super::*;
     portcullis_infrastructure::one_time_token_contract!(async {

@@ -21,6 +21,17 @@ mod login_attempts {
     });
 }
 
+mod permission_cache {
+    use super::*;
+    portcullis_infrastructure::permission_cache_contract!(async {
+        (
+            Arc::new(portcullis_infrastructure::redis::RedisPermissionCache::new(redis_store().await))
+                as Arc<dyn portcullis_application::ports::PermissionCache>,
+            (),
+        )
+    });
+}
+
 mod revocation {
     use super::*;
     portcullis_infrastructure::revocation_list_contract!(async {

@@ -1,7 +1,7 @@
 //! Operator use cases: queue statistics and dead-letter retries. Each checks
 //! its permission first; the handlers only parse, call and map.
 
-use crate::access::{AccessControl, Permission, Principal};
+use crate::access::{AccessControl, Principal, permissions};
 use crate::error::AppError;
 use crate::ports::{DeadJob, JobQueue, QueueStats};
 use portcullis_domain::audit::RequestContext;
@@ -33,7 +33,7 @@ impl AdminService {
         caller: &Principal,
         ctx: &RequestContext,
     ) -> Result<Vec<QueueReport>, AppError> {
-        self.access.require(caller, Permission::OperateQueues, ctx).await?;
+        self.access.require(caller, &permissions::QUEUES_READ, ctx).await?;
         let mut reports = Vec::new();
         for name in self.jobs.queues().await? {
             let stats = self.jobs.stats(&name).await?;
@@ -51,7 +51,7 @@ impl AdminService {
         id: JobId,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
-        self.access.require(caller, Permission::OperateQueues, ctx).await?;
+        self.access.require(caller, &permissions::QUEUES_WRITE, ctx).await?;
         if self.jobs.retry_dead(queue, id).await? { Ok(()) } else { Err(AppError::NotFound("dead job")) }
     }
 }

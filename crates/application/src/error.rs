@@ -32,6 +32,12 @@ pub enum AppError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Another role has this name.
+    #[error("a role with this name already exists")]
+    RoleNameTaken,
+    /// A system role would lose its name or defining permissions, or be deleted.
+    #[error("{0}")]
+    RoleProtected(portcullis_domain::role::RoleRuleViolation),
     /// The upload passed `MAX_FILE_SIZE` (bytes).
     #[error("the file is larger than {limit} bytes")]
     FileTooLarge { limit: u64 },

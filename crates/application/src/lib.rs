@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod ports;
 pub mod relay;
 pub mod revocation;
+pub mod roles;
 pub mod seal;
 
 pub use error::{AppError, Cause};

@@ -55,6 +55,7 @@ impl LinkRequest {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
+            route: None,
         }
     }
 }

@@ -44,10 +44,15 @@ pub enum AuditAction {
     FileDeleted,
     /// A quarantined file's bytes were removed after the retention period.
     FilePurged,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
+    /// A user's roles were set (by an admin, the bootstrap, an invitation).
+    UserRolesChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 30] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -74,6 +79,10 @@ impl AuditAction {
         Self::FileStatusChanged,
         Self::FileDeleted,
         Self::FilePurged,
+        Self::RoleCreated,
+        Self::RoleUpdated,
+        Self::RoleDeleted,
+        Self::UserRolesChanged,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -105,6 +114,10 @@ impl AuditAction {
             Self::FileStatusChanged => "file.status.changed",
             Self::FileDeleted => "file.deleted",
             Self::FilePurged => "file.quarantine.purged",
+            Self::RoleCreated => "admin.role.created",
+            Self::RoleUpdated => "admin.role.updated",
+            Self::RoleDeleted => "admin.role.deleted",
+            Self::UserRolesChanged => "admin.user.roles_changed",
         }
     }
 
@@ -127,7 +140,10 @@ impl AuditAction {
             | Self::AccessTokenRejected
             | Self::LinkRedemptionFailed
             | Self::LoginRefusedLocked
-            | Self::AccessDenied => Severity::Warning,
+            | Self::AccessDenied
+            | Self::RoleUpdated
+            | Self::RoleDeleted
+            | Self::UserRolesChanged => Severity::Warning,
             _ => Severity::Info,
         }
     }
@@ -160,6 +176,9 @@ pub struct RequestContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The route that matched (its pattern, e.g. `/api/v1/files/{id}`), for
+    /// refusals: which operation was refused.
+    pub route: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -56,3 +56,7 @@ id_type!(
     /// Identifies an uploaded file.
     FileId
 );
+id_type!(
+    /// Identifies a role.
+    RoleId
+);

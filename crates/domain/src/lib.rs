@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod one_time;
 pub mod password;
 pub mod permission;
+pub mod role;
 pub mod secret;
 pub mod session;
 pub mod source;

@@ -3,14 +3,26 @@
 //! for everything (`*`). A caller may do what any pattern they hold matches:
 //! effective permissions are the union of their roles' patterns.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 /// One name: lower-case ASCII letters, digits, `_`, `-` and `.`, 1–64 bytes.
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'))
+/// (A `const fn`, so the permissions routes declare are checked at compile time.)
+pub const fn valid_name(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > 64 {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,11 +32,18 @@ pub struct InvalidPermission(pub String);
 /// A concrete permission a route requires, e.g. `files:read`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Permission {
-    resource: String,
-    action: String,
+    resource: Cow<'static, str>,
+    action: Cow<'static, str>,
 }
 
 impl Permission {
+    /// A permission named in code: `const FILES_READ: Permission =
+    /// Permission::of("files", "read");` fails to compile when a name is bad.
+    pub const fn of(resource: &'static str, action: &'static str) -> Self {
+        assert!(valid_name(resource) && valid_name(action), "invalid permission name");
+        Self { resource: Cow::Borrowed(resource), action: Cow::Borrowed(action) }
+    }
+
     pub fn resource(&self) -> &str {
         &self.resource
     }
@@ -40,7 +59,7 @@ impl FromStr for Permission {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once(':') {
             Some((resource, action)) if valid_name(resource) && valid_name(action) => {
-                Ok(Self { resource: resource.to_owned(), action: action.to_owned() })
+                Ok(Self { resource: Cow::Owned(resource.to_owned()), action: Cow::Owned(action.to_owned()) })
             }
             _ => Err(InvalidPermission(s.to_owned())),
         }

@@ -37,5 +37,6 @@ pub fn context(req: &HttpRequest) -> RequestContext {
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(USER_AGENT_CAP).collect()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        route: req.match_pattern(),
     }
 }

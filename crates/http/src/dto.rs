@@ -463,3 +463,66 @@ pub struct StorageQuery {
     pub size: Option<u64>,
     pub filename: Option<String>,
 }
+
+/// A role as an admin writes it (`POST` creates, `PUT` replaces).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// Lower-case letters, digits, `_`, `-`, `.`; 1–64 characters.
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(example = "auditor")]
+    pub name: String,
+    #[garde(inner(length(chars, max = 500)))]
+    pub description: Option<String>,
+    /// `resource:action` patterns; `*` for either part or for everything.
+    #[garde(length(max = 100), inner(length(chars, min = 1, max = 130)))]
+    #[schema(example = json!(["audit:read", "users:*"]))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    /// `admin`, `moderator`, `user`: cannot be deleted, renamed or stripped
+    /// of their defining permissions.
+    pub system: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl RoleResponse {
+    pub fn from_role(r: &portcullis_domain::role::Role) -> Self {
+        Self {
+            id: r.id.0,
+            name: r.name.as_str().to_owned(),
+            description: r.description.clone(),
+            permissions: r.permissions.iter().map(ToString::to_string).collect(),
+            system: r.system,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RolesResponse {
+    pub roles: Vec<RoleResponse>,
+}
+
+/// The complete set of roles a user should hold, by name.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRolesRequest {
+    #[garde(length(max = 50), inner(length(chars, min = 1, max = 64)))]
+    #[schema(example = json!(["user", "moderator"]))]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRolesResponse {
+    pub user_id: Uuid,
+    pub roles: Vec<String>,
+}

@@ -99,10 +99,12 @@ pub enum ErrorCode {
     UploadMissing,
     InvalidSignature,
     UrlExpired,
+    RoleNameTaken,
+    RoleProtected,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 33] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -134,6 +136,8 @@ impl ErrorCode {
         Self::UploadMissing,
         Self::InvalidSignature,
         Self::UrlExpired,
+        Self::RoleNameTaken,
+        Self::RoleProtected,
     ];
 
     /// (status, code, default message): the table.
@@ -203,6 +207,10 @@ impl ErrorCode {
                 (S::FORBIDDEN, "INVALID_SIGNATURE", "the link's signature is not valid")
             }
             Self::UrlExpired => (S::FORBIDDEN, "URL_EXPIRED", "the link has expired"),
+            Self::RoleNameTaken => (S::CONFLICT, "ROLE_NAME_TAKEN", "a role with this name already exists"),
+            Self::RoleProtected => {
+                (S::CONFLICT, "ROLE_PROTECTED", "this change to a system role is not allowed")
+            }
         }
     }
 
@@ -247,6 +255,8 @@ impl ApiError {
                 A::UploadMissing => C::UploadMissing,
                 A::InvalidSignature => C::InvalidSignature,
                 A::UrlExpired => C::UrlExpired,
+                A::RoleNameTaken => C::RoleNameTaken,
+                A::RoleProtected(_) => C::RoleProtected,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },

@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use portcullis_application::AppError;
 use portcullis_application::ports::AccessClaims;
-use portcullis_domain::audit::RequestContext;
+use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::{FieldViolation, ValidationErrors};
 use serde::de::DeserializeOwned;
 
@@ -57,6 +57,64 @@ pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_owned())
 }
 
+/// The access token of a request: the `Authorization: Bearer` header or, for
+/// a WebSocket handshake only (browsers cannot set headers on one), the
+/// `access_token` query parameter.
+pub(crate) fn credential(req: &HttpRequest) -> Result<String, ApiError> {
+    let header = bearer(req);
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if header.is_ok() || !upgrade {
+        return header;
+    }
+    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match query.get("access_token").map(|t| t.trim()) {
+        Some(token) if !token.is_empty() => Ok(token.to_owned()),
+        _ => header,
+    }
+}
+
+/// The verified claims of this request, once [`authenticate`] ran.
+#[derive(Clone)]
+struct Authenticated(AccessClaims);
+
+/// Verifies the bearer token (once per request: a route policy and the
+/// extractors share the result) and counts the request against the per-user
+/// limit. A request without a token is audited like a rejected one
+/// (deduplicated per source), with the route it tried.
+pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<AccessClaims, ApiError> {
+    if let Some(done) = req.extensions().get::<Authenticated>() {
+        return Ok(done.0.clone());
+    }
+    let ctx = Client::from_request(req).0;
+    let token = match credential(req) {
+        Ok(token) => token,
+        Err(error) => {
+            let key = format!("access:{}:missing", ctx.ip.as_deref().unwrap_or("-"));
+            let details = serde_json::json!({ "reason": "missing", "route": ctx.route });
+            state.audit.record_deduped(&key, AuditAction::AccessTokenRejected, None, &ctx, details).await;
+            return Err(error);
+        }
+    };
+    let claims = state.sign_in.authenticate(&token, &ctx).await?;
+    req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
+    enforce(
+        req,
+        state,
+        RouteClass::General,
+        KeyKind::User,
+        &claims.user_id.to_string(),
+        Some(claims.user_id),
+    )
+    .await?;
+    req.extensions_mut().insert(Authenticated(claims.clone()));
+    Ok(claims)
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -65,19 +123,7 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move {
             let state = state(&req)?;
-            let token = bearer(&req)?;
-            let claims = state.sign_in.authenticate(&token, &Client::from_request(&req).0).await?;
-            req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
-            enforce(
-                &req,
-                &state,
-                RouteClass::General,
-                KeyKind::User,
-                &claims.user_id.to_string(),
-                Some(claims.user_id),
-            )
-            .await?;
-            Ok(Self(claims))
+            Ok(Self(authenticate(&req, &state).await?))
         })
     }
 }
@@ -95,6 +141,10 @@ impl FromRequest for Caller {
         let user = AuthUser::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
+            // Built by the route's policy already, when it declares one.
+            if let Some(principal) = req.extensions().get::<portcullis_application::access::Principal>() {
+                return Ok(Self(principal.clone()));
+            }
             let user = user.await?;
             let state = state(&req)?;
             Ok(Self(state.access.principal(&user.0).await?))

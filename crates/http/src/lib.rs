@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod limits;
 pub mod log_throttle;
 pub mod openapi;
+pub mod policy;
 pub mod rate_limit;
 pub mod request_context;
 pub mod request_id;
@@ -26,9 +27,10 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, files, live, mailed_links, operations, pages, storage, users};
+use handlers::{admin, auth, files, live, mailed_links, operations, pages, roles, storage, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
+use portcullis_application::access::{Permission, permissions as perm};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -76,6 +78,16 @@ struct Endpoint {
     /// The handler reads a streamed body (an upload): no handler deadline,
     /// the body deadline paces it.
     streams_body: bool,
+    /// The permission the caller must hold (enforced by [`policy::require`]
+    /// before the handler runs); `None`: public, or any signed-in caller.
+    requires: Option<Permission>,
+}
+
+impl Endpoint {
+    /// Declares the permission this endpoint needs.
+    fn requires(self, permission: Permission) -> Self {
+        Self { requires: Some(permission), ..self }
+    }
 }
 
 macro_rules! endpoint_fn {
@@ -86,13 +98,19 @@ macro_rules! endpoint_fn {
             Args: FromRequest + 'static,
             F::Output: Responder + 'static,
         {
-            Endpoint { method: Method::$method, route: web::$web().to(handler), streams_body: false }
+            Endpoint {
+                method: Method::$method,
+                route: web::$web().to(handler),
+                streams_body: false,
+                requires: None,
+            }
         }
     };
 }
 endpoint_fn!(get, GET, get);
 endpoint_fn!(post, POST, post);
 endpoint_fn!(patch, PATCH, patch);
+endpoint_fn!(put, PUT, put);
 endpoint_fn!(delete, DELETE, delete);
 
 /// An endpoint whose handler streams the request body (see [`Endpoint`]).
@@ -152,10 +170,22 @@ fn api(path: &str, class: RouteClass, endpoint: Endpoint) -> Resource {
 fn api_of(path: &str, class: RouteClass, endpoints: Vec<Endpoint>) -> Resource {
     let limited = endpoints
         .into_iter()
-        .map(|e| Endpoint {
-            method: e.method,
-            route: if e.streams_body { rate_limited(class, e.route) } else { limited(class, e.route) },
-            streams_body: e.streams_body,
+        .map(|e| {
+            // Innermost: the policy runs after the rate limit and inside the deadline.
+            let route = match e.requires.clone() {
+                Some(permission) => {
+                    e.route.wrap(middleware::from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+                        policy::require(permission.clone(), req, next)
+                    }))
+                }
+                None => e.route,
+            };
+            Endpoint {
+                method: e.method,
+                route: if e.streams_body { rate_limited(class, route) } else { limited(class, route) },
+                streams_body: e.streams_body,
+                requires: e.requires,
+            }
         })
         .collect();
     resource_of(path, limited)
@@ -238,14 +268,65 @@ pub fn app(
                             ));
                     }
                 })
-                .service(api_of("/files", General, vec![streaming(post(files::upload)), get(files::list)]))
-                .service(api("/files/upload-url", General, post(files::upload_url)))
-                .service(api("/files/{id}/confirm", General, post(files::confirm)))
-                .service(api("/files/{id}/download-url", General, get(files::download_url)))
-                .service(api_of("/files/{id}", General, vec![get(files::get), delete(files::delete)]))
-                .service(api("/ws", General, get(live::socket)))
-                .service(api("/admin/queues", General, get(admin::queues)))
-                .service(api("/admin/queues/{queue}/dead/{id}/retry", General, post(admin::retry_dead)))
+                .service(api_of(
+                    "/files",
+                    General,
+                    vec![
+                        streaming(post(files::upload)).requires(perm::FILES_WRITE),
+                        get(files::list).requires(perm::FILES_READ),
+                    ],
+                ))
+                .service(api(
+                    "/files/upload-url",
+                    General,
+                    post(files::upload_url).requires(perm::FILES_WRITE),
+                ))
+                .service(api(
+                    "/files/{id}/confirm",
+                    General,
+                    post(files::confirm).requires(perm::FILES_WRITE),
+                ))
+                .service(api(
+                    "/files/{id}/download-url",
+                    General,
+                    get(files::download_url).requires(perm::FILES_READ),
+                ))
+                .service(api_of(
+                    "/files/{id}",
+                    General,
+                    vec![
+                        get(files::get).requires(perm::FILES_READ),
+                        delete(files::delete).requires(perm::FILES_WRITE),
+                    ],
+                ))
+                .service(api("/ws", General, get(live::socket).requires(perm::FILES_READ)))
+                .service(api("/admin/queues", General, get(admin::queues).requires(perm::QUEUES_READ)))
+                .service(api(
+                    "/admin/queues/{queue}/dead/{id}/retry",
+                    General,
+                    post(admin::retry_dead).requires(perm::QUEUES_WRITE),
+                ))
+                .service(api_of(
+                    "/admin/roles",
+                    General,
+                    vec![
+                        get(roles::list).requires(perm::ROLES_READ),
+                        post(roles::create).requires(perm::ROLES_WRITE),
+                    ],
+                ))
+                .service(api_of(
+                    "/admin/roles/{id}",
+                    General,
+                    vec![
+                        put(roles::update).requires(perm::ROLES_WRITE),
+                        delete(roles::delete).requires(perm::ROLES_WRITE),
+                    ],
+                ))
+                .service(api(
+                    "/admin/users/{id}/roles",
+                    General,
+                    put(roles::set_user_roles).requires(perm::ROLES_ASSIGN),
+                ))
                 // Unknown API paths are limited like any other request.
                 .default_service(limited(General, web::to(not_found))),
         )
@@ -281,11 +362,13 @@ pub fn app(
                     method: Method::GET,
                     route: limited(General, web::get().to(storage::download)),
                     streams_body: false,
+                    requires: None,
                 },
                 Endpoint {
                     method: Method::PUT,
                     route: rate_limited(General, web::put().to(storage::upload)),
                     streams_body: true,
+                    requires: None,
                 },
             ],
         ))

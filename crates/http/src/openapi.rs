@@ -2,7 +2,7 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, files, live, mailed_links, operations, users};
+use crate::handlers::{admin, auth, files, live, mailed_links, operations, roles, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
         files::upload, files::list, files::get, files::delete, files::upload_url, files::confirm, files::download_url, live::socket,
         admin::queues, admin::retry_dead,
+        roles::list, roles::create, roles::update, roles::delete, roles::set_user_roles,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
@@ -23,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
+        RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),
@@ -31,7 +33,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "The caller's own account"),
         (name = "recovery", description = "Email verification, password reset, magic links"),
         (name = "files", description = "File intake: upload, scan, process, download"),
-        (name = "admin", description = "Operations (ADMIN_EMAILS)"),
+        (name = "admin", description = "Administration: roles, queues (each route names the permission it needs)"),
         (name = "meta", description = "Health, metrics, keys"),
     )
 )]

@@ -28,6 +28,8 @@ pub struct AppState {
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).
     pub admin: AdminService,
+    /// Roles and who holds them.
+    pub roles: portcullis_application::roles::RoleService,
     /// Uploads, listing, reading and deleting files.
     pub files: FileService,
     /// The `/storage` routes of the memory and local stores (`None` with S3).

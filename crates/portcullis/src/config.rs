@@ -1,6 +1,7 @@
 //! Configuration from the environment, validated at start. Every problem is
 //! collected and reported together, each naming its variable.
 
+use portcullis_domain::email::Email;
 use portcullis_domain::password::PasswordPolicy;
 use portcullis_domain::secret::Secret;
 use portcullis_http::client_ip::TrustedProxies;
@@ -208,7 +209,9 @@ pub struct AccountConfig {
     pub magic_link_enabled: bool,
     /// How long a magic link works (`MAGIC_LINK_TTL`, default 10m).
     pub magic_link_ttl: Duration,
-    pub admin_emails: Vec<String>,
+    /// The first admin (`BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD`),
+    /// created at start when no account has the address.
+    pub bootstrap_admin: Option<(Email, Secret)>,
 }
 
 #[derive(Debug, Clone)]
@@ -620,6 +623,28 @@ impl AccountConfig {
             r.problems.push("APP_BASE_URL: must start with http:// or https://".into());
         }
         let magic_link_ttl = r.duration("MAGIC_LINK_TTL", Duration::minutes(10), Duration::minutes(1));
+        if r.raw("ADMIN_EMAILS").is_some() {
+            r.problems.push(
+                "ADMIN_EMAILS: removed — admins are users holding the `admin` role. Set BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD for the first admin, then grant roles with PUT /api/v1/admin/users/{id}/roles (docs/admin.md)"
+                    .into(),
+            );
+        }
+        let bootstrap_admin = match (r.raw("BOOTSTRAP_ADMIN_EMAIL"), r.raw("BOOTSTRAP_ADMIN_PASSWORD")) {
+            (None, None) => None,
+            (Some(email), Some(password)) => match Email::parse(&email) {
+                Ok(email) => Some((email, Secret::new(password))),
+                Err(_) => {
+                    r.problems.push(format!("BOOTSTRAP_ADMIN_EMAIL: {email:?} is not an email address"));
+                    None
+                }
+            },
+            _ => {
+                r.problems.push(
+                    "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD: set both (the first admin) or neither".into(),
+                );
+                None
+            }
+        };
         if magic_link_ttl > Duration::hours(1) {
             r.problems
                 .push("MAGIC_LINK_TTL: must be at most 1h (a sign-in link is a bearer credential)".into());
@@ -629,12 +654,7 @@ impl AccountConfig {
             require_email_verification: r.flag("REQUIRE_EMAIL_VERIFICATION", false),
             magic_link_enabled: r.flag("MAGIC_LINK_ENABLED", true),
             magic_link_ttl,
-            admin_emails: r
-                .raw("ADMIN_EMAILS")
-                .map(|list| {
-                    list.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect()
-                })
-                .unwrap_or_default(),
+            bootstrap_admin,
         }
     }
 }

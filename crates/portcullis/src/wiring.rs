@@ -19,10 +19,11 @@ use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::PurgeSessions;
 use portcullis_application::ports::{
     AuditLog, Clock, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
-    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, RateLimiter, RevocationList, SessionStore,
-    TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
+    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList,
+    RoleRepository, SessionStore, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
+use portcullis_application::roles::{Bootstrap, RoleService};
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
@@ -33,16 +34,19 @@ use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
     MemoryAuditLog, MemoryEventBus, MemoryFileRepository, MemoryJobQueue, MemoryLoginAttempts,
-    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryRateLimiter,
-    MemoryRevocationList, MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
+    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache,
+    MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryUserRepository,
+    MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgRoleRepository,
+    PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList, RedisStore,
+    RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache, RedisRateLimiter,
+    RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::s3::S3ObjectStore;
 use portcullis_infrastructure::signed_urls::SignedUrls;
@@ -70,6 +74,19 @@ pub enum StartupError {
     UrlSecret(#[source] portcullis_infrastructure::signed_urls::WeakSecret),
     #[error("S3")]
     S3(#[from] portcullis_infrastructure::s3::S3SetupError),
+    #[error("BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD: {}", bootstrap_problem(.0))]
+    Bootstrap(#[source] portcullis_application::AppError),
+}
+
+/// What was wrong with the bootstrap admin, in words an operator can act on.
+fn bootstrap_problem(error: &portcullis_application::AppError) -> String {
+    match error {
+        portcullis_application::AppError::Validation(errors) => {
+            let problems: Vec<&str> = errors.0.iter().map(|v| v.message.as_str()).collect();
+            format!("the password does not meet the password policy: {}", problems.join("; "))
+        }
+        other => format!("the first admin could not be created: {other}"),
+    }
 }
 
 /// Replaceable parts, for tests (e.g. a manual clock).
@@ -108,8 +125,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn OneTimeTokenStore>,
         Arc<dyn Outbox>,
         Arc<dyn FileRepository>,
+        Arc<dyn RoleRepository>,
     );
-    let (users, sessions, audit, one_time_tokens, promised, files): Relational = match &config
+    let (users, sessions, audit, one_time_tokens, promised, files, roles): Relational = match &config
         .database
         .backend
     {
@@ -124,7 +142,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgAuditLog::new(pool.clone())),
                 Arc::new(PgOneTimeTokens::new(pool.clone())),
                 Arc::new(PgOutbox::new(pool.clone())),
-                Arc::new(PgFileRepository::new(pool)),
+                Arc::new(PgFileRepository::new(pool.clone())),
+                Arc::new(PgRoleRepository::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -132,13 +151,15 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 "DATABASE_URL is not set: users, sessions, files and the audit log live IN MEMORY and are LOST when the process stops"
             );
             let outbox = Arc::new(MemoryOutboxStore::default());
+            let roles = Arc::new(MemoryRoleStore::default());
             (
-                Arc::new(MemoryUserRepository::with_outbox(outbox.clone())),
+                Arc::new(MemoryUserRepository::with_outbox_and_roles(outbox.clone(), roles.clone())),
                 Arc::new(MemorySessionStore::default()),
                 Arc::new(MemoryAuditLog::default()),
                 Arc::new(MemoryOneTimeTokens::default()),
                 outbox.clone(),
                 Arc::new(MemoryFileRepository::with_outbox(outbox)),
+                roles,
             )
         }
     };
@@ -150,8 +171,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn RevocationList>,
         Arc<dyn JobQueue>,
         Arc<dyn EventBus>,
+        Arc<dyn PermissionCache>,
     );
-    let (rate_limiter, attempts, revocations, queue, bus): Shared = match &config.redis.backend {
+    let (rate_limiter, attempts, revocations, queue, bus, grants): Shared = match &config.redis.backend {
         SharedBackend::Redis { url } => {
             let store = RedisStore::new(url, &config.redis.key_prefix, config.database.pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
@@ -172,7 +194,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(attempts),
                 Arc::new(RedisRevocationList::new(store.clone())),
                 Arc::new(RedisJobQueue::new(store.clone())),
-                Arc::new(RedisEventBus::new(store, url)),
+                Arc::new(RedisEventBus::new(store.clone(), url)),
+                Arc::new(RedisPermissionCache::new(store)),
             )
         }
         SharedBackend::Memory => {
@@ -185,6 +208,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemoryRevocationList::new(clock.clone())),
                 Arc::new(MemoryJobQueue::new(clock.clone())),
                 Arc::new(MemoryEventBus::default()),
+                Arc::new(MemoryPermissionCache::new(clock.clone())),
             )
         }
     };
@@ -282,11 +306,28 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         auth: Limit { max_requests: config.limits.auth_max_requests, window: config.limits.auth_window },
         trusted_proxies: config.server.trusted_proxies.clone(),
     };
-    let access = AccessControl::new(
+    let access = AccessControl::new(roles.clone(), grants, AuditTrail::new(audit.clone(), clock.clone()));
+    let role_service = RoleService::new(
+        roles,
         users.clone(),
+        access.clone(),
         AuditTrail::new(audit.clone(), clock.clone()),
-        config.accounts.admin_emails.clone(),
+        clock.clone(),
     );
+    if let Some((email, password)) = &config.accounts.bootstrap_admin {
+        match role_service.bootstrap_admin(&identity.accounts, email, password).await {
+            Ok(Bootstrap::Created(id)) => {
+                tracing::warn!(user_id = %id, email = email.as_str(), "BOOTSTRAP_ADMIN_EMAIL: the first admin account was created; remove BOOTSTRAP_ADMIN_PASSWORD from the environment now")
+            }
+            Ok(Bootstrap::AlreadyAdmin(_)) => {
+                tracing::info!("BOOTSTRAP_ADMIN_EMAIL: the account exists and is an admin; nothing to do")
+            }
+            Ok(Bootstrap::ExistsWithoutAdmin(id)) => {
+                tracing::error!(user_id = %id, email = email.as_str(), "BOOTSTRAP_ADMIN_EMAIL: an account with this address exists WITHOUT the admin role; it was NOT promoted (it may not be yours). Grant the role through PUT /api/v1/admin/users/{id}/roles, or use another address")
+            }
+            Err(error) => return Err(StartupError::Bootstrap(error)),
+        }
+    }
     // The store, its presigned URLs, and the `/storage` routes when the URLs
     // point at this server (memory and local stores).
     let self_signed = |objects: Arc<dyn ObjectStore>| -> Result<_, StartupError> {
@@ -363,6 +404,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         audit: identity.audit,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
+        roles: role_service,
         files: file_service,
         storage,
         live: portcullis_http::state::LiveSettings {

@@ -83,6 +83,45 @@ impl AccountService {
             .await;
         Ok(user)
     }
+    /// An account whose address someone vouched for (the operator's
+    /// bootstrap admin, an accepted invitation): the password meets the
+    /// policy, the address counts as verified, no verification mail.
+    /// Returns `EmailTaken` when the address has an account.
+    pub async fn create_verified(
+        &self,
+        email: &Email,
+        password: &Secret,
+        display_name: Option<DisplayName>,
+        field: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<User, AppError> {
+        let context = super::strength_context(email.as_str(), display_name.as_ref().map(DisplayName::as_str));
+        let password = normalize(password);
+        let check = self
+            .passwords
+            .validate_new_password(field, &password, context, ValidationErrors::default())
+            .await?;
+        let password_hash = self.passwords.hasher.hash(&password, Some(check)).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new(),
+            email: email.clone(),
+            display_name,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            email_verified_at: Some(now),
+        };
+        match self.users.insert(&user).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(AppError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        let details = json!({ "email": user.email.as_str(), "verified": true });
+        self.audit.record(AuditAction::UserRegistered, Some(user.id), ctx, details).await;
+        Ok(user)
+    }
+
     pub async fn me(&self, user_id: UserId) -> Result<User, AppError> {
         self.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
     }

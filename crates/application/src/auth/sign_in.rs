@@ -218,7 +218,7 @@ impl SignInService {
     }
     async fn access_rejected(&self, reason: &str, user_id: Option<UserId>, ctx: &RequestContext) {
         let key = format!("access:{}:{reason}", ctx.ip.as_deref().unwrap_or("-"));
-        let details = json!({ "reason": reason });
+        let details = json!({ "reason": reason, "route": ctx.route });
         self.audit.record_deduped(&key, AuditAction::AccessTokenRejected, user_id, ctx, details).await;
     }
     /// Ends the session of this access token: the token and the session's

@@ -472,7 +472,12 @@ fn capture_audit(m: &mut Mocks) -> Arc<std::sync::Mutex<Vec<portcullis_domain::a
 }
 
 fn from(ip: &str) -> RequestContext {
-    RequestContext { ip: Some(ip.into()), user_agent: Some("curl/8".into()), request_id: Some("r-1".into()) }
+    RequestContext {
+        ip: Some(ip.into()),
+        user_agent: Some("curl/8".into()),
+        request_id: Some("r-1".into()),
+        route: None,
+    }
 }
 
 /// ASVS review #8: refused refreshes, rejected access tokens and failed link

@@ -133,6 +133,7 @@ fn job_context(job: &Job) -> RequestContext {
         ip: None,
         user_agent: Some(format!("worker:{}", job.kind)),
         request_id: Some(job.id.to_string()),
+        route: None,
     }
 }
 

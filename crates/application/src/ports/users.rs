@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// `Err(Conflict("email"))` when the email is taken.
+    /// `Err(Conflict("email"))` when the email is taken. The new account
+    /// holds the system `user` role (same write).
     async fn insert(&self, user: &User) -> Result<(), StoreError>;
     /// Stores a new account together with what its creation promised (the
     /// verification mail) in the outbox, atomically: both or neither.

@@ -18,7 +18,7 @@ use uuid::Uuid;
     responses(
         (status = 200, body = QueuesResponse),
         (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "FORBIDDEN: not in ADMIN_EMAILS", body = ErrorEnvelope),
+        (status = 403, description = "FORBIDDEN: needs queues:read", body = ErrorEnvelope),
     )
 )]
 pub async fn queues(
@@ -49,7 +49,7 @@ pub async fn queues(
     params(("queue" = String, Path, description = "Queue name"), ("id" = Uuid, Path, description = "Job id")),
     responses(
         (status = 204, description = "Queued again"),
-        (status = 403, description = "FORBIDDEN", body = ErrorEnvelope),
+        (status = 403, description = "FORBIDDEN: needs queues:write", body = ErrorEnvelope),
         (status = 404, description = "NOT_FOUND: no such dead job", body = ErrorEnvelope),
     )
 )]

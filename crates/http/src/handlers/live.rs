@@ -5,7 +5,7 @@
 //! was revoked.
 
 use crate::error::ApiError;
-use crate::extract::{Client, bearer};
+use crate::extract::{Caller, Client, credential};
 use crate::state::{AppState, LiveSettings};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
@@ -36,12 +36,6 @@ const MAX_IDS_PER_MESSAGE: usize = 100;
 const MAX_SUBSCRIBED: usize = 1000;
 /// Largest client message (bytes).
 const MAX_MESSAGE: usize = 64 * 1024;
-
-#[derive(Deserialize)]
-pub struct SocketQuery {
-    /// For browsers, which cannot set headers on a WebSocket.
-    access_token: Option<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -105,16 +99,12 @@ pub async fn socket(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
-    query: web::Query<SocketQuery>,
+    caller: Caller,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
-    let token = match (bearer(&req), query.into_inner().access_token) {
-        (Ok(token), _) => token,
-        (Err(_), Some(token)) if !token.trim().is_empty() => token,
-        (Err(e), _) => return Err(e),
-    };
-    let ctx = Client::from_request(&req).0;
-    let claims = state.sign_in.authenticate(&token, &ctx).await?;
-    let caller = state.access.principal(&claims).await?;
+    // Verified by the route's policy already; kept to re-check it at each ping.
+    let token = credential(&req)?;
+    let (caller, ctx) = (caller.0, client.0);
     let events = state.files.live(&caller).await?;
     let (response, session, messages) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket handshake: {e}")))?;

@@ -7,6 +7,7 @@ pub mod live;
 pub mod mailed_links;
 pub mod operations;
 pub mod pages;
+pub mod roles;
 pub mod storage;
 pub mod users;
 

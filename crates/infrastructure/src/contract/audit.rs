@@ -10,6 +10,7 @@ fn event(user: Option<UserId>, action: AuditAction, n: u32) -> AuditEvent {
         ip: Some("198.51.100.7".into()),
         user_agent: Some("curl/8".into()),
         request_id: Some(format!("req-{n}")),
+        route: None,
     };
     AuditEvent::new(action, user, &ctx, now(), json!({ "n": n }))
 }

@@ -46,11 +46,15 @@ pub mod one_time;
 #[macro_use]
 pub mod outbox;
 #[macro_use]
+pub mod permission_cache;
+#[macro_use]
 pub mod rate_limit;
 #[macro_use]
 pub mod registration;
 #[macro_use]
 pub mod revocation;
+#[macro_use]
+pub mod roles;
 #[macro_use]
 pub mod scanner;
 #[macro_use]

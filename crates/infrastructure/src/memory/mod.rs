@@ -13,8 +13,10 @@ mod objects;
 mod one_time;
 mod outbox;
 mod outbox_store;
+mod permission_cache;
 mod rate_limit;
 mod revocation;
+mod roles;
 mod scanner;
 mod sessions;
 mod users;
@@ -29,8 +31,10 @@ pub use objects::MemoryObjectStore;
 pub use one_time::MemoryOneTimeTokens;
 pub use outbox::MemoryOutbox;
 pub use outbox_store::MemoryOutboxStore;
+pub use permission_cache::MemoryPermissionCache;
 pub use rate_limit::MemoryRateLimiter;
 pub use revocation::MemoryRevocationList;
+pub use roles::MemoryRoleStore;
 pub use scanner::MemoryVirusScanner;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserRepository;
@@ -72,6 +76,30 @@ mod contract_tests {
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
             );
             (ports, ())
+        });
+    }
+
+    mod roles {
+        use super::*;
+        role_repository_contract!(async {
+            let roles = Arc::new(MemoryRoleStore::default());
+            let users = MemoryUserRepository::with_outbox_and_roles(Arc::default(), roles.clone());
+            let ports: crate::contract::roles::Ports = (
+                roles as Arc<dyn portcullis_application::ports::RoleRepository>,
+                Arc::new(users) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
+        });
+    }
+
+    mod permission_cache {
+        use super::*;
+        permission_cache_contract!(async {
+            (
+                Arc::new(MemoryPermissionCache::new(clock()))
+                    as Arc<dyn portcullis_application::ports::PermissionCache>,
+                (),
+            )
         });
     }
 

@@ -1,5 +1,5 @@
-use super::MemoryOutboxStore;
 use super::lock;
+use super::{MemoryOutboxStore, MemoryRoleStore};
 use async_trait::async_trait;
 use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
 use portcullis_domain::email::Email;
@@ -15,14 +15,20 @@ struct State {
     by_email: HashMap<String, UserId>,
 }
 
-/// Accounts, and the outbox their creation writes to (shared with the relay
-/// when wired with [`MemoryUserRepository::with_outbox`]).
+/// Accounts, the outbox their creation writes to (shared with the relay when
+/// wired with [`MemoryUserRepository::with_outbox`]), and the role store that
+/// learns of each new account (its `user` role).
 #[derive(Default)]
-pub struct MemoryUserRepository(Mutex<State>, Arc<MemoryOutboxStore>);
+pub struct MemoryUserRepository(Mutex<State>, Arc<MemoryOutboxStore>, Arc<MemoryRoleStore>);
 
 impl MemoryUserRepository {
     pub fn with_outbox(outbox: Arc<MemoryOutboxStore>) -> Self {
-        Self(Mutex::default(), outbox)
+        Self(Mutex::default(), outbox, Arc::default())
+    }
+
+    /// Shares `outbox` and `roles` (what the application wires).
+    pub fn with_outbox_and_roles(outbox: Arc<MemoryOutboxStore>, roles: Arc<MemoryRoleStore>) -> Self {
+        Self(Mutex::default(), outbox, roles)
     }
 
     fn add(&self, user: &User, promised: &[OutboxMessage], now: OffsetDateTime) -> Result<(), StoreError> {
@@ -35,6 +41,7 @@ impl MemoryUserRepository {
         }
         state.by_email.insert(user.email.as_str().to_owned(), user.id);
         state.by_id.insert(user.id, user.clone());
+        self.2.account_created(user.id);
         // Under the same lock: nobody sees the user without its promises.
         for message in promised {
             self.1.push(message, now);

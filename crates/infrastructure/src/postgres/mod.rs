@@ -4,6 +4,7 @@ mod audit;
 mod files;
 mod one_time;
 mod outbox;
+mod roles;
 mod schema;
 mod sessions;
 #[cfg(any(test, feature = "contract"))]
@@ -14,6 +15,7 @@ pub use audit::PgAuditLog;
 pub use files::PgFileRepository;
 pub use one_time::PgOneTimeTokens;
 pub use outbox::PgOutbox;
+pub use roles::PgRoleRepository;
 pub use sessions::PgSessionStore;
 pub use users::PgUserRepository;
 

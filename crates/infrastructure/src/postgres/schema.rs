@@ -114,3 +114,26 @@ diesel::table! {
 }
 
 diesel::joinable!(file_status_changes -> files (file_id));
+
+diesel::table! {
+    roles (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Text,
+        permissions -> Array<Text>,
+        system -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_id) {
+        user_id -> Uuid,
+        role_id -> Uuid,
+    }
+}
+
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(roles, user_roles, users);

@@ -1,5 +1,5 @@
 use super::outbox::OutboxRow;
-use super::schema::{outbox, users};
+use super::schema::{outbox, user_roles, users};
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
+use portcullis_domain::role::SystemRole;
 use portcullis_domain::user::{DisplayName, PasswordHash, ProfileChanges, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -84,6 +85,14 @@ impl UserRepository for PgUserRepository {
         let inserted = c
             .transaction::<_, DieselError, _>(async |c| {
                 diesel::insert_into(users::table).values(UserRow::from_domain(user)).execute(c).await?;
+                // Every new account holds the `user` role, from the same write.
+                diesel::insert_into(user_roles::table)
+                    .values((
+                        user_roles::user_id.eq(user.id.as_uuid()),
+                        user_roles::role_id.eq(SystemRole::User.id().as_uuid()),
+                    ))
+                    .execute(c)
+                    .await?;
                 if !rows.is_empty() {
                     diesel::insert_into(outbox::table).values(rows).execute(c).await?;
                 }

@@ -5,12 +5,14 @@
 mod events;
 mod jobs;
 mod login_attempts;
+mod permission_cache;
 mod rate_limit;
 mod revocation;
 
 pub use events::RedisEventBus;
 pub use jobs::RedisJobQueue;
 pub use login_attempts::RedisLoginAttempts;
+pub use permission_cache::RedisPermissionCache;
 pub use rate_limit::RedisRateLimiter;
 pub use revocation::RedisRevocationList;
 
