@@ -145,3 +145,24 @@ async fn full_hashing_pool_answers_overloaded() {
     }
     assert!(overloaded > 0, "sixteen simultaneous logins on a one-slot pool must turn some away");
 }
+
+/// docs/admin.md lists exactly the permissions the API checks.
+#[test]
+fn the_admin_guide_lists_every_permission() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/admin.md")).unwrap();
+    let start = doc.find("<!-- permissions:start -->").unwrap();
+    let end = doc.find("<!-- permissions:end -->").unwrap();
+    let listed: Vec<(String, String)> = doc[start..end]
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            (cells.len() >= 3 && cells[1].starts_with('`'))
+                .then(|| (cells[1].trim_matches('`').to_owned(), cells[2].to_owned()))
+        })
+        .collect();
+    let table: Vec<(String, String)> = portcullis_application::access::permissions::ALL
+        .iter()
+        .map(|(p, what)| (p.to_string(), (*what).to_owned()))
+        .collect();
+    assert_eq!(listed, table);
+}

@@ -428,3 +428,61 @@ async fn a_socket_on_one_instance_follows_an_upload_on_another() {
     // B runs no workers: every one of these crossed from A through Redis.
     assert!(seen.ends_with(&["scanning".into(), "processing".into(), "ready".into()]), "{seen:?}");
 }
+
+/// Roles live in PostgreSQL and effective permissions in Redis: a change made
+/// through one instance is seen by another on the very next request. The
+/// bootstrap admin is created once; a second start changes nothing, and an
+/// address someone registered first is never promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_changes_reach_every_instance_and_the_bootstrap_is_idempotent() {
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let bootstrap = [("BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL), ("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)];
+    let a = instance(&db, &prefix, &bootstrap).await;
+    let hash_after_first_start = stored_hash(&db).await;
+    let b = instance(&db, &prefix, &bootstrap).await;
+    assert_eq!(stored_hash(&db).await, hash_after_first_start, "a second start changes nothing");
+
+    let admin = a.admin_sign_in().await;
+    let admin_token = str_of(&admin, "access_token");
+    let ada = b.signed_in("ada@example.com").await;
+    let ada_token = str_of(&ada, "access_token");
+    let me: Value = b.get_auth("/api/v1/auth/me", ada_token).await.json().await.unwrap();
+    // B caches ada's grants (user only)...
+    expect_error(b.get_auth("/api/v1/admin/queues", ada_token).await, 403, "FORBIDDEN").await;
+    // ...A makes her a moderator with queue access...
+    let res = a
+        .post_auth(
+            "/api/v1/admin/roles",
+            admin_token,
+            &serde_json::json!({ "name": "operator", "permissions": ["queues:read"] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = a
+        .client
+        .put(a.url(&format!("/api/v1/admin/users/{}/roles", str_of(&me, "id"))))
+        .bearer_auth(admin_token)
+        .json(&serde_json::json!({ "roles": ["user", "operator"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // ...and B knows at once.
+    assert_eq!(b.get_auth("/api/v1/admin/queues", ada_token).await.status(), 200);
+
+    // A squatter's account is not promoted by a later bootstrap naming it.
+    let squatter = a.signed_in("early@example.com").await;
+    let c = instance(
+        &db,
+        &prefix,
+        &[("BOOTSTRAP_ADMIN_EMAIL", "early@example.com"), ("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)],
+    )
+    .await;
+    expect_error(
+        c.get_auth("/api/v1/admin/roles", str_of(&squatter, "access_token")).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+}
