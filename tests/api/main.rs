@@ -18,3 +18,4 @@ mod pages;
 mod rate_limit;
 mod recovery;
 mod roles;
+mod sessions;

@@ -162,6 +162,7 @@ mod tests {
             token_id: "jti".into(),
             issued_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
+            trust_score: 0,
         }
     }
 

@@ -18,5 +18,6 @@ pub mod relay;
 pub mod revocation;
 pub mod roles;
 pub mod seal;
+pub mod sessions;
 
 pub use error::{AppError, Cause};

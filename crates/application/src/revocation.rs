@@ -169,6 +169,8 @@ mod tests {
             revoked_at: None,
             ip: None,
             user_agent: None,
+            sign_in_method: portcullis_domain::session::SignInMethod::Password,
+            trust_score: 20,
         }
     }
 

@@ -58,9 +58,30 @@ fn jwt(c: &mut Criterion) {
     .unwrap();
     for (name, issuer) in [("eddsa", &ed), ("rs256", &rs)] {
         c.bench_function(&format!("jwt_issue_{name}"), |b| {
-            b.iter(|| issuer.issue(UserId::new(), SessionId::new(), now))
+            b.iter(|| {
+                issuer.issue(
+                    &portcullis_application::ports::AccessGrant {
+                        user_id: UserId::new(),
+                        session_id: SessionId::new(),
+                        not_after: now + time::Duration::days(1),
+                        trust_score: 20,
+                    },
+                    now,
+                )
+            })
         });
-        let token = issuer.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let token = issuer
+            .issue(
+                &portcullis_application::ports::AccessGrant {
+                    user_id: UserId::new(),
+                    session_id: SessionId::new(),
+                    not_after: now + time::Duration::days(1),
+                    trust_score: 20,
+                },
+                now,
+            )
+            .unwrap()
+            .token;
         c.bench_function(&format!("jwt_verify_{name}"), |b| {
             b.iter(|| issuer.verify(black_box(token.expose()), now))
         });
@@ -96,6 +117,15 @@ fn stores(c: &mut Criterion) {
         revoked_at: None,
         ip: None,
         user_agent: None,
+        sign_in_method: portcullis_domain::session::SignInMethod::Password,
+        trust_score: 20,
+    };
+    let rules = portcullis_domain::session::RotationRules {
+        grace: Duration::seconds(10),
+        limits: portcullis_domain::session::SessionLimits {
+            idle: Duration::days(7),
+            absolute: Duration::days(30),
+        },
     };
     let new = |s: &Secret| NewRefreshToken {
         hash: TokenHash::of(s),
@@ -107,8 +137,7 @@ fn stores(c: &mut Criterion) {
     c.bench_function("memory_session_rotate", |b| {
         b.iter(|| {
             let child = OsTokenGenerator.refresh_token();
-            rt.block_on(store.rotate(&TokenHash::of(&current), &new(&child), now, Duration::seconds(10)))
-                .unwrap();
+            rt.block_on(store.rotate(&TokenHash::of(&current), &new(&child), now, &rules)).unwrap();
             current = child;
         })
     });

@@ -49,10 +49,12 @@ pub enum AuditAction {
     RoleDeleted,
     /// A user's roles were set (by an admin, the bootstrap, an invitation).
     UserRolesChanged,
+    /// A user ended one of their sessions, or all but the current one.
+    SessionRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 31] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -83,6 +85,7 @@ impl AuditAction {
         Self::RoleUpdated,
         Self::RoleDeleted,
         Self::UserRolesChanged,
+        Self::SessionRevoked,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -118,6 +121,7 @@ impl AuditAction {
             Self::RoleUpdated => "admin.role.updated",
             Self::RoleDeleted => "admin.role.deleted",
             Self::UserRolesChanged => "admin.user.roles_changed",
+            Self::SessionRevoked => "auth.session.revoked",
         }
     }
 

@@ -526,3 +526,52 @@ pub struct UserRolesResponse {
     pub user_id: Uuid,
     pub roles: Vec<String>,
 }
+
+/// One of the caller's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionItem {
+    pub id: Uuid,
+    /// The client address at sign-in.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    /// The last sign-in or token refresh.
+    pub last_seen_at: String,
+    /// When it ends unless used again (`SESSION_IDLE_TIMEOUT`,
+    /// `SESSION_ABSOLUTE_TIMEOUT`).
+    pub expires_at: String,
+    /// `password`, `magic_link` or `invitation`.
+    pub sign_in_method: String,
+    /// 0–100, given at sign-in (70 and above: high trust).
+    pub trust_score: u8,
+    /// The session of the token that asked.
+    pub current: bool,
+}
+
+impl SessionItem {
+    pub fn from_view(v: &portcullis_application::sessions::SessionView) -> Self {
+        let s = &v.session;
+        Self {
+            id: s.id.0,
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_used_at),
+            expires_at: rfc3339(v.expires_at),
+            sign_in_method: s.sign_in_method.as_str().to_owned(),
+            trust_score: s.trust_score,
+            current: v.current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionItem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedResponse {
+    /// How many sessions were ended.
+    pub revoked: usize,
+}

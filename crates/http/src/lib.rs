@@ -27,7 +27,7 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, files, live, mailed_links, operations, pages, roles, storage, users};
+use handlers::{admin, auth, files, live, mailed_links, operations, pages, roles, sessions, storage, users};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use portcullis_application::access::{Permission, permissions as perm};
@@ -236,6 +236,12 @@ pub fn app(
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))
+                .service(api_of(
+                    "/sessions",
+                    General,
+                    vec![get(sessions::list), delete(sessions::revoke_others)],
+                ))
+                .service(api("/sessions/{id}", General, delete(sessions::revoke)))
                 .service(api("/auth/verify-email", General, post(mailed_links::verify_email)))
                 .service(api(
                     "/auth/verify-email/resend",

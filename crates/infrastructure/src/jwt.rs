@@ -7,7 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use portcullis_application::ports::{AccessClaims, AccessTokenIssuer, IssuedAccessToken, TokenError};
+use portcullis_application::ports::{
+    AccessClaims, AccessGrant, AccessTokenIssuer, IssuedAccessToken, TokenError,
+};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,10 @@ struct Claims {
     exp: i64,
     iss: String,
     aud: String,
+    /// The session's trust score (0–100); absent in tokens issued before it
+    /// existed (read as 0, the least trust).
+    #[serde(default)]
+    trs: u8,
 }
 
 /// A key that verifies tokens: the current one, or a previous (or next) one
@@ -301,14 +307,11 @@ fn at(seconds: i64) -> Result<OffsetDateTime, TokenError> {
 }
 
 impl AccessTokenIssuer for JwtIssuer {
-    fn issue(
-        &self,
-        user_id: UserId,
-        session_id: SessionId,
-        now: OffsetDateTime,
-    ) -> Result<IssuedAccessToken, TokenError> {
+    fn issue(&self, grant: &AccessGrant, now: OffsetDateTime) -> Result<IssuedAccessToken, TokenError> {
+        let (user_id, session_id) = (grant.user_id, grant.session_id);
         let iat = now.unix_timestamp();
-        let exp = (now + self.ttl).unix_timestamp();
+        let expires = (now + self.ttl).min(grant.not_after).max(now);
+        let exp = expires.unix_timestamp();
         let jti = Uuid::new_v4();
         let claims = Claims {
             sub: user_id.as_uuid(),
@@ -318,6 +321,7 @@ impl AccessTokenIssuer for JwtIssuer {
             exp,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            trs: grant.trust_score.min(100),
         };
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
@@ -331,8 +335,9 @@ impl AccessTokenIssuer for JwtIssuer {
                 token_id: jti.to_string(),
                 issued_at: at(iat)?,
                 expires_at: at(exp)?,
+                trust_score: grant.trust_score.min(100),
             },
-            expires_in: self.ttl,
+            expires_in: expires - now,
         })
     }
 
@@ -352,6 +357,7 @@ impl AccessTokenIssuer for JwtIssuer {
             token_id: claims.jti.to_string(),
             issued_at: at(claims.iat)?,
             expires_at: at(claims.exp)?,
+            trust_score: claims.trs.min(100),
         })
     }
 
@@ -370,6 +376,25 @@ mod tests {
 
     const TTL: Duration = Duration::minutes(15);
 
+    fn grant(user_id: UserId, session_id: SessionId, now: OffsetDateTime) -> AccessGrant {
+        AccessGrant { user_id, session_id, not_after: now + time::Duration::days(1), trust_score: 40 }
+    }
+
+    /// A session deadline earlier than the token lifetime shortens the token.
+    #[test]
+    fn tokens_never_outlive_their_session() {
+        let jwt = issuer();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut g = grant(UserId::new(), SessionId::new(), now);
+        g.not_after = now + time::Duration::minutes(3);
+        let issued = jwt.issue(&g, now).unwrap();
+        assert_eq!(issued.expires_in, time::Duration::minutes(3));
+        let claims = jwt.verify(issued.token.expose(), now + time::Duration::minutes(2)).unwrap();
+        assert_eq!(claims.trust_score, 40);
+        let late = jwt.verify(issued.token.expose(), now + time::Duration::minutes(3));
+        assert!(matches!(late, Err(TokenError::Expired)), "{late:?}");
+    }
+
     fn issuer() -> JwtIssuer {
         JwtIssuer::generate_ed25519("portcullis", "portcullis-api", TTL).unwrap()
     }
@@ -379,7 +404,7 @@ mod tests {
         let jwt = issuer();
         let now = OffsetDateTime::now_utc();
         let (user, session) = (UserId::new(), SessionId::new());
-        let issued = jwt.issue(user, session, now).unwrap();
+        let issued = jwt.issue(&grant(user, session, now), now).unwrap();
         let header = jsonwebtoken::decode_header(issued.token.expose()).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(jwt.kid()));
@@ -395,7 +420,7 @@ mod tests {
     fn expiry_follows_the_given_clock() {
         let jwt = issuer();
         let now = OffsetDateTime::now_utc();
-        let token = jwt.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let token = jwt.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
         assert_eq!(jwt.verify(token.expose(), now + TTL), Err(TokenError::Expired));
     }
 
@@ -403,7 +428,7 @@ mod tests {
     fn rejects_foreign_and_tampered_tokens() {
         let (a, b) = (issuer(), issuer());
         let now = OffsetDateTime::now_utc();
-        let token = a.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let token = a.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
         assert_eq!(b.verify(token.expose(), now), Err(TokenError::Invalid));
         // Flip one character of the signature's first (fully significant)
         // base64 digit; the last digit carries padding bits and may not count.
@@ -424,7 +449,7 @@ mod tests {
             TTL,
         )
         .unwrap();
-        let t = other_audience.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let t = other_audience.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
         assert_eq!(same_key.verify(t.expose(), now), Err(TokenError::Invalid));
     }
 
@@ -435,7 +460,7 @@ mod tests {
             [(SigningAlgorithm::EdDsa, TEST_ED_PEM, "OKP"), (SigningAlgorithm::Rs256, TEST_RSA_PEM, "RSA")]
         {
             let jwt = JwtIssuer::from_pem(alg, pem.as_bytes(), "iss", "aud", TTL).unwrap();
-            let token = jwt.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+            let token = jwt.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
             assert!(jwt.verify(token.expose(), now).is_ok());
             assert_eq!(jwt.jwks()["keys"][0]["kty"], kty);
         }
@@ -456,7 +481,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let old = JwtIssuer::from_pem_file(SigningAlgorithm::EdDsa, &testdata("ed25519.pem"), "i", "a", TTL)
             .unwrap();
-        let old_token = old.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let old_token = old.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
 
         let mut new =
             JwtIssuer::from_pem_file(SigningAlgorithm::EdDsa, &testdata("ed25519-next.pem"), "i", "a", TTL)
@@ -467,7 +492,7 @@ mod tests {
             new.add_verification_keys(&[testdata("ed25519.pub.pem"), testdata("rsa2048.pub.pem")]).unwrap();
         assert_eq!(kids[0], old.kid(), "the public key's kid matches the private key's");
         assert!(new.verify(old_token.expose(), now).is_ok());
-        let new_token = new.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let new_token = new.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
         let header = jsonwebtoken::decode_header(new_token.expose()).unwrap();
         assert_eq!(header.kid.as_deref(), Some(new.kid()));
         assert!(new.verify(new_token.expose(), now).is_ok());
@@ -483,7 +508,7 @@ mod tests {
         let rsa =
             JwtIssuer::from_pem(SigningAlgorithm::Rs256, TEST_RSA_PEM.as_bytes(), "i", "a", TTL).unwrap();
         assert_eq!(kids[1], rsa.kid());
-        let rsa_token = rsa.issue(UserId::new(), SessionId::new(), now).unwrap().token;
+        let rsa_token = rsa.issue(&grant(UserId::new(), SessionId::new(), now), now).unwrap().token;
         assert!(new.verify(rsa_token.expose(), now).is_ok());
     }
 

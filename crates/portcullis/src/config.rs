@@ -176,6 +176,9 @@ pub struct TokenConfig {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// `SESSION_IDLE_TIMEOUT` (default: the refresh-token lifetime) and
+    /// `SESSION_ABSOLUTE_TIMEOUT` (default 30 d).
+    pub session_limits: portcullis_domain::session::SessionLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -510,6 +513,8 @@ impl RedisConfig {
 
 impl TokenConfig {
     fn read(r: &mut Reader) -> Self {
+        let refresh_token_ttl =
+            r.duration("JWT_REFRESH_TOKEN_EXPIRY", Duration::days(7), Duration::seconds(1));
         Self {
             algorithm: r.parsed("JWT_ALGORITHM", SigningAlgorithm::EdDsa, |v| v.parse()),
             private_key_path: r.raw("JWT_PRIVATE_KEY_PATH"),
@@ -524,16 +529,16 @@ impl TokenConfig {
                 Duration::minutes(15),
                 Duration::seconds(1),
             ),
-            refresh_token_ttl: r.duration(
-                "JWT_REFRESH_TOKEN_EXPIRY",
-                Duration::days(7),
-                Duration::seconds(1),
-            ),
+            refresh_token_ttl,
             refresh_reuse_grace: r.duration(
                 "REFRESH_TOKEN_REUSE_GRACE",
                 Duration::seconds(10),
                 Duration::ZERO,
             ),
+            session_limits: portcullis_domain::session::SessionLimits {
+                idle: r.duration("SESSION_IDLE_TIMEOUT", refresh_token_ttl, Duration::minutes(1)),
+                absolute: r.duration("SESSION_ABSOLUTE_TIMEOUT", Duration::days(30), Duration::minutes(1)),
+            },
         }
     }
 }

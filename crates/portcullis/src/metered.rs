@@ -64,6 +64,13 @@ impl EventBus for MeteredEvents {
         self.inner.publish(event).await
     }
 
+    async fn announce_session_ended(
+        &self,
+        session: portcullis_domain::ids::SessionId,
+    ) -> Result<(), StoreError> {
+        self.inner.announce_session_ended(session).await
+    }
+
     async fn subscribe(&self) -> Result<EventStream, StoreError> {
         self.inner.subscribe().await
     }

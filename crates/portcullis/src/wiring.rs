@@ -24,6 +24,7 @@ use portcullis_application::ports::{
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
+use portcullis_application::sessions::SessionService;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
@@ -269,6 +270,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     let settings = AuthSettings {
         password_policy: config.passwords.policy.clone(),
         refresh_token_ttl: config.tokens.refresh_token_ttl,
+        session_limits: config.tokens.session_limits,
         refresh_reuse_grace: config.tokens.refresh_reuse_grace,
         lockout: LockoutPolicy {
             threshold: config.limits.lockout_threshold,
@@ -397,6 +399,14 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         },
         config.files.settings.clone(),
     );
+    let session_service = SessionService::new(
+        sessions.clone(),
+        identity.sign_in.issuer.revocations.clone(),
+        events.clone(),
+        AuditTrail::new(audit.clone(), clock.clone()),
+        clock.clone(),
+        config.tokens.session_limits,
+    );
     let state = AppState {
         sign_in: identity.sign_in,
         accounts: identity.accounts,
@@ -405,6 +415,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         roles: role_service,
+        sessions: session_service,
         files: file_service,
         storage,
         live: portcullis_http::state::LiveSettings {

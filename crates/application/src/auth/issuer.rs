@@ -4,15 +4,16 @@
 
 use super::TokenPair;
 use crate::error::AppError;
-use crate::ports::{AccessTokenIssuer, Clock, SessionStore, TokenGenerator};
+use crate::ports::{AccessGrant, AccessTokenIssuer, AuditLog, Clock, SessionStore, TokenGenerator};
 use crate::revocation::Revocations;
-use portcullis_domain::audit::RequestContext;
+use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::SessionId;
 use portcullis_domain::secret::TokenHash;
-use portcullis_domain::session::{NewRefreshToken, Session};
+use portcullis_domain::session::{NewRefreshToken, Session, SessionLimits, SignInMethod};
+use portcullis_domain::trust::{TrustSignals, trust_score};
 use portcullis_domain::user::User;
 use std::sync::Arc;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 #[derive(Clone)]
 pub struct SessionIssuer {
@@ -22,12 +23,64 @@ pub struct SessionIssuer {
     pub clock: Arc<dyn Clock>,
     pub revocations: Revocations,
     pub refresh_token_ttl: Duration,
+    /// Idle and absolute session timeouts.
+    pub limits: SessionLimits,
+    /// Recent failed sign-ins, for the trust score.
+    pub audit_log: Arc<dyn AuditLog>,
 }
 
+/// Failed sign-ins within this window lower a new session's trust.
+const RECENT_FAILURES: Duration = Duration::hours(24);
+
 impl SessionIssuer {
+    /// What the session about to open is trusted with (0–100). Each signal
+    /// that cannot be read counts as absent: less trust, never more.
+    async fn trust(&self, user: &User, ctx: &RequestContext, now: OffsetDateTime) -> u8 {
+        let known_ip = match ctx.ip.as_deref() {
+            Some(ip) => self.sessions.seen_ip(user.id, ip).await.unwrap_or(false),
+            None => false,
+        };
+        let recent_failures = match self.audit_log.list_for_user(user.id, None, 50).await {
+            Ok(events) => events
+                .iter()
+                .filter(|e| e.action == AuditAction::LoginFailed && now - e.occurred_at <= RECENT_FAILURES)
+                .count(),
+            Err(_) => 0,
+        };
+        let signals = TrustSignals {
+            trusted_device: false,
+            known_ip,
+            second_factor: false,
+            account_age: now - user.created_at,
+            recent_failures: u32::try_from(recent_failures).unwrap_or(u32::MAX),
+        };
+        trust_score(&signals).value()
+    }
+
+    /// An access token for `session`, never outliving its deadlines.
+    pub(crate) fn access_token(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<crate::ports::IssuedAccessToken, AppError> {
+        let grant = AccessGrant {
+            user_id: session.user_id,
+            session_id: session.id,
+            not_after: self.limits.token_deadline(session, now),
+            trust_score: session.trust_score,
+        };
+        self.access_tokens.issue(&grant, now).map_err(|e| AppError::Internal(crate::Cause::new(e)))
+    }
+
     /// Opens a session: first refresh token plus an access token.
-    pub async fn start(&self, user: &User, ctx: &RequestContext) -> Result<TokenPair, AppError> {
+    pub async fn start(
+        &self,
+        user: &User,
+        method: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, AppError> {
         let now = self.clock.now();
+        let trust_score = self.trust(user, ctx, now).await;
         let session = Session {
             id: SessionId::new(),
             user_id: user.id,
@@ -36,6 +89,8 @@ impl SessionIssuer {
             revoked_at: None,
             ip: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
+            sign_in_method: method,
+            trust_score,
         };
         let refresh_token = self.token_generator.refresh_token();
         let first = NewRefreshToken {
@@ -44,10 +99,7 @@ impl SessionIssuer {
             sealed_for_parent: Vec::new(),
         };
         self.sessions.create(&session, &first).await?;
-        let access = self
-            .access_tokens
-            .issue(user.id, session.id, now)
-            .map_err(|e| AppError::Internal(crate::Cause::new(e)))?;
+        let access = self.access_token(&session, now)?;
         Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token })
     }
     /// Revokes the user's sessions (all, or all but `keep`) and their live

@@ -62,6 +62,8 @@ pub struct AuthSettings {
     pub app_base_url: String,
     /// Refuse password logins until the email is verified (403 EMAIL_NOT_VERIFIED).
     pub require_email_verification: bool,
+    /// Idle and absolute session timeouts.
+    pub session_limits: portcullis_domain::session::SessionLimits,
 }
 
 impl Default for AuthSettings {
@@ -82,6 +84,10 @@ impl Default for AuthSettings {
             },
             app_base_url: "http://localhost:8080".to_owned(),
             require_email_verification: false,
+            session_limits: portcullis_domain::session::SessionLimits {
+                idle: Duration::days(7),
+                absolute: Duration::days(30),
+            },
         }
     }
 }
@@ -141,6 +147,8 @@ impl Identity {
             clock: ports.clock.clone(),
             revocations,
             refresh_token_ttl: settings.refresh_token_ttl,
+            limits: settings.session_limits,
+            audit_log: ports.audit.clone(),
         };
         let notices = Notices {
             outbox: ports.outbox.clone(),

@@ -153,7 +153,8 @@ impl MailedLinkService {
         if self.notices.is_new_location(&user, ctx).await {
             self.notices.security_alert(&user, SecurityEvent::NewLogin, ctx).await;
         }
-        let tokens = self.issuer.start(&user, ctx).await?;
+        let tokens =
+            self.issuer.start(&user, portcullis_domain::session::SignInMethod::MagicLink, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
             .await;

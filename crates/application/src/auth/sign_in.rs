@@ -13,7 +13,7 @@ use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::password::normalize;
 use portcullis_domain::secret::{Secret, TokenHash};
-use portcullis_domain::session::{NewRefreshToken, Session};
+use portcullis_domain::session::{NewRefreshToken, RotationRules, Session, SignInMethod};
 use portcullis_domain::user::User;
 use serde_json::json;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ impl SignInService {
         if self.notices.is_new_location(&user, ctx).await {
             self.notices.security_alert(&user, crate::mail::SecurityEvent::NewLogin, ctx).await;
         }
-        let tokens = self.issuer.start(&user, ctx).await?;
+        let tokens = self.issuer.start(&user, SignInMethod::Password, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))
             .await;
@@ -106,7 +106,12 @@ impl SignInService {
         let outcome = self
             .issuer
             .sessions
-            .rotate(&presented_hash, &new, now, self.settings.refresh_reuse_grace)
+            .rotate(
+                &presented_hash,
+                &new,
+                now,
+                &RotationRules { grace: self.settings.refresh_reuse_grace, limits: self.issuer.limits },
+            )
             .await?;
         match outcome {
             RotateOutcome::Rotated { session } => {
@@ -177,11 +182,7 @@ impl SignInService {
         grace: bool,
     ) -> Result<Refreshed, AppError> {
         let user = self.users.find_by_id(session.user_id).await?.ok_or(AppError::InvalidToken)?;
-        let access = self
-            .issuer
-            .access_tokens
-            .issue(user.id, session.id, self.clock.now())
-            .map_err(|e| AppError::Internal(crate::Cause::new(e)))?;
+        let access = self.issuer.access_token(session, self.clock.now())?;
         Ok(Refreshed {
             authenticated: Authenticated {
                 tokens: TokenPair {

@@ -192,6 +192,7 @@ async fn a_wrong_current_password_counts_like_a_failed_login() {
         token_id: "jti".into(),
         issued_at: OffsetDateTime::UNIX_EPOCH,
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
+        trust_score: 0,
     };
     let err = m
         .service()
@@ -244,6 +245,8 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         revoked_at: Some(OffsetDateTime::UNIX_EPOCH),
         ip: None,
         user_agent: None,
+        sign_in_method: portcullis_domain::session::SignInMethod::Password,
+        trust_score: 20,
     };
     let sid = session.id.to_string();
     m.sessions
@@ -377,6 +380,7 @@ fn claims() -> AccessClaims {
         token_id: "jti".into(),
         issued_at: OffsetDateTime::UNIX_EPOCH,
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
+        trust_score: 0,
     }
 }
 
@@ -389,6 +393,8 @@ fn session(revoked: bool) -> Session {
         revoked_at: revoked.then_some(OffsetDateTime::UNIX_EPOCH),
         ip: None,
         user_agent: None,
+        sign_in_method: portcullis_domain::session::SignInMethod::Password,
+        trust_score: 20,
     }
 }
 
@@ -441,15 +447,18 @@ async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
     m.users.expect_set_password_hash().times(1).returning(|_, _, _| Ok(()));
     m.audit.expect_seen_from().returning(|_, _, _, _| Ok(true));
     m.sessions.expect_create().returning(|_, _| Ok(()));
-    m.access_tokens.expect_issue().returning(|user_id, session_id, now| {
+    m.sessions.expect_seen_ip().returning(|_, _| Ok(true));
+    m.audit.expect_list_for_user().returning(|_, _, _| Ok(Vec::new()));
+    m.access_tokens.expect_issue().returning(|grant, now| {
         Ok(IssuedAccessToken {
             token: Secret::new("jwt"),
             claims: AccessClaims {
-                user_id,
-                session_id,
+                user_id: grant.user_id,
+                session_id: grant.session_id,
                 token_id: "jti".into(),
                 issued_at: now,
                 expires_at: now + Duration::minutes(15),
+                trust_score: grant.trust_score,
             },
             expires_in: Duration::minutes(15),
         })

@@ -2,7 +2,7 @@ use super::StoreError;
 use async_trait::async_trait;
 use futures_core::Stream;
 use portcullis_domain::files::FileStatus;
-use portcullis_domain::ids::{FileId, UserId};
+use portcullis_domain::ids::{FileId, SessionId, UserId};
 use std::pin::Pin;
 use time::OffsetDateTime;
 
@@ -23,6 +23,8 @@ pub struct FileEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusMessage {
     File(FileEvent),
+    /// A session was revoked: sockets opened with its tokens close.
+    SessionEnded(SessionId),
     /// The subscriber fell behind (or the bus reconnected) and events were
     /// lost: re-read what matters from the repository, the source of truth.
     Missed,
@@ -37,6 +39,8 @@ pub type EventStream = Pin<Box<dyn Stream<Item = BusMessage> + Send>>;
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, event: &FileEvent) -> Result<(), StoreError>;
+    /// Tells every instance that `session` was revoked (its sockets close).
+    async fn announce_session_ended(&self, session: SessionId) -> Result<(), StoreError>;
     /// Every event published from now on, by any instance, in publish order
     /// per publisher.
     async fn subscribe(&self) -> Result<EventStream, StoreError>;

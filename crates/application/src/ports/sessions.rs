@@ -2,8 +2,8 @@ use super::StoreError;
 use async_trait::async_trait;
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
-use portcullis_domain::session::{NewRefreshToken, Session};
-use time::{Duration, OffsetDateTime};
+use portcullis_domain::session::{NewRefreshToken, RotationRules, Session};
+use time::OffsetDateTime;
 
 /// Result of presenting a refresh token, decided atomically by the store with
 /// [`portcullis_domain::session::decide_refresh`].
@@ -50,9 +50,14 @@ pub trait SessionStore: Send + Sync {
         presented: &TokenHash,
         child: &NewRefreshToken,
         now: OffsetDateTime,
-        grace: Duration,
+        rules: &RotationRules,
     ) -> Result<RotateOutcome, StoreError>;
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// The user's sessions not revoked, newest first (expired ones included:
+    /// the caller applies the session limits).
+    async fn list_active(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
+    /// Whether any session of the user (revoked or not) was opened from `ip`.
+    async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError>;
     /// Revokes one session; `false` if it was unknown or already revoked.
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Revokes every active session of the user except `keep`; returns their ids.

@@ -10,6 +10,19 @@ pub struct AccessClaims {
     pub token_id: String,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// The session's trust score (0–100) when the token was issued.
+    pub trust_score: u8,
+}
+
+/// What an access token is issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    /// The token never outlives this (the session's idle and absolute
+    /// deadlines): it expires at the earlier of `now + ttl()` and this.
+    pub not_after: OffsetDateTime,
+    pub trust_score: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -33,12 +46,7 @@ pub enum TokenError {
 /// Synchronous: signing and verifying take microseconds.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait AccessTokenIssuer: Send + Sync {
-    fn issue(
-        &self,
-        user_id: UserId,
-        session_id: SessionId,
-        now: OffsetDateTime,
-    ) -> Result<IssuedAccessToken, TokenError>;
+    fn issue(&self, grant: &AccessGrant, now: OffsetDateTime) -> Result<IssuedAccessToken, TokenError>;
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError>;
     /// The JSON Web Key Set with the public key(s).
     fn jwks(&self) -> serde_json::Value;

@@ -166,6 +166,10 @@ impl Connection {
                         self.send(status_of(&event)).await
                     }
                     Some(BusMessage::File(_)) => Ok(()),
+                    Some(BusMessage::SessionEnded(id)) if id == self.caller.session_id => {
+                        Err(End::Close(close::UNAUTHORIZED, "the session was revoked"))
+                    }
+                    Some(BusMessage::SessionEnded(_)) => Ok(()),
                     Some(BusMessage::Missed) => self.resend_all().await,
                     None => Err(End::Close(1011, "event stream ended")),
                 },

@@ -8,6 +8,7 @@ pub mod mailed_links;
 pub mod operations;
 pub mod pages;
 pub mod roles;
+pub mod sessions;
 pub mod storage;
 pub mod users;
 

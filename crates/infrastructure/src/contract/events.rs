@@ -1,7 +1,7 @@
 use futures_util::StreamExt;
 use portcullis_application::ports::{BusMessage, EventBus, EventStream, FileEvent};
 use portcullis_domain::files::FileStatus;
-use portcullis_domain::ids::{FileId, UserId};
+use portcullis_domain::ids::{FileId, SessionId, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -31,6 +31,17 @@ async fn next(stream: &mut EventStream) -> BusMessage {
 }
 
 contract_suite! { $ event_bus_contract for events;
+
+pub async fn a_session_end_reaches_every_handle(ports: Ports) {
+    let (publisher, other) = ports;
+    let mut there = other.subscribe().await.unwrap();
+    let session = SessionId::new();
+    publisher.announce_session_ended(session).await.unwrap();
+    let file = event(FileId::new(), FileStatus::Ready, 100);
+    publisher.publish(&file).await.unwrap();
+    assert_eq!(next(&mut there).await, BusMessage::SessionEnded(session));
+    assert_eq!(next(&mut there).await, BusMessage::File(file), "both kinds, in order");
+}
 
 pub async fn subscribers_on_every_handle_receive_events_in_order(ports: Ports) {
     let (publisher, other) = ports;

@@ -2,7 +2,7 @@ use super::users::{now, user};
 use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, UserRepository};
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::{Secret, TokenHash};
-use portcullis_domain::session::{NewRefreshToken, Session};
+use portcullis_domain::session::{NewRefreshToken, RotationRules, Session, SessionLimits, SignInMethod};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -10,6 +10,11 @@ use time::{Duration, OffsetDateTime};
 pub type Ports = (Arc<dyn SessionStore>, Arc<dyn UserRepository>);
 
 const GRACE: Duration = Duration::seconds(10);
+
+/// Limits far beyond what these cases span, but for the timeout case.
+fn rules(grace: Duration) -> RotationRules {
+    RotationRules { grace, limits: SessionLimits { idle: Duration::days(30), absolute: Duration::days(90) } }
+}
 
 fn token(name: &str, now: OffsetDateTime) -> (TokenHash, NewRefreshToken) {
     let hash = TokenHash::of(&Secret::new(format!("{name}-{}", uuid::Uuid::new_v4())));
@@ -41,6 +46,8 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
         revoked_at: None,
         ip: Some("203.0.113.9".into()),
         user_agent: Some("contract-test".into()),
+        sign_in_method: SignInMethod::MagicLink,
+        trust_score: 55,
     };
     let (hash, first) = token("first", t);
     ports.0.create(&session, &first).await.unwrap();
@@ -49,12 +56,57 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
 
 contract_suite! { $ session_store_contract for sessions;
 
+pub async fn sessions_are_listed_newest_first_with_their_details(ports: Ports) {
+    let (first, _, _) = open(&ports, None).await;
+    let user = first.user_id;
+    let (second, _, _) = open(&ports, Some(user)).await;
+    let (third, _, t) = open(&ports, Some(user)).await;
+    let (_stranger, _, _) = open(&ports, None).await;
+    ports.0.revoke(second.id, t).await.unwrap();
+    let listed = ports.0.list_active(user).await.unwrap();
+    let ids: Vec<SessionId> = listed.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [third.id, first.id], "active only, newest first");
+    assert_eq!(listed[1], first, "stored as given: method, trust score, ip, agent");
+    assert!(ports.0.list_active(UserId::new()).await.unwrap().is_empty());
+
+    assert!(ports.0.seen_ip(user, "203.0.113.9").await.unwrap());
+    assert!(!ports.0.seen_ip(user, "198.51.100.1").await.unwrap());
+    assert!(!ports.0.seen_ip(UserId::new(), "203.0.113.9").await.unwrap());
+}
+
+/// A session idle past its limit, or older than its absolute limit, does
+/// not rotate, whatever the token's own expiry.
+pub async fn sessions_end_at_their_idle_and_absolute_limits(ports: Ports) {
+    let idle = RotationRules {
+        grace: GRACE,
+        limits: SessionLimits { idle: Duration::minutes(15), absolute: Duration::days(1) },
+    };
+    let (_, first, t) = open(&ports, None).await;
+    let (_, child) = token("child", t);
+    let outcome = ports.0.rotate(&first, &child, t + Duration::minutes(16), &idle).await.unwrap();
+    assert_eq!(outcome, RotateOutcome::Expired);
+
+    let (_, first, t) = open(&ports, None).await;
+    let (second, child) = token("child", t);
+    let at = t + Duration::minutes(14);
+    assert!(matches!(ports.0.rotate(&first, &child, at, &idle).await.unwrap(), RotateOutcome::Rotated { .. }));
+    let (_, next) = token("next", at);
+    let later = at + Duration::minutes(14);
+    assert!(
+        matches!(ports.0.rotate(&second, &next, later, &idle).await.unwrap(), RotateOutcome::Rotated { .. }),
+        "each use restarts the idle clock"
+    );
+    let short = RotationRules { grace: GRACE, limits: SessionLimits { idle: Duration::hours(1), absolute: Duration::minutes(20) } };
+    let (_, last) = token("last", later);
+    assert_eq!(ports.0.rotate(&next.hash, &last, later + Duration::minutes(1), &short).await.unwrap(), RotateOutcome::Expired);
+}
+
 pub async fn rotation_chain(ports: Ports) {
     let (session, first, t) = open(&ports, None).await;
     assert_eq!(ports.0.get(session.id).await.unwrap(), Some(session.clone()));
     let (second, child) = token("second", t);
     let later = t + Duration::seconds(30);
-    match ports.0.rotate(&first, &child, later, GRACE).await.unwrap() {
+    match ports.0.rotate(&first, &child, later, &rules(GRACE)).await.unwrap() {
         RotateOutcome::Rotated { session: s } => {
             assert_eq!(s.id, session.id);
             assert_eq!(s.last_used_at, later);
@@ -63,7 +115,7 @@ pub async fn rotation_chain(ports: Ports) {
     }
     let (_, grandchild) = token("third", t);
     assert!(matches!(
-        ports.0.rotate(&second, &grandchild, later + Duration::seconds(60), GRACE).await.unwrap(),
+        ports.0.rotate(&second, &grandchild, later + Duration::seconds(60), &rules(GRACE)).await.unwrap(),
         RotateOutcome::Rotated { .. }
     ));
 }
@@ -71,9 +123,9 @@ pub async fn rotation_chain(ports: Ports) {
 pub async fn parent_within_grace_gets_sealed_child(ports: Ports) {
     let (_, first, t) = open(&ports, None).await;
     let (_, child) = token("child", t);
-    ports.0.rotate(&first, &child, t, GRACE).await.unwrap();
+    ports.0.rotate(&first, &child, t, &rules(GRACE)).await.unwrap();
     let (_, unused) = token("unused", t);
-    match ports.0.rotate(&first, &unused, t + GRACE, GRACE).await.unwrap() {
+    match ports.0.rotate(&first, &unused, t + GRACE, &rules(GRACE)).await.unwrap() {
         RotateOutcome::Grace { sealed_child, .. } => assert_eq!(sealed_child, b"child".to_vec()),
         other => panic!("expected Grace, got {other:?}"),
     }
@@ -82,25 +134,25 @@ pub async fn parent_within_grace_gets_sealed_child(ports: Ports) {
 pub async fn reuse_revokes_the_family(ports: Ports) {
     let (session, first, t) = open(&ports, None).await;
     let (second, child) = token("second", t);
-    ports.0.rotate(&first, &child, t, GRACE).await.unwrap();
+    ports.0.rotate(&first, &child, t, &rules(GRACE)).await.unwrap();
     let (_, other) = token("other", t);
     let late = t + GRACE + Duration::seconds(1);
-    match ports.0.rotate(&first, &other, late, GRACE).await.unwrap() {
+    match ports.0.rotate(&first, &other, late, &rules(GRACE)).await.unwrap() {
         RotateOutcome::Reused { session: s } => assert_eq!(s.revoked_at, Some(late)),
         other => panic!("expected Reused, got {other:?}"),
     }
     // The newest token of the family is dead too.
-    assert_eq!(ports.0.rotate(&second, &other, late, GRACE).await.unwrap(), RotateOutcome::Revoked);
+    assert_eq!(ports.0.rotate(&second, &other, late, &rules(GRACE)).await.unwrap(), RotateOutcome::Revoked);
     assert!(ports.0.get(session.id).await.unwrap().unwrap().revoked_at.is_some());
 }
 
 pub async fn zero_grace_treats_parent_as_reuse(ports: Ports) {
     let (_, first, t) = open(&ports, None).await;
     let (_, child) = token("child", t);
-    ports.0.rotate(&first, &child, t, Duration::ZERO).await.unwrap();
+    ports.0.rotate(&first, &child, t, &rules(Duration::ZERO)).await.unwrap();
     let (_, other) = token("other", t);
     assert!(matches!(
-        ports.0.rotate(&first, &other, t, Duration::ZERO).await.unwrap(),
+        ports.0.rotate(&first, &other, t, &rules(Duration::ZERO)).await.unwrap(),
         RotateOutcome::Reused { .. }
     ));
 }
@@ -109,11 +161,11 @@ pub async fn expired_and_unknown_tokens(ports: Ports) {
     let (_, first, t) = open(&ports, None).await;
     let (_, child) = token("child", t);
     assert_eq!(
-        ports.0.rotate(&first, &child, t + Duration::days(8), GRACE).await.unwrap(),
+        ports.0.rotate(&first, &child, t + Duration::days(8), &rules(GRACE)).await.unwrap(),
         RotateOutcome::Expired
     );
     let (stranger, _) = token("stranger", t);
-    assert_eq!(ports.0.rotate(&stranger, &child, t, GRACE).await.unwrap(), RotateOutcome::Unknown);
+    assert_eq!(ports.0.rotate(&stranger, &child, t, &rules(GRACE)).await.unwrap(), RotateOutcome::Unknown);
 }
 
 pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
@@ -123,7 +175,7 @@ pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
         let store = ports.0.clone();
         tasks.spawn(async move {
             let (_, child) = token(&format!("child{i}"), t);
-            store.rotate(&first, &child, t, GRACE).await.unwrap()
+            store.rotate(&first, &child, t, &rules(GRACE)).await.unwrap()
         });
     }
     let outcomes = tasks.join_all().await;
@@ -168,7 +220,7 @@ pub async fn purge_removes_what_can_no_longer_be_used(ports: Ports) {
     ports.0.revoke(revoked_recently.id, t + Duration::days(2)).await.unwrap();
     // The live session rotates once: its first token stays (rotated) until it expires.
     let (_, child) = token("child", t + Duration::days(6));
-    ports.0.rotate(&first, &child, t + Duration::days(6), GRACE).await.unwrap();
+    ports.0.rotate(&first, &child, t + Duration::days(6), &rules(GRACE)).await.unwrap();
 
     // Eight days on: the three first tokens (7-day expiry) are gone; the live
     // session keeps its child; both revoked sessions go (one revoked long ago,
@@ -180,7 +232,7 @@ pub async fn purge_removes_what_can_no_longer_be_used(ports: Ports) {
     assert!(ports.0.get(revoked_recently.id).await.unwrap().is_none());
     let (_, next) = token("next", t + Duration::days(8));
     assert!(matches!(
-        ports.0.rotate(&child.hash, &next, t + Duration::days(8), GRACE).await.unwrap(),
+        ports.0.rotate(&child.hash, &next, t + Duration::days(8), &rules(GRACE)).await.unwrap(),
         RotateOutcome::Rotated { .. }
     ));
     assert_eq!(

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use portcullis_application::ports::{BusMessage, EventBus, EventStream, FileEvent, StoreError};
+use portcullis_domain::ids::SessionId;
 use tokio::sync::broadcast;
 
 /// Events within one process (tokio broadcast). A subscriber that falls more
@@ -36,6 +37,11 @@ impl EventBus for MemoryEventBus {
     async fn publish(&self, event: &FileEvent) -> Result<(), StoreError> {
         // No subscriber is not an error: nobody is watching.
         let _ = self.0.send(BusMessage::File(event.clone()));
+        Ok(())
+    }
+
+    async fn announce_session_ended(&self, session: SessionId) -> Result<(), StoreError> {
+        let _ = self.0.send(BusMessage::SessionEnded(session));
         Ok(())
     }
 

@@ -4,11 +4,11 @@ use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreEr
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
-    NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh,
+    NewRefreshToken, RefreshDecision, RefreshTokenRecord, RotationRules, Session, decide_refresh,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 #[derive(Default)]
 struct State {
@@ -53,7 +53,7 @@ impl SessionStore for MemorySessionStore {
         presented: &TokenHash,
         child: &NewRefreshToken,
         now: OffsetDateTime,
-        grace: Duration,
+        rules: &RotationRules,
     ) -> Result<RotateOutcome, StoreError> {
         let mut guard = lock(&self.0);
         let state = &mut *guard;
@@ -64,7 +64,7 @@ impl SessionStore for MemorySessionStore {
             return Ok(RotateOutcome::Unknown);
         };
         let current_child = token.child_hash.and_then(|h| state.tokens.get(h.as_bytes()));
-        match decide_refresh(&token, current_child, &session, now, grace) {
+        match decide_refresh(&token, current_child, &session, now, rules) {
             RefreshDecision::Rotate => {
                 if state.tokens.contains_key(child.hash.as_bytes()) {
                     return Err(StoreError::Conflict("refresh token"));
@@ -96,6 +96,23 @@ impl SessionStore for MemorySessionStore {
 
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         Ok(lock(&self.0).sessions.get(&id).cloned())
+    }
+
+    async fn list_active(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        let state = lock(&self.0);
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .cloned()
+            .collect();
+        sessions.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
+        Ok(sessions)
+    }
+
+    async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError> {
+        let state = lock(&self.0);
+        Ok(state.sessions.values().any(|s| s.user_id == user_id && s.ip.as_deref() == Some(ip)))
     }
 
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {

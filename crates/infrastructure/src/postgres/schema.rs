@@ -21,6 +21,8 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        sign_in_method -> Text,
+        trust_score -> Int2,
     }
 }
 

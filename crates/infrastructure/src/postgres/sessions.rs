@@ -8,9 +8,10 @@ use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreEr
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
-    NewRefreshToken, RefreshDecision, RefreshTokenRecord, Session, decide_refresh,
+    NewRefreshToken, RefreshDecision, RefreshTokenRecord, RotationRules, Session, SignInMethod,
+    decide_refresh,
 };
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -23,6 +24,8 @@ struct SessionRow {
     revoked_at: Option<OffsetDateTime>,
     ip: Option<String>,
     user_agent: Option<String>,
+    sign_in_method: String,
+    trust_score: i16,
 }
 
 impl From<SessionRow> for Session {
@@ -35,6 +38,10 @@ impl From<SessionRow> for Session {
             revoked_at: r.revoked_at,
             ip: r.ip,
             user_agent: r.user_agent,
+            // Written from the domain type; an unknown name (a hand edit)
+            // reads as the oldest method rather than failing the list.
+            sign_in_method: SignInMethod::parse(&r.sign_in_method).unwrap_or(SignInMethod::Password),
+            trust_score: r.trust_score.clamp(0, 100) as u8,
         }
     }
 }
@@ -105,7 +112,7 @@ async fn rotate_in_tx(
     presented: &TokenHash,
     child: &NewRefreshToken,
     now: OffsetDateTime,
-    grace: Duration,
+    rules: &RotationRules,
 ) -> Result<RotateOutcome, DieselError> {
     let Some(token) = refresh_tokens::table
         .find(presented.as_bytes().to_vec())
@@ -135,7 +142,7 @@ async fn rotate_in_tx(
             .and_then(TokenRow::into_domain),
         None => None,
     };
-    Ok(match decide_refresh(&token, current_child.as_ref(), &session, now, grace) {
+    Ok(match decide_refresh(&token, current_child.as_ref(), &session, now, rules) {
         RefreshDecision::Rotate => {
             diesel::insert_into(refresh_tokens::table)
                 .values(TokenRow::new(session.id, child, now))
@@ -182,6 +189,8 @@ impl SessionStore for PgSessionStore {
             revoked_at: session.revoked_at,
             ip: session.ip.clone(),
             user_agent: session.user_agent.clone(),
+            sign_in_method: session.sign_in_method.as_str().to_owned(),
+            trust_score: i16::from(session.trust_score),
         };
         let token = TokenRow::new(session.id, first, session.created_at);
         c.transaction::<_, DieselError, _>(async |c| {
@@ -198,12 +207,35 @@ impl SessionStore for PgSessionStore {
         presented: &TokenHash,
         child: &NewRefreshToken,
         now: OffsetDateTime,
-        grace: Duration,
+        rules: &RotationRules,
     ) -> Result<RotateOutcome, StoreError> {
         let mut c = conn(&self.0).await?;
-        c.transaction::<_, DieselError, _>(async |c| rotate_in_tx(c, presented, child, now, grace).await)
+        c.transaction::<_, DieselError, _>(async |c| rotate_in_tx(c, presented, child, now, rules).await)
             .await
             .map_err(|e| conflict_or(e, "refresh token"))
+    }
+
+    async fn list_active(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let rows: Vec<SessionRow> = sessions::table
+            .filter(sessions::user_id.eq(user_id.as_uuid()))
+            .filter(sessions::revoked_at.is_null())
+            .order((sessions::created_at.desc(), sessions::id.desc()))
+            .select(SessionRow::as_select())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError> {
+        let mut c = conn(&self.0).await?;
+        diesel::select(diesel::dsl::exists(
+            sessions::table.filter(sessions::user_id.eq(user_id.as_uuid())).filter(sessions::ip.eq(ip)),
+        ))
+        .get_result(&mut c)
+        .await
+        .map_err(db_error)
     }
 
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use portcullis_application::Cause;
 use portcullis_application::ports::{BusMessage, EventBus, EventStream, FileEvent, StoreError};
 use portcullis_domain::files::FileStatus;
-use portcullis_domain::ids::{FileId, UserId};
+use portcullis_domain::ids::{FileId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -52,6 +52,20 @@ impl Wire {
             at: self.at,
         })
     }
+}
+
+/// The wire form of a session's end.
+#[derive(Serialize, Deserialize)]
+struct EndedWire {
+    session_ended: SessionId,
+}
+
+/// A channel message as the bus delivers it (`None`: unreadable).
+fn decode(payload: &[u8]) -> Option<BusMessage> {
+    if let Ok(ended) = serde_json::from_slice::<EndedWire>(payload) {
+        return Some(BusMessage::SessionEnded(ended.session_ended));
+    }
+    serde_json::from_slice::<Wire>(payload).ok().and_then(Wire::into_event).map(BusMessage::File)
 }
 
 /// The process-wide fan-out, started by the first subscription.
@@ -131,9 +145,9 @@ async fn listen(
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
                     let payload: Vec<u8> = message.get_payload_bytes().to_vec();
-                    match serde_json::from_slice::<Wire>(&payload).ok().and_then(Wire::into_event) {
-                        Some(event) => {
-                            let _ = sender.send(BusMessage::File(event));
+                    match decode(&payload) {
+                        Some(message) => {
+                            let _ = sender.send(message);
                         }
                         None => tracing::warn!("unreadable message on the event channel ignored"),
                     }
@@ -162,6 +176,23 @@ impl EventBus for RedisEventBus {
     async fn publish(&self, event: &FileEvent) -> Result<(), StoreError> {
         let payload = serde_json::to_string(&Wire::of(event))
             .map_err(|e| StoreError::Unavailable(Cause::context("event encoding", e)))?;
+        self.send(payload).await
+    }
+
+    async fn announce_session_ended(&self, session: SessionId) -> Result<(), StoreError> {
+        let payload = serde_json::to_string(&EndedWire { session_ended: session })
+            .map_err(|e| StoreError::Unavailable(Cause::context("event encoding", e)))?;
+        self.send(payload).await
+    }
+
+    async fn subscribe(&self) -> Result<EventStream, StoreError> {
+        let fanout = self.fanout().await?;
+        Ok(crate::memory::stream_of(fanout.sender.subscribe()))
+    }
+}
+
+impl RedisEventBus {
+    async fn send(&self, payload: String) -> Result<(), StoreError> {
         let mut conn = self.store.conn().await?;
         redis::cmd("PUBLISH")
             .arg(&self.channel)
@@ -170,10 +201,5 @@ impl EventBus for RedisEventBus {
             .await
             .map(|_| ())
             .map_err(unavailable)
-    }
-
-    async fn subscribe(&self) -> Result<EventStream, StoreError> {
-        let fanout = self.fanout().await?;
-        Ok(crate::memory::stream_of(fanout.sender.subscribe()))
     }
 }
