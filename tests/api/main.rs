@@ -8,6 +8,7 @@ mod admin;
 mod architecture;
 mod auth_flow;
 mod browser;
+mod devices;
 mod errors;
 mod files;
 mod helpers;

@@ -47,6 +47,19 @@ mod sessions {
     });
 }
 
+mod devices {
+    use super::*;
+    portcullis_infrastructure::device_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::devices::Ports = (
+            Arc::new(postgres::PgDeviceStore::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::DeviceStore>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
 mod roles {
     use super::*;
     portcullis_infrastructure::role_repository_contract!(async {

@@ -55,6 +55,9 @@ pub mod kinds {
     /// Delete what can no longer be used (`maintenance::PurgeSessions`).
     pub const PURGE_SESSIONS: JobKind =
         JobKind { name: "maintenance.purge_sessions", queue: Queue::MAINTENANCE };
+    /// Forget devices unused for `DEVICE_RETENTION` (`maintenance::PurgeDevices`).
+    pub const PURGE_DEVICES: JobKind =
+        JobKind { name: "maintenance.purge_devices", queue: Queue::MAINTENANCE };
     /// Virus-scan a stored file (`files::pipeline::ScanFile`).
     pub const FILE_SCAN: JobKind = JobKind { name: "file.scan", queue: Queue::FILES };
     /// Inspect a clean file and keep its summary (`files::pipeline::ProcessFile`).

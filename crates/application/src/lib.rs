@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit_trail;
 pub mod auth;
 pub mod cause;
+pub mod devices;
 pub mod error;
 pub mod files;
 pub mod jobs;

@@ -56,6 +56,7 @@ impl LinkRequest {
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
             route: None,
+            device: None,
         }
     }
 }

@@ -44,6 +44,39 @@ impl JobHandler for PurgeSessions {
     }
 }
 
+/// Runs `maintenance.purge_devices`: forgets devices nobody signed in from
+/// for `DEVICE_RETENTION`.
+pub struct PurgeDevices {
+    devices: Arc<dyn crate::ports::DeviceStore>,
+    clock: Arc<dyn Clock>,
+    retention: Duration,
+}
+
+impl PurgeDevices {
+    pub fn new(
+        devices: Arc<dyn crate::ports::DeviceStore>,
+        clock: Arc<dyn Clock>,
+        retention: Duration,
+    ) -> Self {
+        Self { devices, clock, retention }
+    }
+}
+
+#[async_trait]
+impl JobHandler for PurgeDevices {
+    fn kind(&self) -> crate::jobs::JobKind {
+        crate::jobs::kinds::PURGE_DEVICES
+    }
+
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        let before = self.clock.now() - self.retention;
+        let purged =
+            self.devices.purge_unused(before).await.map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
+        tracing::info!(devices = purged, "purged unused devices");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

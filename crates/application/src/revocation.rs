@@ -171,6 +171,7 @@ mod tests {
             user_agent: None,
             sign_in_method: portcullis_domain::session::SignInMethod::Password,
             trust_score: 20,
+            device_id: None,
         }
     }
 

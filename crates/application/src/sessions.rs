@@ -5,9 +5,10 @@
 
 use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
-use crate::ports::{AccessClaims, Clock, EventBus, SessionStore};
+use crate::ports::{AccessClaims, Clock, DeviceStore, EventBus, SessionStore};
 use crate::revocation::Revocations;
 use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::device::Device;
 use portcullis_domain::ids::{SessionId, UserId};
 use portcullis_domain::session::{Session, SessionLimits};
 use serde_json::json;
@@ -22,11 +23,14 @@ pub struct SessionView {
     pub expires_at: OffsetDateTime,
     /// The session of the token that asked.
     pub current: bool,
+    /// The device it was opened from, when known (and not removed since).
+    pub device: Option<Device>,
 }
 
 #[derive(Clone)]
 pub struct SessionService {
     sessions: Arc<dyn SessionStore>,
+    devices: Arc<dyn DeviceStore>,
     revocations: Revocations,
     events: Arc<dyn EventBus>,
     audit: AuditTrail,
@@ -37,13 +41,14 @@ pub struct SessionService {
 impl SessionService {
     pub fn new(
         sessions: Arc<dyn SessionStore>,
+        devices: Arc<dyn DeviceStore>,
         revocations: Revocations,
         events: Arc<dyn EventBus>,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
         limits: SessionLimits,
     ) -> Self {
-        Self { sessions, revocations, events, audit, clock, limits }
+        Self { sessions, devices, revocations, events, audit, clock, limits }
     }
 
     /// The caller's live sessions, newest first, the current one marked.
@@ -58,6 +63,7 @@ impl SessionService {
         current: Option<SessionId>,
     ) -> Result<Vec<SessionView>, AppError> {
         let now = self.clock.now();
+        let devices = self.devices.list(user).await?;
         Ok(self
             .sessions
             .list_active(user)
@@ -66,6 +72,7 @@ impl SessionService {
             .map(|session| SessionView {
                 expires_at: self.limits.expires_at(&session),
                 current: Some(session.id) == current,
+                device: devices.iter().find(|d| Some(d.id) == session.device_id).cloned(),
                 session,
             })
             .filter(|view| view.expires_at > now)

@@ -119,6 +119,7 @@ fn stores(c: &mut Criterion) {
         user_agent: None,
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
+        device_id: None,
     };
     let rules = portcullis_domain::session::RotationRules {
         grace: Duration::seconds(10),

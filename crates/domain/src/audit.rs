@@ -51,10 +51,14 @@ pub enum AuditAction {
     UserRolesChanged,
     /// A user ended one of their sessions, or all but the current one.
     SessionRevoked,
+    /// A user marked a device trusted, or not.
+    DeviceTrustChanged,
+    /// A user removed a device (its sessions ended).
+    DeviceRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 33] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -86,6 +90,8 @@ impl AuditAction {
         Self::RoleDeleted,
         Self::UserRolesChanged,
         Self::SessionRevoked,
+        Self::DeviceTrustChanged,
+        Self::DeviceRemoved,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -122,6 +128,8 @@ impl AuditAction {
             Self::RoleDeleted => "admin.role.deleted",
             Self::UserRolesChanged => "admin.user.roles_changed",
             Self::SessionRevoked => "auth.session.revoked",
+            Self::DeviceTrustChanged => "user.device.trust_changed",
+            Self::DeviceRemoved => "user.device.removed",
         }
     }
 
@@ -179,6 +187,10 @@ impl Severity {
 pub struct RequestContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What the client says it is: its `X-Device-Id` when sent (checked
+    /// and capped by the http layer), and its user agent's family and
+    /// platform ("Firefox on Linux").
+    pub device: Option<crate::device::DeviceHint>,
     pub request_id: Option<String>,
     /// The route that matched (its pattern, e.g. `/api/v1/files/{id}`), for
     /// refusals: which operation was refused.

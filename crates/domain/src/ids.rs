@@ -60,3 +60,7 @@ id_type!(
     /// Identifies a role.
     RoleId
 );
+id_type!(
+    /// Identifies a device a user signed in from.
+    DeviceId
+);

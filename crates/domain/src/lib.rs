@@ -3,6 +3,7 @@
 //! runtime, a database or HTTP; every adapter and use case builds on these types.
 
 pub mod audit;
+pub mod device;
 pub mod email;
 pub mod error;
 pub mod files;

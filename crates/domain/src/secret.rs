@@ -53,6 +53,11 @@ impl TokenHash {
         &self.0
     }
 
+    /// The whole hash in lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Short, non-reversible label for logs (first 8 hex chars of the hash).
     pub fn fingerprint(&self) -> String {
         self.0[..4].iter().map(|b| format!("{b:02x}")).collect()

@@ -21,6 +21,8 @@ pub struct Session {
     pub sign_in_method: SignInMethod,
     /// 0–100, from [`crate::trust::trust_score`] at sign-in.
     pub trust_score: u8,
+    /// The device it was opened from, when the request said.
+    pub device_id: Option<crate::ids::DeviceId>,
 }
 
 impl Session {
@@ -175,6 +177,7 @@ mod tests {
             user_agent: None,
             sign_in_method: SignInMethod::Password,
             trust_score: 20,
+            device_id: None,
         }
     }
 

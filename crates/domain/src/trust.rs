@@ -35,6 +35,11 @@ impl TrustScore {
     pub fn is_high(self) -> bool {
         self.0 >= Self::HIGH
     }
+
+    /// Whether a stored score (0–100) is high.
+    pub fn is_high_value(score: u8) -> bool {
+        score >= Self::HIGH
+    }
 }
 
 const BASE: i32 = 20;

@@ -2,11 +2,13 @@
 //! (through trusted proxies only), the user agent (capped) and our request id.
 
 use crate::client_ip::{self, TrustedProxies};
+use crate::limits::RouteClass;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, web};
 use portcullis_domain::audit::RequestContext;
+use portcullis_domain::device::DeviceHint;
 
 /// The longest user agent stored with an event.
 pub const USER_AGENT_CAP: usize = 512;
@@ -21,6 +23,35 @@ pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> String {
     let forwarded = values(header::FORWARDED);
     client_ip::resolve(peer, &forwarded_for, &forwarded, trusted)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// The client's own device id header.
+pub const DEVICE_ID_HEADER: &str = "x-device-id";
+
+/// "Firefox on Linux": the user agent's family and platform (woothee), or
+/// `None` when it names neither.
+pub fn agent_label(user_agent: &str) -> Option<String> {
+    let parsed = woothee::parser::Parser::new().parse(user_agent)?;
+    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
+    match (known(parsed.name), known(parsed.os)) {
+        (true, true) => Some(format!("{} on {}", parsed.name, parsed.os)),
+        (true, false) => Some(parsed.name.to_owned()),
+        (false, true) => Some(parsed.os.to_owned()),
+        (false, false) => None,
+    }
+}
+
+/// What the request says about its device (read on sign-in routes only).
+fn device_hint(req: &HttpRequest) -> DeviceHint {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    DeviceHint {
+        client_id: header(DEVICE_ID_HEADER)
+            .filter(|id| DeviceHint::acceptable_client_id(id))
+            .map(str::to_owned),
+        agent: header(header::USER_AGENT.as_str())
+            .map(|ua| &ua[..ua.len().min(USER_AGENT_CAP)])
+            .and_then(agent_label),
+    }
 }
 
 /// The caller's context for audit events.
@@ -38,5 +69,26 @@ pub fn context(req: &HttpRequest) -> RequestContext {
             .map(|ua| ua.chars().take(USER_AGENT_CAP).collect()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         route: req.match_pattern(),
+        // The device matters where a session is opened: the credential routes.
+        device: matches!(req.extensions().get::<RouteClass>(), Some(RouteClass::Credential(_)))
+            .then(|| device_hint(req)),
     }
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, crate::error::ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(crate::error::ApiError::App(portcullis_application::AppError::Unauthorized))?
+        .to_str()
+        .map_err(|_| crate::error::ApiError::App(portcullis_application::AppError::InvalidToken))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(crate::error::ApiError::App(portcullis_application::AppError::Unauthorized))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(crate::error::ApiError::App(portcullis_application::AppError::Unauthorized));
+    }
+    Ok(token.trim().to_owned())
 }

@@ -546,6 +546,8 @@ pub struct SessionItem {
     pub trust_score: u8,
     /// The session of the token that asked.
     pub current: bool,
+    /// The device it was opened from, when known.
+    pub device: Option<DeviceItem>,
 }
 
 impl SessionItem {
@@ -561,6 +563,7 @@ impl SessionItem {
             sign_in_method: s.sign_in_method.as_str().to_owned(),
             trust_score: s.trust_score,
             current: v.current,
+            device: v.device.as_ref().map(DeviceItem::from_device),
         }
     }
 }
@@ -574,4 +577,45 @@ pub struct SessionsResponse {
 pub struct RevokedResponse {
     /// How many sessions were ended.
     pub revoked: usize,
+}
+
+/// A device you signed in from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceItem {
+    pub id: Uuid,
+    /// "Firefox on Linux", from the user agent.
+    pub name: String,
+    /// Sessions opened from a trusted device get a higher trust score.
+    pub trusted: bool,
+    /// Recognised by the `X-Device-Id` the client sent (else by its user agent).
+    pub by_client_id: bool,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub last_ip: Option<String>,
+}
+
+impl DeviceItem {
+    pub fn from_device(d: &portcullis_domain::device::Device) -> Self {
+        Self {
+            id: d.id.0,
+            name: d.name.clone(),
+            trusted: d.trusted,
+            by_client_id: d.key.starts_with("id:"),
+            first_seen_at: rfc3339(d.first_seen_at),
+            last_seen_at: rfc3339(d.last_seen_at),
+            last_ip: d.last_ip.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DevicesResponse {
+    pub devices: Vec<DeviceItem>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTrustRequest {
+    #[garde(skip)]
+    pub trusted: bool,
 }

@@ -39,23 +39,11 @@ impl FromRequest for Client {
     }
 }
 
+pub(crate) use crate::caller::bearer;
+
 /// A caller with a valid, unrevoked access token. Also counts the request
 /// against the per-user limit.
 pub struct AuthUser(pub AccessClaims);
-
-pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::App(AppError::Unauthorized))?
-        .to_str()
-        .map_err(|_| ApiError::App(AppError::InvalidToken))?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::App(AppError::Unauthorized))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::App(AppError::Unauthorized));
-    }
-    Ok(token.trim().to_owned())
-}
 
 /// The access token of a request: the `Authorization: Bearer` header or, for
 /// a WebSocket handshake only (browsers cannot set headers on one), the

@@ -27,7 +27,9 @@ use actix_web::{
     App, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, middleware, web,
 };
 use error::ApiError;
-use handlers::{admin, auth, files, live, mailed_links, operations, pages, roles, sessions, storage, users};
+use handlers::{
+    admin, auth, devices, files, live, mailed_links, operations, pages, roles, sessions, storage, users,
+};
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
 use portcullis_application::access::{Permission, permissions as perm};
@@ -242,6 +244,9 @@ pub fn app(
                     vec![get(sessions::list), delete(sessions::revoke_others)],
                 ))
                 .service(api("/sessions/{id}", General, delete(sessions::revoke)))
+                .service(api("/devices", General, get(devices::list)))
+                .service(api("/devices/{id}/trust", General, put(devices::trust)))
+                .service(api("/devices/{id}", General, delete(devices::remove)))
                 .service(api("/auth/verify-email", General, post(mailed_links::verify_email)))
                 .service(api(
                     "/auth/verify-email/resend",

@@ -13,6 +13,9 @@ pub struct Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
     pub general: Limit,
+    /// The general budget of a request whose access token carries a high
+    /// trust score (`RATE_LIMIT_TRUSTED_MAX_REQUESTS`).
+    pub trusted_general: Limit,
     pub auth: Limit,
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
     pub trusted_proxies: TrustedProxies,
@@ -68,10 +71,16 @@ impl KeyKind {
 }
 
 impl RateLimitSettings {
-    pub fn limit(&self, class: RouteClass) -> Limit {
+    /// The budget of `class`; a high-trust session gets the relaxed general one.
+    pub fn limit(&self, class: RouteClass, high_trust: bool) -> Limit {
         match class {
             RouteClass::Credential(_) => self.auth,
+            RouteClass::General if high_trust => self.trusted_general,
             RouteClass::General => self.general,
         }
     }
 }
+
+/// Set on a request whose access token verified with a high trust score.
+#[derive(Debug, Clone, Copy)]
+pub struct HighTrust;

@@ -2,7 +2,7 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, files, live, mailed_links, operations, roles, sessions, users};
+use crate::handlers::{admin, auth, devices, files, live, mailed_links, operations, roles, sessions, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::update_me, users::change_password, users::activity,
         sessions::list, sessions::revoke, sessions::revoke_others,
+        devices::list, devices::trust, devices::remove,
         mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
         files::upload, files::list, files::get, files::delete, files::upload_url, files::confirm, files::download_url, live::socket,
@@ -25,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         UserResponse, RegisterResponse, TokenResponse, ActivityItem, ActivityResponse, HealthResponse,
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
-        SessionItem, SessionsResponse, RevokedResponse,
+        SessionItem, SessionsResponse, RevokedResponse, DeviceItem, DevicesResponse, DeviceTrustRequest,
         RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),

@@ -38,7 +38,8 @@ pub async fn enforce(
     key: &str,
     user_id: Option<UserId>,
 ) -> Result<(), ApiError> {
-    let limit = state.rate_limits.limit(class);
+    let high_trust = req.extensions().get::<crate::limits::HighTrust>().is_some();
+    let limit = state.rate_limits.limit(class, high_trust);
     let key_kind = key_kind.as_str();
     let full_key = format!("{}:{key_kind}:{key}", class.budget());
     let decision = match state.rate_limiter.hit(&full_key, limit.max_requests, limit.window).await {
@@ -84,6 +85,17 @@ pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str)
     enforce(req, state, class, KeyKind::Email, &raw_email.trim().to_lowercase(), None).await
 }
 
+/// Whether the request's access token (signature and expiry checked, the
+/// trust score is signed into it) carries a high trust score. The full check
+/// (revocation) is the route's; a token that fails it is refused anyway.
+fn high_trust(req: &HttpRequest, state: &AppState) -> bool {
+    let Ok(token) = crate::caller::bearer(req) else { return false };
+    state
+        .keys
+        .verify(&token, state.sign_in.clock.now())
+        .is_ok_and(|claims| portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score))
+}
+
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
@@ -104,7 +116,12 @@ pub async fn per_route(
     // refused before any credential check, spends nothing.
     let counted_now = match class {
         RouteClass::Credential(_) => Ok(()),
-        RouteClass::General => enforce_source(req.request(), &state, class).await,
+        RouteClass::General => {
+            if high_trust(req.request(), &state) {
+                req.extensions_mut().insert(crate::limits::HighTrust);
+            }
+            enforce_source(req.request(), &state, class).await
+        }
     };
     let mut response = match counted_now {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).
     pub admin: AdminService,
+    /// The caller's own devices.
+    pub devices: portcullis_application::devices::DeviceService,
     /// The caller's own sessions.
     pub sessions: portcullis_application::sessions::SessionService,
     /// Roles and who holds them.

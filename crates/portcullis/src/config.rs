@@ -195,6 +195,9 @@ pub struct PasswordConfig {
 pub struct LimitConfig {
     pub window: Duration,
     pub max_requests: u32,
+    /// The general budget of a high-trust session (`RATE_LIMIT_TRUSTED_MAX_REQUESTS`,
+    /// default three times `RATE_LIMIT_MAX_REQUESTS`).
+    pub trusted_max_requests: u32,
     pub auth_window: Duration,
     pub auth_max_requests: u32,
     pub lockout_threshold: u32,
@@ -215,6 +218,8 @@ pub struct AccountConfig {
     /// The first admin (`BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD`),
     /// created at start when no account has the address.
     pub bootstrap_admin: Option<(Email, Secret)>,
+    /// Devices unused this long are forgotten (`DEVICE_RETENTION`, 90 d).
+    pub device_retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -600,9 +605,13 @@ impl PasswordConfig {
 
 impl LimitConfig {
     fn read(r: &mut Reader) -> Self {
+        let max_requests = r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1);
+        let trusted_max_requests =
+            r.number("RATE_LIMIT_TRUSTED_MAX_REQUESTS", max_requests.saturating_mul(3), max_requests);
         Self {
             window: r.millis("RATE_LIMIT_WINDOW_MS", 60_000),
-            max_requests: r.number("RATE_LIMIT_MAX_REQUESTS", 100u32, 1),
+            max_requests,
+            trusted_max_requests,
             auth_window: r.millis("RATE_LIMIT_AUTH_WINDOW_MS", 900_000),
             auth_max_requests: r.number("RATE_LIMIT_AUTH_MAX_REQUESTS", 5u32, 1),
             lockout_threshold: r.number("LOGIN_LOCKOUT_THRESHOLD", 5u32, 1),
@@ -660,6 +669,7 @@ impl AccountConfig {
             magic_link_enabled: r.flag("MAGIC_LINK_ENABLED", true),
             magic_link_ttl,
             bootstrap_admin,
+            device_retention: r.duration("DEVICE_RETENTION", Duration::days(90), Duration::days(1)),
         }
     }
 }

@@ -8,6 +8,7 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
+use portcullis_application::devices::DeviceService;
 use portcullis_application::files::pipeline::{
     ProcessFile, PurgeAbandonedUploads, PurgeQuarantine, ScanFile,
 };
@@ -16,11 +17,12 @@ use portcullis_application::files::{FilePorts, FileService};
 use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
-use portcullis_application::maintenance::PurgeSessions;
+use portcullis_application::maintenance::{PurgeDevices, PurgeSessions};
 use portcullis_application::ports::{
-    AuditLog, Clock, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
-    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList,
-    RoleRepository, SessionStore, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
+    AuditLog, Clock, DeviceStore, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy,
+    LoginAttempts, Mailer, ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache,
+    RateLimiter, RevocationList, RoleRepository, SessionStore, TokenGenerator, UrlPresigner, UserRepository,
+    VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -34,14 +36,14 @@ use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLim
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryEventBus, MemoryFileRepository, MemoryJobQueue, MemoryLoginAttempts,
-    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache,
-    MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryUserRepository,
-    MemoryVirusScanner,
+    MemoryAuditLog, MemoryDeviceStore, MemoryEventBus, MemoryFileRepository, MemoryJobQueue,
+    MemoryLoginAttempts, MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore,
+    MemoryPermissionCache, MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore,
+    MemoryUserRepository, MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgRoleRepository,
+    self, PgAuditLog, PgDeviceStore, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgRoleRepository,
     PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
@@ -127,8 +129,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn Outbox>,
         Arc<dyn FileRepository>,
         Arc<dyn RoleRepository>,
+        Arc<dyn DeviceStore>,
     );
-    let (users, sessions, audit, one_time_tokens, promised, files, roles): Relational = match &config
+    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices): Relational = match &config
         .database
         .backend
     {
@@ -144,7 +147,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgOneTimeTokens::new(pool.clone())),
                 Arc::new(PgOutbox::new(pool.clone())),
                 Arc::new(PgFileRepository::new(pool.clone())),
-                Arc::new(PgRoleRepository::new(pool)),
+                Arc::new(PgRoleRepository::new(pool.clone())),
+                Arc::new(PgDeviceStore::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -161,6 +165,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 outbox.clone(),
                 Arc::new(MemoryFileRepository::with_outbox(outbox)),
                 roles,
+                Arc::new(MemoryDeviceStore::default()),
             )
         }
     };
@@ -300,12 +305,17 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             clock: clock.clone(),
             outbox: promised.clone(),
             one_time_tokens: one_time_tokens.clone(),
+            devices: devices.clone(),
         },
         settings,
     );
     let limits = RateLimitSettings {
         general: Limit { max_requests: config.limits.max_requests, window: config.limits.window },
         auth: Limit { max_requests: config.limits.auth_max_requests, window: config.limits.auth_window },
+        trusted_general: Limit {
+            max_requests: config.limits.trusted_max_requests,
+            window: config.limits.window,
+        },
         trusted_proxies: config.server.trusted_proxies.clone(),
     };
     let access = AccessControl::new(roles.clone(), grants, AuditTrail::new(audit.clone(), clock.clone()));
@@ -401,6 +411,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     );
     let session_service = SessionService::new(
         sessions.clone(),
+        devices.clone(),
         identity.sign_in.issuer.revocations.clone(),
         events.clone(),
         AuditTrail::new(audit.clone(), clock.clone()),
@@ -415,6 +426,13 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         roles: role_service,
+        devices: DeviceService::new(
+            devices.clone(),
+            sessions.clone(),
+            session_service.clone(),
+            AuditTrail::new(audit.clone(), clock.clone()),
+            clock.clone(),
+        ),
         sessions: session_service,
         files: file_service,
         storage,
@@ -452,6 +470,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             settings: LinkSettings { app_base_url, magic_link_ttl: config.accounts.magic_link_ttl },
         }),
         Arc::new(PurgeSessions::new(sessions, clock.clone())),
+        Arc::new(PurgeDevices::new(devices, clock.clone(), config.accounts.device_retention)),
         Arc::new(ScanFile::new(
             files.clone(),
             objects.clone(),

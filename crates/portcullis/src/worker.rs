@@ -80,8 +80,8 @@ impl JobQueue for MeteredQueue {
 }
 
 /// The clean-ups every worker schedules, each once per `PURGE_INTERVAL`.
-pub const RECURRING: [portcullis_application::jobs::JobKind; 3] =
-    [kinds::PURGE_SESSIONS, kinds::PURGE_QUARANTINE, kinds::PURGE_ABANDONED_UPLOADS];
+pub const RECURRING: [portcullis_application::jobs::JobKind; 4] =
+    [kinds::PURGE_SESSIONS, kinds::PURGE_DEVICES, kinds::PURGE_QUARANTINE, kinds::PURGE_ABANDONED_UPLOADS];
 
 /// The handlers a worker runs, by job kind.
 pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;

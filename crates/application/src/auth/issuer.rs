@@ -3,8 +3,12 @@
 //! (the database first, then the revocation cache).
 
 use super::TokenPair;
+use super::notices::Notices;
 use crate::error::AppError;
-use crate::ports::{AccessGrant, AccessTokenIssuer, AuditLog, Clock, SessionStore, TokenGenerator};
+use crate::mail::SecurityEvent;
+use crate::ports::{
+    AccessGrant, AccessTokenIssuer, AuditLog, Clock, DeviceStore, SessionStore, TokenGenerator, Touched,
+};
 use crate::revocation::Revocations;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::SessionId;
@@ -27,6 +31,10 @@ pub struct SessionIssuer {
     pub limits: SessionLimits,
     /// Recent failed sign-ins, for the trust score.
     pub audit_log: Arc<dyn AuditLog>,
+    /// The devices sign-ins come from.
+    pub devices: Arc<dyn DeviceStore>,
+    /// The security alert a sign-in from a new device or place sends.
+    pub notices: Notices,
 }
 
 /// Failed sign-ins within this window lower a new session's trust.
@@ -35,7 +43,13 @@ const RECENT_FAILURES: Duration = Duration::hours(24);
 impl SessionIssuer {
     /// What the session about to open is trusted with (0–100). Each signal
     /// that cannot be read counts as absent: less trust, never more.
-    async fn trust(&self, user: &User, ctx: &RequestContext, now: OffsetDateTime) -> u8 {
+    async fn trust(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        trusted_device: bool,
+    ) -> u8 {
         let known_ip = match ctx.ip.as_deref() {
             Some(ip) => self.sessions.seen_ip(user.id, ip).await.unwrap_or(false),
             None => false,
@@ -48,13 +62,28 @@ impl SessionIssuer {
             Err(_) => 0,
         };
         let signals = TrustSignals {
-            trusted_device: false,
+            trusted_device,
             known_ip,
             second_factor: false,
             account_age: now - user.created_at,
             recent_failures: u32::try_from(recent_failures).unwrap_or(u32::MAX),
         };
         trust_score(&signals).value()
+    }
+
+    /// Records the device a sign-in comes from. Best effort: a device store
+    /// that fails does not stop the sign-in (the session has no device, and
+    /// no device trust).
+    async fn recognise(&self, user: &User, ctx: &RequestContext, now: OffsetDateTime) -> Option<Touched> {
+        let hint = ctx.device.as_ref()?;
+        let key = hint.key()?;
+        match self.devices.touch(user.id, &key, &hint.name(), ctx.ip.clone(), now).await {
+            Ok(touched) => Some(touched),
+            Err(error) => {
+                tracing::warn!(%error, "could not record the device of a sign-in");
+                None
+            }
+        }
     }
 
     /// An access token for `session`, never outliving its deadlines.
@@ -80,7 +109,14 @@ impl SessionIssuer {
         ctx: &RequestContext,
     ) -> Result<TokenPair, AppError> {
         let now = self.clock.now();
-        let trust_score = self.trust(user, ctx, now).await;
+        let new_location = self.notices.is_new_location(user, ctx).await;
+        let device = self.recognise(user, ctx, now).await;
+        let new_device = device.as_ref().is_some_and(|t| t.new && t.had_others);
+        if new_location || new_device {
+            self.notices.security_alert(user, SecurityEvent::NewLogin, ctx).await;
+        }
+        let trusted_device = device.as_ref().is_some_and(|t| t.device.trusted);
+        let trust_score = self.trust(user, ctx, now, trusted_device).await;
         let session = Session {
             id: SessionId::new(),
             user_id: user.id,
@@ -91,6 +127,7 @@ impl SessionIssuer {
             user_agent: ctx.user_agent.clone(),
             sign_in_method: method,
             trust_score,
+            device_id: device.map(|t| t.device.id),
         };
         let refresh_token = self.token_generator.refresh_token();
         let first = NewRefreshToken {

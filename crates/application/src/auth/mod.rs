@@ -21,7 +21,7 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, LockoutPolicy, LoginAttempts, OneTimeTokenStore, Outbox,
+    AccessTokenIssuer, AuditLog, Clock, DeviceStore, LockoutPolicy, LoginAttempts, OneTimeTokenStore, Outbox,
     PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
 };
 use crate::revocation::Revocations;
@@ -108,6 +108,7 @@ pub struct AuthPorts {
     /// Where promised mail is recorded (relayed to the job queue).
     pub outbox: Arc<dyn Outbox>,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    pub devices: Arc<dyn DeviceStore>,
 }
 
 /// The identity services, built together from the context's ports.
@@ -140,6 +141,11 @@ impl Identity {
             lockout: settings.lockout,
             account_lockout: settings.account_lockout,
         };
+        let notices = Notices {
+            outbox: ports.outbox.clone(),
+            audit_log: ports.audit.clone(),
+            clock: ports.clock.clone(),
+        };
         let issuer = SessionIssuer {
             sessions: ports.sessions.clone(),
             access_tokens: ports.access_tokens.clone(),
@@ -149,11 +155,8 @@ impl Identity {
             refresh_token_ttl: settings.refresh_token_ttl,
             limits: settings.session_limits,
             audit_log: ports.audit.clone(),
-        };
-        let notices = Notices {
-            outbox: ports.outbox.clone(),
-            audit_log: ports.audit.clone(),
-            clock: ports.clock.clone(),
+            devices: ports.devices.clone(),
+            notices: notices.clone(),
         };
         Self {
             sign_in: SignInService {

@@ -149,10 +149,7 @@ impl MailedLinkService {
         }
         let user = self.users.mark_email_verified(user.id, self.clock.now()).await?;
         self.passwords.lift_lockout(&user.email, ctx).await?;
-        // A sign-in like any other: a new place gets the same alert.
-        if self.notices.is_new_location(&user, ctx).await {
-            self.notices.security_alert(&user, SecurityEvent::NewLogin, ctx).await;
-        }
+        // A sign-in like any other: a new place or device gets the alert (`SessionIssuer::start`).
         let tokens =
             self.issuer.start(&user, portcullis_domain::session::SignInMethod::MagicLink, ctx).await?;
         self.audit

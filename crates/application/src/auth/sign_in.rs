@@ -61,9 +61,6 @@ impl SignInService {
         if self.settings.require_email_verification && user.email_verified_at.is_none() {
             return Err(AppError::EmailNotVerified);
         }
-        if self.notices.is_new_location(&user, ctx).await {
-            self.notices.security_alert(&user, crate::mail::SecurityEvent::NewLogin, ctx).await;
-        }
         let tokens = self.issuer.start(&user, SignInMethod::Password, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))

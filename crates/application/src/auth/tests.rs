@@ -70,6 +70,7 @@ impl Mocks {
                 clock: Arc::new(clock),
                 outbox: Arc::new(self.outbox),
                 one_time_tokens: Arc::new(self.one_time_tokens),
+                devices: Arc::new(crate::ports::MockDeviceStore::new()),
             },
             AuthSettings::default(),
         )
@@ -247,6 +248,7 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         user_agent: None,
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
+        device_id: None,
     };
     let sid = session.id.to_string();
     m.sessions
@@ -395,6 +397,7 @@ fn session(revoked: bool) -> Session {
         user_agent: None,
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
+        device_id: None,
     }
 }
 
@@ -486,6 +489,7 @@ fn from(ip: &str) -> RequestContext {
         user_agent: Some("curl/8".into()),
         request_id: Some("r-1".into()),
         route: None,
+        device: None,
     }
 }
 

@@ -134,6 +134,7 @@ fn job_context(job: &Job) -> RequestContext {
         user_agent: Some(format!("worker:{}", job.kind)),
         request_id: Some(job.id.to_string()),
         route: None,
+        device: None,
     }
 }
 

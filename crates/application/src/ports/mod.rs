@@ -2,6 +2,7 @@
 
 mod audit;
 mod clock;
+mod devices;
 mod events;
 mod files;
 mod health;
@@ -24,6 +25,7 @@ mod users;
 
 pub use audit::*;
 pub use clock::*;
+pub use devices::*;
 pub use events::*;
 pub use files::*;
 pub use health::*;

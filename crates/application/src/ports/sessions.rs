@@ -1,6 +1,6 @@
 use super::StoreError;
 use async_trait::async_trait;
-use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::ids::{DeviceId, SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{NewRefreshToken, RotationRules, Session};
 use time::OffsetDateTime;
@@ -56,6 +56,13 @@ pub trait SessionStore: Send + Sync {
     /// The user's sessions not revoked, newest first (expired ones included:
     /// the caller applies the session limits).
     async fn list_active(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
+    /// Revokes the user's active sessions opened from `device`; returns their ids.
+    async fn revoke_for_device(
+        &self,
+        user_id: UserId,
+        device: DeviceId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError>;
     /// Whether any session of the user (revoked or not) was opened from `ip`.
     async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError>;
     /// Revokes one session; `false` if it was unknown or already revoked.

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod devices;
 pub mod files;
 pub mod live;
 pub mod mailed_links;

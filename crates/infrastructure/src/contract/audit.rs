@@ -11,6 +11,7 @@ fn event(user: Option<UserId>, action: AuditAction, n: u32) -> AuditEvent {
         user_agent: Some("curl/8".into()),
         request_id: Some(format!("req-{n}")),
         route: None,
+        device: None,
     };
     AuditEvent::new(action, user, &ctx, now(), json!({ "n": n }))
 }

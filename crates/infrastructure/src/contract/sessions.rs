@@ -48,6 +48,7 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
         user_agent: Some("contract-test".into()),
         sign_in_method: SignInMethod::MagicLink,
         trust_score: 55,
+        device_id: None,
     };
     let (hash, first) = token("first", t);
     ports.0.create(&session, &first).await.unwrap();

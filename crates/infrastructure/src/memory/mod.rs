@@ -5,6 +5,7 @@
 //! a manual clock in tests.
 
 mod audit;
+mod devices;
 mod events;
 mod files;
 mod jobs;
@@ -22,6 +23,7 @@ mod sessions;
 mod users;
 
 pub use audit::MemoryAuditLog;
+pub use devices::MemoryDeviceStore;
 pub use events::MemoryEventBus;
 pub(crate) use events::stream_of;
 pub use files::MemoryFileRepository;
@@ -73,6 +75,17 @@ mod contract_tests {
         session_store_contract!(async {
             let ports: crate::contract::sessions::Ports = (
                 Arc::new(MemorySessionStore::default()) as Arc<dyn SessionStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
+        });
+    }
+
+    mod devices {
+        use super::*;
+        device_store_contract!(async {
+            let ports: crate::contract::devices::Ports = (
+                Arc::new(MemoryDeviceStore::default()) as Arc<dyn portcullis_application::ports::DeviceStore>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
             );
             (ports, ())

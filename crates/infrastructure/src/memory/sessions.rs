@@ -1,7 +1,7 @@
 use super::lock;
 use async_trait::async_trait;
 use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreError};
-use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::ids::{DeviceId, SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
     NewRefreshToken, RefreshDecision, RefreshTokenRecord, RotationRules, Session, decide_refresh,
@@ -108,6 +108,23 @@ impl SessionStore for MemorySessionStore {
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
         Ok(sessions)
+    }
+
+    async fn revoke_for_device(
+        &self,
+        user_id: UserId,
+        device: DeviceId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut state = lock(&self.0);
+        let mut revoked = Vec::new();
+        for s in state.sessions.values_mut() {
+            if s.user_id == user_id && s.device_id == Some(device) && s.revoked_at.is_none() {
+                s.revoked_at = Some(now);
+                revoked.push(s.id);
+            }
+        }
+        Ok(revoked)
     }
 
     async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError> {

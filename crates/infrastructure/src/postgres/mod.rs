@@ -1,6 +1,7 @@
 //! PostgreSQL adapters over diesel-async with a deadpool connection pool.
 
 mod audit;
+mod devices;
 mod files;
 mod one_time;
 mod outbox;
@@ -12,6 +13,7 @@ pub mod test_db;
 mod users;
 
 pub use audit::PgAuditLog;
+pub use devices::PgDeviceStore;
 pub use files::PgFileRepository;
 pub use one_time::PgOneTimeTokens;
 pub use outbox::PgOutbox;

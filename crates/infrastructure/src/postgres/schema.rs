@@ -23,6 +23,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         sign_in_method -> Text,
         trust_score -> Int2,
+        device_id -> Nullable<Uuid>,
     }
 }
 
@@ -139,3 +140,19 @@ diesel::table! {
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(roles, user_roles, users);
+
+diesel::table! {
+    devices (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        key -> Text,
+        name -> Text,
+        trusted -> Bool,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        last_ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(devices -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(devices, users);

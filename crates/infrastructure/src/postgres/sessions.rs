@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreError};
-use portcullis_domain::ids::{SessionId, UserId};
+use portcullis_domain::ids::{DeviceId, SessionId, UserId};
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
     NewRefreshToken, RefreshDecision, RefreshTokenRecord, RotationRules, Session, SignInMethod,
@@ -26,6 +26,7 @@ struct SessionRow {
     user_agent: Option<String>,
     sign_in_method: String,
     trust_score: i16,
+    device_id: Option<Uuid>,
 }
 
 impl From<SessionRow> for Session {
@@ -42,6 +43,7 @@ impl From<SessionRow> for Session {
             // reads as the oldest method rather than failing the list.
             sign_in_method: SignInMethod::parse(&r.sign_in_method).unwrap_or(SignInMethod::Password),
             trust_score: r.trust_score.clamp(0, 100) as u8,
+            device_id: r.device_id.map(DeviceId),
         }
     }
 }
@@ -191,6 +193,7 @@ impl SessionStore for PgSessionStore {
             user_agent: session.user_agent.clone(),
             sign_in_method: session.sign_in_method.as_str().to_owned(),
             trust_score: i16::from(session.trust_score),
+            device_id: session.device_id.map(|d| d.as_uuid()),
         };
         let token = TokenRow::new(session.id, first, session.created_at);
         c.transaction::<_, DieselError, _>(async |c| {
@@ -226,6 +229,27 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(db_error)?;
         Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    async fn revoke_for_device(
+        &self,
+        user_id: UserId,
+        device: DeviceId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let ids: Vec<Uuid> = diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id.as_uuid()))
+                .filter(sessions::device_id.eq(device.as_uuid()))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .returning(sessions::id)
+        .get_results(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(ids.into_iter().map(SessionId).collect())
     }
 
     async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError> {
