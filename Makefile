@@ -68,6 +68,7 @@ bench:
 	REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} cargo bench -p portcullis-bench
 	./deploy/bench/http-load.sh
 	./deploy/bench/upload-load.sh
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} ./deploy/bench/audit-plan.sh
 
 clean:
 	cargo clean

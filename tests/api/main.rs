@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod architecture;
+mod audit_logs;
 mod auth_flow;
 mod browser;
 mod devices;

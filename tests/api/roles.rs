@@ -121,7 +121,8 @@ async fn every_admin_route_refuses_callers_without_its_permission() {
     let ada = app.signed_in("ada@example.com").await;
     let token = str_of(&ada, "access_token");
     let some_id = uuid::Uuid::new_v4();
-    let routes: [(reqwest::Method, String, Option<Value>, &str); 7] = [
+    let routes: [(reqwest::Method, String, Option<Value>, &str); 8] = [
+        (reqwest::Method::GET, "/api/v1/admin/audit-logs".into(), None, "audit:read"),
         (reqwest::Method::GET, "/api/v1/admin/roles".into(), None, "roles:read"),
         (
             reqwest::Method::POST,

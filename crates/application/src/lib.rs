@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod audit_query;
 pub mod audit_trail;
 pub mod auth;
 pub mod cause;

@@ -619,3 +619,73 @@ pub struct DeviceTrustRequest {
     #[garde(skip)]
     pub trusted: bool,
 }
+
+/// Filters and paging of the admin audit query.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLogQuery {
+    /// Events of this user (the actor, or the user refused).
+    #[garde(skip)]
+    pub user_id: Option<Uuid>,
+    /// An action name, e.g. `auth.login.failed`.
+    #[garde(length(max = 64))]
+    pub action: Option<String>,
+    /// `info`, `warning` or `critical`.
+    #[garde(length(max = 16))]
+    pub severity: Option<String>,
+    /// RFC 3339; events at or after it.
+    #[garde(length(max = 64))]
+    pub from: Option<String>,
+    /// RFC 3339; events before it.
+    #[garde(length(max = 64))]
+    pub to: Option<String>,
+    /// The client address recorded with the event.
+    #[garde(length(max = 64))]
+    pub ip: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[garde(length(max = 80))]
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[garde(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// One audit event, as the admin sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditItem {
+    pub id: Uuid,
+    pub occurred_at: String,
+    pub action: String,
+    pub severity: String,
+    pub user_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<&AuditEvent> for AuditItem {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            occurred_at: rfc3339(e.occurred_at),
+            action: e.action.as_str().to_owned(),
+            severity: e.severity.as_str().to_owned(),
+            user_id: e.user_id.map(|u| u.as_uuid()),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            request_id: e.request_id.clone(),
+            details: e.details.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLogResponse {
+    pub items: Vec<AuditItem>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}

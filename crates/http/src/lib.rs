@@ -28,7 +28,8 @@ use actix_web::{
 };
 use error::ApiError;
 use handlers::{
-    admin, auth, devices, files, live, mailed_links, operations, pages, roles, sessions, storage, users,
+    admin, audit, auth, devices, files, live, mailed_links, operations, pages, roles, sessions, storage,
+    users,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -317,6 +318,7 @@ pub fn app(
                     General,
                     post(admin::retry_dead).requires(perm::QUEUES_WRITE),
                 ))
+                .service(api("/admin/audit-logs", General, get(audit::list).requires(perm::AUDIT_READ)))
                 .service(api_of(
                     "/admin/roles",
                     General,

@@ -2,7 +2,9 @@
 
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::handlers::{admin, auth, devices, files, live, mailed_links, operations, roles, sessions, users};
+use crate::handlers::{
+    admin, audit, auth, devices, files, live, mailed_links, operations, roles, sessions, users,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -17,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         mailed_links::verify_email, mailed_links::resend_verification, mailed_links::forgot_password,
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
         files::upload, files::list, files::get, files::delete, files::upload_url, files::confirm, files::download_url, live::socket,
-        admin::queues, admin::retry_dead,
+        admin::queues, admin::retry_dead, audit::list,
         roles::list, roles::create, roles::update, roles::delete, roles::set_user_roles,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
@@ -27,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
         SessionItem, SessionsResponse, RevokedResponse, DeviceItem, DevicesResponse, DeviceTrustRequest,
+        AuditItem, AuditLogResponse,
         RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),

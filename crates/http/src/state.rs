@@ -28,6 +28,8 @@ pub struct AppState {
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).
     pub admin: AdminService,
+    /// The admin's audit query.
+    pub audit_query: portcullis_application::audit_query::AuditQuery,
     /// The caller's own devices.
     pub devices: portcullis_application::devices::DeviceService,
     /// The caller's own sessions.

@@ -6,6 +6,7 @@ use crate::metered::{MeteredEvents, MeteredScanner};
 use crate::worker::{MeteredQueue, Worker};
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
+use portcullis_application::audit_query::AuditQuery;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
 use portcullis_application::devices::DeviceService;
@@ -426,6 +427,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone()),
         roles: role_service,
+        audit_query: AuditQuery::new(audit.clone(), access.clone()),
         devices: DeviceService::new(
             devices.clone(),
             sessions.clone(),

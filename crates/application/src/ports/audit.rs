@@ -1,6 +1,6 @@
 use super::StoreError;
 use async_trait::async_trait;
-use portcullis_domain::audit::{AuditAction, AuditEvent};
+use portcullis_domain::audit::{AuditAction, AuditEvent, Severity};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use time::OffsetDateTime;
 
@@ -16,6 +16,14 @@ pub trait AuditLog: Send + Sync {
         before: Option<AuditEventId>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Events matching `filter`, newest first (by time, then id), strictly
+    /// after `after` in that order, at most `limit`.
+    async fn query(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
     /// True when the user has an event with one of `actions` from `ip` at or
     /// after `since` (e.g. "has this user signed in from here lately?").
     async fn seen_from(
@@ -25,4 +33,36 @@ pub trait AuditLog: Send + Sync {
         actions: &[AuditAction],
         since: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+}
+
+/// What the admin's audit query narrows to (every part optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub user_id: Option<UserId>,
+    pub action: Option<AuditAction>,
+    pub severity: Option<Severity>,
+    /// `occurred_at >= from`.
+    pub from: Option<OffsetDateTime>,
+    /// `occurred_at < to`.
+    pub to: Option<OffsetDateTime>,
+    pub ip: Option<String>,
+}
+
+/// Where a page of the audit query ends: the last event's time and id
+/// (newest first, ties broken by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub occurred_at: OffsetDateTime,
+    pub id: AuditEventId,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, e: &AuditEvent) -> bool {
+        self.user_id.is_none_or(|u| e.user_id == Some(u))
+            && self.action.is_none_or(|a| e.action == a)
+            && self.severity.is_none_or(|s| e.severity == s)
+            && self.from.is_none_or(|from| e.occurred_at >= from)
+            && self.to.is_none_or(|to| e.occurred_at < to)
+            && self.ip.as_deref().is_none_or(|ip| e.ip.as_deref() == Some(ip))
+    }
 }

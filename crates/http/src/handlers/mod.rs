@@ -1,6 +1,7 @@
 //! Route handlers, one module per area.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod files;

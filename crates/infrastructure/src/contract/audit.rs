@@ -1,6 +1,6 @@
 use super::users::now;
-use portcullis_application::ports::{AuditLog, StoreError};
-use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext};
+use portcullis_application::ports::{AuditCursor, AuditFilter, AuditLog, StoreError};
+use portcullis_domain::audit::{AuditAction, AuditEvent, RequestContext, Severity};
 use portcullis_domain::ids::UserId;
 use serde_json::json;
 use std::sync::Arc;
@@ -16,7 +16,61 @@ fn event(user: Option<UserId>, action: AuditAction, n: u32) -> AuditEvent {
     AuditEvent::new(action, user, &ctx, now(), json!({ "n": n }))
 }
 
+fn at(event: AuditEvent, minutes_ago: i64, ip: &str) -> AuditEvent {
+    AuditEvent { occurred_at: now() - time::Duration::minutes(minutes_ago), ip: Some(ip.into()), ..event }
+}
+
 contract_suite! { $ audit_log_contract for audit;
+
+/// The admin query: every filter, newest first by time (not insertion), and
+/// a cursor that pages through without gaps or repeats.
+pub async fn the_query_filters_and_pages_by_time(log: Arc<dyn AuditLog>) {
+    let (ada, bob) = (UserId::new(), UserId::new());
+    let written = [
+        at(event(Some(ada), AuditAction::LoginSucceeded, 0), 50, "203.0.113.1"),
+        at(event(Some(bob), AuditAction::LoginFailed, 1), 40, "203.0.113.2"),
+        at(event(Some(ada), AuditAction::LoginFailed, 2), 30, "203.0.113.1"),
+        at(event(None, AuditAction::RateLimitExceeded, 3), 20, "203.0.113.9"),
+        at(event(Some(ada), AuditAction::RefreshTokenReuseDetected, 4), 10, "203.0.113.1"),
+        // Written last, but the oldest.
+        at(event(Some(bob), AuditAction::LoginSucceeded, 5), 60, "203.0.113.2"),
+    ];
+    for e in &written {
+        log.append(e).await.unwrap();
+    }
+    let ns = |events: &[AuditEvent]| events.iter().map(|e| e.details["n"].as_u64().unwrap()).collect::<Vec<_>>();
+    let all = log.query(&AuditFilter::default(), None, 100).await.unwrap();
+    assert_eq!(ns(&all), [4, 3, 2, 1, 0, 5]);
+
+    let table: [(AuditFilter, &[u64]); 6] = [
+        (AuditFilter { user_id: Some(ada), ..Default::default() }, &[4, 2, 0]),
+        (AuditFilter { action: Some(AuditAction::LoginFailed), ..Default::default() }, &[2, 1]),
+        (AuditFilter { severity: Some(Severity::Critical), ..Default::default() }, &[4]),
+        (AuditFilter { ip: Some("203.0.113.2".into()), ..Default::default() }, &[1, 5]),
+        (
+            AuditFilter {
+                from: Some(now() - time::Duration::minutes(45)),
+                to: Some(now() - time::Duration::minutes(15)),
+                ..Default::default()
+            },
+            &[3, 2, 1],
+        ),
+        (AuditFilter { user_id: Some(bob), action: Some(AuditAction::LoginSucceeded), ..Default::default() }, &[5]),
+    ];
+    for (filter, expected) in table {
+        assert_eq!(ns(&log.query(&filter, None, 100).await.unwrap()), expected, "{filter:?}");
+    }
+
+    let mut cursor = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = log.query(&AuditFilter::default(), cursor, 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(AuditCursor { occurred_at: last.occurred_at, id: last.id });
+        paged.extend(ns(&page));
+    }
+    assert_eq!(paged, [4, 3, 2, 1, 0, 5]);
+}
 
 pub async fn lists_newest_first_with_cursor(log: Arc<dyn AuditLog>) {
     let user = UserId::new();

@@ -1,6 +1,6 @@
 use super::lock;
 use async_trait::async_trait;
-use portcullis_application::ports::{AuditLog, StoreError};
+use portcullis_application::ports::{AuditCursor, AuditFilter, AuditLog, StoreError};
 use portcullis_domain::audit::{AuditAction, AuditEvent};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use std::collections::BTreeMap;
@@ -40,6 +40,22 @@ impl AuditLog for MemoryAuditLog {
             .take(limit as usize)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+
+    async fn query(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let events = lock(&self.0);
+        let mut found: Vec<&AuditEvent> = events
+            .values()
+            .filter(|e| filter.matches(e))
+            .filter(|e| after.is_none_or(|c| (e.occurred_at, e.id) < (c.occurred_at, c.id)))
+            .collect();
+        found.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
+        Ok(found.into_iter().take(limit as usize).cloned().collect())
     }
 
     async fn seen_from(

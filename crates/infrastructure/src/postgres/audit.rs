@@ -3,7 +3,7 @@ use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use portcullis_application::ports::{AuditLog, StoreError};
+use portcullis_application::ports::{AuditCursor, AuditFilter, AuditLog, StoreError};
 use portcullis_domain::audit::{AuditAction, AuditEvent, Severity};
 use portcullis_domain::ids::{AuditEventId, UserId};
 use time::OffsetDateTime;
@@ -97,6 +97,53 @@ impl AuditLog for PgAuditLog {
             query = query.filter(audit_events::id.lt(cursor.as_uuid()));
         }
         let rows: Vec<AuditRow> = query.load(&mut c).await.map_err(db_error)?;
+        rows.into_iter().map(AuditRow::into_domain).collect()
+    }
+
+    async fn query(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
+        let mut c = conn(&self.0).await?;
+        let mut q = audit_events::table.select(AuditRow::as_select()).into_boxed();
+        if let Some(user) = filter.user_id {
+            q = q.filter(audit_events::user_id.eq(user.as_uuid()));
+        }
+        if let Some(action) = filter.action {
+            q = q.filter(audit_events::action.eq(action.as_str()));
+        }
+        if let Some(severity) = filter.severity {
+            q = q.filter(audit_events::severity.eq(severity.as_str()));
+        }
+        if let Some(ip) = &filter.ip {
+            q = q.filter(audit_events::ip.eq(ip.clone()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(audit_events::occurred_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(audit_events::occurred_at.lt(to));
+        }
+        if let Some(cursor) = after {
+            // A row comparison, so the (…, occurred_at, id) indexes serve it.
+            q = q.filter(
+                sql::<Bool>("(occurred_at, id) < (")
+                    .bind::<Timestamptz, _>(cursor.occurred_at)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(cursor.id.as_uuid())
+                    .sql(")"),
+            );
+        }
+        let rows: Vec<AuditRow> = q
+            .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+            .limit(i64::from(limit))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
         rows.into_iter().map(AuditRow::into_domain).collect()
     }
 

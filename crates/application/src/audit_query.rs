@@ -1,0 +1,47 @@
+//! The admin's view of the audit trail: every event, filtered, newest first,
+//! a page at a time (`audit:read`).
+
+use crate::access::{AccessControl, Principal, permissions};
+use crate::error::AppError;
+use crate::ports::{AuditCursor, AuditFilter, AuditLog};
+use portcullis_domain::audit::{AuditEvent, RequestContext};
+use std::sync::Arc;
+
+/// A page of events and where the next one starts (`None`: the last page).
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next: Option<AuditCursor>,
+}
+
+#[derive(Clone)]
+pub struct AuditQuery {
+    log: Arc<dyn AuditLog>,
+    access: AccessControl,
+}
+
+impl AuditQuery {
+    pub fn new(log: Arc<dyn AuditLog>, access: AccessControl) -> Self {
+        Self { log, access }
+    }
+
+    pub async fn page(
+        &self,
+        caller: &Principal,
+        filter: &AuditFilter,
+        after: Option<AuditCursor>,
+        limit: u32,
+        ctx: &RequestContext,
+    ) -> Result<AuditPage, AppError> {
+        self.access.require(caller, &permissions::AUDIT_READ, ctx).await?;
+        let limit = limit.clamp(1, 200);
+        // One more than asked tells whether another page exists.
+        let mut events = self.log.query(filter, after, limit + 1).await?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        let next = more
+            .then(|| events.last().map(|e| AuditCursor { occurred_at: e.occurred_at, id: e.id }))
+            .flatten();
+        Ok(AuditPage { events, next })
+    }
+}
