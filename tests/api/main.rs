@@ -21,3 +21,4 @@ mod rate_limit;
 mod recovery;
 mod roles;
 mod sessions;
+mod user_admin;

@@ -121,8 +121,13 @@ async fn every_admin_route_refuses_callers_without_its_permission() {
     let ada = app.signed_in("ada@example.com").await;
     let token = str_of(&ada, "access_token");
     let some_id = uuid::Uuid::new_v4();
-    let routes: [(reqwest::Method, String, Option<Value>, &str); 8] = [
+    let routes: [(reqwest::Method, String, Option<Value>, &str); 13] = [
         (reqwest::Method::GET, "/api/v1/admin/audit-logs".into(), None, "audit:read"),
+        (reqwest::Method::GET, "/api/v1/admin/users".into(), None, "users:read"),
+        (reqwest::Method::GET, format!("/api/v1/admin/users/{some_id}"), None, "users:read"),
+        (reqwest::Method::POST, format!("/api/v1/admin/users/{some_id}/lock"), None, "users:lock"),
+        (reqwest::Method::POST, format!("/api/v1/admin/users/{some_id}/unlock"), None, "users:lock"),
+        (reqwest::Method::DELETE, format!("/api/v1/admin/users/{some_id}/sessions"), None, "users:lock"),
         (reqwest::Method::GET, "/api/v1/admin/roles".into(), None, "roles:read"),
         (
             reqwest::Method::POST,

@@ -28,6 +28,9 @@ pub enum AppError {
     TokenExpired,
     #[error("the email address has not been verified yet")]
     EmailNotVerified,
+    /// An admin locked the account.
+    #[error("this account is locked; ask an administrator")]
+    AccountDisabled,
     #[error("not allowed")]
     Forbidden,
     #[error("{0} not found")]

@@ -21,5 +21,6 @@ pub mod revocation;
 pub mod roles;
 pub mod seal;
 pub mod sessions;
+pub mod user_admin;
 
 pub use error::{AppError, Cause};

@@ -55,10 +55,15 @@ pub enum AuditAction {
     DeviceTrustChanged,
     /// A user removed a device (its sessions ended).
     DeviceRemoved,
+    /// An admin locked an account (its sessions ended).
+    UserLocked,
+    UserUnlocked,
+    /// An admin ended every session of an account.
+    UserSessionsEnded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 36] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -92,6 +97,9 @@ impl AuditAction {
         Self::SessionRevoked,
         Self::DeviceTrustChanged,
         Self::DeviceRemoved,
+        Self::UserLocked,
+        Self::UserUnlocked,
+        Self::UserSessionsEnded,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -130,6 +138,9 @@ impl AuditAction {
             Self::SessionRevoked => "auth.session.revoked",
             Self::DeviceTrustChanged => "user.device.trust_changed",
             Self::DeviceRemoved => "user.device.removed",
+            Self::UserLocked => "admin.user.locked",
+            Self::UserUnlocked => "admin.user.unlocked",
+            Self::UserSessionsEnded => "admin.user.sessions_ended",
         }
     }
 
@@ -155,7 +166,9 @@ impl AuditAction {
             | Self::AccessDenied
             | Self::RoleUpdated
             | Self::RoleDeleted
-            | Self::UserRolesChanged => Severity::Warning,
+            | Self::UserRolesChanged
+            | Self::UserLocked
+            | Self::UserSessionsEnded => Severity::Warning,
             _ => Severity::Info,
         }
     }

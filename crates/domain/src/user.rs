@@ -100,6 +100,8 @@ pub struct User {
     pub updated_at: OffsetDateTime,
     /// When the user proved control of the mailbox (verification or magic link).
     pub email_verified_at: Option<OffsetDateTime>,
+    /// When an admin locked the account (no sign-in until unlocked).
+    pub locked_at: Option<OffsetDateTime>,
 }
 
 impl User {
@@ -169,6 +171,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             email_verified_at: None,
+            locked_at: None,
         };
         assert_eq!(user.name_for_mail(), None);
         user.email_verified_at = Some(OffsetDateTime::UNIX_EPOCH);

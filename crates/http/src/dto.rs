@@ -689,3 +689,73 @@ pub struct AuditLogResponse {
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// Filters and paging of the admin user list.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserListQuery {
+    /// Part of the email address.
+    #[garde(length(min = 1, max = 320))]
+    pub email: Option<String>,
+    /// Holders of this role (by name).
+    #[garde(length(min = 1, max = 64))]
+    pub role: Option<String>,
+    /// `active` or `locked`.
+    #[garde(pattern("^(active|locked)$"))]
+    pub status: Option<String>,
+    /// Address verified or not.
+    #[garde(skip)]
+    pub verified: Option<bool>,
+    /// `next_cursor` of the previous page.
+    #[garde(skip)]
+    pub cursor: Option<Uuid>,
+    /// Page size, 1–200 (default 50).
+    #[garde(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// An account, as the admin list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserItem {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub email_verified: bool,
+    /// `active` or `locked`.
+    pub status: String,
+    pub created_at: String,
+}
+
+impl From<&User> for AdminUserItem {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            display_name: u.display_name.as_ref().map(|d| d.as_str().to_owned()),
+            email_verified: u.email_verified_at.is_some(),
+            status: if u.locked_at.is_some() { "locked" } else { "active" }.to_owned(),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUsersResponse {
+    pub users: Vec<AdminUserItem>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// One account in detail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserDetail {
+    #[serde(flatten)]
+    pub user: AdminUserItem,
+    pub locked_at: Option<String>,
+    pub roles: Vec<String>,
+    pub sessions: Vec<SessionItem>,
+    pub devices: Vec<DeviceItem>,
+    pub last_sign_in_at: Option<String>,
+}

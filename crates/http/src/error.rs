@@ -101,10 +101,11 @@ pub enum ErrorCode {
     UrlExpired,
     RoleNameTaken,
     RoleProtected,
+    AccountDisabled,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -138,6 +139,7 @@ impl ErrorCode {
         Self::UrlExpired,
         Self::RoleNameTaken,
         Self::RoleProtected,
+        Self::AccountDisabled,
     ];
 
     /// (status, code, default message): the table.
@@ -211,6 +213,9 @@ impl ErrorCode {
             Self::RoleProtected => {
                 (S::CONFLICT, "ROLE_PROTECTED", "this change to a system role is not allowed")
             }
+            Self::AccountDisabled => {
+                (S::FORBIDDEN, "ACCOUNT_DISABLED", "this account is locked; ask an administrator")
+            }
         }
     }
 
@@ -257,6 +262,7 @@ impl ApiError {
                 A::UrlExpired => C::UrlExpired,
                 A::RoleNameTaken => C::RoleNameTaken,
                 A::RoleProtected(_) => C::RoleProtected,
+                A::AccountDisabled => C::AccountDisabled,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },

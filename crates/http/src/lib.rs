@@ -29,7 +29,7 @@ use actix_web::{
 use error::ApiError;
 use handlers::{
     admin, audit, auth, devices, files, live, mailed_links, operations, pages, roles, sessions, storage,
-    users,
+    user_admin, users,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -319,6 +319,27 @@ pub fn app(
                     post(admin::retry_dead).requires(perm::QUEUES_WRITE),
                 ))
                 .service(api("/admin/audit-logs", General, get(audit::list).requires(perm::AUDIT_READ)))
+                .service(api("/admin/users", General, get(user_admin::list).requires(perm::USERS_READ)))
+                .service(api(
+                    "/admin/users/{id}",
+                    General,
+                    get(user_admin::detail).requires(perm::USERS_READ),
+                ))
+                .service(api(
+                    "/admin/users/{id}/lock",
+                    General,
+                    post(user_admin::lock).requires(perm::USERS_LOCK),
+                ))
+                .service(api(
+                    "/admin/users/{id}/unlock",
+                    General,
+                    post(user_admin::unlock).requires(perm::USERS_LOCK),
+                ))
+                .service(api(
+                    "/admin/users/{id}/sessions",
+                    General,
+                    delete(user_admin::end_sessions).requires(perm::USERS_LOCK),
+                ))
                 .service(api_of(
                     "/admin/roles",
                     General,

@@ -3,7 +3,7 @@
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
 use crate::handlers::{
-    admin, audit, auth, devices, files, live, mailed_links, operations, roles, sessions, users,
+    admin, audit, auth, devices, files, live, mailed_links, operations, roles, sessions, user_admin, users,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         mailed_links::reset_password, mailed_links::request_magic_link, mailed_links::verify_magic_link,
         files::upload, files::list, files::get, files::delete, files::upload_url, files::confirm, files::download_url, live::socket,
         admin::queues, admin::retry_dead, audit::list,
+        user_admin::list, user_admin::detail, user_admin::lock, user_admin::unlock, user_admin::end_sessions,
         roles::list, roles::create, roles::update, roles::delete, roles::set_user_roles,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
@@ -29,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         ErrorEnvelope, ErrorBody, crate::error::ErrorCode, EmailRequest, TokenRequest, ResetPasswordRequest, AcceptedResponse,
         QueuesResponse, QueueReport, DeadJobItem,
         SessionItem, SessionsResponse, RevokedResponse, DeviceItem, DevicesResponse, DeviceTrustRequest,
-        AuditItem, AuditLogResponse,
+        AuditItem, AuditLogResponse, AdminUserItem, AdminUsersResponse, AdminUserDetail,
         RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub access: AccessControl,
     /// Operator use cases (queues, dead letters).
     pub admin: AdminService,
+    /// The admin's view of accounts.
+    pub user_admin: portcullis_application::user_admin::UserAdmin,
     /// The admin's audit query.
     pub audit_query: portcullis_application::audit_query::AuditQuery,
     /// The caller's own devices.

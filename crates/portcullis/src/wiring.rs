@@ -28,6 +28,7 @@ use portcullis_application::ports::{
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
 use portcullis_application::sessions::SessionService;
+use portcullis_application::user_admin::UserAdmin;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
@@ -321,7 +322,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     };
     let access = AccessControl::new(roles.clone(), grants, AuditTrail::new(audit.clone(), clock.clone()));
     let role_service = RoleService::new(
-        roles,
+        roles.clone(),
         users.clone(),
         access.clone(),
         AuditTrail::new(audit.clone(), clock.clone()),
@@ -428,6 +429,16 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         admin: AdminService::new(access.clone(), jobs.clone()),
         roles: role_service,
         audit_query: AuditQuery::new(audit.clone(), access.clone()),
+        user_admin: UserAdmin::new(
+            users.clone(),
+            roles.clone(),
+            devices.clone(),
+            audit.clone(),
+            session_service.clone(),
+            access.clone(),
+            AuditTrail::new(audit.clone(), clock.clone()),
+            clock.clone(),
+        ),
         devices: DeviceService::new(
             devices.clone(),
             sessions.clone(),

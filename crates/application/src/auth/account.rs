@@ -68,6 +68,7 @@ impl AccountService {
             created_at: now,
             updated_at: now,
             email_verified_at: None,
+            locked_at: None,
         };
         // The account and its verification mail (an outbox entry) are written
         // together: a 201 always comes with its mail.
@@ -111,6 +112,7 @@ impl AccountService {
             created_at: now,
             updated_at: now,
             email_verified_at: Some(now),
+            locked_at: None,
         };
         match self.users.insert(&user).await {
             Ok(()) => {}

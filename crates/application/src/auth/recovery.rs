@@ -144,6 +144,9 @@ impl MailedLinkService {
         ctx: &RequestContext,
     ) -> Result<Authenticated, AppError> {
         let user = self.consume(TokenPurpose::MagicLink, token, ctx).await?;
+        if user.locked_at.is_some() {
+            return Err(AppError::AccountDisabled);
+        }
         if user.email_verified_at.is_none() {
             self.end_unverified_past(&user, ctx).await?;
         }

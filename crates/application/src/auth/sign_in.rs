@@ -58,6 +58,11 @@ impl SignInService {
         if needs_rehash {
             self.rehash(&user, &normalize(password)).await;
         }
+        // Only after the password matched: a locked account says so to its
+        // owner, never to someone guessing.
+        if user.locked_at.is_some() {
+            return Err(AppError::AccountDisabled);
+        }
         if self.settings.require_email_verification && user.email_verified_at.is_none() {
             return Err(AppError::EmailNotVerified);
         }
@@ -179,6 +184,9 @@ impl SignInService {
         grace: bool,
     ) -> Result<Refreshed, AppError> {
         let user = self.users.find_by_id(session.user_id).await?.ok_or(AppError::InvalidToken)?;
+        if user.locked_at.is_some() {
+            return Err(AppError::AccountDisabled);
+        }
         let access = self.issuer.access_token(session, self.clock.now())?;
         Ok(Refreshed {
             authenticated: Authenticated {

@@ -86,6 +86,7 @@ fn user() -> User {
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
         email_verified_at: None,
+        locked_at: None,
     }
 }
 

@@ -32,6 +32,16 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<User, StoreError>;
     /// Records the verification (keeps the first time); `Err(NotFound)` if absent.
     async fn mark_email_verified(&self, id: UserId, now: OffsetDateTime) -> Result<User, StoreError>;
+    /// Locks (`Some(when)`) or unlocks (`None`) the account; `Err(NotFound)` if absent.
+    async fn set_locked(&self, id: UserId, locked_at: Option<OffsetDateTime>) -> Result<User, StoreError>;
+    /// Accounts matching `filter`, newest first (by id), strictly older than
+    /// `before`, at most `limit`.
+    async fn search(
+        &self,
+        filter: &UserFilter,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
     /// `Err(NotFound)` if absent.
     async fn set_password_hash(
         &self,
@@ -39,4 +49,26 @@ pub trait UserRepository: Send + Sync {
         hash: &PasswordHash,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+}
+
+/// What the admin's user list narrows to (every part optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Part of the (normalised, lower-case) email.
+    pub email_contains: Option<String>,
+    /// Holders of this role.
+    pub role: Option<portcullis_domain::ids::RoleId>,
+    /// Locked (`true`) or not.
+    pub locked: Option<bool>,
+    /// Address verified (`true`) or not.
+    pub verified: Option<bool>,
+}
+
+impl UserFilter {
+    /// Every part but the role (which needs the assignments).
+    pub fn matches(&self, u: &User) -> bool {
+        self.email_contains.as_deref().is_none_or(|part| u.email.as_str().contains(&part.to_lowercase()))
+            && self.locked.is_none_or(|l| u.locked_at.is_some() == l)
+            && self.verified.is_none_or(|v| u.email_verified_at.is_some() == v)
+    }
 }

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod roles;
 pub mod sessions;
 pub mod storage;
+pub mod user_admin;
 pub mod users;
 
 use actix_web::HttpResponse;

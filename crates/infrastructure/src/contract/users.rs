@@ -1,4 +1,4 @@
-use portcullis_application::ports::{StoreError, UserRepository};
+use portcullis_application::ports::{StoreError, UserFilter, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::user::{DisplayName, PasswordHash, ProfileChanges, User};
@@ -21,10 +21,45 @@ pub fn user(email: &str) -> User {
         created_at: t,
         updated_at: t,
         email_verified_at: None,
+        locked_at: None,
     }
 }
 
 contract_suite! { $ user_repository_contract for users;
+
+pub async fn accounts_are_searched_newest_first_and_locked(repo: Arc<dyn UserRepository>) {
+    let mut made = Vec::new();
+    for email in ["ada@example.com", "bob@example.org", "a_b%c@example.com", "carol@example.com"] {
+        let u = user(email);
+        repo.insert(&u).await.unwrap();
+        made.push(u);
+    }
+    repo.mark_email_verified(made[1].id, now()).await.unwrap();
+    let locked = repo.set_locked(made[3].id, Some(now())).await.unwrap();
+    assert!(locked.locked_at.is_some());
+    assert_eq!(repo.find_by_id(made[3].id).await.unwrap().unwrap().locked_at, locked.locked_at);
+    assert_eq!(repo.set_locked(UserId::new(), None).await, Err(StoreError::NotFound));
+
+    let emails = |users: Vec<User>| users.into_iter().map(|u| u.email.as_str().to_owned()).collect::<Vec<_>>();
+    let all = emails(repo.search(&UserFilter::default(), None, 10).await.unwrap());
+    assert_eq!(all, ["carol@example.com", "a_b%c@example.com", "bob@example.org", "ada@example.com"]);
+    let table: [(UserFilter, &[&str]); 6] = [
+        (UserFilter { email_contains: Some("EXAMPLE.COM".into()), ..Default::default() }, &["carol@example.com", "a_b%c@example.com", "ada@example.com"]),
+        (UserFilter { email_contains: Some("_b%".into()), ..Default::default() }, &["a_b%c@example.com"]),
+        (UserFilter { email_contains: Some("%".into()), ..Default::default() }, &["a_b%c@example.com"]),
+        (UserFilter { locked: Some(true), ..Default::default() }, &["carol@example.com"]),
+        (UserFilter { verified: Some(true), ..Default::default() }, &["bob@example.org"]),
+        (UserFilter { verified: Some(false), locked: Some(false), ..Default::default() }, &["a_b%c@example.com", "ada@example.com"]),
+    ];
+    for (filter, expected) in table {
+        assert_eq!(emails(repo.search(&filter, None, 10).await.unwrap()), expected, "{filter:?}");
+    }
+    let page1 = repo.search(&UserFilter::default(), None, 2).await.unwrap();
+    let page2 = repo.search(&UserFilter::default(), Some(page1[1].id), 2).await.unwrap();
+    assert_eq!(emails(page2), ["bob@example.org", "ada@example.com"]);
+    repo.set_locked(made[3].id, None).await.unwrap();
+    assert_eq!(repo.find_by_id(made[3].id).await.unwrap().unwrap().locked_at, None);
+}
 
 pub async fn insert_then_find(repo: Arc<dyn UserRepository>) {
     let u = user("ada@example.com");

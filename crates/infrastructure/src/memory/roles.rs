@@ -33,6 +33,11 @@ impl MemoryRoleStore {
         lock(&self.0).held.insert(user, BTreeSet::from([SystemRole::User.id()]));
     }
 
+    /// The users holding `role`.
+    pub(crate) fn holders(&self, role: RoleId) -> Vec<UserId> {
+        lock(&self.0).held.iter().filter(|(_, roles)| roles.contains(&role)).map(|(u, _)| *u).collect()
+    }
+
     fn assign(&self, user: UserId, roles: &BTreeSet<RoleId>, replace: bool) -> Result<(), StoreError> {
         let mut state = lock(&self.0);
         if roles.iter().any(|r| !state.roles.contains_key(r)) {

@@ -1,7 +1,7 @@
 use super::lock;
 use super::{MemoryOutboxStore, MemoryRoleStore};
 use async_trait::async_trait;
-use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
+use portcullis_application::ports::{OutboxMessage, StoreError, UserFilter, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::user::{PasswordHash, ProfileChanges, User};
@@ -94,6 +94,34 @@ impl UserRepository for MemoryUserRepository {
         let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
         user.email_verified_at.get_or_insert(now);
         Ok(user.clone())
+    }
+
+    async fn set_locked(&self, id: UserId, locked_at: Option<OffsetDateTime>) -> Result<User, StoreError> {
+        let mut state = lock(&self.0);
+        let user = state.by_id.get_mut(&id).ok_or(StoreError::NotFound)?;
+        user.locked_at = locked_at;
+        Ok(user.clone())
+    }
+
+    async fn search(
+        &self,
+        filter: &UserFilter,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let holders = filter.role.map(|role| self.2.holders(role));
+        let state = lock(&self.0);
+        let mut found: Vec<User> = state
+            .by_id
+            .values()
+            .filter(|u| filter.matches(u))
+            .filter(|u| holders.as_ref().is_none_or(|h| h.contains(&u.id)))
+            .filter(|u| before.is_none_or(|b| u.id < b))
+            .cloned()
+            .collect();
+        found.sort_by_key(|u| std::cmp::Reverse(u.id));
+        found.truncate(limit as usize);
+        Ok(found)
     }
 
     async fn set_password_hash(

@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         email_verified_at -> Nullable<Timestamptz>,
+        locked_at -> Nullable<Timestamptz>,
     }
 }
 

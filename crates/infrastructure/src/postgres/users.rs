@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use portcullis_application::ports::{OutboxMessage, StoreError, UserRepository};
+use portcullis_application::ports::{OutboxMessage, StoreError, UserFilter, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
 use portcullis_domain::role::SystemRole;
@@ -23,6 +23,7 @@ struct UserRow {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     email_verified_at: Option<OffsetDateTime>,
+    locked_at: Option<OffsetDateTime>,
 }
 
 impl UserRow {
@@ -35,6 +36,7 @@ impl UserRow {
             created_at: u.created_at,
             updated_at: u.updated_at,
             email_verified_at: u.email_verified_at,
+            locked_at: u.locked_at,
         }
     }
 
@@ -55,6 +57,7 @@ impl UserRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             email_verified_at: self.email_verified_at,
+            locked_at: self.locked_at,
         })
     }
 }
@@ -186,6 +189,54 @@ impl UserRepository for PgUserRepository {
             .map_err(db_error)?
             .ok_or(StoreError::NotFound)?
             .into_domain()
+    }
+
+    async fn set_locked(&self, id: UserId, locked_at: Option<OffsetDateTime>) -> Result<User, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row: Option<UserRow> = diesel::update(users::table.find(id.as_uuid()))
+            .set(users::locked_at.eq(locked_at))
+            .returning(UserRow::as_returning())
+            .get_result(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        row.ok_or(StoreError::NotFound)?.into_domain()
+    }
+
+    async fn search(
+        &self,
+        filter: &UserFilter,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let mut q = users::table.select(UserRow::as_select()).into_boxed();
+        if let Some(part) = &filter.email_contains {
+            // A substring, not a pattern: LIKE's own wildcards are escaped.
+            let escaped = part.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            q = q.filter(users::email.like(format!("%{escaped}%")));
+        }
+        if let Some(role) = filter.role {
+            let holders =
+                user_roles::table.filter(user_roles::role_id.eq(role.as_uuid())).select(user_roles::user_id);
+            q = q.filter(users::id.eq_any(holders));
+        }
+        match filter.locked {
+            Some(true) => q = q.filter(users::locked_at.is_not_null()),
+            Some(false) => q = q.filter(users::locked_at.is_null()),
+            None => {}
+        }
+        match filter.verified {
+            Some(true) => q = q.filter(users::email_verified_at.is_not_null()),
+            Some(false) => q = q.filter(users::email_verified_at.is_null()),
+            None => {}
+        }
+        if let Some(before) = before {
+            q = q.filter(users::id.lt(before.as_uuid()));
+        }
+        let rows: Vec<UserRow> =
+            q.order(users::id.desc()).limit(i64::from(limit)).load(&mut c).await.map_err(db_error)?;
+        rows.into_iter().map(UserRow::into_domain).collect()
     }
 
     async fn set_password_hash(
