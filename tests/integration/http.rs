@@ -471,7 +471,8 @@ async fn permission_changes_reach_every_instance_and_the_bootstrap_is_idempotent
     // ...and B knows at once.
     assert_eq!(b.get_auth("/api/v1/admin/queues", ada_token).await.status(), 200);
     // The admin list's role filter, on PostgreSQL.
-    let holders: Value = a.get_auth("/api/v1/admin/users?role=operator", admin_token).await.json().await.unwrap();
+    let holders: Value =
+        a.get_auth("/api/v1/admin/users?role=operator", admin_token).await.json().await.unwrap();
     assert_eq!(holders["users"][0]["email"], "ada@example.com", "{holders}");
     assert_eq!(holders["users"].as_array().unwrap().len(), 1);
 

@@ -5,12 +5,10 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use portcullis_application::AppError;
 use portcullis_domain::ids::DeviceId;
-use uuid::Uuid;
 
 fn device_id(raw: &str) -> Result<DeviceId, ApiError> {
-    Uuid::parse_str(raw).map(DeviceId).map_err(|_| ApiError::App(AppError::NotFound("device")))
+    super::path_id(raw, "device")
 }
 
 /// Your devices, most recently seen first. A device is recognised by the

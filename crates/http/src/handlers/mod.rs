@@ -18,6 +18,16 @@ pub mod users;
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 
+/// An id from the path; one that is not a UUID names nothing: 404 `what`.
+pub(crate) fn path_id<T: From<uuid::Uuid>>(
+    raw: &str,
+    what: &'static str,
+) -> Result<T, crate::error::ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(T::from)
+        .map_err(|_| crate::error::ApiError::App(portcullis_application::AppError::NotFound(what)))
+}
+
 /// Token-bearing answers must not be cached by browsers or proxies.
 pub(crate) fn no_store(mut response: HttpResponse) -> HttpResponse {
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -7,13 +7,11 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Caller, Client, ValidJson};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use portcullis_application::AppError;
 use portcullis_application::roles::RoleInput;
 use portcullis_domain::ids::{RoleId, UserId};
-use uuid::Uuid;
 
 fn role_id(raw: &str) -> Result<RoleId, ApiError> {
-    Uuid::parse_str(raw).map(RoleId).map_err(|_| ApiError::App(AppError::NotFound("role")))
+    super::path_id(raw, "role")
 }
 
 fn input(body: RoleRequest) -> RoleInput {
@@ -133,7 +131,7 @@ pub async fn set_user_roles(
     path: web::Path<String>,
     body: ValidJson<UserRolesRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = Uuid::parse_str(&path).map(UserId).map_err(|_| ApiError::App(AppError::NotFound("user")))?;
+    let user: UserId = super::path_id(&path, "user")?;
     let roles = state.roles.set_user_roles(&caller.0, user, &body.0.roles, &client.0).await?;
     let roles = roles.iter().map(|r| r.name.as_str().to_owned()).collect();
     Ok(HttpResponse::Ok().json(UserRolesResponse { user_id: user.0, roles }))

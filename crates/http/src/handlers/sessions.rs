@@ -5,9 +5,7 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use portcullis_application::AppError;
 use portcullis_domain::ids::SessionId;
-use uuid::Uuid;
 
 /// Your live sessions, newest first; the one of this token is marked `current`.
 #[utoipa::path(
@@ -39,8 +37,7 @@ pub async fn revoke(
     client: Client,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id =
-        Uuid::parse_str(&path).map(SessionId).map_err(|_| ApiError::App(AppError::NotFound("session")))?;
+    let id: SessionId = super::path_id(&path, "session")?;
     state.sessions.revoke(&user.0, id, &client.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

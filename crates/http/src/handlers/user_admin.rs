@@ -9,14 +9,12 @@ use crate::extract::{Caller, Client, report_to_errors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use garde::Validate;
-use portcullis_application::AppError;
 use portcullis_application::ports::UserFilter;
 use portcullis_domain::ids::UserId;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    Uuid::parse_str(raw).map(UserId).map_err(|_| ApiError::App(AppError::NotFound("user")))
+    super::path_id(raw, "user")
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
