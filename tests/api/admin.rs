@@ -56,6 +56,15 @@ async fn failing_jobs_go_dead_and_admins_can_retry_them() {
         .await
         .unwrap();
     assert_eq!(retry.status(), 204);
+    let trail: Value = app
+        .get_auth("/api/v1/admin/audit-logs?action=admin.queue.job_retried", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let retried = &trail["items"][0];
+    assert_eq!(retried["details"]["job_id"], id.to_string(), "{trail}");
+    assert_eq!(retried["details"]["before"]["state"], "dead");
     let missing = app
         .client
         .post(app.url(&format!("/api/v1/admin/queues/mail/dead/{}/retry", uuid::Uuid::new_v4())))

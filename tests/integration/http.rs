@@ -491,3 +491,41 @@ async fn permission_changes_reach_every_instance_and_the_bootstrap_is_idempotent
     )
     .await;
 }
+
+/// A session ended through one instance stops at once on another: its access
+/// token is refused there, and its socket held there closes (the end is
+/// announced over Redis; the ping interval here is an hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_stops_on_every_instance_at_once() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let a = instance(&db, &prefix, &[]).await;
+    let b = instance(&db, &prefix, &[("WS_PING_INTERVAL", "1h")]).await;
+    let phone = a.signed_in("fleet-sessions@example.com").await;
+    let laptop: Value = a.login("fleet-sessions@example.com", PASSWORD).await.json().await.unwrap();
+    let phone_token = str_of(&phone, "access_token");
+    let mut socket = connect_socket(&b, phone_token).await;
+    assert_eq!(b.get_auth("/api/v1/auth/me", phone_token).await.status(), 200);
+
+    let laptop_token = str_of(&laptop, "access_token");
+    let listed: Value = a.get_auth("/api/v1/sessions", laptop_token).await.json().await.unwrap();
+    let phone_session =
+        listed["sessions"].as_array().unwrap().iter().find(|s| s["current"] == false).unwrap();
+    let path = format!("/api/v1/sessions/{}", str_of(phone_session, "id"));
+    let res = a.client.delete(a.url(&path)).bearer_auth(laptop_token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+
+    expect_error(b.get_auth("/api/v1/auth/me", phone_token).await, 401, "INVALID_TOKEN").await;
+    let close = loop {
+        let frame =
+            tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await.expect("closed");
+        match frame {
+            Some(Ok(Message::Close(close))) => break close,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close reason").code), 4001);
+}

@@ -2,10 +2,12 @@
 //! its permission first; the handlers only parse, call and map.
 
 use crate::access::{AccessControl, Principal, permissions};
+use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
 use crate::ports::{DeadJob, JobQueue, QueueStats};
-use portcullis_domain::audit::RequestContext;
+use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::jobs::JobId;
+use serde_json::json;
 use std::sync::Arc;
 
 /// One queue's statistics and its most recent dead jobs.
@@ -20,11 +22,12 @@ pub struct QueueReport {
 pub struct AdminService {
     access: AccessControl,
     jobs: Arc<dyn JobQueue>,
+    audit: AuditTrail,
 }
 
 impl AdminService {
-    pub fn new(access: AccessControl, jobs: Arc<dyn JobQueue>) -> Self {
-        Self { access, jobs }
+    pub fn new(access: AccessControl, jobs: Arc<dyn JobQueue>, audit: AuditTrail) -> Self {
+        Self { access, jobs, audit }
     }
 
     /// Every queue with its statistics and up to 20 recent dead jobs.
@@ -52,6 +55,11 @@ impl AdminService {
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
         self.access.require(caller, &permissions::QUEUES_WRITE, ctx).await?;
-        if self.jobs.retry_dead(queue, id).await? { Ok(()) } else { Err(AppError::NotFound("dead job")) }
+        if !self.jobs.retry_dead(queue, id).await? {
+            return Err(AppError::NotFound("dead job"));
+        }
+        let details = json!({ "queue": queue, "job_id": id.0, "before": { "state": "dead" }, "after": { "state": "pending" } });
+        self.audit.record(AuditAction::JobRetried, Some(caller.user_id), ctx, details).await;
+        Ok(())
     }
 }

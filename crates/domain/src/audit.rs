@@ -60,10 +60,12 @@ pub enum AuditAction {
     UserUnlocked,
     /// An admin ended every session of an account.
     UserSessionsEnded,
+    /// An admin sent a dead job back to its queue.
+    JobRetried,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -100,6 +102,7 @@ impl AuditAction {
         Self::UserLocked,
         Self::UserUnlocked,
         Self::UserSessionsEnded,
+        Self::JobRetried,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -141,6 +144,7 @@ impl AuditAction {
             Self::UserLocked => "admin.user.locked",
             Self::UserUnlocked => "admin.user.unlocked",
             Self::UserSessionsEnded => "admin.user.sessions_ended",
+            Self::JobRetried => "admin.queue.job_retried",
         }
     }
 

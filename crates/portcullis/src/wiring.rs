@@ -426,7 +426,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         links: identity.links,
         audit: identity.audit,
         keys: identity.keys,
-        admin: AdminService::new(access.clone(), jobs.clone()),
+        admin: AdminService::new(access.clone(), jobs.clone(), AuditTrail::new(audit.clone(), clock.clone())),
         roles: role_service,
         audit_query: AuditQuery::new(audit.clone(), access.clone()),
         user_admin: UserAdmin::new(
