@@ -60,6 +60,20 @@ mod devices {
     });
 }
 
+mod invitations {
+    use super::*;
+    portcullis_infrastructure::invitation_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::invitations::Ports = (
+            Arc::new(postgres::PgInvitations::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::InvitationStore>,
+            Arc::new(PgUserRepository::new(pool.clone())) as Arc<dyn UserRepository>,
+            Arc::new(postgres::PgOutbox::new(pool)),
+        );
+        (ports, db)
+    });
+}
+
 mod roles {
     use super::*;
     portcullis_infrastructure::role_repository_contract!(async {

@@ -64,3 +64,7 @@ id_type!(
     /// Identifies a device a user signed in from.
     DeviceId
 );
+id_type!(
+    /// Identifies an invitation.
+    InvitationId
+);

@@ -8,6 +8,7 @@ pub mod email;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod invitation;
 pub mod jobs;
 pub mod one_time;
 pub mod password;

@@ -36,6 +36,8 @@ pub mod events;
 #[macro_use]
 pub mod files;
 #[macro_use]
+pub mod invitations;
+#[macro_use]
 pub mod jobs;
 #[macro_use]
 pub mod login_attempts;

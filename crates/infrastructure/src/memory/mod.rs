@@ -8,6 +8,7 @@ mod audit;
 mod devices;
 mod events;
 mod files;
+mod invitations;
 mod jobs;
 mod login_attempts;
 mod objects;
@@ -27,6 +28,7 @@ pub use devices::MemoryDeviceStore;
 pub use events::MemoryEventBus;
 pub(crate) use events::stream_of;
 pub use files::MemoryFileRepository;
+pub use invitations::MemoryInvitations;
 pub use jobs::MemoryJobQueue;
 pub use login_attempts::MemoryLoginAttempts;
 pub use objects::MemoryObjectStore;
@@ -87,6 +89,20 @@ mod contract_tests {
             let ports: crate::contract::devices::Ports = (
                 Arc::new(MemoryDeviceStore::default()) as Arc<dyn portcullis_application::ports::DeviceStore>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
+        });
+    }
+
+    mod invitations {
+        use super::*;
+        invitation_store_contract!(async {
+            let outbox = Arc::new(MemoryOutboxStore::default());
+            let ports: crate::contract::invitations::Ports = (
+                Arc::new(MemoryInvitations::with_outbox(outbox.clone()))
+                    as Arc<dyn portcullis_application::ports::InvitationStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+                outbox,
             );
             (ports, ())
         });

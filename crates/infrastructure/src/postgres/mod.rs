@@ -3,6 +3,7 @@
 mod audit;
 mod devices;
 mod files;
+mod invitations;
 mod one_time;
 mod outbox;
 mod roles;
@@ -15,6 +16,7 @@ mod users;
 pub use audit::PgAuditLog;
 pub use devices::PgDeviceStore;
 pub use files::PgFileRepository;
+pub use invitations::PgInvitations;
 pub use one_time::PgOneTimeTokens;
 pub use outbox::PgOutbox;
 pub use roles::PgRoleRepository;

@@ -157,3 +157,20 @@ diesel::table! {
 
 diesel::joinable!(devices -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(devices, users);
+
+diesel::table! {
+    invitations (id) {
+        id -> Uuid,
+        email -> Text,
+        roles -> Array<Text>,
+        token_hash -> Bytea,
+        invited_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        accepted_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(invitations, outbox);
