@@ -35,13 +35,11 @@ impl AuditQuery {
     ) -> Result<AuditPage, AppError> {
         self.access.require(caller, &permissions::AUDIT_READ, ctx).await?;
         let limit = limit.clamp(1, 200);
-        // One more than asked tells whether another page exists.
-        let mut events = self.log.query(filter, after, limit + 1).await?;
-        let more = events.len() > limit as usize;
-        events.truncate(limit as usize);
-        let next = more
-            .then(|| events.last().map(|e| AuditCursor { occurred_at: e.occurred_at, id: e.id }))
-            .flatten();
+        let events = self.log.query(filter, after, limit + 1).await?;
+        let (events, next) = crate::paging::page_of(events, limit as usize, |e| AuditCursor {
+            occurred_at: e.occurred_at,
+            id: e.id,
+        });
         Ok(AuditPage { events, next })
     }
 }

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod links;
 pub mod mail;
 pub mod maintenance;
+pub(crate) mod paging;
 pub mod ports;
 pub mod relay;
 pub mod revocation;

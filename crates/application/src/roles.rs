@@ -180,11 +180,6 @@ impl RoleService {
         Ok(())
     }
 
-    /// The roles a user holds.
-    pub async fn roles_of(&self, user: UserId) -> Result<Vec<Role>, AppError> {
-        Ok(self.roles.roles_of(user).await?)
-    }
-
     /// Makes `names` exactly the roles `user` holds. An admin cannot take
     /// the admin role off their own account (there would be nobody left to
     /// give it back, perhaps).

@@ -86,10 +86,8 @@ impl UserAdmin {
             filter.role = Some(found.id);
         }
         let limit = limit.clamp(1, 200);
-        let mut users = self.users.search(&filter, before, limit + 1).await?;
-        let more = users.len() > limit as usize;
-        users.truncate(limit as usize);
-        let next = if more { users.last().map(|u| u.id) } else { None };
+        let users = self.users.search(&filter, before, limit + 1).await?;
+        let (users, next) = crate::paging::page_of(users, limit as usize, |u| u.id);
         Ok(UserPage { users, next })
     }
 

@@ -211,13 +211,8 @@ impl AccountService {
     ) -> Result<ActivityPage, AppError> {
         let limit = limit.clamp(1, 100);
         // One extra row tells whether another page exists.
-        let mut events = self.audit_log.list_for_user(user_id, before, limit + 1).await?;
-        let next_cursor = if events.len() > limit as usize {
-            events.truncate(limit as usize);
-            events.last().map(|e| e.id)
-        } else {
-            None
-        };
+        let events = self.audit_log.list_for_user(user_id, before, limit + 1).await?;
+        let (events, next_cursor) = crate::paging::page_of(events, limit as usize, |e| e.id);
         Ok(ActivityPage { events, next_cursor })
     }
 }

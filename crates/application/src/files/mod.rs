@@ -396,14 +396,9 @@ impl FileService {
         limit: usize,
     ) -> Result<FilePage, AppError> {
         let limit = limit.clamp(1, 100);
-        let mut files =
+        let files =
             self.files.list(caller.user_id, status, after, limit + 1).await.map_err(repository_error)?;
-        let next = if files.len() > limit {
-            files.truncate(limit);
-            files.last().map(|f| f.id)
-        } else {
-            None
-        };
+        let (files, next) = crate::paging::page_of(files, limit, |f| f.id);
         Ok(FilePage { files, next })
     }
 

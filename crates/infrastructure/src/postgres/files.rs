@@ -1,5 +1,5 @@
-use super::outbox::OutboxRow;
-use super::schema::{file_status_changes as changes, files, outbox, users};
+use super::outbox::{OutboxRow, promise};
+use super::schema::{file_status_changes as changes, files, users};
 use super::{PgPool, conn};
 use async_trait::async_trait;
 use diesel::pg::Pg;
@@ -272,9 +272,7 @@ impl FileRepository for PgFileRepository {
                 }
                 diesel::insert_into(files::table).values(&row).execute(c).await?;
                 diesel::insert_into(changes::table).values(&first).execute(c).await?;
-                if !promised.is_empty() {
-                    diesel::insert_into(outbox::table).values(&promised).execute(c).await?;
-                }
+                promise(c, &promised).await?;
                 Ok(())
             })
             .await;
@@ -380,9 +378,7 @@ impl FileRepository for PgFileRepository {
                     .values(ChangeRow::step(id, from, FileStatus::Stored, None, now))
                     .execute(c)
                     .await?;
-                if !promised.is_empty() {
-                    diesel::insert_into(outbox::table).values(&promised).execute(c).await?;
-                }
+                promise(c, &promised).await?;
                 Ok(row)
             })
             .await;

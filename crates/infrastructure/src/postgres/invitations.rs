@@ -1,5 +1,5 @@
-use super::outbox::OutboxRow;
-use super::schema::{invitations, outbox};
+use super::outbox::{OutboxRow, promise};
+use super::schema::invitations;
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -91,9 +91,7 @@ impl InvitationStore for PgInvitations {
         let inserted = c
             .transaction::<_, DieselError, _>(async |c| {
                 diesel::insert_into(invitations::table).values(row).execute(c).await?;
-                if !rows.is_empty() {
-                    diesel::insert_into(outbox::table).values(rows).execute(c).await?;
-                }
+                promise(c, &rows).await?;
                 Ok(())
             })
             .await;

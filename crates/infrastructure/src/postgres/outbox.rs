@@ -29,6 +29,15 @@ impl PgOutbox {
     }
 }
 
+/// Writes the messages a transaction promises, in that transaction (none:
+/// no statement).
+pub(super) async fn promise(c: &mut diesel_async::AsyncPgConnection, rows: &[OutboxRow]) -> QueryResult<()> {
+    if !rows.is_empty() {
+        diesel::insert_into(outbox::table).values(rows).execute(c).await?;
+    }
+    Ok(())
+}
+
 impl OutboxRow {
     pub(super) fn new(message: &OutboxMessage, now: OffsetDateTime) -> Self {
         Self {

@@ -1,5 +1,5 @@
-use super::outbox::OutboxRow;
-use super::schema::{outbox, user_roles, users};
+use super::outbox::{OutboxRow, promise};
+use super::schema::{user_roles, users};
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -96,9 +96,7 @@ impl UserRepository for PgUserRepository {
                     ))
                     .execute(c)
                     .await?;
-                if !rows.is_empty() {
-                    diesel::insert_into(outbox::table).values(rows).execute(c).await?;
-                }
+                promise(c, &rows).await?;
                 Ok(())
             })
             .await;
