@@ -79,6 +79,10 @@ pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<
         return Ok(done.0.clone());
     }
     let ctx = Client::from_request(req).0;
+    let verified = req.extensions().get::<crate::limits::VerifiedToken>().map(|v| v.0.clone());
+    if let Some(claims) = verified {
+        return admitted(req, state, state.sign_in.admit(claims, &ctx).await?).await;
+    }
     let token = match credential(req) {
         Ok(token) => token,
         Err(error) => {
@@ -89,6 +93,16 @@ pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<
         }
     };
     let claims = state.sign_in.authenticate(&token, &ctx).await?;
+    admitted(req, state, claims).await
+}
+
+/// A caller whose token was accepted: recorded for the access log and the
+/// extractors, and counted against the per-user budget.
+async fn admitted(
+    req: &HttpRequest,
+    state: &AppState,
+    claims: AccessClaims,
+) -> Result<AccessClaims, ApiError> {
     req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
     enforce(
         req,

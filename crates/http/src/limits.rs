@@ -84,3 +84,9 @@ impl RateLimitSettings {
 /// Set on a request whose access token verified with a high trust score.
 #[derive(Debug, Clone, Copy)]
 pub struct HighTrust;
+
+/// The claims of the request's bearer token, its signature and expiry
+/// checked by the rate limiter (the revocation check is left to the route):
+/// a token is verified once per request.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(pub portcullis_application::ports::AccessClaims);

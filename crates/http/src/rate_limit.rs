@@ -85,15 +85,12 @@ pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str)
     enforce(req, state, class, KeyKind::Email, &raw_email.trim().to_lowercase(), None).await
 }
 
-/// Whether the request's access token (signature and expiry checked, the
-/// trust score is signed into it) carries a high trust score. The full check
-/// (revocation) is the route's; a token that fails it is refused anyway.
-fn high_trust(req: &HttpRequest, state: &AppState) -> bool {
-    let Ok(token) = crate::caller::bearer(req) else { return false };
-    state
-        .keys
-        .verify(&token, state.sign_in.clock.now())
-        .is_ok_and(|claims| portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score))
+/// The claims of the request's bearer token when its signature and expiry
+/// check out (its trust score, signed into it, picks the budget). The
+/// revocation check is the route's; a token that fails it is refused anyway.
+fn verified(req: &HttpRequest, state: &AppState) -> Option<portcullis_application::ports::AccessClaims> {
+    let token = crate::caller::bearer(req).ok()?;
+    state.keys.verify(&token, state.sign_in.clock.now()).ok()
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -117,8 +114,11 @@ pub async fn per_route(
     let counted_now = match class {
         RouteClass::Credential(_) => Ok(()),
         RouteClass::General => {
-            if high_trust(req.request(), &state) {
-                req.extensions_mut().insert(crate::limits::HighTrust);
+            if let Some(claims) = verified(req.request(), &state) {
+                if portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score) {
+                    req.extensions_mut().insert(crate::limits::HighTrust);
+                }
+                req.extensions_mut().insert(crate::limits::VerifiedToken(claims));
             }
             enforce_source(req.request(), &state, class).await
         }

@@ -216,6 +216,12 @@ impl SignInService {
                 return Err(AppError::InvalidToken);
             }
         };
+        self.admit(claims, ctx).await
+    }
+    /// The second half of [`Self::authenticate`], for claims whose signature
+    /// and expiry were verified already (once per request): refuses a
+    /// revoked token or session, audited the same way.
+    pub async fn admit(&self, claims: AccessClaims, ctx: &RequestContext) -> Result<AccessClaims, AppError> {
         if self.issuer.revocations.is_revoked(&claims.token_id, claims.session_id).await? {
             self.access_rejected("revoked", Some(claims.user_id), ctx).await;
             return Err(AppError::InvalidToken);
