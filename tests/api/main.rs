@@ -13,6 +13,7 @@ mod devices;
 mod errors;
 mod files;
 mod helpers;
+mod invitations;
 mod live;
 mod lockout;
 mod meta;

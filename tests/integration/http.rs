@@ -529,3 +529,65 @@ async fn an_ended_session_stops_on_every_instance_at_once() {
     };
     assert_eq!(u16::from(close.expect("a close reason").code), 4001);
 }
+
+/// An invitation on PostgreSQL and Redis: promised with the invitation
+/// (outbox), minted and mailed by the worker over SMTP, accepted through
+/// another instance, which grants the roles at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_travels_from_one_instance_to_a_new_account_on_another() {
+    let smtp = crate::smtp::SmtpServer::start();
+    let port = smtp.port.to_string();
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let settings = [
+        ("BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD),
+        ("SMTP_HOST", "127.0.0.1"),
+        ("SMTP_PORT", &port),
+        ("SMTP_TLS", "none"),
+        ("EMAIL_FROM", "Portcullis <no-reply@portcullis.test>"),
+        ("RUN_WORKERS_IN_PROCESS", "true"),
+        ("APP_BASE_URL", "https://app.example"),
+    ];
+    let a = instance(&db, &prefix, &settings).await;
+    let b = instance(&db, &prefix, &settings).await;
+    let admin = a.admin_sign_in().await;
+    let body = serde_json::json!({ "email": "grace@example.com", "roles": ["moderator"] });
+    let res = a.post_auth("/api/v1/admin/invitations", str_of(&admin, "access_token"), &body).await;
+    assert_eq!(res.status(), 201);
+
+    let mut mail = None;
+    for _ in 0..500 {
+        mail = smtp.messages().into_iter().find(|m| m.subject.contains("invited"));
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mail = mail.expect("the invitation reached the SMTP server");
+    assert!(mail.to.contains("grace@example.com"));
+    let marker = "https://app.example/accept-invitation?token=";
+    let start = mail.body.find(marker).expect("the link") + marker.len();
+    let token: String = mail.body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+
+    let res = b
+        .post(
+            "/api/v1/auth/invitations/accept",
+            &serde_json::json!({ "token": token, "password": "Copper-Meadow-Lantern-4" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let grace: Value = res.json().await.unwrap();
+    let grace_token = str_of(&grace, "access_token");
+    assert_eq!(a.get_auth("/api/v1/admin/users", grace_token).await.status(), 200, "moderator on A too");
+    let again = a
+        .post(
+            "/api/v1/auth/invitations/accept",
+            &serde_json::json!({ "token": token, "password": "Copper-Meadow-Lantern-4" }),
+        )
+        .await;
+    expect_error(again, 401, "INVALID_TOKEN").await;
+}

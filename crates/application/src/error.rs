@@ -41,6 +41,10 @@ pub enum AppError {
     /// A system role would lose its name or defining permissions, or be deleted.
     #[error("{0}")]
     RoleProtected(portcullis_domain::role::RoleRuleViolation),
+    /// An invitation to an address that has an account, accepted by
+    /// someone else than its signed-in owner.
+    #[error("{0}")]
+    InvitationMismatch(portcullis_domain::invitation::InvitationMismatch),
     /// The upload passed `MAX_FILE_SIZE` (bytes).
     #[error("the file is larger than {limit} bytes")]
     FileTooLarge { limit: u64 },
@@ -96,5 +100,11 @@ impl From<HashError> for AppError {
             HashError::Rejected(errors) => Self::Validation(errors),
             internal @ HashError::Internal(_) => Self::Internal(Cause::new(internal)),
         }
+    }
+}
+
+impl From<portcullis_domain::invitation::InvitationMismatch> for AppError {
+    fn from(value: portcullis_domain::invitation::InvitationMismatch) -> Self {
+        Self::InvitationMismatch(value)
     }
 }

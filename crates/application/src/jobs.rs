@@ -52,6 +52,8 @@ pub mod kinds {
     pub const EMAIL_SEND: JobKind = JobKind { name: "email.send", queue: Queue::MAIL };
     /// Look the account up, mint a single-use token, mail the link (`links::SendLink`).
     pub const SEND_LINK: JobKind = JobKind { name: "account.send_link", queue: Queue::MAIL };
+    /// Mints an invitation's token and mails it.
+    pub const SEND_INVITATION: JobKind = JobKind { name: "account.send_invitation", queue: Queue::MAIL };
     /// Delete what can no longer be used (`maintenance::PurgeSessions`).
     pub const PURGE_SESSIONS: JobKind =
         JobKind { name: "maintenance.purge_sessions", queue: Queue::MAINTENANCE };

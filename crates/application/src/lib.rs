@@ -11,6 +11,7 @@ pub mod cause;
 pub mod devices;
 pub mod error;
 pub mod files;
+pub mod invitations;
 pub mod jobs;
 pub mod links;
 pub mod mail;

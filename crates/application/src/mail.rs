@@ -41,6 +41,14 @@ pub enum MailTemplate {
         ip: Option<String>,
         at: String,
     },
+    /// An invitation to create an account (or, for an address with one, to
+    /// take on roles), with its single-use link.
+    Invitation {
+        link: String,
+        roles: Vec<String>,
+        /// RFC 3339.
+        expires_at: String,
+    },
 }
 
 /// The payload of an `email.send` job.
@@ -115,7 +123,7 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
     let (subject, name, paragraphs, link) = match template {
         MailTemplate::VerifyEmail { name, link } => (
             format!("Welcome to {PRODUCT} — confirm your email"),
-            name,
+            Some(name),
             vec![
                 "Thanks for signing up. Confirm that this address is yours with the link below.".to_owned(),
                 "The link works once and expires in 24 hours. If you did not sign up, ignore this message.".to_owned(),
@@ -124,7 +132,7 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
         ),
         MailTemplate::PasswordReset { name, link } => (
             format!("Reset your {PRODUCT} password"),
-            name,
+            Some(name),
             vec![
                 "Someone asked to reset the password of your account. Choose a new one with the link below.".to_owned(),
                 "The link works once and expires in 30 minutes. If it was not you, ignore this message: your password stays as it is.".to_owned(),
@@ -133,7 +141,7 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
         ),
         MailTemplate::MagicLink { name, link, expires_in_minutes } => (
             format!("Your {PRODUCT} sign-in link"),
-            name,
+            Some(name),
             vec![
                 format!("Use the link below to sign in. It works once and expires in {expires_in_minutes} minutes."),
                 "If you did not ask for it, ignore this message.".to_owned(),
@@ -149,13 +157,26 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
             };
             (
                 format!("{PRODUCT}: {subject}"),
-                name,
+                Some(name),
                 vec![what, "If this was you, there is nothing to do. If not, reset your password now.".to_owned()],
                 None,
             )
         }
+        MailTemplate::Invitation { link, roles, expires_at } => {
+            let extra: Vec<&str> = roles.iter().map(String::as_str).filter(|r| *r != "user").collect();
+            let with = if extra.is_empty() { String::new() } else { format!(" with the roles {}", extra.join(", ")) };
+            (
+                format!("You are invited to {PRODUCT}"),
+                None,
+                vec![
+                    format!("You were invited to join{with}. Accept with the link below: choose a password and your account is ready. If this address has an account already, sign in to it first; the roles are added to it."),
+                    format!("The link works once and expires at {expires_at}. If you did not expect this invitation, ignore this message."),
+                ],
+                Some(("Accept the invitation", link.as_str())),
+            )
+        }
     };
-    let greeting = greeting(name);
+    let greeting = greeting(name.unwrap_or(&None));
     let text = text_page(&greeting, &paragraphs, link.map(|(_, l)| l));
     let html = html_page(&greeting, &paragraphs, link);
     (subject, text, html)

@@ -62,10 +62,16 @@ pub enum AuditAction {
     UserSessionsEnded,
     /// An admin sent a dead job back to its queue.
     JobRetried,
+    /// An admin invited an address (with roles).
+    InvitationCreated,
+    /// An admin withdrew an invitation.
+    InvitationRevoked,
+    /// An invitation was accepted: a new account, or roles added to one.
+    InvitationAccepted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 40] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -103,6 +109,9 @@ impl AuditAction {
         Self::UserUnlocked,
         Self::UserSessionsEnded,
         Self::JobRetried,
+        Self::InvitationCreated,
+        Self::InvitationRevoked,
+        Self::InvitationAccepted,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -145,6 +154,9 @@ impl AuditAction {
             Self::UserUnlocked => "admin.user.unlocked",
             Self::UserSessionsEnded => "admin.user.sessions_ended",
             Self::JobRetried => "admin.queue.job_retried",
+            Self::InvitationCreated => "admin.invitation.created",
+            Self::InvitationRevoked => "admin.invitation.revoked",
+            Self::InvitationAccepted => "auth.invitation.accepted",
         }
     }
 

@@ -60,6 +60,17 @@ impl Invitation {
     }
 }
 
+/// Why an invitation to an existing account was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvitationMismatch {
+    /// The address has an account: its owner accepts, signed in.
+    #[error("an account with this address exists: sign in to it and accept the invitation again")]
+    SignInRequired,
+    /// The caller is signed in to an account of another address.
+    #[error("this invitation is for another account")]
+    OtherAccount,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -759,3 +759,131 @@ pub struct AdminUserDetail {
     pub devices: Vec<DeviceItem>,
     pub last_sign_in_at: Option<String>,
 }
+
+/// Invite an address, with the roles its account gets.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    #[garde(length(chars, max = 320))]
+    #[schema(max_length = 320, example = "grace@example.com")]
+    pub email: String,
+    /// Role names (every account holds `user` anyway); a role beyond `user`
+    /// needs `roles:assign`.
+    #[garde(length(max = 50), inner(length(chars, min = 1, max = 64)))]
+    #[schema(example = json!(["moderator"]))]
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub state: &'static str,
+    pub invited_by: Option<Uuid>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub accepted_at: Option<String>,
+    pub accepted_by: Option<Uuid>,
+    pub revoked_at: Option<String>,
+}
+
+impl InvitationResponse {
+    pub fn at(i: &portcullis_domain::invitation::Invitation, now: OffsetDateTime) -> Self {
+        Self {
+            id: i.id.as_uuid(),
+            email: i.email.as_str().to_owned(),
+            roles: i.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            state: i.state(now).as_str(),
+            invited_by: i.invited_by.map(|u| u.as_uuid()),
+            created_at: rfc3339(i.created_at),
+            expires_at: rfc3339(i.expires_at),
+            accepted_at: i.accepted_at.map(rfc3339),
+            accepted_by: i.accepted_by.map(|u| u.as_uuid()),
+            revoked_at: i.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationsResponse {
+    /// Newest first.
+    pub invitations: Vec<InvitationResponse>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationsQuery {
+    /// How many, newest first, 1–200 (default 50).
+    #[garde(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// Accept an invitation: the token from the mail; for a new account its
+/// password (and display name). For an address that has an account, send
+/// the request signed in to it (`Authorization: Bearer`), without a password.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub token: String,
+    #[garde(inner(length(chars, max = MAX_SECRET)))]
+    #[schema(max_length = 1024, example = "Correct-Horse-Battery-9")]
+    pub password: Option<String>,
+    #[garde(inner(length(chars, max = 400)))]
+    #[schema(max_length = 400)]
+    pub display_name: Option<String>,
+}
+
+/// An accepted invitation. A new account (201) comes signed in: the token
+/// fields are present; roles added to an existing account (200) leave them
+/// out (the caller is signed in already).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptInvitationResponse {
+    /// True when the account was created now.
+    pub account_created: bool,
+    /// The roles the invitation granted.
+    pub roles: Vec<String>,
+    pub user: UserResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl From<&portcullis_application::invitations::Accepted> for AcceptInvitationResponse {
+    fn from(a: &portcullis_application::invitations::Accepted) -> Self {
+        use portcullis_application::invitations::Accepted;
+        let names = |roles: &[portcullis_domain::role::RoleName]| {
+            roles.iter().map(|r| r.as_str().to_owned()).collect()
+        };
+        match a {
+            Accepted::NewAccount { signed_in, roles } => Self {
+                account_created: true,
+                roles: names(roles),
+                user: UserResponse::from(&signed_in.user),
+                access_token: Some(signed_in.tokens.access_token.expose().to_owned()),
+                token_type: Some("Bearer"),
+                expires_in: Some(signed_in.tokens.expires_in.whole_seconds()),
+                refresh_token: Some(signed_in.tokens.refresh_token.expose().to_owned()),
+            },
+            Accepted::ExistingAccount { user, roles } => Self {
+                account_created: false,
+                roles: names(roles),
+                user: UserResponse::from(user),
+                access_token: None,
+                token_type: None,
+                expires_in: None,
+                refresh_token: None,
+            },
+        }
+    }
+}

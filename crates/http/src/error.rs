@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use portcullis_application::AppError;
 use portcullis_domain::ValidationErrors;
+use portcullis_domain::invitation::InvitationMismatch;
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::Duration;
@@ -263,6 +264,8 @@ impl ApiError {
                 A::RoleNameTaken => C::RoleNameTaken,
                 A::RoleProtected(_) => C::RoleProtected,
                 A::AccountDisabled => C::AccountDisabled,
+                A::InvitationMismatch(InvitationMismatch::SignInRequired) => C::Unauthorized,
+                A::InvitationMismatch(InvitationMismatch::OtherAccount) => C::Forbidden,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },
@@ -323,6 +326,10 @@ impl ApiError {
             Self::App(AppError::FileNotReady { status }) => json!({ "status": status.as_str() }),
             Self::NotReady { checks } => json!({ "checks": checks }),
             Self::CorsRefused { reason } => json!({ "reason": reason }),
+            Self::App(AppError::InvitationMismatch(m)) => json!({ "reason": match m {
+                InvitationMismatch::SignInRequired => "account_exists",
+                InvitationMismatch::OtherAccount => "another_account",
+            } }),
             _ => Value::Null,
         }
     }

@@ -130,6 +130,27 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The caller of a route that serves both the signed-in and the anonymous:
+/// a request with an `Authorization` header must carry a valid token
+/// (401 otherwise, never silently anonymous); one without is anonymous.
+pub struct MaybeUser(pub Option<AccessClaims>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if !req.headers().contains_key(header::AUTHORIZATION) {
+                return Ok(Self(None));
+            }
+            let state = state(&req)?;
+            Ok(Self(Some(authenticate(&req, &state).await?)))
+        })
+    }
+}
+
 /// The authenticated caller as the use cases take it: who, in which
 /// session, with which permissions ([`AuthUser`] first, then
 /// `AccessControl::principal`).

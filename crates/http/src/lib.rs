@@ -28,8 +28,8 @@ use actix_web::{
 };
 use error::ApiError;
 use handlers::{
-    admin, audit, auth, devices, files, live, mailed_links, operations, pages, roles, sessions, storage,
-    user_admin, users,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, operations, pages, roles, sessions,
+    storage, user_admin, users,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -356,6 +356,24 @@ pub fn app(
                         delete(roles::delete).requires(perm::ROLES_WRITE),
                     ],
                 ))
+                .service(api_of(
+                    "/admin/invitations",
+                    General,
+                    vec![
+                        get(invitations::list).requires(perm::INVITATIONS_READ),
+                        post(invitations::create).requires(perm::INVITATIONS_WRITE),
+                    ],
+                ))
+                .service(api(
+                    "/admin/invitations/{id}",
+                    General,
+                    delete(invitations::revoke).requires(perm::INVITATIONS_WRITE),
+                ))
+                .service(api(
+                    "/auth/invitations/accept",
+                    Credential("invitation_accept"),
+                    post(invitations::accept),
+                ))
                 .service(api(
                     "/admin/users/{id}/roles",
                     General,
@@ -376,6 +394,12 @@ pub fn app(
             "page_reset_password",
             pages::reset_password_page,
             pages::reset_password_submit,
+        ))
+        .service(link_page(
+            "/accept-invitation",
+            "page_accept_invitation",
+            pages::accept_invitation_page,
+            pages::accept_invitation_submit,
         ))
         .configure(|routes| {
             if magic_link_enabled {

@@ -3,7 +3,8 @@
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
 use crate::handlers::{
-    admin, audit, auth, devices, files, live, mailed_links, operations, roles, sessions, user_admin, users,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, operations, roles, sessions,
+    user_admin, users,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -22,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         admin::queues, admin::retry_dead, audit::list,
         user_admin::list, user_admin::detail, user_admin::lock, user_admin::unlock, user_admin::end_sessions,
         roles::list, roles::create, roles::update, roles::delete, roles::set_user_roles,
+        invitations::create, invitations::list, invitations::revoke, invitations::accept,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
@@ -32,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         SessionItem, SessionsResponse, RevokedResponse, DeviceItem, DevicesResponse, DeviceTrustRequest,
         AuditItem, AuditLogResponse, AdminUserItem, AdminUsersResponse, AdminUserDetail,
         RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
+        InvitationRequest, InvitationResponse, InvitationsResponse, AcceptInvitationRequest, AcceptInvitationResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),

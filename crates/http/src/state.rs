@@ -36,6 +36,8 @@ pub struct AppState {
     pub devices: portcullis_application::devices::DeviceService,
     /// The caller's own sessions.
     pub sessions: portcullis_application::sessions::SessionService,
+    /// Invitations: sent by admins, accepted by the invited.
+    pub invitations: portcullis_application::invitations::InvitationService,
     /// Roles and who holds them.
     pub roles: portcullis_application::roles::RoleService,
     /// Uploads, listing, reading and deleting files.

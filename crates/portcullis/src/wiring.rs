@@ -15,15 +15,16 @@ use portcullis_application::files::pipeline::{
 };
 use portcullis_application::files::storage::SelfServedStorage;
 use portcullis_application::files::{FilePorts, FileService};
+use portcullis_application::invitations::{InvitationService, SendInvitation};
 use portcullis_application::jobs::JobHandler;
 use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::{PurgeDevices, PurgeSessions};
 use portcullis_application::ports::{
-    AuditLog, Clock, DeviceStore, EventBus, FileRepository, HealthCheck, JobQueue, LockoutPolicy,
-    LoginAttempts, Mailer, ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache,
-    RateLimiter, RevocationList, RoleRepository, SessionStore, TokenGenerator, UrlPresigner, UserRepository,
-    VirusScanner,
+    AuditLog, Clock, DeviceStore, EventBus, FileRepository, HealthCheck, InvitationStore, JobQueue,
+    LockoutPolicy, LoginAttempts, Mailer, ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox,
+    PermissionCache, RateLimiter, RevocationList, RoleRepository, SessionStore, TokenGenerator, UrlPresigner,
+    UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -38,15 +39,15 @@ use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLim
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryDeviceStore, MemoryEventBus, MemoryFileRepository, MemoryJobQueue,
-    MemoryLoginAttempts, MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore,
-    MemoryPermissionCache, MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore,
-    MemoryUserRepository, MemoryVirusScanner,
+    MemoryAuditLog, MemoryDeviceStore, MemoryEventBus, MemoryFileRepository, MemoryInvitations,
+    MemoryJobQueue, MemoryLoginAttempts, MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox,
+    MemoryOutboxStore, MemoryPermissionCache, MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore,
+    MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgDeviceStore, PgFileRepository, PgHealth, PgOneTimeTokens, PgOutbox, PgRoleRepository,
-    PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgDeviceStore, PgFileRepository, PgHealth, PgInvitations, PgOneTimeTokens, PgOutbox,
+    PgRoleRepository, PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
@@ -132,8 +133,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn FileRepository>,
         Arc<dyn RoleRepository>,
         Arc<dyn DeviceStore>,
+        Arc<dyn InvitationStore>,
     );
-    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices): Relational = match &config
+    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices, invitation_store): Relational = match &config
         .database
         .backend
     {
@@ -150,7 +152,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgOutbox::new(pool.clone())),
                 Arc::new(PgFileRepository::new(pool.clone())),
                 Arc::new(PgRoleRepository::new(pool.clone())),
-                Arc::new(PgDeviceStore::new(pool)),
+                Arc::new(PgDeviceStore::new(pool.clone())),
+                Arc::new(PgInvitations::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -165,9 +168,10 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemoryAuditLog::default()),
                 Arc::new(MemoryOneTimeTokens::default()),
                 outbox.clone(),
-                Arc::new(MemoryFileRepository::with_outbox(outbox)),
+                Arc::new(MemoryFileRepository::with_outbox(outbox.clone())),
                 roles,
                 Arc::new(MemoryDeviceStore::default()),
+                Arc::new(MemoryInvitations::with_outbox(outbox)),
             )
         }
     };
@@ -420,7 +424,19 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         clock.clone(),
         config.tokens.session_limits,
     );
+    let invitations = InvitationService::new(
+        invitation_store.clone(),
+        users.clone(),
+        role_service.clone(),
+        identity.accounts.clone(),
+        identity.sign_in.issuer.clone(),
+        access.clone(),
+        token_generator.clone(),
+        AuditTrail::new(audit.clone(), clock.clone()),
+        clock.clone(),
+    );
     let state = AppState {
+        invitations,
         sign_in: identity.sign_in,
         accounts: identity.accounts,
         links: identity.links,
@@ -473,6 +489,13 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
 
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(SendEmail::new(mailer.clone())),
+        Arc::new(SendInvitation {
+            invitations: invitation_store,
+            tokens: token_generator.clone(),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+            app_base_url: app_base_url.clone(),
+        }),
         Arc::new(SendLink {
             users,
             one_time_tokens,

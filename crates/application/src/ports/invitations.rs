@@ -23,6 +23,15 @@ pub trait InvitationStore: Send + Sync {
     /// Withdraws a pending invitation; `false` if there is none (unknown,
     /// accepted, withdrawn already).
     async fn revoke(&self, id: InvitationId, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Replaces the token of a pending invitation (the mail job mints the
+    /// token it sends, so no raw token waits in a queue); returns the
+    /// invitation, or `None` when it is no longer pending at `now`.
+    async fn reissue(
+        &self,
+        id: InvitationId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, StoreError>;
     /// Marks the invitation of `token` accepted by `user` if it is still
     /// pending at `now` (not accepted, withdrawn or expired), atomically:
     /// of concurrent calls, one wins. Returns it then; `None` otherwise.

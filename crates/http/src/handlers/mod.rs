@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod files;
+pub mod invitations;
 pub mod live;
 pub mod mailed_links;
 pub mod operations;

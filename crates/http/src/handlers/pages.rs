@@ -1,6 +1,7 @@
 //! Small HTML pages for the links Portcullis mails, served when `APP_BASE_URL`
 //! points at Portcullis itself (a front end takes over by pointing it at
-//! itself and serving `/verify-email`, `/reset-password` and `/magic-link`).
+//! itself and serving `/verify-email`, `/reset-password`, `/magic-link` and
+//! `/accept-invitation`).
 //!
 //! Plain forms, no JavaScript, a strict Content-Security-Policy, no referrer
 //! (the token is in the URL), never cached. Opening a link changes nothing
@@ -64,6 +65,16 @@ pub struct ResetForm {
     new_password: String,
 }
 
+#[derive(Deserialize)]
+pub struct InvitationForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+}
+
 fn hidden_token(token: &str) -> String {
     format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", esc(token))
 }
@@ -108,10 +119,12 @@ fn link_error(error: &AppError, what: &str) -> HttpResponse {
         AppError::InvalidToken => {
             format!("This {what} link is not valid (it may have been used already). Ask for a new one.")
         }
+        AppError::InvitationMismatch(_) => "An account with this address exists already. Sign in to it in your application and accept the invitation there; the roles are added to that account.".to_owned(),
         _ => "Something went wrong on our side. Please try again shortly.".to_owned(),
     };
     let status = match error {
         AppError::TokenExpired | AppError::InvalidToken => actix_web::http::StatusCode::BAD_REQUEST,
+        AppError::InvitationMismatch(_) => actix_web::http::StatusCode::CONFLICT,
         _ => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
     };
     page(status, "Link not accepted", &format!("<p role=\"alert\">{}</p>", esc(&text)))
@@ -233,5 +246,74 @@ pub async fn magic_link_submit(
             ),
         ),
         Err(error) => link_error(&error, "sign-in"),
+    })
+}
+
+fn invitation_form(token: &str, display_name: &str, problems: &[String]) -> String {
+    let errors = if problems.is_empty() {
+        String::new()
+    } else {
+        let items: String = problems.iter().map(|p| format!("<li>{}</li>", esc(p))).collect();
+        format!(
+            "<div role=\"alert\"><p>The account was not created:</p><ul id=\"invitation-problems\">{items}</ul></div>"
+        )
+    };
+    format!(
+        "{errors}<p>Choose a password for your new account. (If this address has an account already, sign in to it in your application and accept the invitation there.)</p><form method=\"post\" action=\"/accept-invitation\">{}<p><label for=\"display_name\">Your name (optional)</label> <input id=\"display_name\" name=\"display_name\" type=\"text\" autocomplete=\"name\" maxlength=\"100\" value=\"{}\"></p><p><label for=\"password\">Password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"1\"{}></p><button type=\"submit\">Create my account</button></form>",
+        hidden_token(token),
+        esc(display_name),
+        if problems.is_empty() {
+            ""
+        } else {
+            " aria-describedby=\"invitation-problems\" aria-invalid=\"true\""
+        }
+    )
+}
+
+pub async fn accept_invitation_page(query: web::Query<TokenQuery>) -> HttpResponse {
+    if query.token.is_empty() {
+        return missing_token();
+    }
+    ok("Accept your invitation", &invitation_form(&query.token, "", &[]))
+}
+
+pub async fn accept_invitation_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    form: web::Form<InvitationForm>,
+) -> Result<HttpResponse, ApiError> {
+    accept_post(&req, &state).await?;
+    let form = form.into_inner();
+    let acceptance = portcullis_application::invitations::Acceptance {
+        token: Secret::new(form.token.clone()),
+        password: Some(Secret::new(form.password)),
+        display_name: Some(form.display_name.clone()),
+        // No cookies here: an existing account accepts through the API.
+        signed_in: None,
+    };
+    Ok(match state.invitations.accept(acceptance, &client.0).await {
+        Ok(portcullis_application::invitations::Accepted::NewAccount { signed_in, .. }) => ok(
+            "Welcome",
+            &format!(
+                "<p role=\"status\">Your account {} is ready and signed in. You can sign in with your email and the password you chose. The new session's tokens are below for the API (they are shown once and never cached).</p><dl><dt>Access token</dt><dd><code id=\"access-token\">{}</code></dd><dt>Refresh token</dt><dd><code id=\"refresh-token\">{}</code></dd></dl>",
+                esc(signed_in.user.email.as_str()),
+                esc(signed_in.tokens.access_token.expose()),
+                esc(signed_in.tokens.refresh_token.expose())
+            ),
+        ),
+        Ok(portcullis_application::invitations::Accepted::ExistingAccount { user, .. }) => ok(
+            "Invitation accepted",
+            &format!("<p role=\"status\">The roles were added to {}.</p>", esc(user.email.as_str())),
+        ),
+        Err(AppError::Validation(errors)) => {
+            let problems: Vec<String> = errors.0.iter().map(|v| v.message.clone()).collect();
+            page(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "Accept your invitation",
+                &invitation_form(&form.token, &form.display_name, &problems),
+            )
+        }
+        Err(error) => link_error(&error, "invitation"),
     })
 }

@@ -91,4 +91,32 @@ pub async fn a_token_is_redeemed_once_while_pending(ports: Ports) {
     assert!(!ports.0.revoke(InvitationId::new(), now()).await.unwrap());
 }
 
+pub async fn a_pending_invitation_gets_a_new_token(ports: Ports) {
+    let (inv, old) = invitation("new@example.com", "a");
+    ports.0.insert(&inv, &[], inv.created_at).await.unwrap();
+    let fresh = TokenHash::of(&Secret::new(format!("fresh-{}", uuid::Uuid::new_v4())));
+    let at = inv.created_at + Duration::minutes(1);
+    let reissued = ports.0.reissue(inv.id, &fresh, at).await.unwrap().expect("pending");
+    assert_eq!(reissued, Invitation { token_hash: fresh, ..inv.clone() });
+    assert_eq!(ports.0.find_by_token(&old).await.unwrap(), None, "the old token is gone");
+    let ada = account(&ports).await;
+    assert!(ports.0.redeem(&old, ada, at).await.unwrap().is_none());
+
+    // Another invitation's token is refused; nothing changes.
+    let (other, other_hash) = invitation("other@example.com", "b");
+    ports.0.insert(&other, &[], other.created_at).await.unwrap();
+    assert_eq!(ports.0.reissue(other.id, &fresh, at).await, Err(StoreError::Conflict("token")));
+    assert_eq!(ports.0.find_by_token(&other_hash).await.unwrap().map(|i| i.id), Some(other.id));
+
+    // Expired, withdrawn, accepted or unknown: no new token.
+    let later = TokenHash::of(&Secret::new(format!("later-{}", uuid::Uuid::new_v4())));
+    assert_eq!(ports.0.reissue(inv.id, &later, inv.expires_at).await.unwrap(), None);
+    assert!(ports.0.revoke(other.id, at).await.unwrap());
+    assert_eq!(ports.0.reissue(other.id, &later, at).await.unwrap(), None);
+    assert!(ports.0.redeem(&fresh, ada, at).await.unwrap().is_some());
+    assert_eq!(ports.0.reissue(inv.id, &later, at).await.unwrap(), None);
+    assert_eq!(ports.0.reissue(InvitationId::new(), &later, at).await.unwrap(), None);
+    assert_eq!(ports.0.find_by_token(&later).await.unwrap(), None);
+}
+
 }

@@ -62,6 +62,22 @@ impl InvitationStore for MemoryInvitations {
         }
     }
 
+    async fn reissue(
+        &self,
+        id: InvitationId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let mut all = lock(&self.0);
+        if all.values().any(|i| i.token_hash == *token && i.id != id) {
+            return Err(StoreError::Conflict("token"));
+        }
+        Ok(all.get_mut(&id).filter(|i| i.state(now) == InvitationState::Pending).map(|i| {
+            i.token_hash = *token;
+            i.clone()
+        }))
+    }
+
     async fn redeem(
         &self,
         token: &TokenHash,

@@ -147,6 +147,34 @@ impl InvitationStore for PgInvitations {
         Ok(changed > 0)
     }
 
+    async fn reissue(
+        &self,
+        id: InvitationId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row: Result<Option<InvitationRow>, DieselError> = diesel::update(
+            invitations::table
+                .find(id.as_uuid())
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::revoked_at.is_null())
+                .filter(invitations::expires_at.gt(now)),
+        )
+        .set(invitations::token_hash.eq(token.as_bytes().to_vec()))
+        .returning(InvitationRow::as_returning())
+        .get_result(&mut c)
+        .await
+        .optional();
+        match row {
+            Ok(row) => row.map(InvitationRow::into_domain).transpose(),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(StoreError::Conflict("token"))
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
     async fn redeem(
         &self,
         token: &TokenHash,
