@@ -289,21 +289,8 @@ async fn password_reset_mail_travels_through_redis_and_smtp() {
         app.post("/api/v1/auth/password/forgot", &serde_json::json!({ "email": "ada@example.com" })).await;
     assert_eq!(res.status(), 202);
 
-    let mut reset = None;
-    for _ in 0..500 {
-        reset = smtp.messages().into_iter().find(|m| m.subject.contains("Reset"));
-        if reset.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let reset = reset.expect("the reset mail reached the SMTP server");
+    let (reset, token) = smtp.link_token("Reset", "https://app.example/reset-password?token=").await;
     assert!(reset.to.contains("ada@example.com"));
-    let start = reset.body.find("https://app.example/reset-password?token=").expect("the link") + 41;
-    let token: String = reset.body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
 
     let new_password = "Velvet-Harbor-37#";
     assert_eq!(app.reset_password(&token, new_password).await.status(), 204);
@@ -556,22 +543,8 @@ async fn an_invitation_travels_from_one_instance_to_a_new_account_on_another() {
     let res = a.post_auth("/api/v1/admin/invitations", str_of(&admin, "access_token"), &body).await;
     assert_eq!(res.status(), 201);
 
-    let mut mail = None;
-    for _ in 0..500 {
-        mail = smtp.messages().into_iter().find(|m| m.subject.contains("invited"));
-        if mail.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let mail = mail.expect("the invitation reached the SMTP server");
+    let (mail, token) = smtp.link_token("invited", "https://app.example/accept-invitation?token=").await;
     assert!(mail.to.contains("grace@example.com"));
-    let marker = "https://app.example/accept-invitation?token=";
-    let start = mail.body.find(marker).expect("the link") + marker.len();
-    let token: String = mail.body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
 
     let res = b
         .post(

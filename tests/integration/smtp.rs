@@ -157,6 +157,24 @@ impl SmtpServer {
             .map(|raw| parse(&raw))
             .collect()
     }
+
+    /// Waits (up to 5 s) for a message whose subject contains `subject`,
+    /// and returns it with the token of its link that starts with `link`.
+    pub async fn link_token(&self, subject: &str, link: &str) -> (Delivered, String) {
+        for _ in 0..500 {
+            if let Some(mail) = self.messages().into_iter().find(|m| m.subject.contains(subject)) {
+                let start =
+                    mail.body.find(link).unwrap_or_else(|| panic!("no {link} in {}", mail.body)) + link.len();
+                let token: String = mail.body[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                return (mail, token);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no mail with {subject:?} in its subject reached the SMTP server");
+    }
 }
 
 impl Drop for SmtpServer {

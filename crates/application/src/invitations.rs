@@ -13,10 +13,8 @@ use crate::audit_trail::AuditTrail;
 use crate::auth::{AccountService, Authenticated, SessionIssuer};
 use crate::error::AppError;
 use crate::jobs::{JobError, JobHandler, kinds};
-use crate::mail::{MailTemplate, render};
-use crate::ports::{
-    Clock, InvitationStore, Job, MailError, Mailer, OutgoingEmail, StoreError, TokenGenerator, UserRepository,
-};
+use crate::mail::MailTemplate;
+use crate::ports::{Clock, InvitationStore, Job, Mailer, StoreError, TokenGenerator, UserRepository};
 use crate::roles::RoleService;
 use async_trait::async_trait;
 use portcullis_domain::audit::{AuditAction, RequestContext};
@@ -378,19 +376,14 @@ impl JobHandler for SendInvitation {
             roles: names(&invitation).into_iter().map(str::to_owned).collect(),
             expires_at: invitation.expires_at.format(&Rfc3339).unwrap_or_default(),
         };
-        let (subject, text, html) = render(&template);
-        let email = OutgoingEmail { to: invitation.email.as_str().to_owned(), subject, text, html };
-        self.mailer.send(&email).await.map_err(|e| match e {
-            MailError::Transient(cause) => JobError::Retry(cause),
-            MailError::Permanent(cause) => JobError::Fatal(cause),
-        })
+        crate::mail::deliver(self.mailer.as_ref(), invitation.email.as_str().to_owned(), &template).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockClock, MockInvitationStore, MockMailer, MockTokenGenerator};
+    use crate::ports::{MailError, MockClock, MockInvitationStore, MockMailer, MockTokenGenerator};
     use portcullis_domain::jobs::JobId;
     use time::Duration;
 

@@ -7,10 +7,8 @@
 
 use crate::audit_trail::AuditTrail;
 use crate::jobs::{JobError, JobHandler};
-use crate::mail::{MailTemplate, render};
-use crate::ports::{
-    Clock, Job, MailError, Mailer, OneTimeTokenStore, OutgoingEmail, TokenGenerator, UserRepository,
-};
+use crate::mail::MailTemplate;
+use crate::ports::{Clock, Job, Mailer, OneTimeTokenStore, TokenGenerator, UserRepository};
 use async_trait::async_trait;
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::email::Email;
@@ -106,12 +104,8 @@ impl SendLink {
         let link =
             format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose());
         let name = user.name_for_mail().map(str::to_owned);
-        let (subject, text, html) = render(&template(name, link, lifetime.whole_minutes()));
-        let email = OutgoingEmail { to: user.email.as_str().to_owned(), subject, text, html };
-        self.mailer.send(&email).await.map_err(|e| match e {
-            MailError::Transient(cause) => JobError::Retry(cause),
-            MailError::Permanent(cause) => JobError::Fatal(cause),
-        })
+        let template = template(name, link, lifetime.whole_minutes());
+        crate::mail::deliver(self.mailer.as_ref(), user.email.as_str().to_owned(), &template).await
     }
 }
 

@@ -182,6 +182,16 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
     (subject, text, html)
 }
 
+/// Renders `template` and sends it to `to`, from a job: a transient mail
+/// failure retries the job, a permanent one ends it.
+pub async fn deliver(mailer: &dyn Mailer, to: String, template: &MailTemplate) -> Result<(), JobError> {
+    let (subject, text, html) = render(template);
+    mailer.send(&OutgoingEmail { to, subject, text, html }).await.map_err(|e| match e {
+        MailError::Transient(cause) => JobError::Retry(cause),
+        MailError::Permanent(cause) => JobError::Fatal(cause),
+    })
+}
+
 /// Runs `email.send` jobs.
 pub struct SendEmail {
     mailer: Arc<dyn Mailer>,
@@ -202,12 +212,7 @@ impl JobHandler for SendEmail {
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let mail: MailJob = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Fatal(crate::Cause::context("unreadable email job", e)))?;
-        let (subject, text, html) = render(&mail.template);
-        let email = OutgoingEmail { to: mail.to, subject, text, html };
-        self.mailer.send(&email).await.map_err(|e| match e {
-            MailError::Transient(cause) => JobError::Retry(cause),
-            MailError::Permanent(cause) => JobError::Fatal(cause),
-        })
+        deliver(self.mailer.as_ref(), mail.to, &mail.template).await
     }
 }
 

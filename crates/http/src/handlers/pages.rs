@@ -168,15 +168,17 @@ pub async fn verify_email_submit(
     })
 }
 
+/// The policy's complaints above a form (nothing when there are none).
+fn problem_list(intro: &str, id: &str, problems: &[String]) -> String {
+    if problems.is_empty() {
+        return String::new();
+    }
+    let items: String = problems.iter().map(|p| format!("<li>{}</li>", esc(p))).collect();
+    format!("<div role=\"alert\"><p>{}</p><ul id=\"{id}\">{items}</ul></div>", esc(intro))
+}
+
 fn reset_form(token: &str, problems: &[String]) -> String {
-    let errors = if problems.is_empty() {
-        String::new()
-    } else {
-        let items: String = problems.iter().map(|p| format!("<li>{}</li>", esc(p))).collect();
-        format!(
-            "<div role=\"alert\"><p>The new password was not accepted:</p><ul id=\"password-problems\">{items}</ul></div>"
-        )
-    };
+    let errors = problem_list("The new password was not accepted:", "password-problems", problems);
     format!(
         "{errors}<form method=\"post\" action=\"/reset-password\">{}<p><label for=\"new_password\">New password</label> <input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"1\"{}></p><button type=\"submit\">Set the new password</button></form>",
         hidden_token(token),
@@ -250,14 +252,7 @@ pub async fn magic_link_submit(
 }
 
 fn invitation_form(token: &str, display_name: &str, problems: &[String]) -> String {
-    let errors = if problems.is_empty() {
-        String::new()
-    } else {
-        let items: String = problems.iter().map(|p| format!("<li>{}</li>", esc(p))).collect();
-        format!(
-            "<div role=\"alert\"><p>The account was not created:</p><ul id=\"invitation-problems\">{items}</ul></div>"
-        )
-    };
+    let errors = problem_list("The account was not created:", "invitation-problems", problems);
     format!(
         "{errors}<p>Choose a password for your new account. (If this address has an account already, sign in to it in your application and accept the invitation there.)</p><form method=\"post\" action=\"/accept-invitation\">{}<p><label for=\"display_name\">Your name (optional)</label> <input id=\"display_name\" name=\"display_name\" type=\"text\" autocomplete=\"name\" maxlength=\"100\" value=\"{}\"></p><p><label for=\"password\">Password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"1\"{}></p><button type=\"submit\">Create my account</button></form>",
         hidden_token(token),
