@@ -28,7 +28,8 @@ if [ "$BACKENDS" = real ]; then
   psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS portcullis_bench WITH (FORCE)" \
     -c "CREATE DATABASE portcullis_bench" >/dev/null
   REAL_ENV=(DATABASE_URL=postgres://postgres@127.0.0.1:5432/portcullis_bench REDIS_URL=redis://127.0.0.1:6379
-            REDIS_KEY_PREFIX="bench-$$:" JWT_PRIVATE_KEY_PATH=crates/infrastructure/testdata/ed25519.pem)
+            REDIS_KEY_PREFIX="bench-$$:" JWT_PRIVATE_KEY_PATH=crates/infrastructure/testdata/ed25519.pem
+            ENCRYPTION_KEYS=bench:dGVzdCBrZXkgZm9yIGludGVncmF0aW9uIHRlc3RzISE=)
 fi
 echo "### backends: $BACKENDS"
 

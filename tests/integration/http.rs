@@ -7,6 +7,9 @@ use portcullis_infrastructure::contract::unique_prefix;
 use portcullis_infrastructure::postgres::test_db::TestDatabase;
 use serde_json::Value;
 
+/// A fixed keyring: instances of one test share it, like a fleet.
+const TEST_ENCRYPTION_KEYS: &str = "test:dGVzdCBrZXkgZm9yIGludGVncmF0aW9uIHRlc3RzISE=";
+
 fn key_path() -> String {
     format!("{}/../infrastructure/testdata/ed25519.pem", env!("CARGO_MANIFEST_DIR"))
 }
@@ -19,6 +22,7 @@ fn real_backends(db: &TestDatabase, prefix: &str, extra: &[(&str, &str)]) -> Vec
         ("REDIS_URL".into(), redis_url()),
         ("REDIS_KEY_PREFIX".into(), prefix.to_owned()),
         ("JWT_PRIVATE_KEY_PATH".into(), key_path()),
+        ("ENCRYPTION_KEYS".into(), TEST_ENCRYPTION_KEYS.into()),
         ("REFRESH_TOKEN_REUSE_GRACE".into(), "0".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
@@ -194,6 +198,7 @@ async fn start_up_fails_when_migrations_cannot_run() {
     let config = Config::from_lookup(&move |name| match name {
         "DATABASE_URL" => Some(url.clone()),
         "JWT_PRIVATE_KEY_PATH" => Some(key.clone()),
+        "ENCRYPTION_KEYS" => Some(TEST_ENCRYPTION_KEYS.to_owned()),
         _ => None,
     })
     .unwrap();

@@ -102,6 +102,7 @@ fn worker_stops_gracefully_on_sigterm() {
         "JWT_PRIVATE_KEY_PATH",
         format!("{}/../infrastructure/testdata/ed25519.pem", env!("CARGO_MANIFEST_DIR")),
     ));
+    env.push(("ENCRYPTION_KEYS", "test:dGVzdCBrZXkgZm9yIGludGVncmF0aW9uIHRlc3RzISE=".to_owned()));
     let mut worker = start(&["worker"], &env);
     worker.wait_for("workers started");
     let status = worker.terminate();

@@ -33,6 +33,36 @@ pub struct Config {
     pub jobs: WorkerConfig,
     pub telemetry: TelemetryConfig,
     pub files: FilesConfig,
+    pub encryption: EncryptionConfig,
+}
+
+/// Secrets kept at rest (TOTP secrets, provider tokens) are sealed with
+/// these keys (`ENCRYPTION_KEYS`, `ENCRYPTION_KEY_ID`).
+#[derive(Debug, Clone)]
+pub struct EncryptionConfig {
+    /// `None`: not configured — allowed only without `DATABASE_URL`, where a
+    /// throwaway key is generated (and warned about).
+    pub cipher: Option<std::sync::Arc<portcullis_infrastructure::cipher::AesGcmCipher>>,
+}
+
+impl EncryptionConfig {
+    fn read(r: &mut Reader) -> Self {
+        use portcullis_infrastructure::cipher::{AesGcmCipher, parse_keys};
+        let current = r.raw("ENCRYPTION_KEY_ID");
+        let Some(raw) = r.raw("ENCRYPTION_KEYS") else {
+            if current.is_some() {
+                r.problems.push("ENCRYPTION_KEY_ID: set without ENCRYPTION_KEYS".into());
+            }
+            return Self { cipher: None };
+        };
+        match parse_keys(&raw).and_then(|keys| AesGcmCipher::new(&keys, current.as_deref())) {
+            Ok(cipher) => Self { cipher: Some(std::sync::Arc::new(cipher)) },
+            Err(e) => {
+                r.problems.push(format!("ENCRYPTION_KEYS / ENCRYPTION_KEY_ID: {e}"));
+                Self { cipher: None }
+            }
+        }
+    }
 }
 
 /// Where uploaded bytes live: chosen here, once, from `STORAGE_BACKEND`.
@@ -412,12 +442,19 @@ impl Config {
         let jobs = WorkerConfig::read(&mut r, &redis.backend);
         let telemetry = TelemetryConfig::read(&mut r);
         let files = FilesConfig::read(&mut r, server.port);
+        let encryption = EncryptionConfig::read(&mut r);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
         if tokens.private_key_path.is_none() && r.raw("DATABASE_URL").is_some() {
             r.problems.push(
                 "JWT_PRIVATE_KEY_PATH: required when DATABASE_URL is set (a generated key would log everyone out at each restart)"
+                    .into(),
+            );
+        }
+        if r.raw("ENCRYPTION_KEYS").is_none() && r.raw("DATABASE_URL").is_some() {
+            r.problems.push(
+                "ENCRYPTION_KEYS: required when DATABASE_URL is set (it seals TOTP secrets and provider tokens at rest); generate one with `echo \"k1:$(openssl rand -base64 32)\"`"
                     .into(),
             );
         }
@@ -433,6 +470,7 @@ impl Config {
             jobs,
             telemetry,
             files,
+            encryption,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
@@ -1041,6 +1079,7 @@ mod tests {
             ("DATABASE_URL", "postgres://db/portcullis"),
             ("REDIS_URL", "redis://cache:6379"),
             ("JWT_PRIVATE_KEY_PATH", "/k.pem"),
+            ("ENCRYPTION_KEYS", "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
         ])
         .unwrap();
         assert_eq!(
@@ -1051,6 +1090,32 @@ mod tests {
         assert_eq!(c.database.url(), Some("postgres://db/portcullis"));
         assert!(!c.in_memory());
         assert!(c.jobs.in_process, "workers run in-process by default, with Redis too");
+    }
+
+    /// Issue 12: secrets at rest need a key that outlives the process.
+    #[test]
+    fn encryption_keys_are_required_with_a_database_and_checked() {
+        let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let db = [("DATABASE_URL", "postgres://db/p"), ("JWT_PRIVATE_KEY_PATH", "/k.pem")];
+        let err = load(&db).unwrap_err().to_string();
+        assert!(
+            err.contains("ENCRYPTION_KEYS: required") && err.contains("openssl rand -base64 32"),
+            "{err}"
+        );
+        assert!(load(&[]).unwrap().encryption.cipher.is_none(), "memory mode: generated at start");
+        let two = format!("old:{key},new:{key}");
+        let c = load(&[("ENCRYPTION_KEYS", two.as_str()), ("ENCRYPTION_KEY_ID", "new")]).unwrap();
+        assert_eq!(c.encryption.cipher.unwrap().current_key_id(), "new");
+        for bad in [
+            vec![("ENCRYPTION_KEYS", "k1:short")],
+            vec![("ENCRYPTION_KEYS", two.as_str())],
+            vec![("ENCRYPTION_KEYS", two.as_str()), ("ENCRYPTION_KEY_ID", "other")],
+            vec![("ENCRYPTION_KEY_ID", "k1")],
+        ] {
+            let err = load(&bad).unwrap_err().to_string();
+            assert!(err.contains("ENCRYPTION_KEY"), "{bad:?}: {err}");
+            assert!(!err.contains(key), "a key is never echoed: {err}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The ports: every way a use case reaches the outside world.
 
 mod audit;
+mod cipher;
 mod clock;
 mod devices;
 mod events;
@@ -25,6 +26,7 @@ mod urls;
 mod users;
 
 pub use audit::*;
+pub use cipher::*;
 pub use clock::*;
 pub use devices::*;
 pub use events::*;
