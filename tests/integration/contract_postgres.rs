@@ -60,6 +60,19 @@ mod devices {
     });
 }
 
+mod factors {
+    use super::*;
+    portcullis_infrastructure::factor_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::factors::Ports = (
+            Arc::new(postgres::PgFactorStore::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::FactorStore>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
 mod invitations {
     use super::*;
     portcullis_infrastructure::invitation_store_contract!(async {

@@ -32,6 +32,17 @@ mod permission_cache {
     });
 }
 
+mod ephemeral {
+    use super::*;
+    portcullis_infrastructure::ephemeral_store_contract!(async {
+        (
+            Arc::new(portcullis_infrastructure::redis::RedisEphemeralStore::new(redis_store().await))
+                as Arc<dyn portcullis_application::ports::EphemeralStore>,
+            (),
+        )
+    });
+}
+
 mod revocation {
     use super::*;
     portcullis_infrastructure::revocation_list_contract!(async {

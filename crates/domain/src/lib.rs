@@ -10,6 +10,7 @@ pub mod files;
 pub mod ids;
 pub mod invitation;
 pub mod jobs;
+pub mod mfa;
 pub mod one_time;
 pub mod password;
 pub mod permission;

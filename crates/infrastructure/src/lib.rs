@@ -23,3 +23,4 @@ pub mod redis;
 pub mod s3;
 pub mod signed_urls;
 pub mod smtp;
+pub mod totp;

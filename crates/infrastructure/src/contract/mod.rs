@@ -32,7 +32,11 @@ pub mod audit;
 #[macro_use]
 pub mod devices;
 #[macro_use]
+pub mod ephemeral;
+#[macro_use]
 pub mod events;
+#[macro_use]
+pub mod factors;
 #[macro_use]
 pub mod files;
 #[macro_use]

@@ -6,7 +6,9 @@
 
 mod audit;
 mod devices;
+mod ephemeral;
 mod events;
+mod factors;
 mod files;
 mod invitations;
 mod jobs;
@@ -25,8 +27,10 @@ mod users;
 
 pub use audit::MemoryAuditLog;
 pub use devices::MemoryDeviceStore;
+pub use ephemeral::MemoryEphemeralStore;
 pub use events::MemoryEventBus;
 pub(crate) use events::stream_of;
+pub use factors::MemoryFactorStore;
 pub use files::MemoryFileRepository;
 pub use invitations::MemoryInvitations;
 pub use jobs::MemoryJobQueue;
@@ -118,6 +122,28 @@ mod contract_tests {
                 Arc::new(users) as Arc<dyn UserRepository>,
             );
             (ports, ())
+        });
+    }
+
+    mod factors {
+        use super::*;
+        factor_store_contract!(async {
+            let ports: crate::contract::factors::Ports = (
+                Arc::new(MemoryFactorStore::default()) as Arc<dyn portcullis_application::ports::FactorStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+            );
+            (ports, ())
+        });
+    }
+
+    mod ephemeral {
+        use super::*;
+        ephemeral_store_contract!(async {
+            (
+                Arc::new(MemoryEphemeralStore::new(clock()))
+                    as Arc<dyn portcullis_application::ports::EphemeralStore>,
+                (),
+            )
         });
     }
 

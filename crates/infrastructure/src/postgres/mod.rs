@@ -2,6 +2,7 @@
 
 mod audit;
 mod devices;
+mod factors;
 mod files;
 mod invitations;
 mod one_time;
@@ -15,6 +16,7 @@ mod users;
 
 pub use audit::PgAuditLog;
 pub use devices::PgDeviceStore;
+pub use factors::PgFactorStore;
 pub use files::PgFileRepository;
 pub use invitations::PgInvitations;
 pub use one_time::PgOneTimeTokens;

@@ -174,3 +174,24 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(invitations, outbox);
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Uuid,
+        sealed_secret -> Bytea,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_used_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    backup_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes);

@@ -2,6 +2,7 @@
 //! access-token revocation list. Every multi-step operation is one Lua script,
 //! so it is atomic across all app instances sharing the Redis.
 
+mod ephemeral;
 mod events;
 mod jobs;
 mod login_attempts;
@@ -9,6 +10,7 @@ mod permission_cache;
 mod rate_limit;
 mod revocation;
 
+pub use ephemeral::RedisEphemeralStore;
 pub use events::RedisEventBus;
 pub use jobs::RedisJobQueue;
 pub use login_attempts::RedisLoginAttempts;

@@ -1,0 +1,196 @@
+//! Second factors: the rules of TOTP codes (RFC 6238: 30-second steps, one
+//! step of skew either way, each step accepted once) and of backup codes
+//! (ten, each usable once, kept only as hashes). The arithmetic of a code
+//! itself (HMAC-SHA1, truncation) is an adapter's; what counts as accepted
+//! is decided here.
+
+use crate::secret::{Secret, TokenHash};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Seconds per TOTP step (RFC 6238's recommended X).
+pub const TOTP_STEP_SECONDS: i64 = 30;
+/// Steps accepted either side of the current one (clock drift, typing time).
+pub const TOTP_SKEW: u64 = 1;
+/// Digits of a TOTP code.
+pub const TOTP_DIGITS: usize = 6;
+/// Backup codes issued at once.
+pub const BACKUP_CODE_COUNT: usize = 10;
+
+/// The TOTP time step containing `at` (0 before the epoch).
+pub fn totp_step(at: OffsetDateTime) -> u64 {
+    u64::try_from(at.unix_timestamp().div_euclid(TOTP_STEP_SECONDS)).unwrap_or(0)
+}
+
+/// The verdict on a TOTP code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpVerdict {
+    /// Matches `step`, which was not used before: record it as the last used.
+    Accepted { step: u64 },
+    /// Matches a step at or before the last one used: a replayed code.
+    Replayed,
+    /// Matches no step in the window (or is not 6 digits).
+    Wrong,
+}
+
+/// Decides a presented TOTP code. `matches(step)` says whether the code is
+/// the one for that step; it is asked for every step of the window (the
+/// same work whatever the answer). A step at or before `last_used` is
+/// never accepted again, so a code (or an older one) cannot be replayed.
+pub fn decide_totp(
+    code: &str,
+    now_step: u64,
+    last_used: Option<u64>,
+    matches: impl Fn(u64) -> bool,
+) -> TotpVerdict {
+    let well_formed = code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+    let window = now_step.saturating_sub(TOTP_SKEW)..=now_step.saturating_add(TOTP_SKEW);
+    // Every step is checked; the latest matching one wins.
+    let matched = window.filter(|step| matches(*step)).last();
+    match matched {
+        _ if !well_formed => TotpVerdict::Wrong,
+        None => TotpVerdict::Wrong,
+        Some(step) if last_used.is_some_and(|used| step <= used) => TotpVerdict::Replayed,
+        Some(step) => TotpVerdict::Accepted { step },
+    }
+}
+
+/// The form a code is typed in, made canonical: backup codes ignore case,
+/// spaces and dashes (`ABCD-efgh` is `abcdefgh`); TOTP codes ignore spaces.
+pub fn normalize_code(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_lowercase).collect()
+}
+
+/// A backup code's stored form: SHA-256 of its canonical text. The codes
+/// carry 80 random bits, so a fast hash is enough (as for refresh tokens).
+pub fn backup_code_hash(raw: &str) -> TokenHash {
+    TokenHash::of(&Secret::new(normalize_code(raw)))
+}
+
+/// Groups a backup code's canonical characters as `xxxx-xxxx-xxxx-xxxx`.
+pub fn format_backup_code(canonical: &str) -> String {
+    let chars: Vec<char> = canonical.chars().collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// A second factor a user can answer a challenge with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactor {
+    /// A code from an authenticator app (RFC 6238).
+    Totp,
+    /// One of the printed single-use codes.
+    BackupCode,
+}
+
+impl SecondFactor {
+    pub const ALL: [SecondFactor; 2] = [Self::Totp, Self::BackupCode];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::BackupCode => "backup_code",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// The RFC 8176 authentication method reference of this factor.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Totp | Self::BackupCode => "otp",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn steps_follow_the_unix_clock() {
+        let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        assert_eq!(totp_step(at(0)), 0);
+        assert_eq!(totp_step(at(29)), 0);
+        assert_eq!(totp_step(at(30)), 1);
+        assert_eq!(totp_step(at(59)), 1);
+        assert_eq!(totp_step(at(1_111_111_109)), 37_037_036, "RFC 6238 appendix B, T = 0x23523EC");
+        assert_eq!(totp_step(at(-1)), 0, "before the epoch: never negative");
+    }
+
+    /// A table of the window and replay rules (the code "matches" the steps listed).
+    #[test]
+    fn the_window_and_the_replay_rule() {
+        type Row = (&'static str, u64, Option<u64>, &'static [u64], TotpVerdict);
+        let table: [Row; 10] = [
+            ("123456", 100, None, &[100], TotpVerdict::Accepted { step: 100 }),
+            ("123456", 100, None, &[99], TotpVerdict::Accepted { step: 99 }),
+            ("123456", 100, None, &[101], TotpVerdict::Accepted { step: 101 }),
+            ("123456", 100, None, &[98], TotpVerdict::Wrong),
+            ("123456", 100, None, &[102], TotpVerdict::Wrong),
+            ("123456", 100, Some(100), &[100], TotpVerdict::Replayed),
+            ("123456", 100, Some(100), &[99], TotpVerdict::Replayed),
+            ("123456", 100, Some(99), &[100], TotpVerdict::Accepted { step: 100 }),
+            ("12345", 100, None, &[100], TotpVerdict::Wrong),
+            ("12345a", 100, None, &[100], TotpVerdict::Wrong),
+        ];
+        for (code, now, last, matching, expected) in table {
+            let verdict = decide_totp(code, now, last, |s| matching.contains(&s));
+            assert_eq!(verdict, expected, "{code} now={now} last={last:?} matching={matching:?}");
+        }
+        assert_eq!(decide_totp("000000", 0, None, |s| s == 0), TotpVerdict::Accepted { step: 0 });
+    }
+
+    #[test]
+    fn backup_codes_ignore_case_spaces_and_dashes() {
+        assert_eq!(normalize_code(" ABCD-efgh ijkl-MNOP "), "abcdefghijklmnop");
+        assert_eq!(backup_code_hash("ABCD-EFGH-IJKL-MNOP"), backup_code_hash("abcdefghijklmnop"));
+        assert_ne!(backup_code_hash("abcdefghijklmnop"), backup_code_hash("abcdefghijklmnoq"));
+        assert_eq!(format_backup_code("abcdefghijklmnop"), "abcd-efgh-ijkl-mnop");
+        for factor in SecondFactor::ALL {
+            assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
+        }
+        assert_eq!(SecondFactor::parse("sms"), None);
+    }
+
+    proptest! {
+        /// Whatever the clock and the history, an accepted step lies within
+        /// one step of now and after every step used before.
+        #[test]
+        fn an_accepted_step_is_in_the_window_and_new(
+            now in 0u64..1_000_000,
+            last in proptest::option::of(0u64..1_000_000),
+            matching in proptest::collection::vec(0u64..1_000_002, 0..4),
+        ) {
+            if let TotpVerdict::Accepted { step } = decide_totp("123456", now, last, |s| matching.contains(&s)) {
+                prop_assert!(step + 1 >= now && step <= now + 1);
+                prop_assert!(matching.contains(&step));
+                prop_assert!(last.is_none_or(|used| step > used));
+            }
+        }
+
+        /// Single use: once a code's step is recorded, the same code (and
+        /// every code of an earlier step) is refused for ever after.
+        #[test]
+        fn a_code_is_never_accepted_twice(
+            start in 1u64..1_000_000,
+            later in 0u64..5,
+            matching in proptest::collection::vec(0u64..1_000_010, 1..4),
+        ) {
+            let first = decide_totp("123456", start, None, |s| matching.contains(&s));
+            if let TotpVerdict::Accepted { step } = first {
+                let again = decide_totp("123456", start + later, Some(step), |s| matching.contains(&s) && s <= step);
+                prop_assert_ne!(matches!(again, TotpVerdict::Accepted { .. }), true);
+            }
+        }
+
+        /// A code that matches nothing is wrong whatever else holds.
+        #[test]
+        fn no_match_is_wrong(now in 0u64..u64::MAX, last in proptest::option::of(0u64..u64::MAX)) {
+            prop_assert_eq!(decide_totp("123456", now, last, |_| false), TotpVerdict::Wrong);
+        }
+    }
+}
