@@ -17,6 +17,7 @@ mod invitations;
 mod live;
 mod lockout;
 mod meta;
+mod mfa;
 mod pages;
 mod rate_limit;
 mod recovery;

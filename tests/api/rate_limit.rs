@@ -82,7 +82,12 @@ async fn authenticated_routes_are_limited_per_user() {
 ///   left: None
 ///  right: Some("1000")
 /// ```
-const CREDENTIAL_ROUTES: [&str; 7] = [
+const CREDENTIAL_ROUTES: [&str; 12] = [
+    "/api/v1/auth/mfa/totp/verify",
+    "/api/v1/auth/mfa/backup-codes/regenerate",
+    "/api/v1/auth/mfa/disable",
+    "/api/v1/auth/mfa/challenge",
+    "/api/v1/auth/reauthenticate",
     "/api/v1/auth/register",
     "/api/v1/auth/login",
     "/api/v1/auth/password/forgot",
@@ -103,6 +108,7 @@ fn valid_body(doc: &Value, operation: &Value) -> Value {
         let value = match field {
             "email" => "nobody@example.com",
             f if f.contains("password") => "lantern quartz meadow",
+            "method" => "totp",
             _ => "t",
         };
         body.insert(field.to_owned(), Value::from(value));

@@ -163,6 +163,8 @@ mod tests {
             issued_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             trust_score: 0,
+            amr: vec!["pwd".into()],
+            auth_time: OffsetDateTime::UNIX_EPOCH,
         }
     }
 

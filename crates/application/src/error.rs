@@ -71,6 +71,19 @@ pub enum AppError {
     /// A storage link past its expiry.
     #[error("the link has expired")]
     UrlExpired,
+    /// A second-factor code that is wrong, used already, or of no factor.
+    #[error("the code is not valid")]
+    InvalidCode,
+    /// The sign-in challenge is unknown, answered already or expired.
+    #[error("the sign-in challenge is unknown, answered or expired")]
+    ChallengeInvalid,
+    #[error("a second factor is on already")]
+    MfaAlreadyEnabled,
+    #[error("no second factor is on")]
+    MfaNotEnabled,
+    /// A sensitive operation needs a sign-in within `REAUTH_WINDOW`.
+    #[error("sign in again (or reauthenticate) to do this")]
+    ReauthenticationRequired,
     #[error("a backend is unavailable")]
     Unavailable(#[source] Cause),
     #[error("internal error")]

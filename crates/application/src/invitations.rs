@@ -297,7 +297,7 @@ impl InvitationService {
         let invitation =
             self.invitations.redeem(hash, user.id, self.clock.now()).await?.ok_or(AppError::InvalidToken)?;
         let roles = self.grant(&invitation, user.id, ctx, true).await?;
-        let tokens = self.issuer.start(&user, SignInMethod::Invitation, ctx).await?;
+        let tokens = self.issuer.start(&user, SignInMethod::Invitation, None, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "invitation" }))
             .await;

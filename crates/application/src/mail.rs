@@ -14,6 +14,9 @@ pub enum SecurityEvent {
     NewLogin,
     PasswordChanged,
     PasswordReset,
+    MfaEnabled,
+    MfaDisabled,
+    BackupCodesRegenerated,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +157,9 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
                 SecurityEvent::NewLogin => ("New sign-in to your account", format!("Your account was signed in to{from} at {at}.")),
                 SecurityEvent::PasswordChanged => ("Your password was changed", format!("Your password was changed{from} at {at}. Your other sessions were signed out.")),
                 SecurityEvent::PasswordReset => ("Your password was reset", format!("Your password was reset{from} at {at}. All your sessions were signed out.")),
+                SecurityEvent::MfaEnabled => ("Two-step sign-in is on", format!("An authenticator app was added to your account{from} at {at}. Signing in now asks for its code.")),
+                SecurityEvent::MfaDisabled => ("Two-step sign-in is off", format!("The authenticator app was removed from your account{from} at {at}. If this was not you, reset your password now.")),
+                SecurityEvent::BackupCodesRegenerated => ("New backup codes", format!("New backup codes were made for your account{from} at {at}; the old ones no longer work.")),
             };
             (
                 format!("{PRODUCT}: {subject}"),

@@ -172,6 +172,8 @@ mod tests {
             sign_in_method: portcullis_domain::session::SignInMethod::Password,
             trust_score: 20,
             device_id: None,
+            second_factor: None,
+            auth_time: NOW,
         }
     }
 

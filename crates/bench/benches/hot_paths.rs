@@ -65,6 +65,7 @@ fn jwt(c: &mut Criterion) {
                         session_id: SessionId::new(),
                         not_after: now + time::Duration::days(1),
                         trust_score: 20,
+                        authentication: password_sign_in(now),
                     },
                     now,
                 )
@@ -77,6 +78,7 @@ fn jwt(c: &mut Criterion) {
                     session_id: SessionId::new(),
                     not_after: now + time::Duration::days(1),
                     trust_score: 20,
+                    authentication: password_sign_in(now),
                 },
                 now,
             )
@@ -120,6 +122,8 @@ fn stores(c: &mut Criterion) {
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
         device_id: None,
+        second_factor: None,
+        auth_time: now,
     };
     let rules = portcullis_domain::session::RotationRules {
         grace: Duration::seconds(10),
@@ -213,3 +217,11 @@ fn files(c: &mut Criterion) {
 
 criterion_group!(benches, domain, jwt, argon2, stores, jobs, files);
 criterion_main!(benches);
+
+fn password_sign_in(at: time::OffsetDateTime) -> portcullis_domain::session::Authentication {
+    portcullis_domain::session::Authentication {
+        method: portcullis_domain::session::SignInMethod::Password,
+        second_factor: None,
+        at,
+    }
+}

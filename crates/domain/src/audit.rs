@@ -68,10 +68,22 @@ pub enum AuditAction {
     InvitationRevoked,
     /// An invitation was accepted: a new account, or roles added to one.
     InvitationAccepted,
+    /// A second factor (TOTP) was confirmed and turned on.
+    MfaEnabled,
+    /// The second factor was turned off.
+    MfaDisabled,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// A first factor succeeded and a second-factor challenge was opened.
+    MfaChallengeIssued,
+    /// A second-factor code was wrong, replayed or not for this account.
+    MfaFailed,
+    /// The user proved who they are again (step-up) in a session.
+    Reauthenticated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 46] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -112,6 +124,12 @@ impl AuditAction {
         Self::InvitationCreated,
         Self::InvitationRevoked,
         Self::InvitationAccepted,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::BackupCodesRegenerated,
+        Self::MfaChallengeIssued,
+        Self::MfaFailed,
+        Self::Reauthenticated,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -157,6 +175,12 @@ impl AuditAction {
             Self::InvitationCreated => "admin.invitation.created",
             Self::InvitationRevoked => "admin.invitation.revoked",
             Self::InvitationAccepted => "auth.invitation.accepted",
+            Self::MfaEnabled => "auth.mfa.enabled",
+            Self::MfaDisabled => "auth.mfa.disabled",
+            Self::BackupCodesRegenerated => "auth.mfa.backup_codes_regenerated",
+            Self::MfaChallengeIssued => "auth.mfa.challenge_issued",
+            Self::MfaFailed => "auth.mfa.failed",
+            Self::Reauthenticated => "auth.reauthenticated",
         }
     }
 
@@ -184,7 +208,9 @@ impl AuditAction {
             | Self::RoleDeleted
             | Self::UserRolesChanged
             | Self::UserLocked
-            | Self::UserSessionsEnded => Severity::Warning,
+            | Self::UserSessionsEnded
+            | Self::MfaDisabled
+            | Self::MfaFailed => Severity::Warning,
             _ => Severity::Info,
         }
     }

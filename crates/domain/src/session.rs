@@ -4,6 +4,7 @@
 //! current token, presented again within the grace window.
 
 use crate::ids::{SessionId, UserId};
+use crate::mfa::SecondFactor;
 use crate::secret::TokenHash;
 use time::{Duration, OffsetDateTime};
 
@@ -23,11 +24,47 @@ pub struct Session {
     pub trust_score: u8,
     /// The device it was opened from, when the request said.
     pub device_id: Option<crate::ids::DeviceId>,
+    /// The second factor its sign-in answered, if any.
+    pub second_factor: Option<SecondFactor>,
+    /// When the user last proved who they are in this session: the sign-in,
+    /// or a later step-up (`POST /auth/reauthenticate`).
+    pub auth_time: OffsetDateTime,
 }
 
 impl Session {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
+    }
+
+    /// What the session's sign-in proved, as its access tokens state it.
+    pub fn authentication(&self) -> Authentication {
+        Authentication { method: self.sign_in_method, second_factor: self.second_factor, at: self.auth_time }
+    }
+}
+
+/// Whether a user who authenticated at `auth_time` did so within `window`
+/// of `now` (step-up: sensitive operations need a recent sign-in).
+pub fn recently_authenticated(auth_time: OffsetDateTime, now: OffsetDateTime, window: Duration) -> bool {
+    now - auth_time <= window
+}
+
+/// What a sign-in proved, and when: carried into every access token of the
+/// session as `amr` (RFC 8176 method references) and `auth_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authentication {
+    pub method: SignInMethod,
+    pub second_factor: Option<SecondFactor>,
+    pub at: OffsetDateTime,
+}
+
+impl Authentication {
+    /// `["pwd"]`, `["pwd", "otp", "mfa"]`, `["email", "otp", "mfa"]`…
+    pub fn amr(&self) -> Vec<&'static str> {
+        let mut amr = vec![self.method.amr()];
+        if let Some(factor) = self.second_factor {
+            amr.extend([factor.amr(), "mfa"]);
+        }
+        amr
     }
 }
 
@@ -53,6 +90,16 @@ impl SignInMethod {
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// The RFC 8176 method reference: `pwd` for a password (an accepted
+    /// invitation sets one), `email` for a mailed link (not in RFC 8176's
+    /// registry, which has no mailed-link method).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Password | Self::Invitation => "pwd",
+            Self::MagicLink => "email",
+        }
     }
 }
 
@@ -166,6 +213,26 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + Duration::seconds(1_700_000_000 + secs)
     }
 
+    #[test]
+    fn amr_names_each_factor_and_step_up_needs_a_recent_sign_in() {
+        let auth = |method, second_factor| Authentication { method, second_factor, at: at(0) };
+        let table = [
+            (SignInMethod::Password, None, vec!["pwd"]),
+            (SignInMethod::MagicLink, None, vec!["email"]),
+            (SignInMethod::Invitation, None, vec!["pwd"]),
+            (SignInMethod::Password, Some(SecondFactor::Totp), vec!["pwd", "otp", "mfa"]),
+            (SignInMethod::MagicLink, Some(SecondFactor::BackupCode), vec!["email", "otp", "mfa"]),
+        ];
+        for (method, factor, amr) in table {
+            assert_eq!(auth(method, factor).amr(), amr, "{method:?} {factor:?}");
+        }
+        let window = Duration::minutes(5);
+        assert!(recently_authenticated(at(0), at(0), window));
+        assert!(recently_authenticated(at(0), at(300), window), "the window's last second");
+        assert!(!recently_authenticated(at(0), at(301), window));
+        assert!(recently_authenticated(at(10), at(0), window), "a clock behind: still recent");
+    }
+
     fn session(revoked: bool) -> Session {
         Session {
             id: SessionId::new(),
@@ -178,6 +245,8 @@ mod tests {
             sign_in_method: SignInMethod::Password,
             trust_score: 20,
             device_id: None,
+            second_factor: None,
+            auth_time: at(0),
         }
     }
 

@@ -3,8 +3,10 @@
 //! business rules and report every violation together).
 
 use garde::Validate;
-use portcullis_application::auth::{ActivityPage, Authenticated};
+use portcullis_application::auth::{ActivityPage, Authenticated, Challenge, MfaStatus, SignIn};
+use portcullis_application::ports::TotpProvisioning;
 use portcullis_domain::audit::AuditEvent;
+use portcullis_domain::mfa::SecondFactor;
 use portcullis_domain::user::User;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -886,4 +888,176 @@ impl From<&portcullis_application::invitations::Accepted> for AcceptInvitationRe
             },
         }
     }
+}
+
+/// A first factor succeeded but the account has a second one: answer the
+/// challenge at `POST /api/v1/auth/mfa/challenge` within `expires_in`
+/// seconds, from the same client. No tokens yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallengeResponse {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Single use; shown once.
+    pub challenge_id: String,
+    /// The factors that can answer: `totp`, `backup_code`.
+    #[schema(example = json!(["totp", "backup_code"]))]
+    pub methods: Vec<String>,
+    pub expires_in: i64,
+}
+
+impl From<&Challenge> for MfaChallengeResponse {
+    fn from(c: &Challenge) -> Self {
+        Self {
+            mfa_required: true,
+            challenge_id: c.id.expose().to_owned(),
+            methods: c.methods.iter().map(|m| m.as_str().to_owned()).collect(),
+            expires_in: c.expires_in.whole_seconds(),
+        }
+    }
+}
+
+/// What a first factor (password, magic link) answers: the tokens, or a
+/// second-factor challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInResponse {
+    Tokens(TokenResponse),
+    MfaRequired(MfaChallengeResponse),
+}
+
+impl From<&SignIn> for SignInResponse {
+    fn from(s: &SignIn) -> Self {
+        match s {
+            SignIn::Complete(a) => Self::Tokens(TokenResponse::from(a)),
+            SignIn::MfaRequired(c) => Self::MfaRequired(MfaChallengeResponse::from(c)),
+        }
+    }
+}
+
+/// A second factor: `totp` (authenticator app) or `backup_code`.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorName {
+    Totp,
+    BackupCode,
+}
+
+impl From<FactorName> for SecondFactor {
+    fn from(f: FactorName) -> Self {
+        match f {
+            FactorName::Totp => SecondFactor::Totp,
+            FactorName::BackupCode => SecondFactor::BackupCode,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaChallengeRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub challenge_id: String,
+    #[garde(skip)]
+    pub method: FactorName,
+    /// Six digits from the app, or a backup code (`xxxx-xxxx-xxxx-xxxx`).
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    pub code: String,
+}
+
+/// A current code from the authenticator app.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCodeRequest {
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    pub code: String,
+}
+
+/// Turning the second factor off: a current code, from the app (default) or
+/// a backup code.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableMfaRequest {
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    pub code: String,
+    #[garde(skip)]
+    pub method: Option<FactorName>,
+}
+
+/// Enrolment data for an authenticator app: scan `qr_svg` or enter `secret`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpSetupResponse {
+    /// Base32, as apps take it when typed.
+    pub secret: String,
+    /// `otpauth://totp/...`
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+impl From<TotpProvisioning> for TotpSetupResponse {
+    fn from(p: TotpProvisioning) -> Self {
+        Self { secret: p.secret_base32, otpauth_uri: p.otpauth_uri, qr_svg: p.qr_svg }
+    }
+}
+
+/// Backup codes, shown this once: each works once in place of an app code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCodesResponse {
+    #[schema(example = json!(["abcd-efgh-ijkl-mnop"]))]
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaStatusResponse {
+    /// An authenticator app is on.
+    pub totp_enabled: bool,
+    /// An enrolment waits for its first code.
+    pub totp_pending: bool,
+    pub backup_codes_remaining: usize,
+    /// What a sign-in challenge accepts now.
+    pub methods: Vec<String>,
+}
+
+impl From<MfaStatus> for MfaStatusResponse {
+    fn from(s: MfaStatus) -> Self {
+        let mut methods = Vec::new();
+        if s.totp {
+            methods.push("totp".to_owned());
+            if s.backup_codes_left > 0 {
+                methods.push("backup_code".to_owned());
+            }
+        }
+        Self {
+            totp_enabled: s.totp,
+            totp_pending: s.totp_pending,
+            backup_codes_remaining: s.backup_codes_left,
+            methods,
+        }
+    }
+}
+
+/// Step-up: the password, or a second-factor code (`method` + `code`).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateRequest {
+    #[garde(inner(length(chars, max = MAX_SECRET)))]
+    #[schema(max_length = 1024)]
+    pub password: Option<String>,
+    #[garde(skip)]
+    pub method: Option<FactorName>,
+    #[garde(inner(length(chars, min = 1, max = 64)))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub code: Option<String>,
+}
+
+/// A new access token for the same session, with `auth_time` now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessTokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
 }

@@ -103,10 +103,15 @@ pub enum ErrorCode {
     RoleNameTaken,
     RoleProtected,
     AccountDisabled,
+    InvalidCode,
+    MfaChallengeInvalid,
+    MfaAlreadyEnabled,
+    MfaNotEnabled,
+    ReauthenticationRequired,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 39] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -141,6 +146,11 @@ impl ErrorCode {
         Self::RoleNameTaken,
         Self::RoleProtected,
         Self::AccountDisabled,
+        Self::InvalidCode,
+        Self::MfaChallengeInvalid,
+        Self::MfaAlreadyEnabled,
+        Self::MfaNotEnabled,
+        Self::ReauthenticationRequired,
     ];
 
     /// (status, code, default message): the table.
@@ -217,6 +227,19 @@ impl ErrorCode {
             Self::AccountDisabled => {
                 (S::FORBIDDEN, "ACCOUNT_DISABLED", "this account is locked; ask an administrator")
             }
+            Self::InvalidCode => (S::UNAUTHORIZED, "INVALID_CODE", "the code is not valid"),
+            Self::MfaChallengeInvalid => (
+                S::UNAUTHORIZED,
+                "MFA_CHALLENGE_INVALID",
+                "the sign-in challenge is unknown, answered or expired; sign in again",
+            ),
+            Self::MfaAlreadyEnabled => (S::CONFLICT, "MFA_ALREADY_ENABLED", "a second factor is on already"),
+            Self::MfaNotEnabled => (S::CONFLICT, "MFA_NOT_ENABLED", "no second factor is on"),
+            Self::ReauthenticationRequired => (
+                S::UNAUTHORIZED,
+                "REAUTHENTICATION_REQUIRED",
+                "this needs a recent sign-in: reauthenticate, then try again",
+            ),
         }
     }
 
@@ -266,6 +289,11 @@ impl ApiError {
                 A::AccountDisabled => C::AccountDisabled,
                 A::InvitationMismatch(InvitationMismatch::SignInRequired) => C::Unauthorized,
                 A::InvitationMismatch(InvitationMismatch::OtherAccount) => C::Forbidden,
+                A::InvalidCode => C::InvalidCode,
+                A::ChallengeInvalid => C::MfaChallengeInvalid,
+                A::MfaAlreadyEnabled => C::MfaAlreadyEnabled,
+                A::MfaNotEnabled => C::MfaNotEnabled,
+                A::ReauthenticationRequired => C::ReauthenticationRequired,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },

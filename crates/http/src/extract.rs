@@ -117,6 +117,17 @@ async fn admitted(
     Ok(claims)
 }
 
+impl AuthUser {
+    /// The caller, checked inside a handler once its body has been read: a
+    /// credential route spends its budget when the body reads (`ValidJson`),
+    /// which must come before a refusal of the bearer (extractors run
+    /// together, and the first to fail answers).
+    pub async fn after_body(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = state(req)?;
+        Ok(Self(authenticate(req, &state).await?))
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;

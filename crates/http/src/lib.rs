@@ -28,8 +28,8 @@ use actix_web::{
 };
 use error::ApiError;
 use handlers::{
-    admin, audit, auth, devices, files, invitations, live, mailed_links, operations, pages, roles, sessions,
-    storage, user_admin, users,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, pages, roles,
+    sessions, storage, user_admin, users,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -236,6 +236,17 @@ pub fn app(
                 .service(api("/auth/refresh", General, post(auth::refresh)))
                 .service(api("/auth/logout", General, post(auth::logout)))
                 .service(api("/auth/me", General, get(auth::me)))
+                .service(api("/auth/mfa", General, get(mfa::status)))
+                .service(api("/auth/mfa/totp/setup", General, post(mfa::totp_setup)))
+                .service(api("/auth/mfa/totp/verify", Credential("mfa_verify"), post(mfa::totp_verify)))
+                .service(api(
+                    "/auth/mfa/backup-codes/regenerate",
+                    Credential("mfa_verify"),
+                    post(mfa::regenerate_backup_codes),
+                ))
+                .service(api("/auth/mfa/disable", Credential("mfa_verify"), post(mfa::disable)))
+                .service(api("/auth/mfa/challenge", Credential("mfa_challenge"), post(mfa::challenge)))
+                .service(api("/auth/reauthenticate", Credential("reauthenticate"), post(mfa::reauthenticate)))
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))
@@ -403,12 +414,21 @@ pub fn app(
         ))
         .configure(|routes| {
             if magic_link_enabled {
-                routes.service(link_page(
-                    "/magic-link",
-                    "page_magic_link",
-                    pages::magic_link_page,
-                    pages::magic_link_submit,
-                ));
+                routes
+                    .service(link_page(
+                        "/magic-link",
+                        "page_magic_link",
+                        pages::magic_link_page,
+                        pages::magic_link_submit,
+                    ))
+                    .service(
+                        web::resource("/magic-link/challenge")
+                            .route(limited(
+                                Credential("page_mfa_challenge"),
+                                web::post().to(pages::magic_link_challenge_submit),
+                            ))
+                            .default_service(not_allowed("POST")),
+                    );
             }
         })
         // Presigned links of the memory and local stores (the signature is

@@ -3,7 +3,7 @@
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
 use crate::handlers::{
-    admin, audit, auth, devices, files, invitations, live, mailed_links, operations, roles, sessions,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, roles, sessions,
     user_admin, users,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
         user_admin::list, user_admin::detail, user_admin::lock, user_admin::unlock, user_admin::end_sessions,
         roles::list, roles::create, roles::update, roles::delete, roles::set_user_roles,
         invitations::create, invitations::list, invitations::revoke, invitations::accept,
+        mfa::status, mfa::totp_setup, mfa::totp_verify, mfa::regenerate_backup_codes, mfa::disable,
+        mfa::challenge, mfa::reauthenticate,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
@@ -36,12 +38,15 @@ use utoipa::{Modify, OpenApi};
         RoleRequest, RoleResponse, RolesResponse, UserRolesRequest, UserRolesResponse,
         InvitationRequest, InvitationResponse, InvitationsResponse, AcceptInvitationRequest, AcceptInvitationResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
+        SignInResponse, MfaChallengeResponse, MfaChallengeRequest, FactorName, TotpCodeRequest, DisableMfaRequest,
+        TotpSetupResponse, BackupCodesResponse, MfaStatusResponse, ReauthenticateRequest, AccessTokenResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "auth", description = "Credentials and tokens"),
         (name = "users", description = "The caller's own account"),
         (name = "recovery", description = "Email verification, password reset, magic links"),
+        (name = "mfa", description = "Second factors (authenticator app, backup codes), sign-in challenges, step-up"),
         (name = "files", description = "File intake: upload, scan, process, download"),
         (name = "admin", description = "Administration: roles, queues (each route names the permission it needs)"),
         (name = "meta", description = "Health, metrics, keys"),

@@ -153,7 +153,7 @@ impl Cipher for AesGcmCipher {
         }
         let (id, rest) = rest.split_at(id_len);
         let id = std::str::from_utf8(id).map_err(|_| CipherError::Malformed)?;
-        let key = self.keys.get(id).ok_or_else(|| CipherError::UnknownKey(id.to_owned()))?;
+        let key = self.keys.get(id).ok_or_else(|| CipherError::UnknownKey { id: id.to_owned() })?;
         let (nonce, body) = rest.split_at(NONCE_LEN);
         let aad = aad(&sealed[..2 + id_len], context);
         key.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: &aad })
@@ -214,7 +214,7 @@ mod tests {
         let sealed_after = rotated.encrypt(b"secret", b"ctx");
         assert_eq!(rotated.decrypt(&sealed_before, b"ctx").unwrap(), b"secret");
         assert_eq!(rotated.decrypt(&sealed_after, b"ctx").unwrap(), b"secret");
-        assert_eq!(old.decrypt(&sealed_after, b"ctx"), Err(CipherError::UnknownKey("2026".into())));
+        assert_eq!(old.decrypt(&sealed_after, b"ctx"), Err(CipherError::UnknownKey { id: "2026".into() }));
         // Same id, other key bytes: refused, not garbage.
         let impostor = ring(&[("2025", 9)], None);
         assert_eq!(impostor.decrypt(&sealed_before, b"ctx"), Err(CipherError::Tampered));

@@ -58,6 +58,12 @@ struct Claims {
     /// existed (read as 0, the least trust).
     #[serde(default)]
     trs: u8,
+    /// RFC 8176 method references; absent in tokens issued before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+    /// OpenID Connect's `auth_time`; absent in older tokens (read as `iat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
 }
 
 /// A key that verifies tokens: the current one, or a previous (or next) one
@@ -322,6 +328,8 @@ impl AccessTokenIssuer for JwtIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             trs: grant.trust_score.min(100),
+            amr: grant.authentication.amr().into_iter().map(str::to_owned).collect(),
+            auth_time: Some(grant.authentication.at.unix_timestamp()),
         };
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
@@ -336,6 +344,8 @@ impl AccessTokenIssuer for JwtIssuer {
                 issued_at: at(iat)?,
                 expires_at: at(exp)?,
                 trust_score: grant.trust_score.min(100),
+                amr: claims.amr.clone(),
+                auth_time: at(grant.authentication.at.unix_timestamp())?,
             },
             expires_in: expires - now,
         })
@@ -358,6 +368,8 @@ impl AccessTokenIssuer for JwtIssuer {
             issued_at: at(claims.iat)?,
             expires_at: at(claims.exp)?,
             trust_score: claims.trs.min(100),
+            auth_time: at(claims.auth_time.unwrap_or(claims.iat))?,
+            amr: claims.amr,
         })
     }
 
@@ -377,7 +389,47 @@ mod tests {
     const TTL: Duration = Duration::minutes(15);
 
     fn grant(user_id: UserId, session_id: SessionId, now: OffsetDateTime) -> AccessGrant {
-        AccessGrant { user_id, session_id, not_after: now + time::Duration::days(1), trust_score: 40 }
+        AccessGrant {
+            user_id,
+            session_id,
+            not_after: now + time::Duration::days(1),
+            trust_score: 40,
+            authentication: portcullis_domain::session::Authentication {
+                method: portcullis_domain::session::SignInMethod::Password,
+                second_factor: None,
+                at: now - time::Duration::minutes(1),
+            },
+        }
+    }
+
+    /// `amr` and `auth_time` travel in the token; a token without them (issued
+    /// before they existed) reads as authenticated when it was issued.
+    #[test]
+    fn tokens_say_how_and_when_the_user_authenticated() {
+        let jwt = issuer();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut g = grant(UserId::new(), SessionId::new(), now);
+        g.authentication.second_factor = Some(portcullis_domain::mfa::SecondFactor::Totp);
+        let claims = jwt.verify(jwt.issue(&g, now).unwrap().token.expose(), now).unwrap();
+        assert_eq!(claims.amr, ["pwd", "otp", "mfa"]);
+        assert_eq!(claims.auth_time, now - time::Duration::minutes(1));
+        let old = Claims {
+            sub: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            jti: Uuid::new_v4(),
+            iat: now.unix_timestamp(),
+            exp: now.unix_timestamp() + 60,
+            iss: "portcullis".into(),
+            aud: "portcullis-api".into(),
+            trs: 0,
+            amr: Vec::new(),
+            auth_time: None,
+        };
+        let mut header = Header::new(jwt.algorithm);
+        header.kid = Some(jwt.kid.clone());
+        let token = jsonwebtoken::encode(&header, &old, &jwt.encoding).unwrap();
+        let claims = jwt.verify(&token, now).unwrap();
+        assert_eq!((claims.amr.len(), claims.auth_time), (0, now));
     }
 
     /// A session deadline earlier than the token lifetime shortens the token.

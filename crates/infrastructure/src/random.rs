@@ -14,6 +14,15 @@ impl TokenGenerator for OsTokenGenerator {
         OsRng.fill_bytes(&mut bytes);
         encode_token(&bytes)
     }
+
+    fn backup_code(&self) -> Secret {
+        // RFC 4648 base32 without the look-alikes' trouble: lowercase letters
+        // and 2–7, five bits a character, 16 characters = 80 bits.
+        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+        let mut bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut bytes);
+        Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 31)])).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -27,5 +36,17 @@ mod tests {
         assert_eq!(a.expose().len(), 43);
         assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn backup_codes_are_16_base32_characters() {
+        let codes: std::collections::HashSet<String> =
+            (0..50).map(|_| OsTokenGenerator.backup_code().expose().to_owned()).collect();
+        assert_eq!(codes.len(), 50);
+        for code in &codes {
+            assert_eq!(code.len(), 16);
+            assert!(code.bytes().all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)), "{code}");
+            assert_eq!(portcullis_domain::mfa::normalize_code(code), *code, "canonical already");
+        }
     }
 }

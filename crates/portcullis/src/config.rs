@@ -250,6 +250,10 @@ pub struct AccountConfig {
     pub bootstrap_admin: Option<(Email, Secret)>,
     /// Devices unused this long are forgotten (`DEVICE_RETENTION`, 90 d).
     pub device_retention: Duration,
+    /// Sensitive operations need a sign-in this recent (`REAUTH_WINDOW`, 5 m).
+    pub reauth_window: Duration,
+    /// The name authenticator apps show beside the account (`TOTP_ISSUER`).
+    pub totp_issuer: String,
 }
 
 #[derive(Debug, Clone)]
@@ -708,6 +712,8 @@ impl AccountConfig {
             magic_link_ttl,
             bootstrap_admin,
             device_retention: r.duration("DEVICE_RETENTION", Duration::days(90), Duration::days(1)),
+            reauth_window: r.duration("REAUTH_WINDOW", Duration::minutes(5), Duration::seconds(10)),
+            totp_issuer: r.text("TOTP_ISSUER", "Portcullis"),
         }
     }
 }

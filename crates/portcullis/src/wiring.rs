@@ -21,10 +21,10 @@ use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::{PurgeDevices, PurgeSessions};
 use portcullis_application::ports::{
-    AuditLog, Clock, DeviceStore, EventBus, FileRepository, HealthCheck, InvitationStore, JobQueue,
-    LockoutPolicy, LoginAttempts, Mailer, ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox,
-    PermissionCache, RateLimiter, RevocationList, RoleRepository, SessionStore, TokenGenerator, UrlPresigner,
-    UserRepository, VirusScanner,
+    AuditLog, Cipher, Clock, DeviceStore, EphemeralStore, EventBus, FactorStore, FileRepository, HealthCheck,
+    InvitationStore, JobQueue, LockoutPolicy, LoginAttempts, Mailer, ObjectStore, ObjectStoreError,
+    OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList, RoleRepository, SessionStore,
+    TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -33,30 +33,32 @@ use portcullis_application::user_admin::UserAdmin;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
+use portcullis_infrastructure::cipher::AesGcmCipher;
 use portcullis_infrastructure::clamav::ClamdScanner;
 use portcullis_infrastructure::clock::SystemClock;
 use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLimiter};
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryDeviceStore, MemoryEventBus, MemoryFileRepository, MemoryInvitations,
-    MemoryJobQueue, MemoryLoginAttempts, MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox,
-    MemoryOutboxStore, MemoryPermissionCache, MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore,
-    MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
+    MemoryAuditLog, MemoryDeviceStore, MemoryEphemeralStore, MemoryEventBus, MemoryFactorStore,
+    MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLoginAttempts, MemoryObjectStore,
+    MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache, MemoryRateLimiter,
+    MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgDeviceStore, PgFileRepository, PgHealth, PgInvitations, PgOneTimeTokens, PgOutbox,
-    PgRoleRepository, PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgDeviceStore, PgFactorStore, PgFileRepository, PgHealth, PgInvitations,
+    PgOneTimeTokens, PgOutbox, PgRoleRepository, PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache, RedisRateLimiter,
-    RedisRevocationList, RedisStore,
+    RedisEphemeralStore, RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache,
+    RedisRateLimiter, RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::s3::S3ObjectStore;
 use portcullis_infrastructure::signed_urls::SignedUrls;
 use portcullis_infrastructure::smtp::SmtpMailer;
+use portcullis_infrastructure::totp::RfcTotp;
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
@@ -134,8 +136,9 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn RoleRepository>,
         Arc<dyn DeviceStore>,
         Arc<dyn InvitationStore>,
+        Arc<dyn FactorStore>,
     );
-    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices, invitation_store): Relational = match &config
+    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices, invitation_store, factors): Relational = match &config
         .database
         .backend
     {
@@ -153,7 +156,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgFileRepository::new(pool.clone())),
                 Arc::new(PgRoleRepository::new(pool.clone())),
                 Arc::new(PgDeviceStore::new(pool.clone())),
-                Arc::new(PgInvitations::new(pool)),
+                Arc::new(PgInvitations::new(pool.clone())),
+                Arc::new(PgFactorStore::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -172,6 +176,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 roles,
                 Arc::new(MemoryDeviceStore::default()),
                 Arc::new(MemoryInvitations::with_outbox(outbox)),
+                Arc::new(MemoryFactorStore::default()),
             )
         }
     };
@@ -184,8 +189,12 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn JobQueue>,
         Arc<dyn EventBus>,
         Arc<dyn PermissionCache>,
+        Arc<dyn EphemeralStore>,
     );
-    let (rate_limiter, attempts, revocations, queue, bus, grants): Shared = match &config.redis.backend {
+    let (rate_limiter, attempts, revocations, queue, bus, grants, ephemeral): Shared = match &config
+        .redis
+        .backend
+    {
         SharedBackend::Redis { url } => {
             let store = RedisStore::new(url, &config.redis.key_prefix, config.database.pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
@@ -207,7 +216,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(RedisRevocationList::new(store.clone())),
                 Arc::new(RedisJobQueue::new(store.clone())),
                 Arc::new(RedisEventBus::new(store.clone(), url)),
-                Arc::new(RedisPermissionCache::new(store)),
+                Arc::new(RedisPermissionCache::new(store.clone())),
+                Arc::new(RedisEphemeralStore::new(store)),
             )
         }
         SharedBackend::Memory => {
@@ -221,6 +231,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemoryJobQueue::new(clock.clone())),
                 Arc::new(MemoryEventBus::default()),
                 Arc::new(MemoryPermissionCache::new(clock.clone())),
+                Arc::new(MemoryEphemeralStore::new(clock.clone())),
             )
         }
     };
@@ -295,6 +306,22 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         },
         app_base_url: config.accounts.app_base_url.clone(),
         require_email_verification: config.accounts.require_email_verification,
+        reauth_window: config.accounts.reauth_window,
+    };
+    let cipher: Arc<dyn Cipher> = match &config.encryption.cipher {
+        Some(cipher) => {
+            tracing::info!(
+                key_id = cipher.current_key_id(),
+                "secrets at rest are sealed with ENCRYPTION_KEYS"
+            );
+            cipher.clone()
+        }
+        None => {
+            tracing::warn!(
+                "ENCRYPTION_KEYS is not set: generated a THROWAWAY key for secrets at rest (TOTP secrets); what it seals cannot be read after a restart"
+            );
+            Arc::new(AesGcmCipher::ephemeral())
+        }
     };
     let token_generator: Arc<dyn TokenGenerator> = Arc::new(OsTokenGenerator);
     let app_base_url = settings.app_base_url.clone();
@@ -312,6 +339,10 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             outbox: promised.clone(),
             one_time_tokens: one_time_tokens.clone(),
             devices: devices.clone(),
+            factors,
+            totp: Arc::new(RfcTotp::new(&config.accounts.totp_issuer)),
+            cipher,
+            ephemeral,
         },
         settings,
     );
@@ -440,6 +471,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         sign_in: identity.sign_in,
         accounts: identity.accounts,
         links: identity.links,
+        mfa: identity.mfa,
         audit: identity.audit,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone(), AuditTrail::new(audit.clone(), clock.clone())),

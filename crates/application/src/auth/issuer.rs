@@ -49,6 +49,7 @@ impl SessionIssuer {
         ctx: &RequestContext,
         now: OffsetDateTime,
         trusted_device: bool,
+        second_factor: bool,
     ) -> u8 {
         let known_ip = match ctx.ip.as_deref() {
             Some(ip) => self.sessions.seen_ip(user.id, ip).await.unwrap_or(false),
@@ -64,7 +65,7 @@ impl SessionIssuer {
         let signals = TrustSignals {
             trusted_device,
             known_ip,
-            second_factor: false,
+            second_factor,
             account_age: now - user.created_at,
             recent_failures: u32::try_from(recent_failures).unwrap_or(u32::MAX),
         };
@@ -97,6 +98,7 @@ impl SessionIssuer {
             session_id: session.id,
             not_after: self.limits.token_deadline(session, now),
             trust_score: session.trust_score,
+            authentication: session.authentication(),
         };
         self.access_tokens.issue(&grant, now).map_err(|e| AppError::Internal(crate::Cause::new(e)))
     }
@@ -106,6 +108,7 @@ impl SessionIssuer {
         &self,
         user: &User,
         method: SignInMethod,
+        second_factor: Option<portcullis_domain::mfa::SecondFactor>,
         ctx: &RequestContext,
     ) -> Result<TokenPair, AppError> {
         let now = self.clock.now();
@@ -116,7 +119,7 @@ impl SessionIssuer {
             self.notices.security_alert(user, SecurityEvent::NewLogin, ctx).await;
         }
         let trusted_device = device.as_ref().is_some_and(|t| t.device.trusted);
-        let trust_score = self.trust(user, ctx, now, trusted_device).await;
+        let trust_score = self.trust(user, ctx, now, trusted_device, second_factor.is_some()).await;
         let session = Session {
             id: SessionId::new(),
             user_id: user.id,
@@ -128,6 +131,8 @@ impl SessionIssuer {
             sign_in_method: method,
             trust_score,
             device_id: device.map(|t| t.device.id),
+            second_factor,
+            auth_time: now,
         };
         let refresh_token = self.token_generator.refresh_token();
         let first = NewRefreshToken {

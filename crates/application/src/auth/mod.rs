@@ -11,9 +11,11 @@
 
 mod account;
 mod issuer;
+mod mfa;
 mod notices;
 mod passwords;
 mod recovery;
+mod second_factor;
 mod sign_in;
 
 #[cfg(test)]
@@ -21,8 +23,9 @@ mod tests;
 
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
-    AccessTokenIssuer, AuditLog, Clock, DeviceStore, LockoutPolicy, LoginAttempts, OneTimeTokenStore, Outbox,
-    PasswordHasher, RevocationList, SessionStore, TokenGenerator, UserRepository,
+    AccessTokenIssuer, AuditLog, Cipher, Clock, DeviceStore, EphemeralStore, FactorStore, LockoutPolicy,
+    LoginAttempts, OneTimeTokenStore, Outbox, PasswordHasher, RevocationList, SessionStore, TokenGenerator,
+    TotpAlgorithm, UserRepository,
 };
 use crate::revocation::Revocations;
 use portcullis_domain::one_time::TokenPurpose;
@@ -34,9 +37,11 @@ use time::{Duration, OffsetDateTime};
 
 pub use account::{AccountService, ActivityPage};
 pub use issuer::SessionIssuer;
+pub use mfa::{MfaService, MfaStatus, Proof};
 pub use notices::Notices;
 pub use passwords::Passwords;
 pub use recovery::MailedLinkService;
+pub use second_factor::{CHALLENGE_TTL, Challenge, SecondFactors};
 pub use sign_in::{SignInService, SignInSettings};
 
 #[derive(Debug, Clone)]
@@ -64,6 +69,8 @@ pub struct AuthSettings {
     pub require_email_verification: bool,
     /// Idle and absolute session timeouts.
     pub session_limits: portcullis_domain::session::SessionLimits,
+    /// Sensitive operations need a sign-in this recent (`REAUTH_WINDOW`).
+    pub reauth_window: Duration,
 }
 
 impl Default for AuthSettings {
@@ -88,6 +95,7 @@ impl Default for AuthSettings {
                 idle: Duration::days(7),
                 absolute: Duration::days(30),
             },
+            reauth_window: Duration::minutes(5),
         }
     }
 }
@@ -109,6 +117,13 @@ pub struct AuthPorts {
     pub outbox: Arc<dyn Outbox>,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
     pub devices: Arc<dyn DeviceStore>,
+    /// Second factors and backup codes.
+    pub factors: Arc<dyn FactorStore>,
+    pub totp: Arc<dyn TotpAlgorithm>,
+    /// Seals secrets kept at rest (TOTP secrets).
+    pub cipher: Arc<dyn Cipher>,
+    /// Sign-in challenges (Redis, or memory).
+    pub ephemeral: Arc<dyn EphemeralStore>,
 }
 
 /// The identity services, built together from the context's ports.
@@ -117,6 +132,7 @@ pub struct Identity {
     pub sign_in: SignInService,
     pub accounts: AccountService,
     pub links: MailedLinkService,
+    pub mfa: MfaService,
     /// The audit trail the services write to (also used by the http layer
     /// for rate-limit events).
     pub audit: AuditTrail,
@@ -158,10 +174,32 @@ impl Identity {
             devices: ports.devices.clone(),
             notices: notices.clone(),
         };
+        let second = SecondFactors {
+            factors: ports.factors.clone(),
+            totp: ports.totp.clone(),
+            cipher: ports.cipher.clone(),
+            challenges: ports.ephemeral.clone(),
+            attempts: ports.attempts.clone(),
+            lockout: settings.lockout,
+            tokens: ports.token_generator.clone(),
+            audit: audit.clone(),
+            clock: ports.clock.clone(),
+        };
         Self {
+            mfa: MfaService {
+                users: ports.users.clone(),
+                second: second.clone(),
+                passwords: passwords.clone(),
+                issuer: issuer.clone(),
+                notices: notices.clone(),
+                audit: audit.clone(),
+                clock: ports.clock.clone(),
+                reauth_window: settings.reauth_window,
+            },
             sign_in: SignInService {
                 users: ports.users.clone(),
                 passwords: passwords.clone(),
+                second: second.clone(),
                 issuer: issuer.clone(),
                 notices: notices.clone(),
                 audit: audit.clone(),
@@ -185,6 +223,7 @@ impl Identity {
                 users: ports.users,
                 passwords,
                 issuer,
+                second,
                 notices,
                 one_time_tokens: ports.one_time_tokens,
                 audit: audit.clone(),
@@ -208,6 +247,13 @@ pub struct TokenPair {
 pub struct Authenticated {
     pub tokens: TokenPair,
     pub user: User,
+}
+
+/// How a first factor ended: signed in, or a second factor is asked for.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Complete(Authenticated),
+    MfaRequired(Challenge),
 }
 
 /// How a refresh was answered: a new pair, or the current pair again (grace).

@@ -5,7 +5,8 @@
 
 use super::notices::Notices;
 use super::passwords::Passwords;
-use super::{Authenticated, SessionIssuer};
+use super::second_factor::SecondFactors;
+use super::{Authenticated, SessionIssuer, SignIn};
 use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
 use crate::links::LinkPurpose;
@@ -25,6 +26,8 @@ pub struct MailedLinkService {
     pub users: Arc<dyn UserRepository>,
     pub passwords: Passwords,
     pub issuer: SessionIssuer,
+    /// Asks for a second factor after the link, when the user has one.
+    pub second: SecondFactors,
     pub notices: Notices,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
     pub audit: AuditTrail,
@@ -138,11 +141,7 @@ impl MailedLinkService {
         Ok(())
     }
     /// Signs in with a magic-link token; same answer as a password login.
-    pub async fn verify_magic_link(
-        &self,
-        token: &Secret,
-        ctx: &RequestContext,
-    ) -> Result<Authenticated, AppError> {
+    pub async fn verify_magic_link(&self, token: &Secret, ctx: &RequestContext) -> Result<SignIn, AppError> {
         let user = self.consume(TokenPurpose::MagicLink, token, ctx).await?;
         if user.locked_at.is_some() {
             return Err(AppError::AccountDisabled);
@@ -152,13 +151,17 @@ impl MailedLinkService {
         }
         let user = self.users.mark_email_verified(user.id, self.clock.now()).await?;
         self.passwords.lift_lockout(&user.email, ctx).await?;
+        // A first factor like any other: a second one is asked for when on.
+        let method = portcullis_domain::session::SignInMethod::MagicLink;
+        if let Some(challenge) = self.second.challenge(&user, method, ctx).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
         // A sign-in like any other: a new place or device gets the alert (`SessionIssuer::start`).
-        let tokens =
-            self.issuer.start(&user, portcullis_domain::session::SignInMethod::MagicLink, ctx).await?;
+        let tokens = self.issuer.start(&user, method, None, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "magic_link" }))
             .await;
-        Ok(Authenticated { tokens, user })
+        Ok(SignIn::Complete(Authenticated { tokens, user }))
     }
     /// The first proof of the address by a mailed sign-in link ends what the
     /// unverified past set up: whoever registered the address (perhaps not its

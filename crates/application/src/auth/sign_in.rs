@@ -3,7 +3,8 @@
 
 use super::notices::Notices;
 use super::passwords::{Checked, Passwords};
-use super::{Authenticated, Refreshed, SessionIssuer, TokenPair};
+use super::second_factor::SecondFactors;
+use super::{Authenticated, Refreshed, SessionIssuer, SignIn, TokenPair};
 use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
 use crate::ports::{AccessClaims, Clock, RotateOutcome, TokenError, UserRepository};
@@ -32,6 +33,8 @@ pub struct SignInService {
     pub users: Arc<dyn UserRepository>,
     pub passwords: Passwords,
     pub issuer: SessionIssuer,
+    /// Asks for a second factor after the password, when the user has one.
+    pub second: SecondFactors,
     pub notices: Notices,
     pub audit: AuditTrail,
     pub clock: Arc<dyn Clock>,
@@ -46,7 +49,7 @@ impl SignInService {
         raw_email: &str,
         password: &Secret,
         ctx: &RequestContext,
-    ) -> Result<Authenticated, AppError> {
+    ) -> Result<SignIn, AppError> {
         let email = Email::parse(raw_email)?;
         let user = self.users.find_by_email(&email).await?;
         let needs_rehash =
@@ -66,11 +69,14 @@ impl SignInService {
         if self.settings.require_email_verification && user.email_verified_at.is_none() {
             return Err(AppError::EmailNotVerified);
         }
-        let tokens = self.issuer.start(&user, SignInMethod::Password, ctx).await?;
+        if let Some(challenge) = self.second.challenge(&user, SignInMethod::Password, ctx).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
+        let tokens = self.issuer.start(&user, SignInMethod::Password, None, ctx).await?;
         self.audit
             .record(AuditAction::LoginSucceeded, Some(user.id), ctx, json!({ "method": "password" }))
             .await;
-        Ok(Authenticated { tokens, user })
+        Ok(SignIn::Complete(Authenticated { tokens, user }))
     }
     /// Upgrades a hash made with outdated parameters. Best effort: the login
     /// already succeeded, and the next one will try again.

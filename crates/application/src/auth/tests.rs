@@ -23,6 +23,7 @@ struct Mocks {
     token_generator: MockTokenGenerator,
     outbox: MockOutbox,
     one_time_tokens: MockOneTimeTokenStore,
+    factors: crate::ports::MockFactorStore,
 }
 
 impl Mocks {
@@ -50,6 +51,12 @@ impl Mocks {
                 tokens.expect_issue().returning(|_, _, _, _, _| Ok(()));
                 tokens
             },
+            factors: {
+                // No second factor unless a test says otherwise.
+                let mut factors = crate::ports::MockFactorStore::new();
+                factors.expect_totp().returning(|_| Ok(None));
+                factors
+            },
         }
     }
 
@@ -71,6 +78,10 @@ impl Mocks {
                 outbox: Arc::new(self.outbox),
                 one_time_tokens: Arc::new(self.one_time_tokens),
                 devices: Arc::new(crate::ports::MockDeviceStore::new()),
+                factors: Arc::new(self.factors),
+                totp: Arc::new(crate::ports::MockTotpAlgorithm::new()),
+                cipher: Arc::new(crate::ports::MockCipher::new()),
+                ephemeral: Arc::new(crate::ports::MockEphemeralStore::new()),
             },
             AuthSettings::default(),
         )
@@ -195,6 +206,8 @@ async fn a_wrong_current_password_counts_like_a_failed_login() {
         issued_at: OffsetDateTime::UNIX_EPOCH,
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
         trust_score: 0,
+        amr: vec!["pwd".into()],
+        auth_time: OffsetDateTime::UNIX_EPOCH,
     };
     let err = m
         .service()
@@ -250,6 +263,8 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
         device_id: None,
+        second_factor: None,
+        auth_time: OffsetDateTime::UNIX_EPOCH,
     };
     let sid = session.id.to_string();
     m.sessions
@@ -384,6 +399,8 @@ fn claims() -> AccessClaims {
         issued_at: OffsetDateTime::UNIX_EPOCH,
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
         trust_score: 0,
+        amr: vec!["pwd".into()],
+        auth_time: OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -399,6 +416,8 @@ fn session(revoked: bool) -> Session {
         sign_in_method: portcullis_domain::session::SignInMethod::Password,
         trust_score: 20,
         device_id: None,
+        second_factor: None,
+        auth_time: OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -463,6 +482,8 @@ async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
                 issued_at: now,
                 expires_at: now + Duration::minutes(15),
                 trust_score: grant.trust_score,
+                amr: grant.authentication.amr().into_iter().map(str::to_owned).collect(),
+                auth_time: grant.authentication.at,
             },
             expires_in: Duration::minutes(15),
         })

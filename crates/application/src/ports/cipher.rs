@@ -5,8 +5,8 @@ pub enum CipherError {
     #[error("the ciphertext is malformed")]
     Malformed,
     /// Sealed under a key this server does not have (`ENCRYPTION_KEYS`).
-    #[error("the ciphertext names key {0:?}, which is not configured")]
-    UnknownKey(String),
+    #[error("the ciphertext names key {id:?}, which is not configured")]
+    UnknownKey { id: String },
     /// The tag does not verify: the bytes or the context were changed.
     #[error("the ciphertext does not authenticate (tampered with, or another context)")]
     Tampered,

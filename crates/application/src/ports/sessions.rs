@@ -65,6 +65,15 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Vec<SessionId>, StoreError>;
     /// Whether any session of the user (revoked or not) was opened from `ip`.
     async fn seen_ip(&self, user_id: UserId, ip: &str) -> Result<bool, StoreError>;
+    /// Records a step-up: the user proved who they are again at `at`, with
+    /// `second_factor` (or none). Returns the session, or `None` when it is
+    /// unknown or revoked.
+    async fn reauthenticated(
+        &self,
+        id: SessionId,
+        second_factor: Option<portcullis_domain::mfa::SecondFactor>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
     /// Revokes one session; `false` if it was unknown or already revoked.
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Revokes every active session of the user except `keep`; returns their ids.

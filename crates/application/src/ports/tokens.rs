@@ -12,6 +12,10 @@ pub struct AccessClaims {
     pub expires_at: OffsetDateTime,
     /// The session's trust score (0–100) when the token was issued.
     pub trust_score: u8,
+    /// How the user authenticated (RFC 8176 references, e.g. `pwd`, `otp`, `mfa`).
+    pub amr: Vec<String>,
+    /// When the user last authenticated in this session (sign-in or step-up).
+    pub auth_time: OffsetDateTime,
 }
 
 /// What an access token is issued for.
@@ -23,6 +27,8 @@ pub struct AccessGrant {
     /// deadlines): it expires at the earlier of `now + ttl()` and this.
     pub not_after: OffsetDateTime,
     pub trust_score: u8,
+    /// What the session's sign-in proved, and when.
+    pub authentication: portcullis_domain::session::Authentication,
 }
 
 #[derive(Debug, Clone)]
@@ -58,4 +64,7 @@ pub trait AccessTokenIssuer: Send + Sync {
 pub trait TokenGenerator: Send + Sync {
     /// 32 random bytes, base64url.
     fn refresh_token(&self) -> Secret;
+    /// A backup code: 16 characters of lowercase base32 (80 bits), canonical
+    /// form (see `portcullis_domain::mfa::normalize_code`).
+    fn backup_code(&self) -> Secret;
 }

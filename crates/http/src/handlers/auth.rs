@@ -1,7 +1,8 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout, me.
 
 use crate::dto::{
-    LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse, UserResponse,
+    LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, SignInResponse, TokenResponse,
+    UserResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
@@ -48,7 +49,7 @@ pub async fn register(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 200, description = "Tokens issued; or, when the account has a second factor, `mfa_required` with a challenge to answer at /api/v1/auth/mfa/challenge (no tokens)", body = SignInResponse),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorEnvelope),
         (status = 423, description = "ACCOUNT_LOCKED (Retry-After)", body = ErrorEnvelope),
         (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
@@ -80,8 +81,8 @@ pub async fn login(
         Err(_) => "error",
     };
     state.metrics.logins.with_label_values(&[outcome]).inc();
-    let authenticated = result?;
-    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
+    let signed_in = result?;
+    Ok(no_store(HttpResponse::Ok().json(SignInResponse::from(&signed_in))))
 }
 
 /// Exchange a refresh token for a new pair (the token rotates).

@@ -3,7 +3,7 @@
 //! account.
 
 use crate::dto::{
-    AcceptedResponse, EmailRequest, ResetPasswordRequest, TokenRequest, TokenResponse, UserResponse,
+    AcceptedResponse, EmailRequest, ResetPasswordRequest, SignInResponse, TokenRequest, UserResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Client, ValidJson};
@@ -127,7 +127,7 @@ pub async fn request_magic_link(
     post, path = "/api/v1/auth/magic-link/verify", tag = "recovery",
     request_body = TokenRequest,
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, description = "Tokens, or a second-factor challenge (as for a password login)", body = SignInResponse),
         (status = 401, description = "INVALID_TOKEN or TOKEN_EXPIRED", body = ErrorEnvelope),
     )
 )]
@@ -136,7 +136,7 @@ pub async fn verify_magic_link(
     client: Client,
     body: ValidJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let authenticated = state.links.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
+    let signed_in = state.links.verify_magic_link(&Secret::new(body.0.token), &client.0).await?;
     state.metrics.logins.with_label_values(&["success"]).inc();
-    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&authenticated))))
+    Ok(no_store(HttpResponse::Ok().json(SignInResponse::from(&signed_in))))
 }

@@ -8,6 +8,7 @@ pub mod files;
 pub mod invitations;
 pub mod live;
 pub mod mailed_links;
+pub mod mfa;
 pub mod operations;
 pub mod pages;
 pub mod roles;

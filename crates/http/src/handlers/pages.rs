@@ -16,7 +16,9 @@ use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
+use portcullis_application::auth::{Authenticated, SignIn};
 use portcullis_application::mail::escape_html as esc;
+use portcullis_domain::mfa::SecondFactor;
 use portcullis_domain::secret::Secret;
 use serde::Deserialize;
 
@@ -238,14 +240,82 @@ pub async fn magic_link_submit(
 ) -> Result<HttpResponse, ApiError> {
     accept_post(&req, &state).await?;
     Ok(match state.links.verify_magic_link(&Secret::new(form.token.clone()), &client.0).await {
-        Ok(signed_in) => ok(
-            "Signed in",
-            &format!(
-                "<p role=\"status\">Signed in as {}. A new session was opened; its tokens are below for the API (they are shown once and never cached).</p><dl><dt>Access token</dt><dd><code id=\"access-token\">{}</code></dd><dt>Refresh token</dt><dd><code id=\"refresh-token\">{}</code></dd></dl>",
-                esc(signed_in.user.email.as_str()),
-                esc(signed_in.tokens.access_token.expose()),
-                esc(signed_in.tokens.refresh_token.expose())
+        Ok(SignIn::Complete(signed_in)) => signed_in_page(&signed_in),
+        Ok(SignIn::MfaRequired(challenge)) => {
+            ok("Two-step sign-in", &challenge_form(challenge.id.expose(), &[]))
+        }
+        Err(error) => link_error(&error, "sign-in"),
+    })
+}
+
+fn signed_in_page(signed_in: &Authenticated) -> HttpResponse {
+    ok(
+        "Signed in",
+        &format!(
+            "<p role=\"status\">Signed in as {}. A new session was opened; its tokens are below for the API (they are shown once and never cached).</p><dl><dt>Access token</dt><dd><code id=\"access-token\">{}</code></dd><dt>Refresh token</dt><dd><code id=\"refresh-token\">{}</code></dd></dl>",
+            esc(signed_in.user.email.as_str()),
+            esc(signed_in.tokens.access_token.expose()),
+            esc(signed_in.tokens.refresh_token.expose())
+        ),
+    )
+}
+
+/// The second step of a magic-link sign-in when the account has a second
+/// factor: a code from the app, or a backup code.
+fn challenge_form(challenge_id: &str, problems: &[String]) -> String {
+    let errors = problem_list("Not signed in:", "challenge-problems", problems);
+    format!(
+        "{errors}<p>This account has two-step sign-in. Enter the 6-digit code from your authenticator app, or one of your backup codes.</p><form method=\"post\" action=\"/magic-link/challenge\"><input type=\"hidden\" name=\"challenge_id\" value=\"{}\"><p><label for=\"code\">Code</label> <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"text\" autocomplete=\"one-time-code\" required maxlength=\"64\" autofocus></p><button type=\"submit\">Sign in</button></form>",
+        esc(challenge_id)
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChallengeForm {
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn magic_link_challenge_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    form: web::Form<ChallengeForm>,
+) -> Result<HttpResponse, ApiError> {
+    accept_post(&req, &state).await?;
+    let code = portcullis_domain::mfa::normalize_code(&form.code);
+    // Six digits are an app's code; anything else is tried as a backup code.
+    let method =
+        if code.len() == portcullis_domain::mfa::TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+            SecondFactor::Totp
+        } else {
+            SecondFactor::BackupCode
+        };
+    let answer = state
+        .mfa
+        .answer_challenge(&Secret::new(form.challenge_id.clone()), method, &Secret::new(code), &client.0)
+        .await;
+    Ok(match answer {
+        Ok(signed_in) => signed_in_page(&signed_in),
+        Err(AppError::InvalidCode) => page(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "Two-step sign-in",
+            &challenge_form(
+                &form.challenge_id,
+                &["That code is not valid (or was used already).".to_owned()],
             ),
+        ),
+        Err(AppError::AccountLocked { .. }) => page(
+            actix_web::http::StatusCode::LOCKED,
+            "Two-step sign-in",
+            "<p role=\"alert\">Too many wrong codes. Wait a while, then ask for a new sign-in link.</p>",
+        ),
+        Err(AppError::ChallengeInvalid) => page(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "Two-step sign-in",
+            "<p role=\"alert\">This sign-in has expired or was finished already. Ask for a new sign-in link.</p>",
         ),
         Err(error) => link_error(&error, "sign-in"),
     })

@@ -49,6 +49,8 @@ async fn open(ports: &Ports, user_id: Option<UserId>) -> (Session, TokenHash, Of
         sign_in_method: SignInMethod::MagicLink,
         trust_score: 55,
         device_id: None,
+        second_factor: None,
+        auth_time: t,
     };
     let (hash, first) = token("first", t);
     ports.0.create(&session, &first).await.unwrap();
@@ -211,6 +213,23 @@ pub async fn revoke_one_and_all_but_one(ports: Ports) {
     let mut all = ports.0.revoke_all_for_user(a.user_id, None, t).await.unwrap();
     all.sort();
     assert_eq!(all, vec![c.id]);
+}
+
+/// Step-up: `auth_time` moves forward (never back), a factor is recorded,
+/// and a revoked session cannot be stepped up.
+pub async fn a_step_up_moves_auth_time_forward_on_live_sessions_only(ports: Ports) {
+    use portcullis_domain::mfa::SecondFactor;
+    let (s, _, t) = open(&ports, None).await;
+    let later = t + Duration::minutes(20);
+    let stepped = ports.0.reauthenticated(s.id, Some(SecondFactor::Totp), later).await.unwrap().unwrap();
+    assert_eq!((stepped.auth_time, stepped.second_factor), (later, Some(SecondFactor::Totp)));
+    assert_eq!(stepped.sign_in_method, SignInMethod::MagicLink, "the first factor stays");
+    let stale = ports.0.reauthenticated(s.id, None, t).await.unwrap().unwrap();
+    assert_eq!((stale.auth_time, stale.second_factor), (later, Some(SecondFactor::Totp)));
+    assert_eq!(ports.0.get(s.id).await.unwrap().unwrap().auth_time, later);
+    ports.0.revoke(s.id, later).await.unwrap();
+    assert_eq!(ports.0.reauthenticated(s.id, None, later).await.unwrap(), None);
+    assert_eq!(ports.0.reauthenticated(SessionId::new(), None, later).await.unwrap(), None);
 }
 
 pub async fn purge_removes_what_can_no_longer_be_used(ports: Ports) {

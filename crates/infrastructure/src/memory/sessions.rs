@@ -132,6 +132,23 @@ impl SessionStore for MemorySessionStore {
         Ok(state.sessions.values().any(|s| s.user_id == user_id && s.ip.as_deref() == Some(ip)))
     }
 
+    async fn reauthenticated(
+        &self,
+        id: SessionId,
+        second_factor: Option<portcullis_domain::mfa::SecondFactor>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut state = lock(&self.0);
+        match state.sessions.get_mut(&id) {
+            Some(s) if s.revoked_at.is_none() => {
+                s.auth_time = s.auth_time.max(at);
+                s.second_factor = second_factor.or(s.second_factor);
+                Ok(Some(s.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
         match state.sessions.get_mut(&id) {

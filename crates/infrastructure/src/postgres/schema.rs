@@ -25,6 +25,8 @@ diesel::table! {
         sign_in_method -> Text,
         trust_score -> Int2,
         device_id -> Nullable<Uuid>,
+        second_factor -> Nullable<Text>,
+        auth_time -> Timestamptz,
     }
 }
 

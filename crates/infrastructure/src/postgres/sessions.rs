@@ -6,6 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_application::ports::{Purged, RotateOutcome, SessionStore, StoreError};
 use portcullis_domain::ids::{DeviceId, SessionId, UserId};
+use portcullis_domain::mfa::SecondFactor;
 use portcullis_domain::secret::TokenHash;
 use portcullis_domain::session::{
     NewRefreshToken, RefreshDecision, RefreshTokenRecord, RotationRules, Session, SignInMethod,
@@ -14,7 +15,7 @@ use portcullis_domain::session::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 struct SessionRow {
     id: Uuid,
@@ -27,6 +28,8 @@ struct SessionRow {
     sign_in_method: String,
     trust_score: i16,
     device_id: Option<Uuid>,
+    second_factor: Option<String>,
+    auth_time: OffsetDateTime,
 }
 
 impl From<SessionRow> for Session {
@@ -44,6 +47,8 @@ impl From<SessionRow> for Session {
             sign_in_method: SignInMethod::parse(&r.sign_in_method).unwrap_or(SignInMethod::Password),
             trust_score: r.trust_score.clamp(0, 100) as u8,
             device_id: r.device_id.map(DeviceId),
+            second_factor: r.second_factor.as_deref().and_then(SecondFactor::parse),
+            auth_time: r.auth_time,
         }
     }
 }
@@ -194,6 +199,8 @@ impl SessionStore for PgSessionStore {
             sign_in_method: session.sign_in_method.as_str().to_owned(),
             trust_score: i16::from(session.trust_score),
             device_id: session.device_id.map(|d| d.as_uuid()),
+            second_factor: session.second_factor.map(|f| f.as_str().to_owned()),
+            auth_time: session.auth_time,
         };
         let token = TokenRow::new(session.id, first, session.created_at);
         c.transaction::<_, DieselError, _>(async |c| {
@@ -272,6 +279,31 @@ impl SessionStore for PgSessionStore {
             .optional()
             .map_err(db_error)?
             .map(Session::from))
+    }
+
+    async fn reauthenticated(
+        &self,
+        id: SessionId,
+        second_factor: Option<SecondFactor>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        // GREATEST: a late step-up never moves auth_time back; a step-up
+        // without a factor keeps the one the sign-in answered.
+        let row: Option<SessionRow> = diesel::sql_query(
+            "UPDATE sessions SET auth_time = GREATEST(auth_time, $2), second_factor = COALESCE($3, second_factor)
+             WHERE id = $1 AND revoked_at IS NULL
+             RETURNING id, user_id, created_at, last_used_at, revoked_at, ip, user_agent, sign_in_method,
+                       trust_score, device_id, second_factor, auth_time",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+        .bind::<diesel::sql_types::Timestamptz, _>(at)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(second_factor.map(SecondFactor::as_str))
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(db_error)?;
+        Ok(row.map(Session::from))
     }
 
     async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {

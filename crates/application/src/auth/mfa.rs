@@ -1,0 +1,260 @@
+//! Second factors, from the user's side: enrol an authenticator app (TOTP),
+//! backup codes, turn it off, answer a sign-in challenge, and step up
+//! (reauthenticate) before a sensitive operation.
+
+use super::notices::Notices;
+use super::passwords::{Checked, Passwords};
+use super::second_factor::{PendingChallenge, SecondFactors, challenge_key, totp_context};
+use super::{Authenticated, SessionIssuer};
+use crate::audit_trail::AuditTrail;
+use crate::error::AppError;
+use crate::mail::SecurityEvent;
+use crate::ports::{AccessClaims, Clock, IssuedAccessToken, TotpProvisioning, UserRepository};
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::ids::UserId;
+use portcullis_domain::mfa::{SecondFactor, TotpVerdict, decide_totp, normalize_code, totp_step};
+use portcullis_domain::secret::Secret;
+use portcullis_domain::session::recently_authenticated;
+use portcullis_domain::user::User;
+use serde_json::json;
+use std::sync::Arc;
+use time::Duration;
+
+/// Which second factors are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaStatus {
+    /// An authenticator app is confirmed.
+    pub totp: bool,
+    /// An enrolment waits for its first code.
+    pub totp_pending: bool,
+    pub backup_codes_left: usize,
+}
+
+/// How a user proves who they are again (step-up).
+#[derive(Debug, Clone)]
+pub enum Proof {
+    Password(Secret),
+    Code { method: SecondFactor, code: Secret },
+}
+
+#[derive(Clone)]
+pub struct MfaService {
+    pub users: Arc<dyn UserRepository>,
+    pub second: SecondFactors,
+    pub passwords: Passwords,
+    pub issuer: SessionIssuer,
+    pub notices: Notices,
+    pub audit: AuditTrail,
+    pub clock: Arc<dyn Clock>,
+    /// Sensitive operations need a sign-in (or step-up) this recent
+    /// (`REAUTH_WINDOW`).
+    pub reauth_window: Duration,
+}
+
+impl MfaService {
+    async fn user(&self, id: UserId) -> Result<User, AppError> {
+        self.users.find_by_id(id).await?.ok_or(AppError::Unauthorized)
+    }
+
+    /// Refuses a sensitive operation unless the caller authenticated within
+    /// `REAUTH_WINDOW` (401 REAUTHENTICATION_REQUIRED otherwise).
+    pub fn require_recent(&self, claims: &AccessClaims) -> Result<(), AppError> {
+        if recently_authenticated(claims.auth_time, self.clock.now(), self.reauth_window) {
+            Ok(())
+        } else {
+            Err(AppError::ReauthenticationRequired)
+        }
+    }
+
+    pub async fn status(&self, claims: &AccessClaims) -> Result<MfaStatus, AppError> {
+        let factor = self.second.factors.totp(claims.user_id).await?;
+        Ok(MfaStatus {
+            totp: factor.as_ref().is_some_and(|f| f.confirmed_at.is_some()),
+            totp_pending: factor.as_ref().is_some_and(|f| f.confirmed_at.is_none()),
+            backup_codes_left: self.second.factors.backup_codes_left(claims.user_id).await?,
+        })
+    }
+
+    /// Starts enrolling an authenticator app: a new secret (sealed at rest),
+    /// pending until [`Self::confirm_totp`]. Asking again replaces a pending
+    /// secret; with a confirmed one: 409 MFA_ALREADY_ENABLED.
+    pub async fn setup_totp(&self, claims: &AccessClaims) -> Result<TotpProvisioning, AppError> {
+        let user = self.user(claims.user_id).await?;
+        let secret = self.second.totp.new_secret();
+        let sealed = self.second.cipher.encrypt(&secret, &totp_context(user.id));
+        if !self.second.factors.begin_totp(user.id, &sealed, self.clock.now()).await? {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        Ok(self.second.totp.provisioning(&secret, user.email.as_str()))
+    }
+
+    /// Confirms the pending authenticator app with a current code and turns
+    /// it on; returns the ten backup codes, shown this once.
+    pub async fn confirm_totp(
+        &self,
+        claims: &AccessClaims,
+        code: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, AppError> {
+        let user = self.user(claims.user_id).await?;
+        let factor = match self.second.factors.totp(user.id).await? {
+            Some(f) if f.confirmed_at.is_some() => return Err(AppError::MfaAlreadyEnabled),
+            Some(f) => f,
+            None => return Err(AppError::MfaNotEnabled),
+        };
+        let secret = self.second.open(user.id, &factor.sealed_secret)?;
+        let code = normalize_code(code.expose());
+        let now = self.clock.now();
+        let step =
+            match decide_totp(&code, totp_step(now), None, |s| self.second.totp.matches(&secret, &code, s)) {
+                TotpVerdict::Accepted { step } => step,
+                TotpVerdict::Replayed | TotpVerdict::Wrong => return Err(AppError::InvalidCode),
+            };
+        let (codes, hashes) = self.second.new_backup_codes();
+        if !self.second.factors.confirm_totp(user.id, step, &hashes, now).await? {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        self.notices.security_alert(&user, SecurityEvent::MfaEnabled, ctx).await;
+        self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, json!({ "factor": "totp" })).await;
+        Ok(codes)
+    }
+
+    /// Replaces every backup code; needs a current authenticator code.
+    pub async fn regenerate_backup_codes(
+        &self,
+        claims: &AccessClaims,
+        code: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, AppError> {
+        let user = self.user(claims.user_id).await?;
+        if self.second.methods(user.id).await?.is_empty() {
+            return Err(AppError::MfaNotEnabled);
+        }
+        self.second.verify(user.id, SecondFactor::Totp, code, "regenerate_backup_codes", ctx).await?;
+        let (codes, hashes) = self.second.new_backup_codes();
+        self.second.factors.replace_backup_codes(user.id, &hashes, self.clock.now()).await?;
+        self.notices.security_alert(&user, SecurityEvent::BackupCodesRegenerated, ctx).await;
+        self.audit.record(AuditAction::BackupCodesRegenerated, Some(user.id), ctx, json!({})).await;
+        Ok(codes)
+    }
+
+    /// Turns the second factor off (and drops the backup codes). Needs a
+    /// recent sign-in and a current code (authenticator or backup).
+    pub async fn disable(
+        &self,
+        claims: &AccessClaims,
+        method: SecondFactor,
+        code: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
+        self.require_recent(claims)?;
+        let user = self.user(claims.user_id).await?;
+        if self.second.methods(user.id).await?.is_empty() {
+            return Err(AppError::MfaNotEnabled);
+        }
+        self.second.verify(user.id, method, code, "disable", ctx).await?;
+        if !self.second.factors.remove_totp(user.id).await? {
+            return Err(AppError::MfaNotEnabled);
+        }
+        self.notices.security_alert(&user, SecurityEvent::MfaDisabled, ctx).await;
+        self.audit
+            .record(AuditAction::MfaDisabled, Some(user.id), ctx, json!({ "proved_with": method.as_str() }))
+            .await;
+        Ok(())
+    }
+
+    /// Answers a sign-in challenge: the session opens with both factors.
+    /// Unknown, expired or answered challenges, and a challenge presented
+    /// by another client than the one that passed the first factor, are
+    /// refused alike (401 MFA_CHALLENGE_INVALID). A wrong code leaves the
+    /// challenge open (until it expires) and counts toward the lock.
+    pub async fn answer_challenge(
+        &self,
+        challenge_id: &Secret,
+        method: SecondFactor,
+        code: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Authenticated, AppError> {
+        if challenge_id.expose().is_empty() || challenge_id.expose().len() > 256 {
+            return Err(AppError::ChallengeInvalid);
+        }
+        let key = challenge_key(challenge_id);
+        let pending: PendingChallenge = match self.second.challenges.get(&key).await? {
+            Some(raw) => serde_json::from_slice(&raw).map_err(|_| AppError::ChallengeInvalid)?,
+            None => return Err(AppError::ChallengeInvalid),
+        };
+        let first = pending.method().ok_or(AppError::ChallengeInvalid)?;
+        if pending.user_agent != ctx.user_agent {
+            return Err(AppError::ChallengeInvalid);
+        }
+        let user = self.users.find_by_id(UserId(pending.user_id)).await?.ok_or(AppError::ChallengeInvalid)?;
+        self.second.verify(user.id, method, code, "challenge", ctx).await?;
+        // Of concurrent right answers (two backup codes), one takes it.
+        if self.second.challenges.take(&key).await?.is_none() {
+            return Err(AppError::ChallengeInvalid);
+        }
+        if user.locked_at.is_some() {
+            return Err(AppError::AccountDisabled);
+        }
+        let tokens = self.issuer.start(&user, first, Some(method), ctx).await?;
+        self.audit
+            .record(
+                AuditAction::LoginSucceeded,
+                Some(user.id),
+                ctx,
+                json!({ "method": first.as_str(), "second_factor": method.as_str() }),
+            )
+            .await;
+        Ok(Authenticated { tokens, user })
+    }
+
+    /// Step-up: proves the caller is still the user (password, or a code
+    /// when a second factor is on) and moves the session's `auth_time` to
+    /// now. Returns a new access token saying so; the session and its refresh
+    /// token stay.
+    pub async fn reauthenticate(
+        &self,
+        claims: &AccessClaims,
+        proof: &Proof,
+        ctx: &RequestContext,
+    ) -> Result<IssuedAccessToken, AppError> {
+        let user = self.user(claims.user_id).await?;
+        let factor = match proof {
+            Proof::Password(password) => {
+                let (checked, _) = self
+                    .passwords
+                    .counted_check(&user.email, Some(&user), password, "reauthenticate", ctx)
+                    .await?;
+                if checked == Checked::Mismatch {
+                    return Err(AppError::InvalidCredentials);
+                }
+                None
+            }
+            Proof::Code { method, code } => {
+                self.second.verify(user.id, *method, code, "reauthenticate", ctx).await?;
+                Some(*method)
+            }
+        };
+        let now = self.clock.now();
+        let session = self
+            .issuer
+            .sessions
+            .reauthenticated(claims.session_id, factor, now)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        let access = self.issuer.access_token(&session, now)?;
+        let how = match proof {
+            Proof::Password(_) => "password",
+            Proof::Code { method, .. } => method.as_str(),
+        };
+        self.audit
+            .record(
+                AuditAction::Reauthenticated,
+                Some(user.id),
+                ctx,
+                json!({ "session_id": session.id, "proved_with": how }),
+            )
+            .await;
+        Ok(access)
+    }
+}

@@ -1,0 +1,270 @@
+//! The second factor's shared part: checking a code under the account's code
+//! budget, and the challenge a first factor ends in when the user has a
+//! second factor. Used by sign-in (password, magic link) and by
+//! [`super::MfaService`].
+
+use crate::audit_trail::AuditTrail;
+use crate::error::AppError;
+use crate::ports::{
+    AttemptGate, Cipher, Clock, EphemeralStore, FactorStore, LockoutPolicy, LoginAttempts, TokenGenerator,
+    TotpAlgorithm,
+};
+use portcullis_domain::audit::{AuditAction, RequestContext};
+use portcullis_domain::ids::UserId;
+use portcullis_domain::mfa::{
+    SecondFactor, TotpVerdict, backup_code_hash, decide_totp, normalize_code, totp_step,
+};
+use portcullis_domain::secret::{Secret, TokenHash};
+use portcullis_domain::session::SignInMethod;
+use portcullis_domain::user::User;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use time::Duration;
+
+/// How long a sign-in challenge can be answered.
+pub const CHALLENGE_TTL: Duration = Duration::minutes(5);
+
+/// A first factor succeeded; the user must answer with a second one.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// Shown once; kept only as its hash.
+    pub id: Secret,
+    pub methods: Vec<SecondFactor>,
+    pub expires_in: Duration,
+}
+
+/// What a challenge remembers of the first factor (in the ephemeral store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PendingChallenge {
+    pub(crate) user_id: uuid::Uuid,
+    /// The first factor, by name (`SignInMethod::as_str`).
+    pub(crate) method: String,
+    /// The client that passed the first factor: another cannot answer.
+    pub(crate) user_agent: Option<String>,
+}
+
+impl PendingChallenge {
+    pub(crate) fn method(&self) -> Option<SignInMethod> {
+        SignInMethod::parse(&self.method)
+    }
+}
+
+/// The authenticated-data context a user's TOTP secret is sealed under: a
+/// sealed secret moved to another user's row does not open.
+pub(crate) fn totp_context(user: UserId) -> Vec<u8> {
+    format!("totp:{user}").into_bytes()
+}
+
+pub(crate) fn challenge_key(id: &Secret) -> String {
+    format!("mfa-challenge:{}", TokenHash::of(id).to_hex())
+}
+
+/// Codes and challenges: the factor store, the TOTP algorithm, the cipher
+/// that opens secrets, and the code budget (its own lockout counter per
+/// account, separate from the password's).
+#[derive(Clone)]
+pub struct SecondFactors {
+    pub factors: Arc<dyn FactorStore>,
+    pub totp: Arc<dyn TotpAlgorithm>,
+    pub cipher: Arc<dyn Cipher>,
+    pub challenges: Arc<dyn EphemeralStore>,
+    pub attempts: Arc<dyn LoginAttempts>,
+    /// Wrong codes that lock the account's second factor for a while.
+    pub lockout: LockoutPolicy,
+    pub tokens: Arc<dyn TokenGenerator>,
+    pub audit: AuditTrail,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why a code was refused (audited; the client is told only INVALID_CODE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Wrong,
+    Replayed,
+    NoFactor,
+}
+
+impl Refusal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Wrong => "wrong",
+            Self::Replayed => "replayed",
+            Self::NoFactor => "no_factor",
+        }
+    }
+}
+
+impl SecondFactors {
+    /// The factors `user` can answer a challenge with (none: no challenge).
+    pub async fn methods(&self, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
+        let confirmed = self.factors.totp(user).await?.is_some_and(|f| f.confirmed_at.is_some());
+        if !confirmed {
+            return Ok(Vec::new());
+        }
+        let mut methods = vec![SecondFactor::Totp];
+        if self.factors.backup_codes_left(user).await? > 0 {
+            methods.push(SecondFactor::BackupCode);
+        }
+        Ok(methods)
+    }
+
+    /// After a first factor: a challenge when the user has a second factor,
+    /// `None` when the sign-in may complete.
+    pub async fn challenge(
+        &self,
+        user: &User,
+        method: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<Challenge>, AppError> {
+        let methods = self.methods(user.id).await?;
+        if methods.is_empty() {
+            return Ok(None);
+        }
+        let id = self.tokens.refresh_token();
+        let pending = PendingChallenge {
+            user_id: user.id.as_uuid(),
+            method: method.as_str().to_owned(),
+            user_agent: ctx.user_agent.clone(),
+        };
+        let value = serde_json::to_vec(&pending)
+            .map_err(|e| AppError::Internal(crate::Cause::context("could not encode a challenge", e)))?;
+        self.challenges.put(&challenge_key(&id), &value, CHALLENGE_TTL).await?;
+        let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+        self.audit
+            .record(
+                AuditAction::MfaChallengeIssued,
+                Some(user.id),
+                ctx,
+                json!({ "method": method.as_str(), "factors": names }),
+            )
+            .await;
+        Ok(Some(Challenge { id, methods, expires_in: CHALLENGE_TTL }))
+    }
+
+    /// Checks a code of `method` under the account's code budget: counted
+    /// before the check (parallel guesses get at most the threshold through),
+    /// given back when no verdict was reached (a backend failed), and a
+    /// verified wrong code that reaches the threshold locks the second
+    /// factor for `lockout.lock_for`. A TOTP code's step and a backup code
+    /// are spent by a success: neither works twice.
+    pub async fn verify(
+        &self,
+        user: UserId,
+        method: SecondFactor,
+        code: &Secret,
+        purpose: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
+        let key = format!("mfa|{user}");
+        let attempt = match self.attempts.begin(&key, &self.lockout).await? {
+            AttemptGate::Allowed { attempt } => attempt,
+            AttemptGate::Locked { retry_after } => {
+                let details = json!({ "scope": "second_factor", "check": purpose, "retry_after_seconds": retry_after.whole_seconds() });
+                self.audit
+                    .record_deduped(
+                        &format!("mfa-locked:{user}"),
+                        AuditAction::LoginRefusedLocked,
+                        Some(user),
+                        ctx,
+                        details,
+                    )
+                    .await;
+                return Err(AppError::AccountLocked { retry_after });
+            }
+        };
+        let verdict = match self.check(user, method, code).await {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                if let Err(e) = self.attempts.release(&key).await {
+                    tracing::warn!(error = %e, "could not give back an unverified code attempt");
+                }
+                return Err(error);
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                self.attempts.succeed(&key).await?;
+                Ok(())
+            }
+            Err(refusal) => {
+                let details = json!({
+                    "factor": method.as_str(),
+                    "reason": refusal.as_str(),
+                    "check": purpose,
+                    "attempt": attempt,
+                });
+                self.audit.record(AuditAction::MfaFailed, Some(user), ctx, details).await;
+                if attempt >= self.lockout.threshold {
+                    self.attempts.lock(&key, self.lockout.lock_for).await?;
+                    let details = json!({
+                        "scope": "second_factor",
+                        "locked_for_seconds": self.lockout.lock_for.whole_seconds(),
+                    });
+                    self.audit.record(AuditAction::AccountLocked, Some(user), ctx, details).await;
+                }
+                Err(AppError::InvalidCode)
+            }
+        }
+    }
+
+    /// The verdict on one code; `Err` only when no verdict was reached.
+    async fn check(
+        &self,
+        user: UserId,
+        method: SecondFactor,
+        code: &Secret,
+    ) -> Result<Result<(), Refusal>, AppError> {
+        let now = self.clock.now();
+        let code = normalize_code(code.expose());
+        match method {
+            SecondFactor::Totp => {
+                let Some(factor) = self.factors.totp(user).await?.filter(|f| f.confirmed_at.is_some()) else {
+                    return Ok(Err(Refusal::NoFactor));
+                };
+                let secret = self.open(user, &factor.sealed_secret)?;
+                let verdict = decide_totp(&code, totp_step(now), factor.last_used_step, |step| {
+                    self.totp.matches(&secret, &code, step)
+                });
+                match verdict {
+                    // The store has the last word: of two concurrent uses of a
+                    // step, one is recorded.
+                    TotpVerdict::Accepted { step } => Ok(if self.factors.use_totp_step(user, step).await? {
+                        Ok(())
+                    } else {
+                        Err(Refusal::Replayed)
+                    }),
+                    TotpVerdict::Replayed => Ok(Err(Refusal::Replayed)),
+                    TotpVerdict::Wrong => Ok(Err(Refusal::Wrong)),
+                }
+            }
+            SecondFactor::BackupCode => {
+                // Bounded input: a code is 16 characters; anything far longer
+                // is wrong without hashing megabytes.
+                if code.len() > 64 {
+                    return Ok(Err(Refusal::Wrong));
+                }
+                let spent = self.factors.use_backup_code(user, &backup_code_hash(&code), now).await?;
+                Ok(if spent { Ok(()) } else { Err(Refusal::Wrong) })
+            }
+        }
+    }
+
+    /// Opens a sealed TOTP secret. A failure is a server fault (a missing
+    /// key, a corrupted row), never the client's.
+    pub(crate) fn open(&self, user: UserId, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+        self.cipher
+            .decrypt(sealed, &totp_context(user))
+            .map_err(|e| AppError::Internal(crate::Cause::context("could not open a TOTP secret", e)))
+    }
+
+    /// Ten new backup codes: (shown once, stored hashes).
+    pub(crate) fn new_backup_codes(&self) -> (Vec<String>, Vec<TokenHash>) {
+        (0..portcullis_domain::mfa::BACKUP_CODE_COUNT)
+            .map(|_| {
+                let code = self.tokens.backup_code();
+                (portcullis_domain::mfa::format_backup_code(code.expose()), backup_code_hash(code.expose()))
+            })
+            .unzip()
+    }
+}

@@ -1,0 +1,213 @@
+//! `/api/v1/auth/mfa*` and `/api/v1/auth/reauthenticate`: second factors and
+//! step-up. The use cases decide; these translate.
+
+use crate::dto::{
+    AccessTokenResponse, BackupCodesResponse, DisableMfaRequest, FactorName, MfaChallengeRequest,
+    MfaStatusResponse, ReauthenticateRequest, TokenResponse, TotpCodeRequest, TotpSetupResponse,
+};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::{AuthUser, Client, ValidJson};
+use crate::handlers::no_store;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_application::AppError;
+use portcullis_application::auth::Proof;
+use portcullis_domain::ValidationErrors;
+use portcullis_domain::secret::Secret;
+
+/// Which second factors are on, and how many backup codes remain.
+#[utoipa::path(
+    get, path = "/api/v1/auth/mfa", tag = "mfa",
+    security(("bearer" = [])),
+    responses((status = 200, body = MfaStatusResponse), (status = 401, body = ErrorEnvelope))
+)]
+pub async fn status(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let status = state.mfa.status(&user.0).await?;
+    Ok(HttpResponse::Ok().json(MfaStatusResponse::from(status)))
+}
+
+/// Start enrolling an authenticator app. The secret stays pending until a
+/// code from the app confirms it (`/mfa/totp/verify`); asking again replaces
+/// a pending secret.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/totp/setup", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Shown once (no-store)", body = TotpSetupResponse),
+        (status = 401, body = ErrorEnvelope),
+        (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorEnvelope),
+    )
+)]
+pub async fn totp_setup(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let provisioning = state.mfa.setup_totp(&user.0).await?;
+    Ok(no_store(HttpResponse::Ok().json(TotpSetupResponse::from(provisioning))))
+}
+
+/// Confirm the pending authenticator app with a current code: the second
+/// factor is on, and ten backup codes are returned, this once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/totp/verify", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 200, description = "Backup codes, shown once (no-store)", body = BackupCodesResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_CODE, or not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA_ALREADY_ENABLED, or MFA_NOT_ENABLED (no enrolment started)", body = ErrorEnvelope),
+    )
+)]
+pub async fn totp_verify(
+    state: web::Data<AppState>,
+    body: ValidJson<TotpCodeRequest>,
+    req: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let user = AuthUser::after_body(&req).await?;
+    let codes = state.mfa.confirm_totp(&user.0, &Secret::new(body.0.code), &client.0).await?;
+    Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
+}
+
+/// Replace every backup code; needs a current code from the app.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/backup-codes/regenerate", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 200, description = "The new codes, shown once (no-store)", body = BackupCodesResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_CODE, or not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA_NOT_ENABLED", body = ErrorEnvelope),
+        (status = 423, description = "ACCOUNT_LOCKED: too many wrong codes", body = ErrorEnvelope),
+    )
+)]
+pub async fn regenerate_backup_codes(
+    state: web::Data<AppState>,
+    body: ValidJson<TotpCodeRequest>,
+    req: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let user = AuthUser::after_body(&req).await?;
+    let codes = state.mfa.regenerate_backup_codes(&user.0, &Secret::new(body.0.code), &client.0).await?;
+    Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
+}
+
+/// Turn the second factor off. Needs a sign-in (or step-up) within
+/// `REAUTH_WINDOW` and a current code (app, or a backup code).
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/disable", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = DisableMfaRequest,
+    responses(
+        (status = 204, description = "Off; a security alert is mailed"),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "REAUTHENTICATION_REQUIRED, INVALID_CODE, or not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA_NOT_ENABLED", body = ErrorEnvelope),
+        (status = 423, description = "ACCOUNT_LOCKED: too many wrong codes", body = ErrorEnvelope),
+    )
+)]
+pub async fn disable(
+    state: web::Data<AppState>,
+    body: ValidJson<DisableMfaRequest>,
+    req: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let user = AuthUser::after_body(&req).await?;
+    let method = body.0.method.unwrap_or(FactorName::Totp).into();
+    state.mfa.disable(&user.0, method, &Secret::new(body.0.code), &client.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Answer a sign-in challenge with a second factor: the session opens.
+/// Wrong codes count toward the account's code lock; the challenge stays
+/// open until it expires (5 minutes) or is answered.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/challenge", tag = "mfa",
+    request_body = MfaChallengeRequest,
+    responses(
+        (status = 200, description = "Signed in with both factors (no-store)", body = TokenResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_CODE, or MFA_CHALLENGE_INVALID (unknown, answered, expired, or another client)", body = ErrorEnvelope),
+        (status = 403, description = "ACCOUNT_DISABLED", body = ErrorEnvelope),
+        (status = 423, description = "ACCOUNT_LOCKED: too many wrong codes", body = ErrorEnvelope),
+    )
+)]
+pub async fn challenge(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<MfaChallengeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    // Runs to its end even if the client hangs up: a counted attempt must
+    // reach its verdict (or be given back).
+    let mfa = state.mfa.clone();
+    let result = actix_web::rt::spawn(async move {
+        mfa.answer_challenge(
+            &Secret::new(body.challenge_id),
+            body.method.into(),
+            &Secret::new(body.code),
+            &client.0,
+        )
+        .await
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(AppError::Internal(portcullis_application::Cause::context("challenge task failed", e)))
+    });
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(AppError::AccountLocked { .. }) => "locked",
+        Err(AppError::InvalidCode) => "failure",
+        Err(_) => "error",
+    };
+    state.metrics.logins.with_label_values(&[outcome]).inc();
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&result?))))
+}
+
+/// Step-up: prove again who you are (password, or a second-factor code) to
+/// move the session's `auth_time` to now. Answers a new access token for
+/// the same session; the refresh token is unchanged.
+#[utoipa::path(
+    post, path = "/api/v1/auth/reauthenticate", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = ReauthenticateRequest,
+    responses(
+        (status = 200, description = "A new access token (no-store)", body = AccessTokenResponse),
+        (status = 400, description = "VALIDATION_ERROR: exactly one of `password` or `code` (with `method`)", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_CREDENTIALS, INVALID_CODE, or not signed in", body = ErrorEnvelope),
+        (status = 423, description = "ACCOUNT_LOCKED", body = ErrorEnvelope),
+    )
+)]
+pub async fn reauthenticate(
+    state: web::Data<AppState>,
+    body: ValidJson<ReauthenticateRequest>,
+    req: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let user = AuthUser::after_body(&req).await?;
+    let proof = match (body.0.password, body.0.code) {
+        (Some(password), None) if body.0.method.is_none() => Proof::Password(Secret::new(password)),
+        (None, Some(code)) => {
+            Proof::Code { method: body.0.method.unwrap_or(FactorName::Totp).into(), code: Secret::new(code) }
+        }
+        _ => {
+            return Err(ValidationErrors::single(
+                "password",
+                "one_of",
+                "send either `password`, or `code` (with `method`, default `totp`)",
+            )
+            .into());
+        }
+    };
+    let mfa = state.mfa.clone();
+    let claims = user.0.clone();
+    let issued = actix_web::rt::spawn(async move { mfa.reauthenticate(&claims, &proof, &client.0).await })
+        .await
+        .unwrap_or_else(|e| {
+            Err(AppError::Internal(portcullis_application::Cause::context("reauthentication task failed", e)))
+        })?;
+    Ok(no_store(HttpResponse::Ok().json(AccessTokenResponse {
+        access_token: issued.token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: issued.expires_in.whole_seconds(),
+    })))
+}
