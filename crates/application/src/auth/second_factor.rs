@@ -268,3 +268,116 @@ impl SecondFactors {
             .unzip()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{
+        MockAuditLog, MockCipher, MockClock, MockEphemeralStore, MockFactorStore, MockLoginAttempts,
+        MockTokenGenerator, MockTotpAlgorithm, StoreError,
+    };
+    use time::OffsetDateTime;
+
+    fn parts(factors: MockFactorStore, attempts: MockLoginAttempts, audited: usize) -> SecondFactors {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let mut log = MockAuditLog::new();
+        log.expect_append().times(audited).returning(|_| Ok(()));
+        SecondFactors {
+            factors: Arc::new(factors),
+            totp: Arc::new(MockTotpAlgorithm::new()),
+            cipher: Arc::new(MockCipher::new()),
+            challenges: Arc::new(MockEphemeralStore::new()),
+            attempts: Arc::new(attempts),
+            lockout: LockoutPolicy {
+                threshold: 3,
+                window: Duration::minutes(15),
+                lock_for: Duration::minutes(15),
+            },
+            tokens: Arc::new(MockTokenGenerator::new()),
+            audit: AuditTrail::new(Arc::new(log), clock.clone()),
+            clock,
+        }
+    }
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable(crate::Cause::context("test", std::io::Error::other("down")))
+    }
+
+    /// Only a verified wrong code counts: a store that fails mid-check gives
+    /// the attempt back, locks nothing and audits no failure.
+    #[tokio::test]
+    async fn a_backend_failure_gives_the_attempt_back() {
+        let mut factors = MockFactorStore::new();
+        factors.expect_use_backup_code().times(1).returning(|_, _, _| Err(unavailable()));
+        let mut attempts = MockLoginAttempts::new();
+        attempts.expect_begin().times(1).returning(|_, _| Ok(AttemptGate::Allowed { attempt: 3 }));
+        attempts.expect_release().withf(|key| key.starts_with("mfa|")).times(1).returning(|_| Ok(()));
+        attempts.expect_lock().never();
+        attempts.expect_succeed().never();
+        let second = parts(factors, attempts, 0);
+        let err = second
+            .verify(
+                UserId::new(),
+                SecondFactor::BackupCode,
+                &Secret::new("abcd-efgh-ijkl-mnop"),
+                "challenge",
+                &RequestContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+    }
+
+    /// The wrong code that reaches the threshold locks the second factor.
+    #[tokio::test]
+    async fn the_threshold_failure_locks() {
+        let mut factors = MockFactorStore::new();
+        factors.expect_use_backup_code().times(1).returning(|_, _, _| Ok(false));
+        let mut attempts = MockLoginAttempts::new();
+        attempts.expect_begin().times(1).returning(|_, _| Ok(AttemptGate::Allowed { attempt: 3 }));
+        attempts.expect_lock().withf(|_, d| *d == Duration::minutes(15)).times(1).returning(|_, _| Ok(()));
+        attempts.expect_release().never();
+        // The failure, then the lock.
+        let second = parts(factors, attempts, 2);
+        let err = second
+            .verify(
+                UserId::new(),
+                SecondFactor::BackupCode,
+                &Secret::new("wrong"),
+                "challenge",
+                &RequestContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::InvalidCode), "{err:?}");
+    }
+
+    /// While locked, no code is checked at all.
+    #[tokio::test]
+    async fn a_locked_factor_checks_nothing() {
+        let mut factors = MockFactorStore::new();
+        factors.expect_use_backup_code().never();
+        factors.expect_totp().never();
+        let mut attempts = MockLoginAttempts::new();
+        attempts
+            .expect_begin()
+            .times(1)
+            .returning(|_, _| Ok(AttemptGate::Locked { retry_after: Duration::minutes(4) }));
+        let second = parts(factors, attempts, 1);
+        let err = second
+            .verify(
+                UserId::new(),
+                SecondFactor::BackupCode,
+                &Secret::new("x"),
+                "challenge",
+                &RequestContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AppError::AccountLocked { retry_after } if retry_after == Duration::minutes(4))
+        );
+    }
+}

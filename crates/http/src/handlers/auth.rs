@@ -6,7 +6,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
-use crate::handlers::no_store;
+use crate::handlers::{no_store, to_the_end};
 use crate::rate_limit::enforce_email;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -64,16 +64,11 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     enforce_email(&req, &state, &body.email).await?;
-    // Runs to its end even if the client hangs up: a counted attempt must
-    // reach its verdict (or be given back), never be dropped half-way.
     let sign_in = state.sign_in.clone();
-    let result = actix_web::rt::spawn(async move {
+    let result = to_the_end("login task failed", async move {
         sign_in.login(&body.email, &Secret::new(body.password), &client.0).await
     })
-    .await
-    .unwrap_or_else(|e| {
-        Err(AppError::Internal(portcullis_application::Cause::context("login task failed", e)))
-    });
+    .await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",

@@ -7,7 +7,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
-use crate::handlers::no_store;
+use crate::handlers::{no_store, to_the_end};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
@@ -137,10 +137,8 @@ pub async fn challenge(
     body: ValidJson<MfaChallengeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    // Runs to its end even if the client hangs up: a counted attempt must
-    // reach its verdict (or be given back).
     let mfa = state.mfa.clone();
-    let result = actix_web::rt::spawn(async move {
+    let result = to_the_end("challenge task failed", async move {
         mfa.answer_challenge(
             &Secret::new(body.challenge_id),
             body.method.into(),
@@ -149,10 +147,7 @@ pub async fn challenge(
         )
         .await
     })
-    .await
-    .unwrap_or_else(|e| {
-        Err(AppError::Internal(portcullis_application::Cause::context("challenge task failed", e)))
-    });
+    .await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::AccountLocked { .. }) => "locked",
@@ -200,11 +195,10 @@ pub async fn reauthenticate(
     };
     let mfa = state.mfa.clone();
     let claims = user.0.clone();
-    let issued = actix_web::rt::spawn(async move { mfa.reauthenticate(&claims, &proof, &client.0).await })
-        .await
-        .unwrap_or_else(|e| {
-            Err(AppError::Internal(portcullis_application::Cause::context("reauthentication task failed", e)))
-        })?;
+    let issued = to_the_end("reauthentication task failed", async move {
+        mfa.reauthenticate(&claims, &proof, &client.0).await
+    })
+    .await?;
     Ok(no_store(HttpResponse::Ok().json(AccessTokenResponse {
         access_token: issued.token.expose().to_owned(),
         token_type: "Bearer",

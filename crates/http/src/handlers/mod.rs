@@ -20,6 +20,19 @@ pub mod users;
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 
+/// Runs a use case to its end even if the client hangs up: a counted
+/// attempt (a password or code check) must reach its verdict, or be given
+/// back, never be dropped half-way with the connection. `what` names it in
+/// the error if the task itself fails.
+pub(crate) async fn to_the_end<T: 'static>(
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<T, portcullis_application::AppError>> + 'static,
+) -> Result<T, portcullis_application::AppError> {
+    actix_web::rt::spawn(work).await.unwrap_or_else(|e| {
+        Err(portcullis_application::AppError::Internal(portcullis_application::Cause::context(what, e)))
+    })
+}
+
 /// An id from the path; one that is not a UUID names nothing: 404 `what`.
 pub(crate) fn path_id<T: From<uuid::Uuid>>(
     raw: &str,

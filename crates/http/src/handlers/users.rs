@@ -5,10 +5,10 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson, report_to_errors};
+use crate::handlers::to_the_end;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use garde::Validate;
-use portcullis_application::AppError;
 use portcullis_domain::ids::AuditEventId;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::{DisplayName, ProfileChanges};
@@ -59,16 +59,12 @@ pub async fn change_password(
     body: ValidJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    // Runs to its end even if the client hangs up (a counted password check).
     let accounts = state.accounts.clone();
-    actix_web::rt::spawn(async move {
+    to_the_end("password change task failed", async move {
         let (current, new) = (Secret::new(body.current_password), Secret::new(body.new_password));
         accounts.change_password(&user.0, &current, &new, &client.0).await
     })
-    .await
-    .unwrap_or_else(|e| {
-        Err(AppError::Internal(portcullis_application::Cause::context("password change task failed", e)))
-    })?;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
