@@ -569,3 +569,45 @@ async fn an_invitation_travels_from_one_instance_to_a_new_account_on_another() {
         .await;
     expect_error(again, 401, "INVALID_TOKEN").await;
 }
+
+/// Issue 12 on PostgreSQL + Redis: the factor enrolled on A (its secret sealed
+/// with ENCRYPTION_KEYS, stored in PostgreSQL), the challenge opened by a
+/// login on A (in Redis) and answered on B, once; the code's step is spent
+/// for every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_opened_on_one_instance_is_answered_on_another() {
+    use portcullis_application::ports::Clock;
+    use serde_json::json;
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let a = instance(&db, &prefix, &[]).await;
+    let b = instance(&db, &prefix, &[]).await;
+    let code_on = |app: &TestApp, uri: &str| {
+        totp_rs::TOTP::from_url_unchecked(uri).unwrap().generate(app.clock.now().unix_timestamp() as u64)
+    };
+    let login = a.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let setup: Value =
+        a.post_auth("/api/v1/auth/mfa/totp/setup", token, &json!({})).await.json().await.unwrap();
+    let uri = str_of(&setup, "otpauth_uri").to_owned();
+    let res = b.post_auth("/api/v1/auth/mfa/totp/verify", token, &json!({ "code": code_on(&b, &uri) })).await;
+    assert_eq!(res.status(), 200, "B opens the secret A sealed (same keyring)");
+    for app in [&a, &b] {
+        app.clock.advance(time::Duration::seconds(30));
+    }
+
+    let res = a.login("ada@example.com", PASSWORD).await;
+    let challenge: Value = res.json().await.unwrap();
+    assert_eq!(challenge["mfa_required"], true);
+    let code = code_on(&a, &uri);
+    let body = json!({ "challenge_id": challenge["challenge_id"], "method": "totp", "code": code });
+    let res = b.post("/api/v1/auth/mfa/challenge", &body).await;
+    assert_eq!(res.status(), 200);
+    let signed_in: Value = res.json().await.unwrap();
+    assert_eq!(a.get_auth("/api/v1/auth/me", str_of(&signed_in, "access_token")).await.status(), 200);
+    expect_error(a.post("/api/v1/auth/mfa/challenge", &body).await, 401, "MFA_CHALLENGE_INVALID").await;
+    // A second login cannot reuse the code on the other instance either.
+    let again: Value = a.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let body = json!({ "challenge_id": again["challenge_id"], "method": "totp", "code": code });
+    expect_error(a.post("/api/v1/auth/mfa/challenge", &body).await, 401, "INVALID_CODE").await;
+}
