@@ -61,6 +61,20 @@ fn claims(access_token: &str) -> Value {
         .unwrap()
 }
 
+/// Asks for a magic link for ada and returns its token.
+async fn sign_in_link(app: &TestApp) -> String {
+    let res = app.post("/api/v1/auth/magic-link", &json!({ "email": "ada@example.com" })).await;
+    assert_eq!(res.status(), 202);
+    for _ in 0..500 {
+        let mails = app.outbox.as_ref().unwrap().to("ada@example.com");
+        if let Some(mail) = mails.iter().rev().find(|m| m.subject.contains("sign-in link")) {
+            return link_token(mail);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no sign-in mail");
+}
+
 fn generous_limits() -> [(&'static str, &'static str); 1] {
     [("RATE_LIMIT_AUTH_MAX_REQUESTS", "100")]
 }
@@ -283,24 +297,8 @@ async fn a_magic_link_ends_in_the_challenge_too() {
     let app = spawn_app_with(&generous_limits()).await;
     let login = app.signed_in("ada@example.com").await;
     let (uri, _) = enable(&app, str_of(&login, "access_token")).await;
-    let res = app.post("/api/v1/auth/magic-link", &json!({ "email": "ada@example.com" })).await;
-    assert_eq!(res.status(), 202);
-    let mut link = None;
-    for _ in 0..500 {
-        link = app
-            .outbox
-            .as_ref()
-            .unwrap()
-            .to("ada@example.com")
-            .into_iter()
-            .find(|m| m.subject.contains("sign-in link"));
-        if link.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let link = link.expect("the sign-in mail");
-    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": link_token(&link) })).await;
+    let link = sign_in_link(&app).await;
+    let res = app.post("/api/v1/auth/magic-link/verify", &json!({ "token": link })).await;
     assert_eq!(res.status(), 200);
     let challenge: Value = res.json().await.unwrap();
     assert_eq!(challenge["mfa_required"], true);
@@ -308,4 +306,60 @@ async fn a_magic_link_ends_in_the_challenge_too() {
     assert_eq!(res.status(), 200);
     let signed_in: Value = res.json().await.unwrap();
     assert_eq!(claims(str_of(&signed_in, "access_token"))["amr"], json!(["email", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn the_magic_link_page_asks_for_the_code() {
+    let app = spawn_app_with(&generous_limits()).await;
+    let login = app.signed_in("ada@example.com").await;
+    let (uri, codes) = enable(&app, str_of(&login, "access_token")).await;
+    let token = sign_in_link(&app).await;
+    let res =
+        app.client.post(app.url("/magic-link")).form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("two-step sign-in") && !html.contains("access-token"), "{html}");
+    let start = html.find("name=\"challenge_id\" value=\"").unwrap() + "name=\"challenge_id\" value=\"".len();
+    let challenge_id = &html[start..start + html[start..].find('"').unwrap()];
+    let post = |code: String| {
+        app.client
+            .post(app.url("/magic-link/challenge"))
+            .form(&[("challenge_id", challenge_id.to_owned()), ("code", code)])
+            .send()
+    };
+    let res =
+        post("999999".replace('9', if app_code(&app, &uri) == "999999" { "8" } else { "9" })).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("That code is not valid"));
+    // A backup code is told apart from an app code by its shape.
+    let res = post(codes[0].clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let start = html.find("<code id=\"access-token\">").unwrap() + "<code id=\"access-token\">".len();
+    let access = &html[start..start + html[start..].find('<').unwrap()];
+    assert_eq!(claims(access)["amr"], json!(["email", "otp", "mfa"]));
+    let res = post(app_code(&app, &uri)).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("finished already"));
+}
+
+/// A password change is sensitive: a sign-in more than REAUTH_WINDOW ago
+/// must step up first.
+#[tokio::test]
+async fn a_password_change_needs_a_recent_sign_in() {
+    let app = spawn_app_with(&generous_limits()).await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let change = json!({ "current_password": PASSWORD, "new_password": "Velvet-Harbor-37#" });
+    app.clock.advance(Duration::minutes(6));
+    let res = app.post_auth("/api/v1/users/me/password", token, &change).await;
+    expect_error(res, 401, "REAUTHENTICATION_REQUIRED").await;
+    let stepped: Value = app
+        .post_auth("/api/v1/auth/reauthenticate", token, &json!({ "password": PASSWORD }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app.post_auth("/api/v1/users/me/password", str_of(&stepped, "access_token"), &change).await;
+    assert_eq!(res.status(), 204);
 }

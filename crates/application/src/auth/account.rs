@@ -37,6 +37,8 @@ pub struct AccountService {
     pub audit_log: Arc<dyn AuditLog>,
     pub audit: AuditTrail,
     pub clock: Arc<dyn Clock>,
+    /// A password change needs a sign-in (or step-up) this recent.
+    pub reauth_window: time::Duration,
 }
 
 impl AccountService {
@@ -168,6 +170,15 @@ impl AccountService {
         new: &Secret,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
+        // A sensitive operation: a session left open long ago must step up
+        // first (`POST /auth/reauthenticate`), whatever it knows.
+        if !portcullis_domain::session::recently_authenticated(
+            claims.auth_time,
+            self.clock.now(),
+            self.reauth_window,
+        ) {
+            return Err(AppError::ReauthenticationRequired);
+        }
         let user = self.me(claims.user_id).await?;
         // Counted like a login: the current-password check is a password oracle.
         let (checked, _) =

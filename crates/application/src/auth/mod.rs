@@ -218,6 +218,7 @@ impl Identity {
                 audit_log: ports.audit.clone(),
                 audit: audit.clone(),
                 clock: ports.clock.clone(),
+                reauth_window: settings.reauth_window,
             },
             links: MailedLinkService {
                 users: ports.users,

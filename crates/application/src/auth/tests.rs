@@ -207,7 +207,7 @@ async fn a_wrong_current_password_counts_like_a_failed_login() {
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
         trust_score: 0,
         amr: vec!["pwd".into()],
-        auth_time: OffsetDateTime::UNIX_EPOCH,
+        auth_time: OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
     };
     let err = m
         .service()
@@ -264,7 +264,7 @@ async fn reuse_revokes_the_sessions_access_tokens() {
         trust_score: 20,
         device_id: None,
         second_factor: None,
-        auth_time: OffsetDateTime::UNIX_EPOCH,
+        auth_time: OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
     };
     let sid = session.id.to_string();
     m.sessions
@@ -400,7 +400,7 @@ fn claims() -> AccessClaims {
         expires_at: OffsetDateTime::UNIX_EPOCH + Duration::days(30_000),
         trust_score: 0,
         amr: vec!["pwd".into()],
-        auth_time: OffsetDateTime::UNIX_EPOCH,
+        auth_time: OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
     }
 }
 
@@ -417,7 +417,7 @@ fn session(revoked: bool) -> Session {
         trust_score: 20,
         device_id: None,
         second_factor: None,
-        auth_time: OffsetDateTime::UNIX_EPOCH,
+        auth_time: OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
     }
 }
 

@@ -49,7 +49,7 @@ pub async fn update_me(
         (status = 423, description = "ACCOUNT_LOCKED: too many wrong current passwords (counted like logins)", body = ErrorEnvelope),
         (status = 204, description = "Changed"),
         (status = 400, description = "VALIDATION_ERROR (wrong current password, policy)", body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope),
+        (status = 401, description = "REAUTHENTICATION_REQUIRED: the sign-in is older than REAUTH_WINDOW (step up first), or not signed in", body = ErrorEnvelope),
     )
 )]
 pub async fn change_password(
