@@ -101,7 +101,11 @@ const CREDENTIAL_ROUTES: [&str; 12] = [
 /// credential route spends its budget only once its body reads).
 fn valid_body(doc: &Value, operation: &Value) -> Value {
     let schema_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str();
-    let Some(name) = schema_ref.and_then(|r| r.rsplit('/').next()) else { return serde_json::json!({}) };
+    let Some(mut name) = schema_ref.and_then(|r| r.rsplit('/').next()) else { return serde_json::json!({}) };
+    // One of several shapes: the first will do.
+    if let Some(first) = doc["components"]["schemas"][name]["oneOf"][0]["$ref"].as_str() {
+        name = first.rsplit('/').next().unwrap();
+    }
     let mut body = serde_json::Map::new();
     for field in doc["components"]["schemas"][name]["required"].as_array().into_iter().flatten() {
         let field = field.as_str().unwrap();

@@ -1039,18 +1039,32 @@ impl From<MfaStatus> for MfaStatusResponse {
     }
 }
 
-/// Step-up: the password, or a second-factor code (`method` + `code`).
+/// Step-up: the password, or a second-factor code (`method` + `code`) —
+/// exactly one of the two shapes.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(untagged)]
+pub enum ReauthenticateRequest {
+    Password(#[garde(dive)] PasswordProof),
+    Code(#[garde(dive)] CodeProof),
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReauthenticateRequest {
-    #[garde(inner(length(chars, max = MAX_SECRET)))]
+pub struct PasswordProof {
+    #[garde(length(chars, max = MAX_SECRET))]
     #[schema(max_length = 1024)]
-    pub password: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeProof {
+    /// Default `totp`.
     #[garde(skip)]
     pub method: Option<FactorName>,
-    #[garde(inner(length(chars, min = 1, max = 64)))]
+    #[garde(length(chars, min = 1, max = 64))]
     #[schema(min_length = 1, max_length = 64)]
-    pub code: Option<String>,
+    pub code: String,
 }
 
 /// A new access token for the same session, with `auth_time` now.

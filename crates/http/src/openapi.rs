@@ -39,7 +39,7 @@ use utoipa::{Modify, OpenApi};
         InvitationRequest, InvitationResponse, InvitationsResponse, AcceptInvitationRequest, AcceptInvitationResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
         SignInResponse, MfaChallengeResponse, MfaChallengeRequest, FactorName, TotpCodeRequest, DisableMfaRequest,
-        TotpSetupResponse, BackupCodesResponse, MfaStatusResponse, ReauthenticateRequest, AccessTokenResponse,
+        TotpSetupResponse, BackupCodesResponse, MfaStatusResponse, ReauthenticateRequest, PasswordProof, CodeProof, AccessTokenResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(

@@ -12,7 +12,6 @@ use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
 use portcullis_application::auth::Proof;
-use portcullis_domain::ValidationErrors;
 use portcullis_domain::secret::Secret;
 
 /// Which second factors are on, and how many backup codes remain.
@@ -167,7 +166,7 @@ pub async fn challenge(
     request_body = ReauthenticateRequest,
     responses(
         (status = 200, description = "A new access token (no-store)", body = AccessTokenResponse),
-        (status = 400, description = "VALIDATION_ERROR: exactly one of `password` or `code` (with `method`)", body = ErrorEnvelope),
+        (status = 400, description = "BAD_REQUEST: neither or both of `password` and `code`; VALIDATION_ERROR", body = ErrorEnvelope),
         (status = 401, description = "INVALID_CREDENTIALS, INVALID_CODE, or not signed in", body = ErrorEnvelope),
         (status = 423, description = "ACCOUNT_LOCKED", body = ErrorEnvelope),
     )
@@ -179,18 +178,10 @@ pub async fn reauthenticate(
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let user = AuthUser::after_body(&req).await?;
-    let proof = match (body.0.password, body.0.code) {
-        (Some(password), None) if body.0.method.is_none() => Proof::Password(Secret::new(password)),
-        (None, Some(code)) => {
-            Proof::Code { method: body.0.method.unwrap_or(FactorName::Totp).into(), code: Secret::new(code) }
-        }
-        _ => {
-            return Err(ValidationErrors::single(
-                "password",
-                "one_of",
-                "send either `password`, or `code` (with `method`, default `totp`)",
-            )
-            .into());
+    let proof = match body.0 {
+        ReauthenticateRequest::Password(p) => Proof::Password(Secret::new(p.password)),
+        ReauthenticateRequest::Code(c) => {
+            Proof::Code { method: c.method.unwrap_or(FactorName::Totp).into(), code: Secret::new(c.code) }
         }
     };
     let mfa = state.mfa.clone();
