@@ -43,7 +43,7 @@ pub fn decide_totp(
     last_used: Option<u64>,
     matches: impl Fn(u64) -> bool,
 ) -> TotpVerdict {
-    let well_formed = code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = is_totp_shaped(code);
     let window = now_step.saturating_sub(TOTP_SKEW)..=now_step.saturating_add(TOTP_SKEW);
     // Every step is checked; the latest matching one wins.
     let matched = window.filter(|step| matches(*step)).last();
@@ -52,6 +52,22 @@ pub fn decide_totp(
         None => TotpVerdict::Wrong,
         Some(step) if last_used.is_some_and(|used| step <= used) => TotpVerdict::Replayed,
         Some(step) => TotpVerdict::Accepted { step },
+    }
+}
+
+/// Whether `code` has the shape of a TOTP code (6 digits); anything else
+/// can only be a backup code.
+pub fn is_totp_shaped(code: &str) -> bool {
+    code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The factors a sign-in challenge accepts: none without a confirmed
+/// authenticator app; backup codes only while some are left.
+pub fn offered_factors(totp_confirmed: bool, backup_codes_left: usize) -> Vec<SecondFactor> {
+    match (totp_confirmed, backup_codes_left) {
+        (false, _) => Vec::new(),
+        (true, 0) => vec![SecondFactor::Totp],
+        (true, _) => vec![SecondFactor::Totp, SecondFactor::BackupCode],
     }
 }
 
@@ -154,6 +170,10 @@ mod tests {
             assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
         }
         assert_eq!(SecondFactor::parse("sms"), None);
+        assert!(is_totp_shaped("012345") && !is_totp_shaped("01234") && !is_totp_shaped("abcdef"));
+        assert_eq!(offered_factors(false, 10), []);
+        assert_eq!(offered_factors(true, 0), [SecondFactor::Totp]);
+        assert_eq!(offered_factors(true, 3), [SecondFactor::Totp, SecondFactor::BackupCode]);
     }
 
     proptest! {

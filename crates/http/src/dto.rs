@@ -1023,18 +1023,11 @@ pub struct MfaStatusResponse {
 
 impl From<MfaStatus> for MfaStatusResponse {
     fn from(s: MfaStatus) -> Self {
-        let mut methods = Vec::new();
-        if s.totp {
-            methods.push("totp".to_owned());
-            if s.backup_codes_left > 0 {
-                methods.push("backup_code".to_owned());
-            }
-        }
         Self {
             totp_enabled: s.totp,
             totp_pending: s.totp_pending,
             backup_codes_remaining: s.backup_codes_left,
-            methods,
+            methods: s.methods.iter().map(|m| m.as_str().to_owned()).collect(),
         }
     }
 }

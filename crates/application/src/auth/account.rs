@@ -172,13 +172,7 @@ impl AccountService {
     ) -> Result<(), AppError> {
         // A sensitive operation: a session left open long ago must step up
         // first (`POST /auth/reauthenticate`), whatever it knows.
-        if !portcullis_domain::session::recently_authenticated(
-            claims.auth_time,
-            self.clock.now(),
-            self.reauth_window,
-        ) {
-            return Err(AppError::ReauthenticationRequired);
-        }
+        super::require_recent(claims, self.clock.now(), self.reauth_window)?;
         let user = self.me(claims.user_id).await?;
         // Counted like a login: the current-password check is a password oracle.
         let (checked, _) =

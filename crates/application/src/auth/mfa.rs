@@ -14,20 +14,21 @@ use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::mfa::{SecondFactor, TotpVerdict, decide_totp, normalize_code, totp_step};
 use portcullis_domain::secret::Secret;
-use portcullis_domain::session::recently_authenticated;
 use portcullis_domain::user::User;
 use serde_json::json;
 use std::sync::Arc;
 use time::Duration;
 
 /// Which second factors are on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MfaStatus {
     /// An authenticator app is confirmed.
     pub totp: bool,
     /// An enrolment waits for its first code.
     pub totp_pending: bool,
     pub backup_codes_left: usize,
+    /// What a sign-in challenge accepts now.
+    pub methods: Vec<SecondFactor>,
 }
 
 /// How a user proves who they are again (step-up).
@@ -56,22 +57,24 @@ impl MfaService {
         self.users.find_by_id(id).await?.ok_or(AppError::Unauthorized)
     }
 
-    /// Refuses a sensitive operation unless the caller authenticated within
-    /// `REAUTH_WINDOW` (401 REAUTHENTICATION_REQUIRED otherwise).
-    pub fn require_recent(&self, claims: &AccessClaims) -> Result<(), AppError> {
-        if recently_authenticated(claims.auth_time, self.clock.now(), self.reauth_window) {
-            Ok(())
-        } else {
-            Err(AppError::ReauthenticationRequired)
+    /// The caller, who must have a second factor on (409 MFA_NOT_ENABLED).
+    async fn user_with_factor(&self, id: UserId) -> Result<User, AppError> {
+        let user = self.user(id).await?;
+        if self.second.methods(user.id).await?.is_empty() {
+            return Err(AppError::MfaNotEnabled);
         }
+        Ok(user)
     }
 
     pub async fn status(&self, claims: &AccessClaims) -> Result<MfaStatus, AppError> {
         let factor = self.second.factors.totp(claims.user_id).await?;
+        let totp = factor.as_ref().is_some_and(|f| f.confirmed_at.is_some());
+        let backup_codes_left = self.second.factors.backup_codes_left(claims.user_id).await?;
         Ok(MfaStatus {
-            totp: factor.as_ref().is_some_and(|f| f.confirmed_at.is_some()),
+            totp,
             totp_pending: factor.as_ref().is_some_and(|f| f.confirmed_at.is_none()),
-            backup_codes_left: self.second.factors.backup_codes_left(claims.user_id).await?,
+            backup_codes_left,
+            methods: portcullis_domain::mfa::offered_factors(totp, backup_codes_left),
         })
     }
 
@@ -126,10 +129,7 @@ impl MfaService {
         code: &Secret,
         ctx: &RequestContext,
     ) -> Result<Vec<String>, AppError> {
-        let user = self.user(claims.user_id).await?;
-        if self.second.methods(user.id).await?.is_empty() {
-            return Err(AppError::MfaNotEnabled);
-        }
+        let user = self.user_with_factor(claims.user_id).await?;
         self.second.verify(user.id, SecondFactor::Totp, code, "regenerate_backup_codes", ctx).await?;
         let (codes, hashes) = self.second.new_backup_codes();
         self.second.factors.replace_backup_codes(user.id, &hashes, self.clock.now()).await?;
@@ -147,11 +147,8 @@ impl MfaService {
         code: &Secret,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
-        self.require_recent(claims)?;
-        let user = self.user(claims.user_id).await?;
-        if self.second.methods(user.id).await?.is_empty() {
-            return Err(AppError::MfaNotEnabled);
-        }
+        super::require_recent(claims, self.clock.now(), self.reauth_window)?;
+        let user = self.user_with_factor(claims.user_id).await?;
         self.second.verify(user.id, method, code, "disable", ctx).await?;
         if !self.second.factors.remove_totp(user.id).await? {
             return Err(AppError::MfaNotEnabled);

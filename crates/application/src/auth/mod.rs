@@ -264,6 +264,20 @@ pub struct Refreshed {
     pub grace: bool,
 }
 
+/// Refuses a sensitive operation unless the caller authenticated within
+/// `window` (`REAUTH_WINDOW`): 401 REAUTHENTICATION_REQUIRED, then step up.
+pub(crate) fn require_recent(
+    claims: &crate::ports::AccessClaims,
+    now: OffsetDateTime,
+    window: Duration,
+) -> Result<(), crate::AppError> {
+    if portcullis_domain::session::recently_authenticated(claims.auth_time, now, window) {
+        Ok(())
+    } else {
+        Err(crate::AppError::ReauthenticationRequired)
+    }
+}
+
 /// A credential changed: reset and magic links mailed before stop working.
 pub(crate) async fn end_pending_links(
     tokens: &dyn OneTimeTokenStore,

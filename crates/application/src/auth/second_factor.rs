@@ -99,14 +99,9 @@ impl SecondFactors {
     /// The factors `user` can answer a challenge with (none: no challenge).
     pub async fn methods(&self, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
         let confirmed = self.factors.totp(user).await?.is_some_and(|f| f.confirmed_at.is_some());
-        if !confirmed {
-            return Ok(Vec::new());
-        }
-        let mut methods = vec![SecondFactor::Totp];
-        if self.factors.backup_codes_left(user).await? > 0 {
-            methods.push(SecondFactor::BackupCode);
-        }
-        Ok(methods)
+        // Without a factor (every login of most accounts), one query only.
+        let left = if confirmed { self.factors.backup_codes_left(user).await? } else { 0 };
+        Ok(portcullis_domain::mfa::offered_factors(confirmed, left))
     }
 
     /// After a first factor: a challenge when the user has a second factor,

@@ -287,12 +287,11 @@ pub async fn magic_link_challenge_submit(
     accept_post(&req, &state).await?;
     let code = portcullis_domain::mfa::normalize_code(&form.code);
     // Six digits are an app's code; anything else is tried as a backup code.
-    let method =
-        if code.len() == portcullis_domain::mfa::TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
-            SecondFactor::Totp
-        } else {
-            SecondFactor::BackupCode
-        };
+    let method = if portcullis_domain::mfa::is_totp_shaped(&code) {
+        SecondFactor::Totp
+    } else {
+        SecondFactor::BackupCode
+    };
     let answer = state
         .mfa
         .answer_challenge(&Secret::new(form.challenge_id.clone()), method, &Secret::new(code), &client.0)
