@@ -3,9 +3,10 @@
 use futures_util::{SinkExt, StreamExt};
 use portcullis::config::Config;
 use portcullis::wiring::{Overrides, build};
+use portcullis_application::ports::TextMessage;
 use portcullis_application::ports::{JobQueue, OutgoingEmail, VirusScanner};
 use portcullis_infrastructure::clock::ManualClock;
-use portcullis_infrastructure::memory::MemoryOutbox;
+use portcullis_infrastructure::memory::{MemoryOutbox, MemoryTexts};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Where mail goes when no SMTP server is configured.
     pub outbox: Option<Arc<MemoryOutbox>>,
+    /// Where text messages go when Twilio is not configured.
+    pub texts: Option<Arc<MemoryTexts>>,
     pub jobs: Arc<dyn JobQueue>,
 }
 
@@ -92,6 +95,7 @@ async fn spawn_app_parts(vars: HashMap<String, String>, scanner: Option<Arc<dyn 
         std::mem::forget(app.worker.start());
     }
     let state = app.state;
+    let texts = app.texts;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let server = portcullis::serve(state, listener, 1).expect("server starts");
@@ -101,6 +105,7 @@ async fn spawn_app_parts(vars: HashMap<String, String>, scanner: Option<Arc<dyn 
         client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         clock,
         outbox: app.outbox,
+        texts,
         jobs,
     }
 }
@@ -162,6 +167,20 @@ impl TestApp {
         }
         let subjects: Vec<String> = outbox.to(to).into_iter().map(|m| m.subject).collect();
         panic!("expected {count} message(s) to {to}, got {subjects:?}");
+    }
+
+    /// Waits (up to 5 s) until `count` text messages to `number` were sent
+    /// by the worker, and returns them.
+    pub async fn texts_to(&self, number: &str, count: usize) -> Vec<TextMessage> {
+        let texts = self.texts.as_ref().expect("the in-memory texts");
+        for _ in 0..500 {
+            let messages = texts.to(number);
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("expected {count} text(s) to {number}, got {}", texts.to(number).len());
     }
 
     /// Waits (up to 5 s) until the clean-ups scheduled at start have run, so

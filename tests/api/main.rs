@@ -23,4 +23,6 @@ mod rate_limit;
 mod recovery;
 mod roles;
 mod sessions;
+mod sms;
+mod stand_ins;
 mod user_admin;

@@ -13,14 +13,14 @@ const MFA: &str = "/api/v1/auth/mfa";
 const CHALLENGE: &str = "/api/v1/auth/mfa/challenge";
 
 /// What an authenticator app shows for `uri` at the app's (manual) clock.
-fn app_code(app: &TestApp, uri: &str) -> String {
+pub(crate) fn app_code(app: &TestApp, uri: &str) -> String {
     let totp = totp_rs::TOTP::from_url_unchecked(uri).expect("an otpauth URI");
     totp.generate(app.clock.now().unix_timestamp() as u64)
 }
 
 /// Turns the authenticator app on for the signed-in `token`; returns (the
 /// otpauth URI, the backup codes).
-async fn enable(app: &TestApp, token: &str) -> (String, Vec<String>) {
+pub(crate) async fn enable(app: &TestApp, token: &str) -> (String, Vec<String>) {
     let res = app.post_auth("/api/v1/auth/mfa/totp/setup", token, &json!({})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -38,7 +38,7 @@ async fn enable(app: &TestApp, token: &str) -> (String, Vec<String>) {
 }
 
 /// Logs in with the password; returns the challenge (asserting there is one).
-async fn challenged(app: &TestApp, email: &str) -> Value {
+pub(crate) async fn challenged(app: &TestApp, email: &str) -> Value {
     let res = app.login(email, PASSWORD).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
@@ -50,12 +50,12 @@ async fn challenged(app: &TestApp, email: &str) -> Value {
     body
 }
 
-async fn answer(app: &TestApp, challenge: &Value, method: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn answer(app: &TestApp, challenge: &Value, method: &str, code: &str) -> reqwest::Response {
     app.post(CHALLENGE, &json!({ "challenge_id": challenge["challenge_id"], "method": method, "code": code }))
         .await
 }
 
-fn claims(access_token: &str) -> Value {
+pub(crate) fn claims(access_token: &str) -> Value {
     let payload = access_token.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
         .unwrap()
@@ -75,7 +75,7 @@ async fn sign_in_link(app: &TestApp) -> String {
     panic!("no sign-in mail");
 }
 
-fn generous_limits() -> [(&'static str, &'static str); 1] {
+pub(crate) fn generous_limits() -> [(&'static str, &'static str); 1] {
     [("RATE_LIMIT_AUTH_MAX_REQUESTS", "100")]
 }
 
@@ -88,7 +88,10 @@ async fn an_authenticator_app_is_enrolled_and_sign_in_then_needs_its_code() {
     let status: Value = app.get_auth(MFA, token).await.json().await.unwrap();
     assert_eq!(
         status,
-        json!({ "totp_enabled": false, "totp_pending": false, "backup_codes_remaining": 0, "methods": [] })
+        json!({
+            "totp_enabled": false, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
+            "phone": null, "backup_codes_remaining": 0, "methods": []
+        })
     );
 
     // Enrolment: pending until a code confirms it; a wrong code changes nothing.
@@ -112,7 +115,10 @@ async fn an_authenticator_app_is_enrolled_and_sign_in_then_needs_its_code() {
     let status: Value = app.get_auth(MFA, token).await.json().await.unwrap();
     assert_eq!(
         status,
-        json!({ "totp_enabled": true, "totp_pending": false, "backup_codes_remaining": 10, "methods": ["totp", "backup_code"] })
+        json!({
+            "totp_enabled": true, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
+            "phone": null, "backup_codes_remaining": 10, "methods": ["totp", "backup_code"]
+        })
     );
     let res = app.post_auth("/api/v1/auth/mfa/totp/setup", token, &json!({})).await;
     expect_error(res, 409, "MFA_ALREADY_ENABLED").await;
@@ -248,7 +254,7 @@ async fn turning_the_factor_off_needs_a_recent_sign_in_and_a_code() {
     for bad in [
         json!({}),
         json!({ "password": PASSWORD, "code": "123456" }),
-        json!({ "method": "sms", "code": "1" }),
+        json!({ "method": "voice", "code": "1" }),
     ] {
         let res = app.post_auth(reauth, token, &bad).await;
         assert_eq!(res.status(), 400, "{bad}");
@@ -276,7 +282,10 @@ async fn turning_the_factor_off_needs_a_recent_sign_in_and_a_code() {
     let status: Value = app.get_auth(MFA, fresh).await.json().await.unwrap();
     assert_eq!(
         status,
-        json!({ "totp_enabled": false, "totp_pending": false, "backup_codes_remaining": 0, "methods": [] })
+        json!({
+            "totp_enabled": false, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
+            "phone": null, "backup_codes_remaining": 0, "methods": []
+        })
     );
     let mails = app.mail_to("ada@example.com", 3).await;
     assert!(mails.iter().any(|m| m.subject.contains("Two-step sign-in is off")));

@@ -82,11 +82,13 @@ async fn authenticated_routes_are_limited_per_user() {
 ///   left: None
 ///  right: Some("1000")
 /// ```
-const CREDENTIAL_ROUTES: [&str; 12] = [
+const CREDENTIAL_ROUTES: [&str; 14] = [
     "/api/v1/auth/mfa/totp/verify",
     "/api/v1/auth/mfa/backup-codes/regenerate",
     "/api/v1/auth/mfa/disable",
     "/api/v1/auth/mfa/challenge",
+    "/api/v1/auth/mfa/challenge/sms",
+    "/api/v1/auth/mfa/sms/verify",
     "/api/v1/auth/reauthenticate",
     "/api/v1/auth/register",
     "/api/v1/auth/login",

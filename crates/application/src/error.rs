@@ -84,6 +84,9 @@ pub enum AppError {
     /// A sensitive operation needs a sign-in within `REAUTH_WINDOW`.
     #[error("sign in again (or reauthenticate) to do this")]
     ReauthenticationRequired,
+    /// Too many of one kind of request (texted codes per user or number).
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
     #[error("a backend is unavailable")]
     Unavailable(#[source] Cause),
     #[error("internal error")]

@@ -15,6 +15,8 @@ impl Queue {
     pub const MAIL: Queue = Queue("mail");
     pub const MAINTENANCE: Queue = Queue("maintenance");
     pub const FILES: Queue = Queue("files");
+    /// Text messages: a provider outage does not hold mail back.
+    pub const SMS: Queue = Queue("sms");
 
     pub const fn named(name: &'static str) -> Self {
         Self(name)
@@ -54,6 +56,8 @@ pub mod kinds {
     pub const SEND_LINK: JobKind = JobKind { name: "account.send_link", queue: Queue::MAIL };
     /// Mints an invitation's token and mails it.
     pub const SEND_INVITATION: JobKind = JobKind { name: "account.send_invitation", queue: Queue::MAIL };
+    /// Mint a code, keep its hash, text it (`auth::SendSmsCode`).
+    pub const SEND_SMS_CODE: JobKind = JobKind { name: "mfa.send_sms_code", queue: Queue::SMS };
     /// Delete what can no longer be used (`maintenance::PurgeSessions`).
     pub const PURGE_SESSIONS: JobKind =
         JobKind { name: "maintenance.purge_sessions", queue: Queue::MAINTENANCE };

@@ -80,10 +80,12 @@ pub enum AuditAction {
     MfaFailed,
     /// The user proved who they are again (step-up) in a session.
     Reauthenticated,
+    /// A code was texted to a phone (enrolment, sign-in or step-up).
+    SmsCodeSent,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 47] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -130,6 +132,7 @@ impl AuditAction {
         Self::MfaChallengeIssued,
         Self::MfaFailed,
         Self::Reauthenticated,
+        Self::SmsCodeSent,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -181,6 +184,7 @@ impl AuditAction {
             Self::MfaChallengeIssued => "auth.mfa.challenge_issued",
             Self::MfaFailed => "auth.mfa.failed",
             Self::Reauthenticated => "auth.reauthenticated",
+            Self::SmsCodeSent => "auth.mfa.sms_sent",
         }
     }
 

@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod one_time;
 pub mod password;
 pub mod permission;
+pub mod phone;
 pub mod role;
 pub mod secret;
 pub mod session;

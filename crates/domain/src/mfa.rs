@@ -4,9 +4,11 @@
 //! itself (HMAC-SHA1, truncation) is an adapter's; what counts as accepted
 //! is decided here.
 
+use crate::phone::PhoneNumber;
 use crate::secret::{Secret, TokenHash};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
 
 /// Seconds per TOTP step (RFC 6238's recommended X).
 pub const TOTP_STEP_SECONDS: i64 = 30;
@@ -61,13 +63,109 @@ pub fn is_totp_shaped(code: &str) -> bool {
     code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The factors a sign-in challenge accepts: none without a confirmed
-/// authenticator app; backup codes only while some are left.
-pub fn offered_factors(totp_confirmed: bool, backup_codes_left: usize) -> Vec<SecondFactor> {
-    match (totp_confirmed, backup_codes_left) {
-        (false, _) => Vec::new(),
-        (true, 0) => vec![SecondFactor::Totp],
-        (true, _) => vec![SecondFactor::Totp, SecondFactor::BackupCode],
+/// The factors a sign-in challenge accepts: each confirmed factor (an
+/// authenticator app, a phone), and backup codes while some are left and a
+/// factor is on. None: the sign-in needs no second factor.
+pub fn offered_factors(
+    totp_confirmed: bool,
+    sms_confirmed: bool,
+    backup_codes_left: usize,
+) -> Vec<SecondFactor> {
+    let mut factors = Vec::new();
+    if totp_confirmed {
+        factors.push(SecondFactor::Totp);
+    }
+    if sms_confirmed {
+        factors.push(SecondFactor::Sms);
+    }
+    if !factors.is_empty() && backup_codes_left > 0 {
+        factors.push(SecondFactor::BackupCode);
+    }
+    factors
+}
+
+/// How long a texted code can be used.
+pub const SMS_CODE_TTL: Duration = Duration::minutes(5);
+/// Digits of a texted code.
+pub const SMS_CODE_DIGITS: usize = 6;
+
+/// What a texted code was sent for; a code answers only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsPurpose {
+    /// Proves a new phone number is the user's.
+    Enrol,
+    /// Answers a sign-in challenge.
+    SignIn,
+    /// Step-up, turning factors off, new backup codes.
+    StepUp,
+}
+
+impl SmsPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrol => "enrol",
+            Self::SignIn => "sign_in",
+            Self::StepUp => "step_up",
+        }
+    }
+}
+
+/// What is kept of a texted code while it can be used: a salted SHA-256 of
+/// it, the number it went to and what it was for — never the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentSmsCode {
+    pub purpose: SmsPurpose,
+    /// E.164.
+    pub phone: String,
+    /// Random, per code: equal codes of two users hash differently.
+    pub salt: String,
+    /// Hex SHA-256 of `salt:phone:code`.
+    pub hash: String,
+}
+
+fn sms_code_hash(salt: &str, phone: &str, code: &str) -> TokenHash {
+    TokenHash::of(&Secret::new(format!("{salt}:{phone}:{}", normalize_code(code))))
+}
+
+impl SentSmsCode {
+    pub fn new(purpose: SmsPurpose, phone: &PhoneNumber, salt: String, code: &Secret) -> Self {
+        let hash = sms_code_hash(&salt, phone.as_str(), code.expose()).to_hex();
+        Self { purpose, phone: phone.as_str().to_owned(), salt, hash }
+    }
+}
+
+/// The verdict on a texted code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsVerdict {
+    Accepted,
+    /// Not the code sent (or not 6 digits).
+    Wrong,
+    /// The code sent, but for something else (a sign-in code used to step up).
+    OtherPurpose,
+    /// Sent to a number the factor no longer has.
+    NumberChanged,
+}
+
+/// Decides a presented code against the one sent. The hash is computed and
+/// compared (in constant time) whatever else is wrong. Expiry and single use
+/// are the store's: a sent code lives `SMS_CODE_TTL` and is taken once.
+pub fn decide_sms_code(
+    sent: &SentSmsCode,
+    presented: &str,
+    purpose: SmsPurpose,
+    phone: &PhoneNumber,
+) -> SmsVerdict {
+    let presented = normalize_code(presented);
+    let shaped = presented.len() == SMS_CODE_DIGITS && presented.bytes().all(|b| b.is_ascii_digit());
+    let expected = sent.hash.len() == 64;
+    let matches =
+        sms_code_hash(&sent.salt, &sent.phone, &presented).to_hex().as_bytes().ct_eq(sent.hash.as_bytes());
+    match () {
+        _ if !shaped || !expected || !bool::from(matches) => SmsVerdict::Wrong,
+        _ if sent.purpose != purpose => SmsVerdict::OtherPurpose,
+        _ if sent.phone != phone.as_str() => SmsVerdict::NumberChanged,
+        _ => SmsVerdict::Accepted,
     }
 }
 
@@ -95,16 +193,19 @@ pub fn format_backup_code(canonical: &str) -> String {
 pub enum SecondFactor {
     /// A code from an authenticator app (RFC 6238).
     Totp,
+    /// A code texted to a confirmed phone.
+    Sms,
     /// One of the printed single-use codes.
     BackupCode,
 }
 
 impl SecondFactor {
-    pub const ALL: [SecondFactor; 2] = [Self::Totp, Self::BackupCode];
+    pub const ALL: [SecondFactor; 3] = [Self::Totp, Self::Sms, Self::BackupCode];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::Sms => "sms",
             Self::BackupCode => "backup_code",
         }
     }
@@ -117,6 +218,7 @@ impl SecondFactor {
     pub fn amr(self) -> &'static str {
         match self {
             Self::Totp | Self::BackupCode => "otp",
+            Self::Sms => "sms",
         }
     }
 }
@@ -169,11 +271,53 @@ mod tests {
         for factor in SecondFactor::ALL {
             assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
         }
-        assert_eq!(SecondFactor::parse("sms"), None);
+        assert_eq!(SecondFactor::parse("voice"), None);
         assert!(is_totp_shaped("012345") && !is_totp_shaped("01234") && !is_totp_shaped("abcdef"));
-        assert_eq!(offered_factors(false, 10), []);
-        assert_eq!(offered_factors(true, 0), [SecondFactor::Totp]);
-        assert_eq!(offered_factors(true, 3), [SecondFactor::Totp, SecondFactor::BackupCode]);
+    }
+
+    #[test]
+    fn the_factors_a_challenge_offers() {
+        use SecondFactor::{BackupCode, Sms, Totp};
+        type Row = (bool, bool, usize, &'static [SecondFactor]);
+        let table: [Row; 7] = [
+            (false, false, 10, &[]),
+            (false, false, 0, &[]),
+            (true, false, 0, &[Totp]),
+            (true, false, 3, &[Totp, BackupCode]),
+            (false, true, 0, &[Sms]),
+            (false, true, 10, &[Sms, BackupCode]),
+            (true, true, 1, &[Totp, Sms, BackupCode]),
+        ];
+        for (totp, sms, left, expected) in table {
+            assert_eq!(offered_factors(totp, sms, left), expected, "totp={totp} sms={sms} left={left}");
+        }
+    }
+
+    #[test]
+    fn a_texted_code_answers_its_purpose_on_its_number() {
+        let phone = PhoneNumber::parse("+447911123456").unwrap();
+        let other = PhoneNumber::parse("+14155552671").unwrap();
+        let sent = SentSmsCode::new(SmsPurpose::SignIn, &phone, "salt".into(), &Secret::new("012345"));
+        assert!(!sent.hash.contains("012345"), "only the hash is kept");
+        type Row = (&'static str, SmsPurpose, bool, SmsVerdict);
+        let table: [Row; 8] = [
+            ("012345", SmsPurpose::SignIn, true, SmsVerdict::Accepted),
+            (" 012 345 ", SmsPurpose::SignIn, true, SmsVerdict::Accepted),
+            ("012346", SmsPurpose::SignIn, true, SmsVerdict::Wrong),
+            ("01234", SmsPurpose::SignIn, true, SmsVerdict::Wrong),
+            ("", SmsPurpose::SignIn, true, SmsVerdict::Wrong),
+            ("012345", SmsPurpose::StepUp, true, SmsVerdict::OtherPurpose),
+            ("012346", SmsPurpose::StepUp, true, SmsVerdict::Wrong),
+            ("012345", SmsPurpose::SignIn, false, SmsVerdict::NumberChanged),
+        ];
+        for (code, purpose, same_number, expected) in table {
+            let number = if same_number { &phone } else { &other };
+            assert_eq!(decide_sms_code(&sent, code, purpose, number), expected, "{code:?} {purpose:?}");
+        }
+        let salted = SentSmsCode::new(SmsPurpose::SignIn, &phone, "pepper".into(), &Secret::new("012345"));
+        assert_ne!(salted.hash, sent.hash, "the salt changes the hash");
+        let broken = SentSmsCode { hash: "00".into(), ..sent };
+        assert_eq!(decide_sms_code(&broken, "012345", SmsPurpose::SignIn, &phone), SmsVerdict::Wrong);
     }
 
     proptest! {

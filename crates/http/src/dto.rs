@@ -899,7 +899,8 @@ pub struct MfaChallengeResponse {
     pub mfa_required: bool,
     /// Single use; shown once.
     pub challenge_id: String,
-    /// The factors that can answer: `totp`, `backup_code`.
+    /// The factors that can answer: `totp`, `sms` (ask for the text at
+    /// `POST /api/v1/auth/mfa/challenge/sms` first), `backup_code`.
     #[schema(example = json!(["totp", "backup_code"]))]
     pub methods: Vec<String>,
     pub expires_in: i64,
@@ -934,11 +935,13 @@ impl From<&SignIn> for SignInResponse {
     }
 }
 
-/// A second factor: `totp` (authenticator app) or `backup_code`.
+/// A second factor: `totp` (authenticator app), `sms` (a texted code) or
+/// `backup_code`.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FactorName {
     Totp,
+    Sms,
     BackupCode,
 }
 
@@ -946,6 +949,7 @@ impl From<FactorName> for SecondFactor {
     fn from(f: FactorName) -> Self {
         match f {
             FactorName::Totp => SecondFactor::Totp,
+            FactorName::Sms => SecondFactor::Sms,
             FactorName::BackupCode => SecondFactor::BackupCode,
         }
     }
@@ -959,26 +963,27 @@ pub struct MfaChallengeRequest {
     pub challenge_id: String,
     #[garde(skip)]
     pub method: FactorName,
-    /// Six digits from the app, or a backup code (`xxxx-xxxx-xxxx-xxxx`).
+    /// Six digits from the app or the text message, or a backup code
+    /// (`xxxx-xxxx-xxxx-xxxx`).
     #[garde(length(chars, min = 1, max = 64))]
     #[schema(min_length = 1, max_length = 64, example = "123456")]
     pub code: String,
 }
 
-/// A current code from the authenticator app.
+/// A code: from the authenticator app, or the one texted to the phone.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TotpCodeRequest {
+pub struct CodeRequest {
     #[garde(length(chars, min = 1, max = 64))]
     #[schema(min_length = 1, max_length = 64, example = "123456")]
     pub code: String,
 }
 
-/// Turning the second factor off: a current code, from the app (default) or
-/// a backup code.
+/// A code and the factor it comes from (default `totp`): turning the second
+/// factor off, new backup codes.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DisableMfaRequest {
+pub struct FactorCodeRequest {
     #[garde(length(chars, min = 1, max = 64))]
     #[schema(min_length = 1, max_length = 64, example = "123456")]
     pub code: String,
@@ -1010,12 +1015,53 @@ pub struct BackupCodesResponse {
     pub backup_codes: Vec<String>,
 }
 
+/// A phone for texted codes, in international form.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSetupRequest {
+    /// E.164, or international form with spaces: `+44 7911 123456`.
+    #[garde(length(chars, min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32, example = "+447911123456")]
+    pub phone: String,
+}
+
+/// A code is being texted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsSentResponse {
+    /// The number, masked.
+    #[schema(example = "+44••••••••56")]
+    pub phone: String,
+    /// Seconds the code works once it arrives.
+    pub expires_in: i64,
+}
+
+impl From<portcullis_application::auth::SmsSent> for SmsSentResponse {
+    fn from(s: portcullis_application::auth::SmsSent) -> Self {
+        Self { phone: s.phone, expires_in: s.expires_in.whole_seconds() }
+    }
+}
+
+/// An open sign-in challenge to text a code for.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSmsRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub challenge_id: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MfaStatusResponse {
     /// An authenticator app is on.
     pub totp_enabled: bool,
     /// An enrolment waits for its first code.
     pub totp_pending: bool,
+    /// A phone is confirmed for texted codes.
+    pub sms_enabled: bool,
+    /// A phone waits for its texted code.
+    pub sms_pending: bool,
+    /// The phone, masked.
+    pub phone: Option<String>,
     pub backup_codes_remaining: usize,
     /// What a sign-in challenge accepts now.
     pub methods: Vec<String>,
@@ -1026,6 +1072,9 @@ impl From<MfaStatus> for MfaStatusResponse {
         Self {
             totp_enabled: s.totp,
             totp_pending: s.totp_pending,
+            sms_enabled: s.sms,
+            sms_pending: s.sms_pending,
+            phone: s.phone,
             backup_codes_remaining: s.backup_codes_left,
             methods: s.methods.iter().map(|m| m.as_str().to_owned()).collect(),
         }

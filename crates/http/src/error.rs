@@ -294,6 +294,7 @@ impl ApiError {
                 A::MfaAlreadyEnabled => C::MfaAlreadyEnabled,
                 A::MfaNotEnabled => C::MfaNotEnabled,
                 A::ReauthenticationRequired => C::ReauthenticationRequired,
+                A::RateLimited { .. } => C::RateLimited,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
             },
@@ -343,7 +344,11 @@ impl ApiError {
                     .map(|v| json!({ "field": v.field, "code": v.code, "message": v.message }))
                     .collect::<Vec<_>>()
             ),
-            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
+            Self::App(
+                AppError::AccountLocked { retry_after }
+                | AppError::Overloaded { retry_after }
+                | AppError::RateLimited { retry_after },
+            )
             | Self::RateLimited { retry_after } => {
                 json!({ "retry_after_seconds": retry_seconds(*retry_after) })
             }
@@ -364,7 +369,11 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::App(AppError::AccountLocked { retry_after } | AppError::Overloaded { retry_after })
+            Self::App(
+                AppError::AccountLocked { retry_after }
+                | AppError::Overloaded { retry_after }
+                | AppError::RateLimited { retry_after },
+            )
             | Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }

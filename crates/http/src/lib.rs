@@ -246,6 +246,14 @@ pub fn app(
                 ))
                 .service(api("/auth/mfa/disable", Credential("mfa_verify"), post(mfa::disable)))
                 .service(api("/auth/mfa/challenge", Credential("mfa_challenge"), post(mfa::challenge)))
+                .service(api(
+                    "/auth/mfa/challenge/sms",
+                    Credential("mfa_challenge"),
+                    post(mfa::challenge_sms),
+                ))
+                .service(api("/auth/mfa/sms/setup", General, post(mfa::sms_setup)))
+                .service(api("/auth/mfa/sms/verify", Credential("mfa_verify"), post(mfa::sms_verify)))
+                .service(api("/auth/mfa/sms/send", General, post(mfa::sms_send)))
                 .service(api("/auth/reauthenticate", Credential("reauthenticate"), post(mfa::reauthenticate)))
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))

@@ -24,3 +24,4 @@ pub mod s3;
 pub mod signed_urls;
 pub mod smtp;
 pub mod totp;
+pub mod twilio;

@@ -2,8 +2,8 @@
 
 use portcullis_application::ports::TokenGenerator;
 use portcullis_domain::secret::{Secret, encode_token};
-use rand::RngCore;
 use rand::rngs::OsRng;
+use rand::{Rng, RngCore};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsTokenGenerator;
@@ -23,6 +23,13 @@ impl TokenGenerator for OsTokenGenerator {
         OsRng.fill_bytes(&mut bytes);
         Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 31)])).collect::<String>())
     }
+
+    fn sms_code(&self) -> Secret {
+        // Uniform over 000000..=999999 (gen_range rejects the biased tail).
+        let digits = portcullis_domain::mfa::SMS_CODE_DIGITS;
+        let bound = 10u32.pow(u32::try_from(digits).unwrap_or(6));
+        Secret::new(format!("{:0digits$}", OsRng.gen_range(0..bound)))
+    }
 }
 
 #[cfg(test)]
@@ -36,6 +43,17 @@ mod tests {
         assert_eq!(a.expose().len(), 43);
         assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn sms_codes_are_six_digits() {
+        let codes: std::collections::HashSet<String> =
+            (0..200).map(|_| OsTokenGenerator.sms_code().expose().to_owned()).collect();
+        assert!(codes.len() > 190, "random, not repeated: {}", codes.len());
+        for code in &codes {
+            assert_eq!(code.len(), 6, "{code}");
+            assert!(code.bytes().all(|c| c.is_ascii_digit()), "{code}");
+        }
     }
 
     #[test]

@@ -34,6 +34,56 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub files: FilesConfig,
     pub encryption: EncryptionConfig,
+    pub sms: SmsConfig,
+}
+
+/// Texted codes: Twilio (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
+/// `TWILIO_FROM`, all or none) and the limits per user and per number.
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// `None`: texts go to the in-memory outbox and reach no phone.
+    pub twilio: Option<portcullis_infrastructure::twilio::TwilioConfig>,
+    pub limits: portcullis_application::auth::SmsLimits,
+}
+
+impl SmsConfig {
+    fn read(r: &mut Reader) -> Self {
+        let limits = portcullis_application::auth::SmsLimits {
+            max: r.number("SMS_RATE_LIMIT_MAX", 5u32, 1),
+            window: r.duration("SMS_RATE_LIMIT_WINDOW", Duration::hours(1), Duration::seconds(1)),
+        };
+        let names = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"];
+        let values: Vec<Option<String>> = names.iter().map(|n| r.raw(n)).collect();
+        let twilio = match values.as_slice() {
+            [Some(sid), Some(token), Some(from)] => {
+                if !(sid.starts_with("AC")
+                    && sid.len() == 34
+                    && sid.bytes().all(|b| b.is_ascii_alphanumeric()))
+                {
+                    r.problems.push("TWILIO_ACCOUNT_SID: expected AC followed by 32 hex characters".into());
+                }
+                let timeout = r.duration("TWILIO_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
+                Some(portcullis_infrastructure::twilio::TwilioConfig {
+                    account_sid: sid.clone(),
+                    auth_token: Secret::new(token.clone()),
+                    from: from.clone(),
+                    api_url: r.text("TWILIO_API_URL", "https://api.twilio.com"),
+                    timeout: std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64),
+                })
+            }
+            [None, None, None] => None,
+            _ => {
+                let missing: Vec<&str> =
+                    names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+                r.problems.push(format!(
+                    "{}: required with the other TWILIO_* settings (set all three, or none for the in-memory outbox)",
+                    missing.join(", ")
+                ));
+                None
+            }
+        };
+        Self { twilio, limits }
+    }
 }
 
 /// Secrets kept at rest (TOTP secrets, provider tokens) are sealed with
@@ -447,6 +497,7 @@ impl Config {
         let telemetry = TelemetryConfig::read(&mut r);
         let files = FilesConfig::read(&mut r, server.port);
         let encryption = EncryptionConfig::read(&mut r);
+        let sms = SmsConfig::read(&mut r);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
@@ -475,6 +526,7 @@ impl Config {
             telemetry,
             files,
             encryption,
+            sms,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }

@@ -8,7 +8,7 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_query::AuditQuery;
 use portcullis_application::audit_trail::AuditTrail;
-use portcullis_application::auth::{AuthPorts, AuthSettings, Identity};
+use portcullis_application::auth::{AuthPorts, AuthSettings, Identity, SendSmsCode};
 use portcullis_application::devices::DeviceService;
 use portcullis_application::files::pipeline::{
     ProcessFile, PurgeAbandonedUploads, PurgeQuarantine, ScanFile,
@@ -24,7 +24,7 @@ use portcullis_application::ports::{
     AuditLog, Cipher, Clock, DeviceStore, EphemeralStore, EventBus, FactorStore, FileRepository, HealthCheck,
     InvitationStore, JobQueue, LockoutPolicy, LoginAttempts, Mailer, ObjectStore, ObjectStoreError,
     OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList, RoleRepository, SessionStore,
-    TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
+    SmsSender, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -43,7 +43,8 @@ use portcullis_infrastructure::memory::{
     MemoryAuditLog, MemoryDeviceStore, MemoryEphemeralStore, MemoryEventBus, MemoryFactorStore,
     MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLoginAttempts, MemoryObjectStore,
     MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache, MemoryRateLimiter,
-    MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryUserRepository, MemoryVirusScanner,
+    MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryTexts, MemoryUserRepository,
+    MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
@@ -59,6 +60,7 @@ use portcullis_infrastructure::s3::S3ObjectStore;
 use portcullis_infrastructure::signed_urls::SignedUrls;
 use portcullis_infrastructure::smtp::SmtpMailer;
 use portcullis_infrastructure::totp::RfcTotp;
+use portcullis_infrastructure::twilio::TwilioSms;
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
@@ -82,6 +84,8 @@ pub enum StartupError {
     UrlSecret(#[source] portcullis_infrastructure::signed_urls::WeakSecret),
     #[error("S3")]
     S3(#[from] portcullis_infrastructure::s3::S3SetupError),
+    #[error("TWILIO_*: the HTTP client could not be built")]
+    Twilio(#[from] portcullis_infrastructure::twilio::TwilioSetupError),
     #[error("BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD: {}", bootstrap_problem(.0))]
     Bootstrap(#[source] portcullis_application::AppError),
 }
@@ -111,6 +115,8 @@ pub struct Application {
     pub worker: Worker,
     /// The in-memory outbox, when no SMTP server is configured.
     pub outbox: Option<Arc<MemoryOutbox>>,
+    /// The in-memory text messages, when Twilio is not configured.
+    pub texts: Option<Arc<MemoryTexts>>,
 }
 
 /// Assembles every adapter. With `DATABASE_URL` set the migrations are applied
@@ -254,6 +260,24 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         }
     };
 
+    let (sms, texts): (Arc<dyn SmsSender>, Option<Arc<MemoryTexts>>) = match &config.sms.twilio {
+        Some(twilio) => {
+            let sender = TwilioSms::new(twilio.clone())?;
+            (Arc::new(sender), None)
+        }
+        None => {
+            tracing::warn!(
+                "TWILIO_ACCOUNT_SID is not set: texted codes go to the in-memory outbox and reach NO PHONE"
+            );
+            let texts = Arc::new(if config.mail.to_console {
+                MemoryTexts::printing()
+            } else {
+                MemoryTexts::default()
+            });
+            (texts.clone(), Some(texts))
+        }
+    };
+
     let mut access_tokens = match &config.tokens.private_key_path {
         Some(path) => JwtIssuer::from_pem_file(
             config.tokens.algorithm,
@@ -307,6 +331,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         app_base_url: config.accounts.app_base_url.clone(),
         require_email_verification: config.accounts.require_email_verification,
         reauth_window: config.accounts.reauth_window,
+        sms_limits: config.sms.limits,
     };
     let cipher: Arc<dyn Cipher> = match &config.encryption.cipher {
         Some(cipher) => {
@@ -339,10 +364,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             outbox: promised.clone(),
             one_time_tokens: one_time_tokens.clone(),
             devices: devices.clone(),
-            factors,
+            factors: factors.clone(),
             totp: Arc::new(RfcTotp::new(&config.accounts.totp_issuer)),
             cipher,
-            ephemeral,
+            ephemeral: ephemeral.clone(),
+            limiter: rate_limiter.clone(),
         },
         settings,
     );
@@ -531,11 +557,19 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc::new(SendLink {
             users,
             one_time_tokens,
-            token_generator,
+            token_generator: token_generator.clone(),
             clock: clock.clone(),
             mailer,
-            audit: AuditTrail::new(audit, clock.clone()),
+            audit: AuditTrail::new(audit.clone(), clock.clone()),
             settings: LinkSettings { app_base_url, magic_link_ttl: config.accounts.magic_link_ttl },
+        }),
+        Arc::new(SendSmsCode {
+            factors,
+            codes: ephemeral,
+            tokens: token_generator,
+            sms,
+            audit: AuditTrail::new(audit, clock.clone()),
+            product: config.accounts.totp_issuer.clone(),
         }),
         Arc::new(PurgeSessions::new(sessions, clock.clone())),
         Arc::new(PurgeDevices::new(devices, clock.clone(), config.accounts.device_retention)),
@@ -572,5 +606,5 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     ];
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
     let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.jobs.clone());
-    Ok(Application { state, worker, outbox })
+    Ok(Application { state, worker, outbox, texts })
 }

@@ -4,7 +4,8 @@
 
 use super::notices::Notices;
 use super::passwords::{Checked, Passwords};
-use super::second_factor::{PendingChallenge, SecondFactors, challenge_key, totp_context};
+use super::second_factor::{Check, PendingChallenge, SecondFactors, challenge_key, totp_context};
+use super::sms::{SmsCodes, SmsSent};
 use super::{Authenticated, SessionIssuer};
 use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
@@ -12,7 +13,8 @@ use crate::mail::SecurityEvent;
 use crate::ports::{AccessClaims, Clock, IssuedAccessToken, TotpProvisioning, UserRepository};
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::UserId;
-use portcullis_domain::mfa::{SecondFactor, TotpVerdict, decide_totp, normalize_code, totp_step};
+use portcullis_domain::mfa::{SecondFactor, SmsPurpose, TotpVerdict, decide_totp, normalize_code, totp_step};
+use portcullis_domain::phone::PhoneNumber;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::User;
 use serde_json::json;
@@ -27,6 +29,12 @@ pub struct MfaStatus {
     /// An enrolment waits for its first code.
     pub totp_pending: bool,
     pub backup_codes_left: usize,
+    /// A phone is confirmed for texted codes.
+    pub sms: bool,
+    /// A phone waits for its texted code.
+    pub sms_pending: bool,
+    /// The phone (confirmed or pending), masked.
+    pub phone: Option<String>,
     /// What a sign-in challenge accepts now.
     pub methods: Vec<SecondFactor>,
 }
@@ -42,6 +50,7 @@ pub enum Proof {
 pub struct MfaService {
     pub users: Arc<dyn UserRepository>,
     pub second: SecondFactors,
+    pub sms: SmsCodes,
     pub passwords: Passwords,
     pub issuer: SessionIssuer,
     pub notices: Notices,
@@ -67,14 +76,35 @@ impl MfaService {
     }
 
     pub async fn status(&self, claims: &AccessClaims) -> Result<MfaStatus, AppError> {
-        let factor = self.second.factors.totp(claims.user_id).await?;
-        let totp = factor.as_ref().is_some_and(|f| f.confirmed_at.is_some());
-        let backup_codes_left = self.second.factors.backup_codes_left(claims.user_id).await?;
+        let s = self.second.factors.summary(claims.user_id).await?;
+        let phone = match s.sms_confirmed || s.sms_pending {
+            true => self.second.factors.sms(claims.user_id).await?,
+            false => None,
+        };
         Ok(MfaStatus {
-            totp,
-            totp_pending: factor.as_ref().is_some_and(|f| f.confirmed_at.is_none()),
-            backup_codes_left,
-            methods: portcullis_domain::mfa::offered_factors(totp, backup_codes_left),
+            totp: s.totp_confirmed,
+            totp_pending: s.totp_pending,
+            backup_codes_left: s.backup_codes_left,
+            sms: s.sms_confirmed,
+            sms_pending: s.sms_pending,
+            phone: phone.and_then(|f| PhoneNumber::from_stored(&f.phone).ok()).map(|p| p.masked()),
+            methods: portcullis_domain::mfa::offered_factors(
+                s.totp_confirmed,
+                s.sms_confirmed,
+                s.backup_codes_left,
+            ),
+        })
+    }
+
+    /// New backup codes when this factor is the account's first (shown
+    /// once); none when another factor already came with a set.
+    async fn codes_for_first_factor(
+        &self,
+        user: UserId,
+    ) -> Result<(Vec<String>, Vec<portcullis_domain::secret::TokenHash>), AppError> {
+        Ok(match self.second.factors.summary(user).await?.any_confirmed() {
+            true => (Vec::new(), Vec::new()),
+            false => self.second.new_backup_codes(),
         })
     }
 
@@ -113,7 +143,7 @@ impl MfaService {
                 TotpVerdict::Accepted { step } => step,
                 TotpVerdict::Replayed | TotpVerdict::Wrong => return Err(AppError::InvalidCode),
             };
-        let (codes, hashes) = self.second.new_backup_codes();
+        let (codes, hashes) = self.codes_for_first_factor(user.id).await?;
         if !self.second.factors.confirm_totp(user.id, step, &hashes, now).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }
@@ -122,15 +152,93 @@ impl MfaService {
         Ok(codes)
     }
 
-    /// Replaces every backup code; needs a current authenticator code.
-    pub async fn regenerate_backup_codes(
+    /// Starts enrolling a phone for texted codes: the number is checked
+    /// (E.164), kept pending, and a code is texted to it (202). With another
+    /// factor on, adding a way past the challenge needs a recent sign-in.
+    pub async fn setup_sms(
+        &self,
+        claims: &AccessClaims,
+        phone: &str,
+        ctx: &RequestContext,
+    ) -> Result<SmsSent, AppError> {
+        let phone = PhoneNumber::parse(phone)?;
+        let user = self.user(claims.user_id).await?;
+        let summary = self.second.factors.summary(user.id).await?;
+        if summary.sms_confirmed {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        if summary.any_confirmed() {
+            super::require_recent(claims, self.clock.now(), self.reauth_window)?;
+        }
+        if !self.second.factors.begin_sms(user.id, phone.as_str(), self.clock.now()).await? {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        self.sms.request(user.id, SmsPurpose::Enrol, ctx).await
+    }
+
+    /// Confirms the pending phone with the code texted to it. Returns ten
+    /// backup codes when this is the account's first factor (else none: the
+    /// existing set stays).
+    pub async fn confirm_sms(
         &self,
         claims: &AccessClaims,
         code: &Secret,
         ctx: &RequestContext,
     ) -> Result<Vec<String>, AppError> {
+        let user = self.user(claims.user_id).await?;
+        let summary = self.second.factors.summary(user.id).await?;
+        if summary.sms_confirmed {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        if !summary.sms_pending {
+            return Err(AppError::MfaNotEnabled);
+        }
+        self.second.verify(user.id, SecondFactor::Sms, code, Check::ConfirmPhone, ctx).await?;
+        let (codes, hashes) = self.codes_for_first_factor(user.id).await?;
+        if !self.second.factors.confirm_sms(user.id, &hashes, self.clock.now()).await? {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        self.notices.security_alert(&user, SecurityEvent::MfaEnabled, ctx).await;
+        self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, json!({ "factor": "sms" })).await;
+        Ok(codes)
+    }
+
+    /// Texts a step-up code (for reauthentication, turning factors off,
+    /// new backup codes) to the confirmed phone.
+    pub async fn send_sms_code(
+        &self,
+        claims: &AccessClaims,
+        ctx: &RequestContext,
+    ) -> Result<SmsSent, AppError> {
+        let user = self.user(claims.user_id).await?;
+        self.sms.request(user.id, SmsPurpose::StepUp, ctx).await
+    }
+
+    /// Texts a sign-in code for an open challenge (same checks as answering
+    /// it: unknown, expired or another client's challenge → 401).
+    pub async fn challenge_sms(
+        &self,
+        challenge_id: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<SmsSent, AppError> {
+        let (_, _, user) = self.open_challenge(challenge_id, ctx).await?;
+        self.sms.request(user.id, SmsPurpose::SignIn, ctx).await
+    }
+
+    /// Replaces every backup code; needs a current code from the app or the
+    /// phone (a backup code cannot mint more).
+    pub async fn regenerate_backup_codes(
+        &self,
+        claims: &AccessClaims,
+        method: SecondFactor,
+        code: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, AppError> {
         let user = self.user_with_factor(claims.user_id).await?;
-        self.second.verify(user.id, SecondFactor::Totp, code, "regenerate_backup_codes", ctx).await?;
+        if method == SecondFactor::BackupCode {
+            return Err(AppError::InvalidCode);
+        }
+        self.second.verify(user.id, method, code, Check::RegenerateBackupCodes, ctx).await?;
         let (codes, hashes) = self.second.new_backup_codes();
         self.second.factors.replace_backup_codes(user.id, &hashes, self.clock.now()).await?;
         self.notices.security_alert(&user, SecurityEvent::BackupCodesRegenerated, ctx).await;
@@ -149,8 +257,8 @@ impl MfaService {
     ) -> Result<(), AppError> {
         super::require_recent(claims, self.clock.now(), self.reauth_window)?;
         let user = self.user_with_factor(claims.user_id).await?;
-        self.second.verify(user.id, method, code, "disable", ctx).await?;
-        if !self.second.factors.remove_totp(user.id).await? {
+        self.second.verify(user.id, method, code, Check::Disable, ctx).await?;
+        if !self.second.factors.remove_all(user.id).await? {
             return Err(AppError::MfaNotEnabled);
         }
         self.notices.security_alert(&user, SecurityEvent::MfaDisabled, ctx).await;
@@ -172,20 +280,8 @@ impl MfaService {
         code: &Secret,
         ctx: &RequestContext,
     ) -> Result<Authenticated, AppError> {
-        if challenge_id.expose().is_empty() || challenge_id.expose().len() > 256 {
-            return Err(AppError::ChallengeInvalid);
-        }
-        let key = challenge_key(challenge_id);
-        let pending: PendingChallenge = match self.second.challenges.get(&key).await? {
-            Some(raw) => serde_json::from_slice(&raw).map_err(|_| AppError::ChallengeInvalid)?,
-            None => return Err(AppError::ChallengeInvalid),
-        };
-        let first = pending.method().ok_or(AppError::ChallengeInvalid)?;
-        if pending.user_agent != ctx.user_agent {
-            return Err(AppError::ChallengeInvalid);
-        }
-        let user = self.users.find_by_id(UserId(pending.user_id)).await?.ok_or(AppError::ChallengeInvalid)?;
-        self.second.verify(user.id, method, code, "challenge", ctx).await?;
+        let (key, first, user) = self.open_challenge(challenge_id, ctx).await?;
+        self.second.verify(user.id, method, code, Check::Challenge, ctx).await?;
         // Of concurrent right answers (two backup codes), one takes it.
         if self.second.challenges.take(&key).await?.is_none() {
             return Err(AppError::ChallengeInvalid);
@@ -203,6 +299,29 @@ impl MfaService {
             )
             .await;
         Ok(Authenticated { tokens, user })
+    }
+
+    /// An open challenge presented by the client that passed its first
+    /// factor: its key, that factor, and the user.
+    async fn open_challenge(
+        &self,
+        challenge_id: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<(String, portcullis_domain::session::SignInMethod, User), AppError> {
+        if challenge_id.expose().is_empty() || challenge_id.expose().len() > 256 {
+            return Err(AppError::ChallengeInvalid);
+        }
+        let key = challenge_key(challenge_id);
+        let pending: PendingChallenge = match self.second.challenges.get(&key).await? {
+            Some(raw) => serde_json::from_slice(&raw).map_err(|_| AppError::ChallengeInvalid)?,
+            None => return Err(AppError::ChallengeInvalid),
+        };
+        let first = pending.method().ok_or(AppError::ChallengeInvalid)?;
+        if pending.user_agent != ctx.user_agent {
+            return Err(AppError::ChallengeInvalid);
+        }
+        let user = self.users.find_by_id(UserId(pending.user_id)).await?.ok_or(AppError::ChallengeInvalid)?;
+        Ok((key, first, user))
     }
 
     /// Step-up: proves the caller is still the user (password, or a code
@@ -228,7 +347,7 @@ impl MfaService {
                 None
             }
             Proof::Code { method, code } => {
-                self.second.verify(user.id, *method, code, "reauthenticate", ctx).await?;
+                self.second.verify(user.id, *method, code, Check::Reauthenticate, ctx).await?;
                 Some(*method)
             }
         };

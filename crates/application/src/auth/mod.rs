@@ -17,6 +17,7 @@ mod passwords;
 mod recovery;
 mod second_factor;
 mod sign_in;
+mod sms;
 
 #[cfg(test)]
 mod tests;
@@ -24,8 +25,8 @@ mod tests;
 use crate::audit_trail::AuditTrail;
 use crate::ports::{
     AccessTokenIssuer, AuditLog, Cipher, Clock, DeviceStore, EphemeralStore, FactorStore, LockoutPolicy,
-    LoginAttempts, OneTimeTokenStore, Outbox, PasswordHasher, RevocationList, SessionStore, TokenGenerator,
-    TotpAlgorithm, UserRepository,
+    LoginAttempts, OneTimeTokenStore, Outbox, PasswordHasher, RateLimiter, RevocationList, SessionStore,
+    TokenGenerator, TotpAlgorithm, UserRepository,
 };
 use crate::revocation::Revocations;
 use portcullis_domain::one_time::TokenPurpose;
@@ -41,8 +42,9 @@ pub use mfa::{MfaService, MfaStatus, Proof};
 pub use notices::Notices;
 pub use passwords::Passwords;
 pub use recovery::MailedLinkService;
-pub use second_factor::{CHALLENGE_TTL, Challenge, SecondFactors};
+pub use second_factor::{CHALLENGE_TTL, Challenge, Check, SecondFactors};
 pub use sign_in::{SignInService, SignInSettings};
+pub use sms::{SendSmsCode, SmsCodeRequest, SmsCodes, SmsLimits, SmsSent};
 
 #[derive(Debug, Clone)]
 pub struct RegisterInput {
@@ -71,6 +73,8 @@ pub struct AuthSettings {
     pub session_limits: portcullis_domain::session::SessionLimits,
     /// Sensitive operations need a sign-in this recent (`REAUTH_WINDOW`).
     pub reauth_window: Duration,
+    /// Texted codes per user and per number.
+    pub sms_limits: SmsLimits,
 }
 
 impl Default for AuthSettings {
@@ -96,6 +100,7 @@ impl Default for AuthSettings {
                 absolute: Duration::days(30),
             },
             reauth_window: Duration::minutes(5),
+            sms_limits: SmsLimits::default(),
         }
     }
 }
@@ -122,8 +127,10 @@ pub struct AuthPorts {
     pub totp: Arc<dyn TotpAlgorithm>,
     /// Seals secrets kept at rest (TOTP secrets).
     pub cipher: Arc<dyn Cipher>,
-    /// Sign-in challenges (Redis, or memory).
+    /// Sign-in challenges and texted codes (Redis, or memory).
     pub ephemeral: Arc<dyn EphemeralStore>,
+    /// Limits texted codes per user and per number.
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 /// The identity services, built together from the context's ports.
@@ -189,6 +196,13 @@ impl Identity {
             mfa: MfaService {
                 users: ports.users.clone(),
                 second: second.clone(),
+                sms: SmsCodes {
+                    factors: ports.factors.clone(),
+                    limiter: ports.limiter.clone(),
+                    outbox: ports.outbox.clone(),
+                    clock: ports.clock.clone(),
+                    limits: settings.sms_limits,
+                },
                 passwords: passwords.clone(),
                 issuer: issuer.clone(),
                 notices: notices.clone(),

@@ -12,8 +12,10 @@ use crate::ports::{
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::mfa::{
-    SecondFactor, TotpVerdict, backup_code_hash, decide_totp, normalize_code, totp_step,
+    SecondFactor, SentSmsCode, SmsPurpose, SmsVerdict, TotpVerdict, backup_code_hash, decide_sms_code,
+    decide_totp, normalize_code, totp_step,
 };
+use portcullis_domain::phone::PhoneNumber;
 use portcullis_domain::secret::{Secret, TokenHash};
 use portcullis_domain::session::SignInMethod;
 use portcullis_domain::user::User;
@@ -77,12 +79,52 @@ pub struct SecondFactors {
     pub clock: Arc<dyn Clock>,
 }
 
+/// What a code is checked for (audited; a texted code answers only the
+/// purpose it was sent for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Answering a sign-in challenge.
+    Challenge,
+    /// Step-up.
+    Reauthenticate,
+    /// Turning the second factor off.
+    Disable,
+    RegenerateBackupCodes,
+    /// Confirming a new phone with the code texted to it.
+    ConfirmPhone,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Challenge => "challenge",
+            Self::Reauthenticate => "reauthenticate",
+            Self::Disable => "disable",
+            Self::RegenerateBackupCodes => "regenerate_backup_codes",
+            Self::ConfirmPhone => "confirm_phone",
+        }
+    }
+
+    /// The texted code this check accepts.
+    pub fn sms_purpose(self) -> SmsPurpose {
+        match self {
+            Self::Challenge => SmsPurpose::SignIn,
+            Self::Reauthenticate | Self::Disable | Self::RegenerateBackupCodes => SmsPurpose::StepUp,
+            Self::ConfirmPhone => SmsPurpose::Enrol,
+        }
+    }
+}
+
 /// Why a code was refused (audited; the client is told only INVALID_CODE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
     Wrong,
     Replayed,
     NoFactor,
+    /// No texted code is outstanding (never sent, expired, or used).
+    NoCode,
+    /// A texted code sent for another purpose.
+    OtherPurpose,
 }
 
 impl Refusal {
@@ -91,6 +133,8 @@ impl Refusal {
             Self::Wrong => "wrong",
             Self::Replayed => "replayed",
             Self::NoFactor => "no_factor",
+            Self::NoCode => "no_code",
+            Self::OtherPurpose => "other_purpose",
         }
     }
 }
@@ -98,10 +142,9 @@ impl Refusal {
 impl SecondFactors {
     /// The factors `user` can answer a challenge with (none: no challenge).
     pub async fn methods(&self, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
-        let confirmed = self.factors.totp(user).await?.is_some_and(|f| f.confirmed_at.is_some());
-        // Without a factor (every login of most accounts), one query only.
-        let left = if confirmed { self.factors.backup_codes_left(user).await? } else { 0 };
-        Ok(portcullis_domain::mfa::offered_factors(confirmed, left))
+        // One read, asked by every sign-in.
+        let s = self.factors.summary(user).await?;
+        Ok(portcullis_domain::mfa::offered_factors(s.totp_confirmed, s.sms_confirmed, s.backup_codes_left))
     }
 
     /// After a first factor: a challenge when the user has a second factor,
@@ -148,14 +191,14 @@ impl SecondFactors {
         user: UserId,
         method: SecondFactor,
         code: &Secret,
-        purpose: &'static str,
+        purpose: Check,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
         let key = format!("mfa|{user}");
         let attempt = match self.attempts.begin(&key, &self.lockout).await? {
             AttemptGate::Allowed { attempt } => attempt,
             AttemptGate::Locked { retry_after } => {
-                let details = json!({ "scope": "second_factor", "check": purpose, "retry_after_seconds": retry_after.whole_seconds() });
+                let details = json!({ "scope": "second_factor", "check": purpose.as_str(), "retry_after_seconds": retry_after.whole_seconds() });
                 self.audit
                     .record_deduped(
                         &format!("mfa-locked:{user}"),
@@ -168,7 +211,7 @@ impl SecondFactors {
                 return Err(AppError::AccountLocked { retry_after });
             }
         };
-        let verdict = match self.check(user, method, code).await {
+        let verdict = match self.check(user, method, code, purpose).await {
             Ok(verdict) => verdict,
             Err(error) => {
                 if let Err(e) = self.attempts.release(&key).await {
@@ -186,7 +229,7 @@ impl SecondFactors {
                 let details = json!({
                     "factor": method.as_str(),
                     "reason": refusal.as_str(),
-                    "check": purpose,
+                    "check": purpose.as_str(),
                     "attempt": attempt,
                 });
                 self.audit.record(AuditAction::MfaFailed, Some(user), ctx, details).await;
@@ -209,6 +252,7 @@ impl SecondFactors {
         user: UserId,
         method: SecondFactor,
         code: &Secret,
+        purpose: Check,
     ) -> Result<Result<(), Refusal>, AppError> {
         let now = self.clock.now();
         let code = normalize_code(code.expose());
@@ -233,6 +277,7 @@ impl SecondFactors {
                     TotpVerdict::Wrong => Ok(Err(Refusal::Wrong)),
                 }
             }
+            SecondFactor::Sms => self.check_texted(user, &code, purpose.sms_purpose()).await,
             SecondFactor::BackupCode => {
                 // Bounded input: a code is 16 characters; anything far longer
                 // is wrong without hashing megabytes.
@@ -243,6 +288,34 @@ impl SecondFactors {
                 Ok(if spent { Ok(()) } else { Err(Refusal::Wrong) })
             }
         }
+    }
+
+    /// A texted code: the one outstanding for the user, sent for this
+    /// purpose to the phone the factor has; taken by a success, so it works
+    /// once (of two concurrent right answers, one takes it).
+    async fn check_texted(
+        &self,
+        user: UserId,
+        code: &str,
+        purpose: SmsPurpose,
+    ) -> Result<Result<(), Refusal>, AppError> {
+        let Some(factor) = super::sms::phone_for(self.factors.sms(user).await?, purpose) else {
+            return Ok(Err(Refusal::NoFactor));
+        };
+        let phone = PhoneNumber::from_stored(&factor.phone).map_err(|e| {
+            AppError::Internal(crate::Cause::context("a stored phone number does not parse", e))
+        })?;
+        let key = super::sms::sms_code_key(user);
+        let Some(raw) = self.challenges.get(&key).await? else { return Ok(Err(Refusal::NoCode)) };
+        let Ok(sent) = serde_json::from_slice::<SentSmsCode>(&raw) else { return Ok(Err(Refusal::NoCode)) };
+        Ok(match decide_sms_code(&sent, code, purpose, &phone) {
+            SmsVerdict::Accepted => match self.challenges.take(&key).await? {
+                Some(taken) if taken == raw => Ok(()),
+                _ => Err(Refusal::Replayed),
+            },
+            SmsVerdict::OtherPurpose => Err(Refusal::OtherPurpose),
+            SmsVerdict::Wrong | SmsVerdict::NumberChanged => Err(Refusal::Wrong),
+        })
     }
 
     /// Opens a sealed TOTP secret. A failure is a server fault (a missing
@@ -317,7 +390,7 @@ mod tests {
                 UserId::new(),
                 SecondFactor::BackupCode,
                 &Secret::new("abcd-efgh-ijkl-mnop"),
-                "challenge",
+                Check::Challenge,
                 &RequestContext::default(),
             )
             .await
@@ -341,7 +414,7 @@ mod tests {
                 UserId::new(),
                 SecondFactor::BackupCode,
                 &Secret::new("wrong"),
-                "challenge",
+                Check::Challenge,
                 &RequestContext::default(),
             )
             .await
@@ -366,7 +439,7 @@ mod tests {
                 UserId::new(),
                 SecondFactor::BackupCode,
                 &Secret::new("x"),
-                "challenge",
+                Check::Challenge,
                 &RequestContext::default(),
             )
             .await

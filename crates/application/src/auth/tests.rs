@@ -54,7 +54,7 @@ impl Mocks {
             factors: {
                 // No second factor unless a test says otherwise.
                 let mut factors = crate::ports::MockFactorStore::new();
-                factors.expect_totp().returning(|_| Ok(None));
+                factors.expect_summary().returning(|_| Ok(crate::ports::FactorSummary::default()));
                 factors
             },
         }
@@ -82,6 +82,7 @@ impl Mocks {
                 totp: Arc::new(crate::ports::MockTotpAlgorithm::new()),
                 cipher: Arc::new(crate::ports::MockCipher::new()),
                 ephemeral: Arc::new(crate::ports::MockEphemeralStore::new()),
+                limiter: Arc::new(crate::ports::MockRateLimiter::new()),
             },
             AuthSettings::default(),
         )

@@ -18,10 +18,40 @@ pub struct TotpFactor {
     pub last_used_step: Option<u64>,
 }
 
+/// A user's phone for texted codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsFactor {
+    pub user_id: UserId,
+    /// E.164 (`portcullis_domain::phone::PhoneNumber`).
+    pub phone: String,
+    pub created_at: OffsetDateTime,
+    /// `None` until a texted code proved the number is the user's.
+    pub confirmed_at: Option<OffsetDateTime>,
+}
+
+/// Which factors a user has, read in one go (every sign-in asks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactorSummary {
+    pub totp_confirmed: bool,
+    pub totp_pending: bool,
+    pub sms_confirmed: bool,
+    pub sms_pending: bool,
+    pub backup_codes_left: usize,
+}
+
+impl FactorSummary {
+    /// A second factor is on.
+    pub fn any_confirmed(&self) -> bool {
+        self.totp_confirmed || self.sms_confirmed
+    }
+}
+
 /// Second factors and backup codes (the database: source of truth).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait FactorStore: Send + Sync {
+    /// Every factor's state and the backup codes left, in one read.
+    async fn summary(&self, user: UserId) -> Result<FactorSummary, StoreError>;
     async fn totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError>;
     /// Starts (or restarts) enrolment with a new pending secret. `false`,
     /// changing nothing, when a confirmed factor exists.
@@ -31,9 +61,10 @@ pub trait FactorStore: Send + Sync {
         sealed_secret: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Confirms the pending factor with the step of its first code and sets
-    /// the backup codes, all or nothing. `false` when nothing is pending
-    /// (never enrolled, or confirmed already by a concurrent call).
+    /// Confirms the pending factor with the step of its first code and, when
+    /// `backup_codes` is not empty, replaces the backup codes; all or nothing.
+    /// `false` when nothing is pending (never enrolled, or confirmed already
+    /// by a concurrent call).
     async fn confirm_totp(
         &self,
         user: UserId,
@@ -61,9 +92,21 @@ pub trait FactorStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Unused backup codes.
     async fn backup_codes_left(&self, user: UserId) -> Result<usize, StoreError>;
-    /// Removes the TOTP factor (pending or confirmed) and every backup code.
-    /// `true` when a confirmed factor was removed.
-    async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError>;
+    async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError>;
+    /// Starts (or restarts) enrolling `phone` (E.164), pending until a texted
+    /// code confirms it. `false`, changing nothing, when a confirmed phone exists.
+    async fn begin_sms(&self, user: UserId, phone: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Confirms the pending phone and, when `backup_codes` is not empty,
+    /// replaces the backup codes; all or nothing. `false` when nothing is pending.
+    async fn confirm_sms(
+        &self,
+        user: UserId,
+        backup_codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Removes every factor (pending or confirmed) and every backup code, in
+    /// one transaction. `true` when a confirmed factor was removed.
+    async fn remove_all(&self, user: UserId) -> Result<bool, StoreError>;
 }
 
 /// What an authenticator app is given to enrol: the secret in base32, the
@@ -85,6 +128,33 @@ pub trait TotpAlgorithm: Send + Sync {
     fn matches(&self, secret: &[u8], code: &str, step: u64) -> bool;
     /// The enrolment data for `account` (shown in the app beside the issuer).
     fn provisioning(&self, secret: &[u8], account: &str) -> TotpProvisioning;
+}
+
+/// A text message as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMessage {
+    /// E.164.
+    pub to: String,
+    pub body: String,
+}
+
+/// Sends text messages (Twilio, or an in-memory outbox).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    /// Sends `body` to `to` (E.164).
+    async fn send(&self, to: &str, body: &str) -> Result<(), SmsError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SmsError {
+    /// The provider refused the message for good (a number it cannot reach,
+    /// bad credentials): retrying will not help.
+    #[error("the text message was refused: {0}")]
+    Rejected(crate::Cause),
+    /// The provider could not be reached or asked to slow down: retry later.
+    #[error("the text message provider is unavailable: {0}")]
+    Unavailable(crate::Cause),
 }
 
 /// Short-lived values shared by every instance (Redis, or memory): sign-in

@@ -67,4 +67,6 @@ pub trait TokenGenerator: Send + Sync {
     /// A backup code: 16 characters of lowercase base32 (80 bits), canonical
     /// form (see `portcullis_domain::mfa::normalize_code`).
     fn backup_code(&self) -> Secret;
+    /// A code to text: `SMS_CODE_DIGITS` decimal digits, uniformly random.
+    fn sms_code(&self) -> Secret;
 }

@@ -2,8 +2,9 @@
 //! step-up. The use cases decide; these translate.
 
 use crate::dto::{
-    AccessTokenResponse, BackupCodesResponse, DisableMfaRequest, FactorName, MfaChallengeRequest,
-    MfaStatusResponse, ReauthenticateRequest, TokenResponse, TotpCodeRequest, TotpSetupResponse,
+    AccessTokenResponse, BackupCodesResponse, ChallengeSmsRequest, CodeRequest, FactorCodeRequest,
+    FactorName, MfaChallengeRequest, MfaStatusResponse, ReauthenticateRequest, SmsSentResponse,
+    SmsSetupRequest, TokenResponse, TotpSetupResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
@@ -47,7 +48,7 @@ pub async fn totp_setup(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
 #[utoipa::path(
     post, path = "/api/v1/auth/mfa/totp/verify", tag = "mfa",
     security(("bearer" = [])),
-    request_body = TotpCodeRequest,
+    request_body = CodeRequest,
     responses(
         (status = 200, description = "Backup codes, shown once (no-store)", body = BackupCodesResponse),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
@@ -57,7 +58,7 @@ pub async fn totp_setup(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
 )]
 pub async fn totp_verify(
     state: web::Data<AppState>,
-    body: ValidJson<TotpCodeRequest>,
+    body: ValidJson<CodeRequest>,
     req: HttpRequest,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,11 +67,12 @@ pub async fn totp_verify(
     Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
 }
 
-/// Replace every backup code; needs a current code from the app.
+/// Replace every backup code; needs a current code from the app (default)
+/// or a texted one (`method: "sms"`, sent by `/mfa/sms/send`).
 #[utoipa::path(
     post, path = "/api/v1/auth/mfa/backup-codes/regenerate", tag = "mfa",
     security(("bearer" = [])),
-    request_body = TotpCodeRequest,
+    request_body = FactorCodeRequest,
     responses(
         (status = 200, description = "The new codes, shown once (no-store)", body = BackupCodesResponse),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
@@ -81,21 +83,24 @@ pub async fn totp_verify(
 )]
 pub async fn regenerate_backup_codes(
     state: web::Data<AppState>,
-    body: ValidJson<TotpCodeRequest>,
+    body: ValidJson<FactorCodeRequest>,
     req: HttpRequest,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let user = AuthUser::after_body(&req).await?;
-    let codes = state.mfa.regenerate_backup_codes(&user.0, &Secret::new(body.0.code), &client.0).await?;
+    let method = body.0.method.unwrap_or(FactorName::Totp).into();
+    let codes =
+        state.mfa.regenerate_backup_codes(&user.0, method, &Secret::new(body.0.code), &client.0).await?;
     Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
 }
 
-/// Turn the second factor off. Needs a sign-in (or step-up) within
-/// `REAUTH_WINDOW` and a current code (app, or a backup code).
+/// Turn second-factor authentication off: the app, the phone and the backup
+/// codes all go. Needs a sign-in (or step-up) within `REAUTH_WINDOW` and a
+/// current code (app, texted, or a backup code).
 #[utoipa::path(
     post, path = "/api/v1/auth/mfa/disable", tag = "mfa",
     security(("bearer" = [])),
-    request_body = DisableMfaRequest,
+    request_body = FactorCodeRequest,
     responses(
         (status = 204, description = "Off; a security alert is mailed"),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
@@ -106,7 +111,7 @@ pub async fn regenerate_backup_codes(
 )]
 pub async fn disable(
     state: web::Data<AppState>,
-    body: ValidJson<DisableMfaRequest>,
+    body: ValidJson<FactorCodeRequest>,
     req: HttpRequest,
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
@@ -195,4 +200,100 @@ pub async fn reauthenticate(
         token_type: "Bearer",
         expires_in: issued.expires_in.whole_seconds(),
     })))
+}
+
+/// Start enrolling a phone: the number (international form) is checked and
+/// kept pending, and a six-digit code is texted to it (valid 5 minutes).
+/// Confirm with `/mfa/sms/verify`. With another factor on, this needs a
+/// sign-in within `REAUTH_WINDOW`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/sms/setup", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = SmsSetupRequest,
+    responses(
+        (status = 202, description = "The code is on its way", body = SmsSentResponse),
+        (status = 400, description = "VALIDATION_ERROR (`phone`: invalid_phone)", body = ErrorEnvelope),
+        (status = 401, description = "REAUTHENTICATION_REQUIRED, or not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA_ALREADY_ENABLED: a phone is confirmed", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED: too many texts to this user or number", body = ErrorEnvelope),
+    )
+)]
+pub async fn sms_setup(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidJson<SmsSetupRequest>,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let sent = state.mfa.setup_sms(&user.0, &body.0.phone, &client.0).await?;
+    Ok(HttpResponse::Accepted().json(SmsSentResponse::from(sent)))
+}
+
+/// Confirm the pending phone with the code texted to it. The phone is then
+/// a second factor; when it is the account's first, ten backup codes are
+/// returned this once (otherwise `backup_codes` is empty: the set stays).
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/sms/verify", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Backup codes, if new (no-store)", body = BackupCodesResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "INVALID_CODE, or not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA_ALREADY_ENABLED, or MFA_NOT_ENABLED (no phone pending)", body = ErrorEnvelope),
+        (status = 423, description = "ACCOUNT_LOCKED: too many wrong codes", body = ErrorEnvelope),
+    )
+)]
+pub async fn sms_verify(
+    state: web::Data<AppState>,
+    body: ValidJson<CodeRequest>,
+    req: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let user = AuthUser::after_body(&req).await?;
+    let codes = state.mfa.confirm_sms(&user.0, &Secret::new(body.0.code), &client.0).await?;
+    Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
+}
+
+/// Text a step-up code to the confirmed phone: for `/auth/reauthenticate`,
+/// `/mfa/disable` and `/mfa/backup-codes/regenerate` with `method: "sms"`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/sms/send", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The code is on its way", body = SmsSentResponse),
+        (status = 401, body = ErrorEnvelope),
+        (status = 409, description = "MFA_NOT_ENABLED: no confirmed phone", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED: too many texts to this user or number", body = ErrorEnvelope),
+    )
+)]
+pub async fn sms_send(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    let sent = state.mfa.send_sms_code(&user.0, &client.0).await?;
+    Ok(HttpResponse::Accepted().json(SmsSentResponse::from(sent)))
+}
+
+/// Text a sign-in code for an open challenge whose methods include `sms`;
+/// then answer at `/mfa/challenge` with `method: "sms"`. Asked from the
+/// client that passed the first factor.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/challenge/sms", tag = "mfa",
+    request_body = ChallengeSmsRequest,
+    responses(
+        (status = 202, description = "The code is on its way", body = SmsSentResponse),
+        (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
+        (status = 401, description = "MFA_CHALLENGE_INVALID (unknown, answered, expired, or another client)", body = ErrorEnvelope),
+        (status = 409, description = "MFA_NOT_ENABLED: the account has no confirmed phone", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
+    )
+)]
+pub async fn challenge_sms(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ValidJson<ChallengeSmsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let sent = state.mfa.challenge_sms(&Secret::new(body.0.challenge_id), &client.0).await?;
+    Ok(HttpResponse::Accepted().json(SmsSentResponse::from(sent)))
 }

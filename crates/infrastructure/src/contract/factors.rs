@@ -1,5 +1,5 @@
 use super::users::{now, user};
-use portcullis_application::ports::{FactorStore, UserRepository};
+use portcullis_application::ports::{FactorStore, FactorSummary, UserRepository};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::mfa::backup_code_hash;
 use portcullis_domain::secret::TokenHash;
@@ -97,18 +97,74 @@ pub async fn backup_codes_are_single_use_and_replaced_whole(ports: Ports) {
     assert!(ports.0.use_backup_code(ada, &second[0], now()).await.unwrap());
 }
 
-pub async fn removing_the_factor_removes_its_codes(ports: Ports) {
+pub async fn removing_the_factors_removes_their_codes(ports: Ports) {
     let ada = account(&ports).await;
-    assert!(!ports.0.remove_totp(ada).await.unwrap(), "nothing to remove");
+    assert!(!ports.0.remove_all(ada).await.unwrap(), "nothing to remove");
     assert!(ports.0.begin_totp(ada, b"s", now()).await.unwrap());
-    assert!(!ports.0.remove_totp(ada).await.unwrap(), "a pending factor was not on");
+    assert!(ports.0.begin_sms(ada, "+447911123456", now()).await.unwrap());
+    assert!(!ports.0.remove_all(ada).await.unwrap(), "pending factors were not on");
     assert_eq!(ports.0.totp(ada).await.unwrap(), None);
+    assert_eq!(ports.0.sms(ada).await.unwrap(), None);
     assert!(ports.0.begin_totp(ada, b"s", now()).await.unwrap());
     assert!(ports.0.confirm_totp(ada, 1, &codes("a"), now()).await.unwrap());
-    assert!(ports.0.remove_totp(ada).await.unwrap());
+    assert!(ports.0.begin_sms(ada, "+447911123456", now()).await.unwrap());
+    assert!(ports.0.confirm_sms(ada, &[], now()).await.unwrap());
+    assert!(ports.0.remove_all(ada).await.unwrap());
     assert_eq!(ports.0.totp(ada).await.unwrap(), None);
+    assert_eq!(ports.0.sms(ada).await.unwrap(), None);
     assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 0);
+    assert_eq!(ports.0.summary(ada).await.unwrap(), FactorSummary::default());
     assert!(ports.0.begin_totp(ada, b"again", now()).await.unwrap(), "enrol again after removal");
+    // A phone alone is a factor too.
+    assert!(ports.0.begin_sms(ada, "+14155552671", now()).await.unwrap());
+    assert!(ports.0.confirm_sms(ada, &codes("b"), now()).await.unwrap());
+    assert!(ports.0.remove_all(ada).await.unwrap());
+}
+
+pub async fn a_phone_is_pending_until_confirmed_once(ports: Ports) {
+    let ada = account(&ports).await;
+    let t = now();
+    assert_eq!(ports.0.sms(ada).await.unwrap(), None);
+    assert!(!ports.0.confirm_sms(ada, &codes("a"), t).await.unwrap(), "nothing pending");
+    assert!(ports.0.begin_sms(ada, "+447911123456", t).await.unwrap());
+    // A pending number may be changed: the newer one replaces it.
+    assert!(ports.0.begin_sms(ada, "+14155552671", t + Duration::seconds(5)).await.unwrap());
+    let pending = ports.0.sms(ada).await.unwrap().unwrap();
+    assert_eq!((pending.phone.as_str(), pending.confirmed_at), ("+14155552671", None));
+    let summary = ports.0.summary(ada).await.unwrap();
+    assert!(summary.sms_pending && !summary.sms_confirmed && !summary.any_confirmed(), "{summary:?}");
+
+    let confirmed_at = t + Duration::seconds(10);
+    assert!(ports.0.confirm_sms(ada, &codes("a"), confirmed_at).await.unwrap());
+    assert!(!ports.0.confirm_sms(ada, &codes("b"), confirmed_at).await.unwrap(), "confirmed once");
+    assert_eq!(ports.0.sms(ada).await.unwrap().unwrap().confirmed_at, Some(confirmed_at));
+    assert!(!ports.0.begin_sms(ada, "+33612345678", t).await.unwrap(), "a confirmed phone stays");
+    assert_eq!(ports.0.sms(ada).await.unwrap().unwrap().phone, "+14155552671");
+    // Codes from the first confirmation; none replaced by the refused one.
+    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 10);
+    assert!(ports.0.use_backup_code(ada, &codes("a")[0], now()).await.unwrap());
+}
+
+pub async fn the_summary_reads_every_factor(ports: Ports) {
+    let ada = account(&ports).await;
+    assert_eq!(ports.0.summary(ada).await.unwrap(), FactorSummary::default());
+    assert!(ports.0.begin_totp(ada, b"s", now()).await.unwrap());
+    let pending = ports.0.summary(ada).await.unwrap();
+    assert_eq!(pending, FactorSummary { totp_pending: true, ..FactorSummary::default() });
+    assert!(ports.0.confirm_totp(ada, 1, &codes("a"), now()).await.unwrap());
+    assert!(ports.0.use_backup_code(ada, &codes("a")[3], now()).await.unwrap());
+    assert!(ports.0.begin_sms(ada, "+447911123456", now()).await.unwrap());
+    // Confirming a second factor with no codes keeps the first factor's.
+    assert!(ports.0.confirm_sms(ada, &[], now()).await.unwrap());
+    let both = ports.0.summary(ada).await.unwrap();
+    assert_eq!(
+        both,
+        FactorSummary { totp_confirmed: true, sms_confirmed: true, backup_codes_left: 9, ..FactorSummary::default() }
+    );
+    assert!(both.any_confirmed());
+    // Another user's factors are not counted.
+    let bob = account(&ports).await;
+    assert_eq!(ports.0.summary(bob).await.unwrap(), FactorSummary::default());
 }
 
 }

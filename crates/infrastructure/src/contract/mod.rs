@@ -56,6 +56,8 @@ pub mod outbox;
 #[macro_use]
 pub mod permission_cache;
 #[macro_use]
+pub mod sms;
+#[macro_use]
 pub mod rate_limit;
 #[macro_use]
 pub mod registration;

@@ -1,6 +1,6 @@
 use super::lock;
 use async_trait::async_trait;
-use portcullis_application::ports::{FactorStore, StoreError, TotpFactor};
+use portcullis_application::ports::{FactorStore, FactorSummary, SmsFactor, StoreError, TotpFactor};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::secret::TokenHash;
 use std::collections::HashMap;
@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 #[derive(Default)]
 struct State {
     totp: HashMap<UserId, TotpFactor>,
+    sms: HashMap<UserId, SmsFactor>,
     /// Per user: (code hash, used).
     codes: HashMap<UserId, Vec<(TokenHash, bool)>>,
 }
@@ -31,6 +32,22 @@ fn fresh(codes: &[TokenHash]) -> Vec<(TokenHash, bool)> {
 
 #[async_trait]
 impl FactorStore for MemoryFactorStore {
+    async fn summary(&self, user: UserId) -> Result<FactorSummary, StoreError> {
+        let state = lock(&self.0);
+        let totp = state.totp.get(&user).map(|f| f.confirmed_at.is_some());
+        let sms = state.sms.get(&user).map(|f| f.confirmed_at.is_some());
+        Ok(FactorSummary {
+            totp_confirmed: totp == Some(true),
+            totp_pending: totp == Some(false),
+            sms_confirmed: sms == Some(true),
+            sms_pending: sms == Some(false),
+            backup_codes_left: state
+                .codes
+                .get(&user)
+                .map_or(0, |c| c.iter().filter(|(_, used)| !used).count()),
+        })
+    }
+
     async fn totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError> {
         Ok(lock(&self.0).totp.get(&user).cloned())
     }
@@ -71,7 +88,9 @@ impl FactorStore for MemoryFactorStore {
         };
         factor.confirmed_at = Some(now);
         factor.last_used_step = Some(step);
-        state.codes.insert(user, fresh(codes));
+        if !codes.is_empty() {
+            state.codes.insert(user, fresh(codes));
+        }
         Ok(true)
     }
 
@@ -122,9 +141,43 @@ impl FactorStore for MemoryFactorStore {
         Ok(lock(&self.0).codes.get(&user).map_or(0, |codes| codes.iter().filter(|(_, used)| !used).count()))
     }
 
-    async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError> {
+    async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError> {
+        Ok(lock(&self.0).sms.get(&user).cloned())
+    }
+
+    async fn begin_sms(&self, user: UserId, phone: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        if state.sms.get(&user).is_some_and(|f| f.confirmed_at.is_some()) {
+            return Ok(false);
+        }
+        let factor =
+            SmsFactor { user_id: user, phone: phone.to_owned(), created_at: now, confirmed_at: None };
+        state.sms.insert(user, factor);
+        Ok(true)
+    }
+
+    async fn confirm_sms(
+        &self,
+        user: UserId,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = lock(&self.0);
+        let Some(factor) = state.sms.get_mut(&user).filter(|f| f.confirmed_at.is_none()) else {
+            return Ok(false);
+        };
+        factor.confirmed_at = Some(now);
+        if !codes.is_empty() {
+            state.codes.insert(user, fresh(codes));
+        }
+        Ok(true)
+    }
+
+    async fn remove_all(&self, user: UserId) -> Result<bool, StoreError> {
         let mut state = lock(&self.0);
         state.codes.remove(&user);
-        Ok(state.totp.remove(&user).is_some_and(|f| f.confirmed_at.is_some()))
+        let totp = state.totp.remove(&user).is_some_and(|f| f.confirmed_at.is_some());
+        let sms = state.sms.remove(&user).is_some_and(|f| f.confirmed_at.is_some());
+        Ok(totp || sms)
     }
 }

@@ -23,6 +23,7 @@ mod revocation;
 mod roles;
 mod scanner;
 mod sessions;
+mod texts;
 mod users;
 
 pub use audit::MemoryAuditLog;
@@ -45,6 +46,7 @@ pub use revocation::MemoryRevocationList;
 pub use roles::MemoryRoleStore;
 pub use scanner::MemoryVirusScanner;
 pub use sessions::MemorySessionStore;
+pub use texts::{MemoryTexts, is_e164};
 pub use users::MemoryUserRepository;
 
 use std::sync::{Mutex, MutexGuard};
@@ -222,6 +224,27 @@ mod contract_tests {
         mailer_contract!(async {
             let outbox = Arc::new(MemoryOutbox::default());
             let ports: crate::contract::mail::Ports = (outbox.clone(), Arc::new(OutboxSink(outbox)));
+            (ports, ())
+        });
+    }
+
+    mod texts {
+        use super::*;
+        use crate::contract::sms::SmsSink;
+        use portcullis_application::ports::TextMessage;
+
+        struct TextsSink(Arc<MemoryTexts>);
+
+        #[async_trait::async_trait]
+        impl SmsSink for TextsSink {
+            async fn delivered(&self) -> Vec<TextMessage> {
+                self.0.messages()
+            }
+        }
+
+        sms_sender_contract!(async {
+            let texts = Arc::new(MemoryTexts::default());
+            let ports: crate::contract::sms::Ports = (texts.clone(), Arc::new(TextsSink(texts)));
             (ports, ())
         });
     }

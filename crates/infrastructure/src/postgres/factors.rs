@@ -1,10 +1,10 @@
-use super::schema::{backup_codes, totp_factors};
+use super::schema::{backup_codes, sms_factors, totp_factors};
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_application::ports::{FactorStore, StoreError, TotpFactor};
+use portcullis_application::ports::{FactorStore, FactorSummary, SmsFactor, StoreError, TotpFactor};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::secret::TokenHash;
 use time::OffsetDateTime;
@@ -18,6 +18,26 @@ struct TotpRow {
     created_at: OffsetDateTime,
     confirmed_at: Option<OffsetDateTime>,
     last_used_step: Option<i64>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sms_factors, check_for_backend(diesel::pg::Pg))]
+struct SmsRow {
+    user_id: Uuid,
+    phone: String,
+    created_at: OffsetDateTime,
+    confirmed_at: Option<OffsetDateTime>,
+}
+
+/// One row of [`FactorStore::summary`]: `None` = no such factor, `Some(false)` = pending.
+#[derive(QueryableByName)]
+struct SummaryRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    totp: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    sms: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    codes_left: i64,
 }
 
 /// Steps are seconds / 30 since 1970: far inside `i64`.
@@ -57,6 +77,27 @@ async fn put_codes(
 
 #[async_trait]
 impl FactorStore for PgFactorStore {
+    async fn summary(&self, user: UserId) -> Result<FactorSummary, StoreError> {
+        let mut c = conn(&self.0).await?;
+        // One round trip for the question every sign-in asks.
+        let row: SummaryRow = diesel::sql_query(
+            "SELECT (SELECT confirmed_at IS NOT NULL FROM totp_factors WHERE user_id = $1) AS totp,
+                    (SELECT confirmed_at IS NOT NULL FROM sms_factors WHERE user_id = $1) AS sms,
+                    (SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL) AS codes_left",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .get_result(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(FactorSummary {
+            totp_confirmed: row.totp == Some(true),
+            totp_pending: row.totp == Some(false),
+            sms_confirmed: row.sms == Some(true),
+            sms_pending: row.sms == Some(false),
+            backup_codes_left: usize::try_from(row.codes_left).unwrap_or(0),
+        })
+    }
+
     async fn totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError> {
         let mut c = conn(&self.0).await?;
         let row: Option<TotpRow> = totp_factors::table
@@ -119,7 +160,9 @@ impl FactorStore for PgFactorStore {
             if confirmed == 0 {
                 return Ok(false);
             }
-            put_codes(c, id, codes, now).await?;
+            if !codes.is_empty() {
+                put_codes(c, id, codes, now).await?;
+            }
             Ok(true)
         })
         .await
@@ -188,16 +231,81 @@ impl FactorStore for PgFactorStore {
         Ok(usize::try_from(left).unwrap_or(0))
     }
 
-    async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError> {
+    async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let row: Option<SmsRow> = sms_factors::table
+            .find(user.as_uuid())
+            .select(SmsRow::as_select())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(|r| SmsFactor {
+            user_id: UserId(r.user_id),
+            phone: r.phone,
+            created_at: r.created_at,
+            confirmed_at: r.confirmed_at,
+        }))
+    }
+
+    async fn begin_sms(&self, user: UserId, phone: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut c = conn(&self.0).await?;
+        // One statement: a pending phone is replaced, a confirmed one kept.
+        let changed = diesel::sql_query(
+            "INSERT INTO sms_factors (user_id, phone, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE
+               SET phone = EXCLUDED.phone, created_at = EXCLUDED.created_at
+               WHERE sms_factors.confirmed_at IS NULL",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .bind::<diesel::sql_types::Text, _>(phone)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(changed == 1)
+    }
+
+    async fn confirm_sms(
+        &self,
+        user: UserId,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let mut c = conn(&self.0).await?;
         let id = user.as_uuid();
         c.transaction::<_, DieselError, _>(async |c| {
-            let removed: Vec<Option<OffsetDateTime>> = diesel::delete(totp_factors::table.find(id))
+            let confirmed =
+                diesel::update(sms_factors::table.find(id).filter(sms_factors::confirmed_at.is_null()))
+                    .set(sms_factors::confirmed_at.eq(now))
+                    .execute(c)
+                    .await?;
+            if confirmed == 0 {
+                return Ok(false);
+            }
+            if !codes.is_empty() {
+                put_codes(c, id, codes, now).await?;
+            }
+            Ok(true)
+        })
+        .await
+        .map_err(db_error)
+    }
+
+    async fn remove_all(&self, user: UserId) -> Result<bool, StoreError> {
+        let mut c = conn(&self.0).await?;
+        let id = user.as_uuid();
+        c.transaction::<_, DieselError, _>(async |c| {
+            let totp: Vec<Option<OffsetDateTime>> = diesel::delete(totp_factors::table.find(id))
                 .returning(totp_factors::confirmed_at)
                 .get_results(c)
                 .await?;
+            let sms: Vec<Option<OffsetDateTime>> = diesel::delete(sms_factors::table.find(id))
+                .returning(sms_factors::confirmed_at)
+                .get_results(c)
+                .await?;
             diesel::delete(backup_codes::table.filter(backup_codes::user_id.eq(id))).execute(c).await?;
-            Ok(removed.iter().any(Option::is_some))
+            Ok(totp.iter().chain(&sms).any(Option::is_some))
         })
         .await
         .map_err(db_error)

@@ -196,4 +196,13 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes);
+diesel::table! {
+    sms_factors (user_id) {
+        user_id -> Uuid,
+        phone -> Text,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes, sms_factors);
