@@ -67,6 +67,20 @@ mod factors {
         let ports: portcullis_infrastructure::contract::factors::Ports = (
             Arc::new(postgres::PgFactorStore::new(pool.clone()))
                 as Arc<dyn portcullis_application::ports::FactorStore>,
+            Arc::new(PgUserRepository::new(pool.clone())) as Arc<dyn UserRepository>,
+            Arc::new(postgres::PgCredentialStore::new(pool)),
+        );
+        (ports, db)
+    });
+}
+
+mod credentials {
+    use super::*;
+    portcullis_infrastructure::credential_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::credentials::Ports = (
+            Arc::new(postgres::PgCredentialStore::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::CredentialStore>,
             Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
         );
         (ports, db)

@@ -21,5 +21,6 @@ pub mod session;
 pub mod source;
 pub mod trust;
 pub mod user;
+pub mod webauthn;
 
 pub use error::{FieldViolation, ValidationErrors};

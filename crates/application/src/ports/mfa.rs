@@ -37,12 +37,14 @@ pub struct FactorSummary {
     pub sms_confirmed: bool,
     pub sms_pending: bool,
     pub backup_codes_left: usize,
+    /// Registered security keys (WebAuthn credentials of that kind).
+    pub security_keys: usize,
 }
 
 impl FactorSummary {
     /// A second factor is on.
     pub fn any_confirmed(&self) -> bool {
-        self.totp_confirmed || self.sms_confirmed
+        self.totp_confirmed || self.sms_confirmed || self.security_keys > 0
     }
 }
 
@@ -104,8 +106,9 @@ pub trait FactorStore: Send + Sync {
         backup_codes: &[TokenHash],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Removes every factor (pending or confirmed) and every backup code, in
-    /// one transaction. `true` when a confirmed factor was removed.
+    /// Removes every second factor (app, phone, security keys; pending or
+    /// confirmed) and every backup code, in one transaction. Passkeys (a
+    /// first factor) stay. `true` when a confirmed factor was removed.
     async fn remove_all(&self, user: UserId) -> Result<bool, StoreError>;
 }
 

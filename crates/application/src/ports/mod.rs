@@ -25,6 +25,7 @@ mod sessions;
 mod tokens;
 mod urls;
 mod users;
+mod webauthn;
 
 pub use audit::*;
 pub use cipher::*;
@@ -51,6 +52,7 @@ pub use sessions::*;
 pub use tokens::*;
 pub use urls::*;
 pub use users::*;
+pub use webauthn::*;
 
 /// Failure of a storage-like port, whatever the backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

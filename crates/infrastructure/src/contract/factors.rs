@@ -1,13 +1,15 @@
 use super::users::{now, user};
-use portcullis_application::ports::{FactorStore, FactorSummary, UserRepository};
+use portcullis_application::ports::{CredentialStore, FactorStore, FactorSummary, UserRepository};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::mfa::backup_code_hash;
 use portcullis_domain::secret::TokenHash;
+use portcullis_domain::webauthn::CredentialKind;
 use std::sync::Arc;
 use time::Duration;
 
-/// The factor store and the accounts factors belong to.
-pub type Ports = (Arc<dyn FactorStore>, Arc<dyn UserRepository>);
+/// The factor store, the accounts factors belong to, and the credential
+/// store whose security keys are second factors too.
+pub type Ports = (Arc<dyn FactorStore>, Arc<dyn UserRepository>, Arc<dyn CredentialStore>);
 
 async fn account(ports: &Ports) -> UserId {
     let u = user(&format!("{}@example.com", uuid::Uuid::new_v4().simple()));
@@ -167,4 +169,24 @@ pub async fn the_summary_reads_every_factor(ports: Ports) {
     assert_eq!(ports.0.summary(bob).await.unwrap(), FactorSummary::default());
 }
 
+
+pub async fn security_keys_are_second_factors_and_passkeys_are_not(ports: Ports) {
+    use super::credentials::credential;
+    let ada = account(&ports).await;
+    let passkey = credential(ada, CredentialKind::Passkey, uuid::Uuid::new_v4().as_bytes(), 0);
+    ports.2.add(&passkey).await.unwrap();
+    assert!(!ports.0.summary(ada).await.unwrap().any_confirmed(), "a passkey is a first factor");
+    for _ in 0..2 {
+        let key = credential(ada, CredentialKind::SecurityKey, uuid::Uuid::new_v4().as_bytes(), 1);
+        ports.2.add(&key).await.unwrap();
+    }
+    let summary = ports.0.summary(ada).await.unwrap();
+    assert_eq!(summary.security_keys, 2);
+    assert!(summary.any_confirmed());
+    // Turning second factors off takes the security keys, not the passkey.
+    assert!(ports.0.remove_all(ada).await.unwrap());
+    let left = ports.2.list(ada).await.unwrap();
+    assert_eq!(left.iter().map(|c| c.id).collect::<Vec<_>>(), vec![passkey.id]);
+    assert_eq!(ports.0.summary(ada).await.unwrap(), FactorSummary::default());
+}
 }

@@ -30,6 +30,8 @@ macro_rules! contract_suite {
 #[macro_use]
 pub mod audit;
 #[macro_use]
+pub mod credentials;
+#[macro_use]
 pub mod devices;
 #[macro_use]
 pub mod ephemeral;

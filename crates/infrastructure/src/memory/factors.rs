@@ -1,10 +1,12 @@
+use super::MemoryCredentialStore;
 use super::lock;
 use async_trait::async_trait;
 use portcullis_application::ports::{FactorStore, FactorSummary, SmsFactor, StoreError, TotpFactor};
 use portcullis_domain::ids::UserId;
 use portcullis_domain::secret::TokenHash;
+use portcullis_domain::webauthn::CredentialKind;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -16,9 +18,17 @@ struct State {
 }
 
 /// Second factors under one mutex: every operation is atomic, as each is
-/// one statement or one transaction in PostgreSQL.
+/// one statement or one transaction in PostgreSQL. Security keys live in
+/// the credential store, which this one reads and clears as PostgreSQL's
+/// queries do across the two tables.
 #[derive(Default)]
-pub struct MemoryFactorStore(Mutex<State>);
+pub struct MemoryFactorStore(Mutex<State>, Arc<MemoryCredentialStore>);
+
+impl MemoryFactorStore {
+    pub fn with_credentials(credentials: Arc<MemoryCredentialStore>) -> Self {
+        Self(Mutex::default(), credentials)
+    }
+}
 
 fn fresh(codes: &[TokenHash]) -> Vec<(TokenHash, bool)> {
     let mut out: Vec<(TokenHash, bool)> = Vec::with_capacity(codes.len());
@@ -45,6 +55,7 @@ impl FactorStore for MemoryFactorStore {
                 .codes
                 .get(&user)
                 .map_or(0, |c| c.iter().filter(|(_, used)| !used).count()),
+            security_keys: self.1.count(user, CredentialKind::SecurityKey),
         })
     }
 
@@ -178,6 +189,7 @@ impl FactorStore for MemoryFactorStore {
         state.codes.remove(&user);
         let totp = state.totp.remove(&user).is_some_and(|f| f.confirmed_at.is_some());
         let sms = state.sms.remove(&user).is_some_and(|f| f.confirmed_at.is_some());
-        Ok(totp || sms)
+        let keys = self.1.remove_kind(user, CredentialKind::SecurityKey);
+        Ok(totp || sms || keys > 0)
     }
 }

@@ -5,6 +5,7 @@
 //! a manual clock in tests.
 
 mod audit;
+mod credentials;
 mod devices;
 mod ephemeral;
 mod events;
@@ -27,6 +28,7 @@ mod texts;
 mod users;
 
 pub use audit::MemoryAuditLog;
+pub use credentials::MemoryCredentialStore;
 pub use devices::MemoryDeviceStore;
 pub use ephemeral::MemoryEphemeralStore;
 pub use events::MemoryEventBus;
@@ -130,8 +132,23 @@ mod contract_tests {
     mod factors {
         use super::*;
         factor_store_contract!(async {
+            let credentials = Arc::new(MemoryCredentialStore::default());
             let ports: crate::contract::factors::Ports = (
-                Arc::new(MemoryFactorStore::default()) as Arc<dyn portcullis_application::ports::FactorStore>,
+                Arc::new(MemoryFactorStore::with_credentials(credentials.clone()))
+                    as Arc<dyn portcullis_application::ports::FactorStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
+                credentials,
+            );
+            (ports, ())
+        });
+    }
+
+    mod credentials {
+        use super::*;
+        credential_store_contract!(async {
+            let ports: crate::contract::credentials::Ports = (
+                Arc::new(MemoryCredentialStore::default())
+                    as Arc<dyn portcullis_application::ports::CredentialStore>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
             );
             (ports, ())

@@ -1,4 +1,4 @@
-use super::schema::{backup_codes, sms_factors, totp_factors};
+use super::schema::{backup_codes, sms_factors, totp_factors, webauthn_credentials};
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -38,6 +38,8 @@ struct SummaryRow {
     sms: Option<bool>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     codes_left: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    security_keys: i64,
 }
 
 /// Steps are seconds / 30 since 1970: far inside `i64`.
@@ -83,7 +85,8 @@ impl FactorStore for PgFactorStore {
         let row: SummaryRow = diesel::sql_query(
             "SELECT (SELECT confirmed_at IS NOT NULL FROM totp_factors WHERE user_id = $1) AS totp,
                     (SELECT confirmed_at IS NOT NULL FROM sms_factors WHERE user_id = $1) AS sms,
-                    (SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL) AS codes_left",
+                    (SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL) AS codes_left,
+                    (SELECT count(*) FROM webauthn_credentials WHERE user_id = $1 AND kind = 'security_key') AS security_keys",
         )
         .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
         .get_result(&mut c)
@@ -95,6 +98,7 @@ impl FactorStore for PgFactorStore {
             sms_confirmed: row.sms == Some(true),
             sms_pending: row.sms == Some(false),
             backup_codes_left: usize::try_from(row.codes_left).unwrap_or(0),
+            security_keys: usize::try_from(row.security_keys).unwrap_or(0),
         })
     }
 
@@ -305,7 +309,14 @@ impl FactorStore for PgFactorStore {
                 .get_results(c)
                 .await?;
             diesel::delete(backup_codes::table.filter(backup_codes::user_id.eq(id))).execute(c).await?;
-            Ok(totp.iter().chain(&sms).any(Option::is_some))
+            let keys = diesel::delete(
+                webauthn_credentials::table
+                    .filter(webauthn_credentials::user_id.eq(id))
+                    .filter(webauthn_credentials::kind.eq("security_key")),
+            )
+            .execute(c)
+            .await?;
+            Ok(totp.iter().chain(&sms).any(Option::is_some) || keys > 0)
         })
         .await
         .map_err(db_error)

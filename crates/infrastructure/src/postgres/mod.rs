@@ -1,6 +1,7 @@
 //! PostgreSQL adapters over diesel-async with a deadpool connection pool.
 
 mod audit;
+mod credentials;
 mod devices;
 mod factors;
 mod files;
@@ -15,6 +16,7 @@ pub mod test_db;
 mod users;
 
 pub use audit::PgAuditLog;
+pub use credentials::PgCredentialStore;
 pub use devices::PgDeviceStore;
 pub use factors::PgFactorStore;
 pub use files::PgFileRepository;

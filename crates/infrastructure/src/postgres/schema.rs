@@ -205,4 +205,18 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes, sms_factors);
+diesel::table! {
+    webauthn_credentials (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        credential_id -> Bytea,
+        name -> Text,
+        data -> Jsonb,
+        sign_count -> Int8,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes, sms_factors, webauthn_credentials);
