@@ -25,3 +25,4 @@ pub mod signed_urls;
 pub mod smtp;
 pub mod totp;
 pub mod twilio;
+pub mod webauthn;
