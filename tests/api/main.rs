@@ -26,3 +26,4 @@ mod sessions;
 mod sms;
 mod stand_ins;
 mod user_admin;
+mod webauthn;

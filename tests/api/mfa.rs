@@ -90,7 +90,7 @@ async fn an_authenticator_app_is_enrolled_and_sign_in_then_needs_its_code() {
         status,
         json!({
             "totp_enabled": false, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
-            "phone": null, "backup_codes_remaining": 0, "methods": []
+            "phone": null, "security_keys": 0, "backup_codes_remaining": 0, "methods": []
         })
     );
 
@@ -117,7 +117,7 @@ async fn an_authenticator_app_is_enrolled_and_sign_in_then_needs_its_code() {
         status,
         json!({
             "totp_enabled": true, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
-            "phone": null, "backup_codes_remaining": 10, "methods": ["totp", "backup_code"]
+            "phone": null, "security_keys": 0, "backup_codes_remaining": 10, "methods": ["totp", "backup_code"]
         })
     );
     let res = app.post_auth("/api/v1/auth/mfa/totp/setup", token, &json!({})).await;
@@ -284,7 +284,7 @@ async fn turning_the_factor_off_needs_a_recent_sign_in_and_a_code() {
         status,
         json!({
             "totp_enabled": false, "totp_pending": false, "sms_enabled": false, "sms_pending": false,
-            "phone": null, "backup_codes_remaining": 0, "methods": []
+            "phone": null, "security_keys": 0, "backup_codes_remaining": 0, "methods": []
         })
     );
     let mails = app.mail_to("ada@example.com", 3).await;

@@ -82,13 +82,18 @@ async fn authenticated_routes_are_limited_per_user() {
 ///   left: None
 ///  right: Some("1000")
 /// ```
-const CREDENTIAL_ROUTES: [&str; 14] = [
+const CREDENTIAL_ROUTES: [&str; 19] = [
     "/api/v1/auth/mfa/totp/verify",
     "/api/v1/auth/mfa/backup-codes/regenerate",
     "/api/v1/auth/mfa/disable",
     "/api/v1/auth/mfa/challenge",
     "/api/v1/auth/mfa/challenge/sms",
     "/api/v1/auth/mfa/sms/verify",
+    "/api/v1/auth/mfa/challenge/security-key",
+    "/api/v1/auth/mfa/challenge/security-key/finish",
+    "/api/v1/auth/webauthn/register/finish",
+    "/api/v1/auth/passkeys/sign-in/start",
+    "/api/v1/auth/passkeys/sign-in/finish",
     "/api/v1/auth/reauthenticate",
     "/api/v1/auth/register",
     "/api/v1/auth/login",
@@ -109,15 +114,24 @@ fn valid_body(doc: &Value, operation: &Value) -> Value {
         name = first.rsplit('/').next().unwrap();
     }
     let mut body = serde_json::Map::new();
-    for field in doc["components"]["schemas"][name]["required"].as_array().into_iter().flatten() {
+    let schema = &doc["components"]["schemas"][name];
+    for field in schema["required"].as_array().into_iter().flatten() {
         let field = field.as_str().unwrap();
-        let value = match field {
-            "email" => "nobody@example.com",
-            f if f.contains("password") => "lantern quartz meadow",
-            "method" => "totp",
-            _ => "t",
+        // An enum (inline or by reference) gets its first value; an object, an empty one.
+        let property = &schema["properties"][field];
+        let property = match property["$ref"].as_str() {
+            Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+            None => property,
         };
-        body.insert(field.to_owned(), Value::from(value));
+        let value = match field {
+            _ if property["enum"].is_array() => property["enum"][0].clone(),
+            _ if property["type"] == "object" => serde_json::json!({}),
+            "email" => Value::from("nobody@example.com"),
+            f if f.contains("password") => Value::from("lantern quartz meadow"),
+            "method" => Value::from("totp"),
+            _ => Value::from("t"),
+        };
+        body.insert(field.to_owned(), value);
     }
     Value::Object(body)
 }

@@ -81,6 +81,12 @@ pub enum AppError {
     MfaAlreadyEnabled,
     #[error("no second factor is on")]
     MfaNotEnabled,
+    /// A WebAuthn ceremony is unknown, finished or expired.
+    #[error("the passkey ceremony is unknown, finished or expired")]
+    CeremonyInvalid,
+    /// The authenticator's answer did not verify.
+    #[error("the authenticator's answer was refused: {}", .0.as_str())]
+    WebauthnRefused(crate::ports::CeremonyRefusal),
     /// A sensitive operation needs a sign-in within `REAUTH_WINDOW`.
     #[error("sign in again (or reauthenticate) to do this")]
     ReauthenticationRequired,

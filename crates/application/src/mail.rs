@@ -17,6 +17,8 @@ pub enum SecurityEvent {
     MfaEnabled,
     MfaDisabled,
     BackupCodesRegenerated,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,8 +159,10 @@ pub fn render(template: &MailTemplate) -> (String, String, String) {
                 SecurityEvent::NewLogin => ("New sign-in to your account", format!("Your account was signed in to{from} at {at}.")),
                 SecurityEvent::PasswordChanged => ("Your password was changed", format!("Your password was changed{from} at {at}. Your other sessions were signed out.")),
                 SecurityEvent::PasswordReset => ("Your password was reset", format!("Your password was reset{from} at {at}. All your sessions were signed out.")),
-                SecurityEvent::MfaEnabled => ("Two-step sign-in is on", format!("An authenticator app was added to your account{from} at {at}. Signing in now asks for its code.")),
-                SecurityEvent::MfaDisabled => ("Two-step sign-in is off", format!("The authenticator app was removed from your account{from} at {at}. If this was not you, reset your password now.")),
+                SecurityEvent::MfaEnabled => ("Two-step sign-in is on", format!("A second factor (an authenticator app, a phone or a security key) was added to your account{from} at {at}. Signing in now asks for it.")),
+                SecurityEvent::MfaDisabled => ("Two-step sign-in is off", format!("The second factors were removed from your account{from} at {at}. If this was not you, reset your password now.")),
+                SecurityEvent::PasskeyAdded => ("A passkey was added", format!("A passkey was added to your account{from} at {at}; it can sign in without the password. If this was not you, remove it and reset your password now.")),
+                SecurityEvent::PasskeyRemoved => ("A passkey or security key was removed", format!("A passkey or security key was removed from your account{from} at {at}.")),
                 SecurityEvent::BackupCodesRegenerated => ("New backup codes", format!("New backup codes were made for your account{from} at {at}; the old ones no longer work.")),
             };
             (

@@ -82,10 +82,14 @@ pub enum AuditAction {
     Reauthenticated,
     /// A code was texted to a phone (enrolment, sign-in or step-up).
     SmsCodeSent,
+    /// A passkey or security key was registered.
+    WebauthnRegistered,
+    /// A passkey or security key was removed.
+    WebauthnRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 49] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -133,6 +137,8 @@ impl AuditAction {
         Self::MfaFailed,
         Self::Reauthenticated,
         Self::SmsCodeSent,
+        Self::WebauthnRegistered,
+        Self::WebauthnRemoved,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -185,6 +191,8 @@ impl AuditAction {
             Self::MfaFailed => "auth.mfa.failed",
             Self::Reauthenticated => "auth.reauthenticated",
             Self::SmsCodeSent => "auth.mfa.sms_sent",
+            Self::WebauthnRegistered => "auth.webauthn.registered",
+            Self::WebauthnRemoved => "auth.webauthn.removed",
         }
     }
 

@@ -69,6 +69,7 @@ pub fn is_totp_shaped(code: &str) -> bool {
 pub fn offered_factors(
     totp_confirmed: bool,
     sms_confirmed: bool,
+    security_keys: usize,
     backup_codes_left: usize,
 ) -> Vec<SecondFactor> {
     let mut factors = Vec::new();
@@ -77,6 +78,9 @@ pub fn offered_factors(
     }
     if sms_confirmed {
         factors.push(SecondFactor::Sms);
+    }
+    if security_keys > 0 {
+        factors.push(SecondFactor::SecurityKey);
     }
     if !factors.is_empty() && backup_codes_left > 0 {
         factors.push(SecondFactor::BackupCode);
@@ -195,17 +199,20 @@ pub enum SecondFactor {
     Totp,
     /// A code texted to a confirmed phone.
     Sms,
+    /// A WebAuthn security key (an assertion, not a typed code).
+    SecurityKey,
     /// One of the printed single-use codes.
     BackupCode,
 }
 
 impl SecondFactor {
-    pub const ALL: [SecondFactor; 3] = [Self::Totp, Self::Sms, Self::BackupCode];
+    pub const ALL: [SecondFactor; 4] = [Self::Totp, Self::Sms, Self::SecurityKey, Self::BackupCode];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
             Self::Sms => "sms",
+            Self::SecurityKey => "security_key",
             Self::BackupCode => "backup_code",
         }
     }
@@ -219,6 +226,7 @@ impl SecondFactor {
         match self {
             Self::Totp | Self::BackupCode => "otp",
             Self::Sms => "sms",
+            Self::SecurityKey => "hwk",
         }
     }
 }
@@ -277,19 +285,23 @@ mod tests {
 
     #[test]
     fn the_factors_a_challenge_offers() {
-        use SecondFactor::{BackupCode, Sms, Totp};
-        type Row = (bool, bool, usize, &'static [SecondFactor]);
-        let table: [Row; 7] = [
-            (false, false, 10, &[]),
-            (false, false, 0, &[]),
-            (true, false, 0, &[Totp]),
-            (true, false, 3, &[Totp, BackupCode]),
-            (false, true, 0, &[Sms]),
-            (false, true, 10, &[Sms, BackupCode]),
-            (true, true, 1, &[Totp, Sms, BackupCode]),
+        use SecondFactor::{BackupCode, SecurityKey, Sms, Totp};
+        type Row = (bool, bool, usize, usize, &'static [SecondFactor]);
+        let table: [Row; 10] = [
+            (false, false, 0, 10, &[]),
+            (false, false, 0, 0, &[]),
+            (true, false, 0, 0, &[Totp]),
+            (true, false, 0, 3, &[Totp, BackupCode]),
+            (false, true, 0, 0, &[Sms]),
+            (false, true, 0, 10, &[Sms, BackupCode]),
+            (true, true, 0, 1, &[Totp, Sms, BackupCode]),
+            (false, false, 1, 0, &[SecurityKey]),
+            (false, false, 2, 10, &[SecurityKey, BackupCode]),
+            (true, true, 1, 10, &[Totp, Sms, SecurityKey, BackupCode]),
         ];
-        for (totp, sms, left, expected) in table {
-            assert_eq!(offered_factors(totp, sms, left), expected, "totp={totp} sms={sms} left={left}");
+        for (totp, sms, keys, left, expected) in table {
+            let offered = offered_factors(totp, sms, keys, left);
+            assert_eq!(offered, expected, "totp={totp} sms={sms} keys={keys} left={left}");
         }
     }
 

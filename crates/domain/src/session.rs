@@ -75,16 +75,19 @@ pub enum SignInMethod {
     MagicLink,
     /// An accepted invitation (the account was created by it).
     Invitation,
+    /// A passkey (WebAuthn, with user verification).
+    Passkey,
 }
 
 impl SignInMethod {
-    pub const ALL: [SignInMethod; 3] = [Self::Password, Self::MagicLink, Self::Invitation];
+    pub const ALL: [SignInMethod; 4] = [Self::Password, Self::MagicLink, Self::Invitation, Self::Passkey];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::MagicLink => "magic_link",
             Self::Invitation => "invitation",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -94,11 +97,13 @@ impl SignInMethod {
 
     /// The RFC 8176 method reference: `pwd` for a password (an accepted
     /// invitation sets one), `email` for a mailed link (not in RFC 8176's
-    /// registry, which has no mailed-link method).
+    /// registry, which has no mailed-link method), `hwk` for a passkey
+    /// (proof of a hardware-held key).
     pub fn amr(self) -> &'static str {
         match self {
             Self::Password | Self::Invitation => "pwd",
             Self::MagicLink => "email",
+            Self::Passkey => "hwk",
         }
     }
 }
@@ -220,6 +225,9 @@ mod tests {
             (SignInMethod::Password, None, vec!["pwd"]),
             (SignInMethod::MagicLink, None, vec!["email"]),
             (SignInMethod::Invitation, None, vec!["pwd"]),
+            (SignInMethod::Passkey, None, vec!["hwk"]),
+            (SignInMethod::Passkey, Some(SecondFactor::Totp), vec!["hwk", "otp", "mfa"]),
+            (SignInMethod::Password, Some(SecondFactor::SecurityKey), vec!["pwd", "hwk", "mfa"]),
             (SignInMethod::Password, Some(SecondFactor::Totp), vec!["pwd", "otp", "mfa"]),
             (SignInMethod::MagicLink, Some(SecondFactor::BackupCode), vec!["email", "otp", "mfa"]),
         ];

@@ -1062,6 +1062,8 @@ pub struct MfaStatusResponse {
     pub sms_pending: bool,
     /// The phone, masked.
     pub phone: Option<String>,
+    /// Registered security keys (`/auth/webauthn/credentials`).
+    pub security_keys: usize,
     pub backup_codes_remaining: usize,
     /// What a sign-in challenge accepts now.
     pub methods: Vec<String>,
@@ -1075,6 +1077,7 @@ impl From<MfaStatus> for MfaStatusResponse {
             sms_enabled: s.sms,
             sms_pending: s.sms_pending,
             phone: s.phone,
+            security_keys: s.security_keys,
             backup_codes_remaining: s.backup_codes_left,
             methods: s.methods.iter().map(|m| m.as_str().to_owned()).collect(),
         }
@@ -1116,4 +1119,143 @@ pub struct AccessTokenResponse {
     /// Always `Bearer`.
     pub token_type: &'static str,
     pub expires_in: i64,
+}
+
+/// A WebAuthn credential's kind.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKindName {
+    /// Signs in without a password (user verification required).
+    Passkey,
+    /// A second factor.
+    SecurityKey,
+}
+
+impl From<CredentialKindName> for portcullis_domain::webauthn::CredentialKind {
+    fn from(k: CredentialKindName) -> Self {
+        match k {
+            CredentialKindName::Passkey => Self::Passkey,
+            CredentialKindName::SecurityKey => Self::SecurityKey,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnRegisterStartRequest {
+    #[garde(skip)]
+    pub kind: CredentialKindName,
+}
+
+/// A begun ceremony: send `options` to the browser's WebAuthn API, then the
+/// answer with `ceremony_id` to the matching `finish` route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CeremonyResponse {
+    /// Single use; shown once.
+    pub ceremony_id: String,
+    /// `{publicKey: …}` for `navigator.credentials.create` or `.get`.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    pub expires_in: i64,
+}
+
+impl From<portcullis_application::auth::Ceremony> for CeremonyResponse {
+    fn from(c: portcullis_application::auth::Ceremony) -> Self {
+        Self {
+            ceremony_id: c.id.expose().to_owned(),
+            options: c.options,
+            expires_in: c.expires_in.whole_seconds(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnRegisterFinishRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub ceremony_id: String,
+    #[garde(skip)]
+    pub kind: CredentialKindName,
+    /// Default: "Passkey" or "Security key".
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: Option<String>,
+    /// The `PublicKeyCredential` from `navigator.credentials.create`, as JSON.
+    #[garde(skip)]
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebauthnCredentialItem {
+    pub id: uuid::Uuid,
+    /// `passkey` or `security_key`.
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+impl From<&portcullis_application::ports::WebauthnCredential> for WebauthnCredentialItem {
+    fn from(c: &portcullis_application::ports::WebauthnCredential) -> Self {
+        Self {
+            id: c.id,
+            kind: c.kind.as_str(),
+            name: c.name.clone(),
+            created_at: c.created_at,
+            last_used_at: c.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebauthnRegisteredResponse {
+    pub credential: WebauthnCredentialItem,
+    /// Ten backup codes with the account's first second factor; else empty.
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebauthnCredentialsResponse {
+    pub credentials: Vec<WebauthnCredentialItem>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameCredentialRequest {
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInFinishRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get`, as JSON.
+    #[garde(skip)]
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityKeyAnswerRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub challenge_id: String,
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get`, as JSON.
+    #[garde(skip)]
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
 }

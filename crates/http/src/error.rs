@@ -108,10 +108,12 @@ pub enum ErrorCode {
     MfaAlreadyEnabled,
     MfaNotEnabled,
     ReauthenticationRequired,
+    WebauthnRefused,
+    WebauthnCeremonyInvalid,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 39] = [
+    pub const ALL: [ErrorCode; 41] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -151,6 +153,8 @@ impl ErrorCode {
         Self::MfaAlreadyEnabled,
         Self::MfaNotEnabled,
         Self::ReauthenticationRequired,
+        Self::WebauthnRefused,
+        Self::WebauthnCeremonyInvalid,
     ];
 
     /// (status, code, default message): the table.
@@ -240,6 +244,14 @@ impl ErrorCode {
                 "REAUTHENTICATION_REQUIRED",
                 "this needs a recent sign-in: reauthenticate, then try again",
             ),
+            Self::WebauthnRefused => {
+                (S::UNAUTHORIZED, "WEBAUTHN_REFUSED", "the authenticator's answer was refused")
+            }
+            Self::WebauthnCeremonyInvalid => (
+                S::UNAUTHORIZED,
+                "WEBAUTHN_CEREMONY_INVALID",
+                "the passkey ceremony is unknown, finished or expired; start again",
+            ),
         }
     }
 
@@ -294,6 +306,8 @@ impl ApiError {
                 A::MfaAlreadyEnabled => C::MfaAlreadyEnabled,
                 A::MfaNotEnabled => C::MfaNotEnabled,
                 A::ReauthenticationRequired => C::ReauthenticationRequired,
+                A::WebauthnRefused(_) => C::WebauthnRefused,
+                A::CeremonyInvalid => C::WebauthnCeremonyInvalid,
                 A::RateLimited { .. } => C::RateLimited,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
@@ -358,6 +372,7 @@ impl ApiError {
             Self::App(AppError::QuotaExceeded { quota }) => json!({ "quota": quota }),
             Self::App(AppError::FileNotReady { status }) => json!({ "status": status.as_str() }),
             Self::NotReady { checks } => json!({ "checks": checks }),
+            Self::App(AppError::WebauthnRefused(reason)) => json!({ "reason": reason.as_str() }),
             Self::CorsRefused { reason } => json!({ "reason": reason }),
             Self::App(AppError::InvitationMismatch(m)) => json!({ "reason": match m {
                 InvitationMismatch::SignInRequired => "account_exists",

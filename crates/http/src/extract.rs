@@ -236,12 +236,21 @@ where
             value.validate().map_err(|report| ApiError::from(report_to_errors(&report)))?;
             // A credential route spends its per-source budget now, not before
             // the body could be read (see `rate_limit::per_route`).
-            let class = req.extensions().get::<RouteClass>().copied();
-            if let Some(class @ RouteClass::Credential(_)) = class {
-                let state = state(&req)?;
-                crate::rate_limit::enforce_source(&req, &state, class).await?;
-            }
+            spend_credential_budget(&req).await?;
             Ok(Self(value))
         })
     }
+}
+
+/// Spends the per-source budget of the credential route that matched (its
+/// class was recorded by `rate_limit::per_route`); nothing on other routes.
+/// Called once the request is known to be well-formed: by [`ValidJson`],
+/// and by credential routes that take no body.
+pub async fn spend_credential_budget(req: &HttpRequest) -> Result<(), ApiError> {
+    let class = req.extensions().get::<RouteClass>().copied();
+    if let Some(class @ RouteClass::Credential(_)) = class {
+        let state = state(req)?;
+        crate::rate_limit::enforce_source(req, &state, class).await?;
+    }
+    Ok(())
 }

@@ -29,7 +29,7 @@ use actix_web::{
 use error::ApiError;
 use handlers::{
     admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, pages, roles,
-    sessions, storage, user_admin, users,
+    sessions, storage, user_admin, users, webauthn,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -255,6 +255,38 @@ pub fn app(
                 .service(api("/auth/mfa/sms/verify", Credential("mfa_verify"), post(mfa::sms_verify)))
                 .service(api("/auth/mfa/sms/send", General, post(mfa::sms_send)))
                 .service(api("/auth/reauthenticate", Credential("reauthenticate"), post(mfa::reauthenticate)))
+                .service(api(
+                    "/auth/mfa/challenge/security-key",
+                    Credential("mfa_challenge"),
+                    post(webauthn::challenge_start),
+                ))
+                .service(api(
+                    "/auth/mfa/challenge/security-key/finish",
+                    Credential("mfa_challenge"),
+                    post(webauthn::challenge_finish),
+                ))
+                .service(api("/auth/webauthn/register/start", General, post(webauthn::register_start)))
+                .service(api(
+                    "/auth/webauthn/register/finish",
+                    Credential("webauthn_register"),
+                    post(webauthn::register_finish),
+                ))
+                .service(api("/auth/webauthn/credentials", General, get(webauthn::list)))
+                .service(api_of(
+                    "/auth/webauthn/credentials/{id}",
+                    General,
+                    vec![patch(webauthn::rename), delete(webauthn::remove)],
+                ))
+                .service(api(
+                    "/auth/passkeys/sign-in/start",
+                    Credential("passkey_sign_in"),
+                    post(webauthn::sign_in_start),
+                ))
+                .service(api(
+                    "/auth/passkeys/sign-in/finish",
+                    Credential("passkey_sign_in"),
+                    post(webauthn::sign_in_finish),
+                ))
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))

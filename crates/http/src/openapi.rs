@@ -4,7 +4,7 @@ use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
 use crate::handlers::{
     admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, roles, sessions,
-    user_admin, users,
+    user_admin, users, webauthn,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         invitations::create, invitations::list, invitations::revoke, invitations::accept,
         mfa::status, mfa::totp_setup, mfa::totp_verify, mfa::regenerate_backup_codes, mfa::disable,
         mfa::challenge, mfa::reauthenticate, mfa::sms_setup, mfa::sms_verify, mfa::sms_send, mfa::challenge_sms,
+        webauthn::register_start, webauthn::register_finish, webauthn::list, webauthn::rename, webauthn::remove,
+        webauthn::sign_in_start, webauthn::sign_in_finish, webauthn::challenge_start, webauthn::challenge_finish,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
@@ -40,6 +42,9 @@ use utoipa::{Modify, OpenApi};
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
         SignInResponse, MfaChallengeResponse, MfaChallengeRequest, FactorName, CodeRequest, FactorCodeRequest,
         SmsSetupRequest, SmsSentResponse, ChallengeSmsRequest,
+        CredentialKindName, WebauthnRegisterStartRequest, CeremonyResponse, WebauthnRegisterFinishRequest,
+        WebauthnCredentialItem, WebauthnRegisteredResponse, WebauthnCredentialsResponse, RenameCredentialRequest,
+        PasskeySignInFinishRequest, SecurityKeyAnswerRequest,
         TotpSetupResponse, BackupCodesResponse, MfaStatusResponse, ReauthenticateRequest, PasswordProof, CodeProof, AccessTokenResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),

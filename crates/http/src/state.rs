@@ -4,7 +4,9 @@ use crate::limits::RateLimitSettings;
 use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
-use portcullis_application::auth::{AccountService, MailedLinkService, MfaService, SignInService};
+use portcullis_application::auth::{
+    AccountService, MailedLinkService, MfaService, SignInService, WebauthnService,
+};
 use portcullis_application::files::FileService;
 use portcullis_application::ports::{AccessTokenIssuer, HealthCheck, JobQueue, RateLimiter};
 use portcullis_metrics::Metrics;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub links: MailedLinkService,
     /// Second factors, sign-in challenges, step-up.
     pub mfa: MfaService,
+    /// Passkeys and security keys.
+    pub webauthn: WebauthnService,
     /// The audit trail (rate-limit events are written from here).
     pub audit: AuditTrail,
     /// The access-token verification keys (JWKS).

@@ -35,6 +35,35 @@ pub struct Config {
     pub files: FilesConfig,
     pub encryption: EncryptionConfig,
     pub sms: SmsConfig,
+    /// The WebAuthn relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`,
+    /// `WEBAUTHN_RP_NAME`).
+    pub webauthn: portcullis_infrastructure::webauthn::RelyingParty,
+}
+
+/// The relying party passkeys are bound to. Defaults follow `APP_BASE_URL`
+/// (its origin, and its host as the RP id); checked at start by building it.
+fn read_webauthn(r: &mut Reader, app_base_url: &str) -> portcullis_infrastructure::webauthn::RelyingParty {
+    let (default_origin, default_id) = origin_and_host(app_base_url);
+    let origin = r.text("WEBAUTHN_RP_ORIGIN", &default_origin);
+    let default_id = if origin == default_origin { default_id } else { origin_and_host(&origin).1 };
+    let rp = portcullis_infrastructure::webauthn::RelyingParty {
+        id: r.text("WEBAUTHN_RP_ID", &default_id),
+        origin,
+        name: r.text("WEBAUTHN_RP_NAME", "Portcullis"),
+    };
+    if let Err(e) = portcullis_infrastructure::webauthn::WebauthnRs::new(&rp) {
+        r.problems.push(e.to_string());
+    }
+    rp
+}
+
+/// The origin (`scheme://host[:port]`) and host of a URL; the input and an
+/// empty host when it is no URL (building the relying party then says so).
+fn origin_and_host(raw: &str) -> (String, String) {
+    match url::Url::parse(raw) {
+        Ok(u) => (u.origin().ascii_serialization(), u.host_str().unwrap_or_default().to_owned()),
+        Err(_) => (raw.to_owned(), String::new()),
+    }
 }
 
 /// Texted codes: Twilio (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
@@ -498,6 +527,7 @@ impl Config {
         let files = FilesConfig::read(&mut r, server.port);
         let encryption = EncryptionConfig::read(&mut r);
         let sms = SmsConfig::read(&mut r);
+        let webauthn = read_webauthn(&mut r, &accounts.app_base_url);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
@@ -527,6 +557,7 @@ impl Config {
             files,
             encryption,
             sms,
+            webauthn,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }

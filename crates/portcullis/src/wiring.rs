@@ -21,10 +21,10 @@ use portcullis_application::links::{LinkSettings, SendLink};
 use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::{PurgeDevices, PurgeSessions};
 use portcullis_application::ports::{
-    AuditLog, Cipher, Clock, DeviceStore, EphemeralStore, EventBus, FactorStore, FileRepository, HealthCheck,
-    InvitationStore, JobQueue, LockoutPolicy, LoginAttempts, Mailer, ObjectStore, ObjectStoreError,
-    OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList, RoleRepository, SessionStore,
-    SmsSender, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
+    AuditLog, Cipher, Clock, CredentialStore, DeviceStore, EphemeralStore, EventBus, FactorStore,
+    FileRepository, HealthCheck, InvitationStore, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
+    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList,
+    RoleRepository, SessionStore, SmsSender, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -40,16 +40,16 @@ use portcullis_infrastructure::fallback::{FallbackLoginAttempts, FallbackRateLim
 use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
-    MemoryAuditLog, MemoryDeviceStore, MemoryEphemeralStore, MemoryEventBus, MemoryFactorStore,
-    MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLoginAttempts, MemoryObjectStore,
-    MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache, MemoryRateLimiter,
-    MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryTexts, MemoryUserRepository,
-    MemoryVirusScanner,
+    MemoryAuditLog, MemoryCredentialStore, MemoryDeviceStore, MemoryEphemeralStore, MemoryEventBus,
+    MemoryFactorStore, MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLoginAttempts,
+    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache,
+    MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryTexts,
+    MemoryUserRepository, MemoryVirusScanner,
 };
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
-    self, PgAuditLog, PgDeviceStore, PgFactorStore, PgFileRepository, PgHealth, PgInvitations,
-    PgOneTimeTokens, PgOutbox, PgRoleRepository, PgSessionStore, PgUserRepository,
+    self, PgAuditLog, PgCredentialStore, PgDeviceStore, PgFactorStore, PgFileRepository, PgHealth,
+    PgInvitations, PgOneTimeTokens, PgOutbox, PgRoleRepository, PgSessionStore, PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
@@ -61,6 +61,7 @@ use portcullis_infrastructure::signed_urls::SignedUrls;
 use portcullis_infrastructure::smtp::SmtpMailer;
 use portcullis_infrastructure::totp::RfcTotp;
 use portcullis_infrastructure::twilio::TwilioSms;
+use portcullis_infrastructure::webauthn::WebauthnRs;
 use portcullis_metrics::Metrics;
 use std::sync::Arc;
 
@@ -84,6 +85,8 @@ pub enum StartupError {
     UrlSecret(#[source] portcullis_infrastructure::signed_urls::WeakSecret),
     #[error("S3")]
     S3(#[from] portcullis_infrastructure::s3::S3SetupError),
+    #[error("WebAuthn relying party")]
+    Webauthn(#[from] portcullis_infrastructure::webauthn::RelyingPartyError),
     #[error("TWILIO_*: the HTTP client could not be built")]
     Twilio(#[from] portcullis_infrastructure::twilio::TwilioSetupError),
     #[error("BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD: {}", bootstrap_problem(.0))]
@@ -143,11 +146,21 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn DeviceStore>,
         Arc<dyn InvitationStore>,
         Arc<dyn FactorStore>,
+        Arc<dyn CredentialStore>,
     );
-    let (users, sessions, audit, one_time_tokens, promised, files, roles, devices, invitation_store, factors): Relational = match &config
-        .database
-        .backend
-    {
+    let (
+        users,
+        sessions,
+        audit,
+        one_time_tokens,
+        promised,
+        files,
+        roles,
+        devices,
+        invitation_store,
+        factors,
+        credentials,
+    ): Relational = match &config.database.backend {
         RelationalBackend::Postgres { url } => {
             let applied = postgres::run_migrations(url)?;
             tracing::info!(applied = applied.len(), versions = ?applied, "database migrations applied");
@@ -163,7 +176,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgRoleRepository::new(pool.clone())),
                 Arc::new(PgDeviceStore::new(pool.clone())),
                 Arc::new(PgInvitations::new(pool.clone())),
-                Arc::new(PgFactorStore::new(pool)),
+                Arc::new(PgFactorStore::new(pool.clone())),
+                Arc::new(PgCredentialStore::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -172,6 +186,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             );
             let outbox = Arc::new(MemoryOutboxStore::default());
             let roles = Arc::new(MemoryRoleStore::default());
+            let credentials = Arc::new(MemoryCredentialStore::default());
             (
                 Arc::new(MemoryUserRepository::with_outbox_and_roles(outbox.clone(), roles.clone())),
                 Arc::new(MemorySessionStore::default()),
@@ -182,7 +197,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 roles,
                 Arc::new(MemoryDeviceStore::default()),
                 Arc::new(MemoryInvitations::with_outbox(outbox)),
-                Arc::new(MemoryFactorStore::default()),
+                Arc::new(MemoryFactorStore::with_credentials(credentials.clone())),
+                credentials,
             )
         }
     };
@@ -369,6 +385,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             cipher,
             ephemeral: ephemeral.clone(),
             limiter: rate_limiter.clone(),
+            credentials,
+            ceremonies: Arc::new(WebauthnRs::new(&config.webauthn)?),
         },
         settings,
     );
@@ -498,6 +516,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         accounts: identity.accounts,
         links: identity.links,
         mfa: identity.mfa,
+        webauthn: identity.webauthn,
         audit: identity.audit,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone(), AuditTrail::new(audit.clone(), clock.clone())),

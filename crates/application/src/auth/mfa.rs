@@ -4,12 +4,15 @@
 
 use super::notices::Notices;
 use super::passwords::{Checked, Passwords};
+use super::second_factor::Refusal;
 use super::second_factor::{Check, PendingChallenge, SecondFactors, challenge_key, totp_context};
 use super::sms::{SmsCodes, SmsSent};
+use super::webauthn::Purpose;
 use super::{Authenticated, SessionIssuer};
 use crate::audit_trail::AuditTrail;
 use crate::error::AppError;
 use crate::mail::SecurityEvent;
+use crate::ports::CeremonyRefusal;
 use crate::ports::{AccessClaims, Clock, IssuedAccessToken, TotpProvisioning, UserRepository};
 use portcullis_domain::audit::{AuditAction, RequestContext};
 use portcullis_domain::ids::UserId;
@@ -17,6 +20,7 @@ use portcullis_domain::mfa::{SecondFactor, SmsPurpose, TotpVerdict, decide_totp,
 use portcullis_domain::phone::PhoneNumber;
 use portcullis_domain::secret::Secret;
 use portcullis_domain::user::User;
+use portcullis_domain::webauthn::CredentialKind;
 use serde_json::json;
 use std::sync::Arc;
 use time::Duration;
@@ -35,6 +39,8 @@ pub struct MfaStatus {
     pub sms_pending: bool,
     /// The phone (confirmed or pending), masked.
     pub phone: Option<String>,
+    /// Registered security keys.
+    pub security_keys: usize,
     /// What a sign-in challenge accepts now.
     pub methods: Vec<SecondFactor>,
 }
@@ -51,6 +57,7 @@ pub struct MfaService {
     pub users: Arc<dyn UserRepository>,
     pub second: SecondFactors,
     pub sms: SmsCodes,
+    pub webauthn: super::webauthn::Ceremonies,
     pub passwords: Passwords,
     pub issuer: SessionIssuer,
     pub notices: Notices,
@@ -88,9 +95,11 @@ impl MfaService {
             sms: s.sms_confirmed,
             sms_pending: s.sms_pending,
             phone: phone.and_then(|f| PhoneNumber::from_stored(&f.phone).ok()).map(|p| p.masked()),
+            security_keys: s.security_keys,
             methods: portcullis_domain::mfa::offered_factors(
                 s.totp_confirmed,
                 s.sms_confirmed,
+                s.security_keys,
                 s.backup_codes_left,
             ),
         })
@@ -282,8 +291,70 @@ impl MfaService {
     ) -> Result<Authenticated, AppError> {
         let (key, first, user) = self.open_challenge(challenge_id, ctx).await?;
         self.second.verify(user.id, method, code, Check::Challenge, ctx).await?;
+        self.complete_challenge(&key, first, user, method, ctx).await
+    }
+
+    /// Begins a security key's answer to an open challenge (the browser
+    /// signs with one of the account's keys).
+    pub async fn challenge_security_key(
+        &self,
+        challenge_id: &Secret,
+        ctx: &RequestContext,
+    ) -> Result<super::webauthn::Ceremony, AppError> {
+        let (key, _, user) = self.open_challenge(challenge_id, ctx).await?;
+        let keys: Vec<_> = self
+            .webauthn
+            .credentials
+            .list(user.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::SecurityKey)
+            .collect();
+        if keys.is_empty() {
+            return Err(AppError::MfaNotEnabled);
+        }
+        let start = self.webauthn.ceremonies.start_authentication(CredentialKind::SecurityKey, &keys);
+        self.webauthn.begin(Purpose::Challenge { challenge_key: key }, start).await
+    }
+
+    /// Answers a challenge with a security key's assertion. A refused
+    /// assertion counts toward the code lock like a wrong code.
+    pub async fn answer_with_security_key(
+        &self,
+        challenge_id: &Secret,
+        ceremony_id: &Secret,
+        response: &serde_json::Value,
+        ctx: &RequestContext,
+    ) -> Result<Authenticated, AppError> {
+        let (key, first, user) = self.open_challenge(challenge_id, ctx).await?;
+        let state =
+            self.webauthn.take_for(ceremony_id, &Purpose::Challenge { challenge_key: key.clone() }).await?;
+        let check = async {
+            let credential = match self.webauthn.asserted(response).await {
+                Ok(c) if c.user_id == user.id && c.kind == CredentialKind::SecurityKey => c,
+                Ok(_) => return Ok(Err(Refusal::Ceremony(CeremonyRefusal::UnknownCredential))),
+                Err(AppError::WebauthnRefused(reason)) => return Ok(Err(Refusal::Ceremony(reason))),
+                Err(other) => return Err(other),
+            };
+            Ok(self.webauthn.verify(&credential, response, &state).await?.map_err(Refusal::Ceremony))
+        };
+        let method = SecondFactor::SecurityKey;
+        self.second.budgeted(user.id, method, Check::Challenge, ctx, check).await?;
+        self.complete_challenge(&key, first, user, method, ctx).await
+    }
+
+    /// A challenge answered: taken (once), and the session opens with both
+    /// factors.
+    async fn complete_challenge(
+        &self,
+        key: &str,
+        first: portcullis_domain::session::SignInMethod,
+        user: User,
+        method: SecondFactor,
+        ctx: &RequestContext,
+    ) -> Result<Authenticated, AppError> {
         // Of concurrent right answers (two backup codes), one takes it.
-        if self.second.challenges.take(&key).await?.is_none() {
+        if self.second.challenges.take(key).await?.is_none() {
             return Err(AppError::ChallengeInvalid);
         }
         if user.locked_at.is_some() {

@@ -18,6 +18,7 @@ mod recovery;
 mod second_factor;
 mod sign_in;
 mod sms;
+mod webauthn;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ pub use recovery::MailedLinkService;
 pub use second_factor::{CHALLENGE_TTL, Challenge, Check, SecondFactors};
 pub use sign_in::{SignInService, SignInSettings};
 pub use sms::{SendSmsCode, SmsCodeRequest, SmsCodes, SmsLimits, SmsSent};
+pub use webauthn::{CEREMONY_TTL, Ceremonies, Ceremony, WebauthnService};
 
 #[derive(Debug, Clone)]
 pub struct RegisterInput {
@@ -131,6 +133,9 @@ pub struct AuthPorts {
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// Limits texted codes per user and per number.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Passkeys and security keys.
+    pub credentials: Arc<dyn crate::ports::CredentialStore>,
+    pub ceremonies: Arc<dyn crate::ports::WebauthnCeremonies>,
 }
 
 /// The identity services, built together from the context's ports.
@@ -140,6 +145,7 @@ pub struct Identity {
     pub accounts: AccountService,
     pub links: MailedLinkService,
     pub mfa: MfaService,
+    pub webauthn: WebauthnService,
     /// The audit trail the services write to (also used by the http layer
     /// for rate-limit events).
     pub audit: AuditTrail,
@@ -192,8 +198,26 @@ impl Identity {
             audit: audit.clone(),
             clock: ports.clock.clone(),
         };
+        let ceremonies = Ceremonies {
+            credentials: ports.credentials.clone(),
+            ceremonies: ports.ceremonies.clone(),
+            states: ports.ephemeral.clone(),
+            tokens: ports.token_generator.clone(),
+            clock: ports.clock.clone(),
+        };
         Self {
+            webauthn: WebauthnService {
+                users: ports.users.clone(),
+                parts: ceremonies.clone(),
+                second: second.clone(),
+                issuer: issuer.clone(),
+                notices: notices.clone(),
+                audit: audit.clone(),
+                clock: ports.clock.clone(),
+                reauth_window: settings.reauth_window,
+            },
             mfa: MfaService {
+                webauthn: ceremonies,
                 users: ports.users.clone(),
                 second: second.clone(),
                 sms: SmsCodes {

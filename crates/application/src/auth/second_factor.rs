@@ -117,7 +117,7 @@ impl Check {
 
 /// Why a code was refused (audited; the client is told only INVALID_CODE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub(crate) enum Refusal {
     Wrong,
     Replayed,
     NoFactor,
@@ -125,6 +125,8 @@ enum Refusal {
     NoCode,
     /// A texted code sent for another purpose.
     OtherPurpose,
+    /// A security key's assertion did not verify.
+    Ceremony(crate::ports::CeremonyRefusal),
 }
 
 impl Refusal {
@@ -135,6 +137,7 @@ impl Refusal {
             Self::NoFactor => "no_factor",
             Self::NoCode => "no_code",
             Self::OtherPurpose => "other_purpose",
+            Self::Ceremony(reason) => reason.as_str(),
         }
     }
 }
@@ -144,7 +147,12 @@ impl SecondFactors {
     pub async fn methods(&self, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
         // One read, asked by every sign-in.
         let s = self.factors.summary(user).await?;
-        Ok(portcullis_domain::mfa::offered_factors(s.totp_confirmed, s.sms_confirmed, s.backup_codes_left))
+        Ok(portcullis_domain::mfa::offered_factors(
+            s.totp_confirmed,
+            s.sms_confirmed,
+            s.security_keys,
+            s.backup_codes_left,
+        ))
     }
 
     /// After a first factor: a challenge when the user has a second factor,
@@ -194,6 +202,19 @@ impl SecondFactors {
         purpose: Check,
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
+        self.budgeted(user, method, purpose, ctx, self.check(user, method, code, purpose)).await
+    }
+
+    /// Runs `check` (a code's, or a security key's) under the account's
+    /// budget of second-factor attempts; see [`Self::verify`].
+    pub(crate) async fn budgeted(
+        &self,
+        user: UserId,
+        method: SecondFactor,
+        purpose: Check,
+        ctx: &RequestContext,
+        check: impl std::future::Future<Output = Result<Result<(), Refusal>, AppError>>,
+    ) -> Result<(), AppError> {
         let key = format!("mfa|{user}");
         let attempt = match self.attempts.begin(&key, &self.lockout).await? {
             AttemptGate::Allowed { attempt } => attempt,
@@ -211,7 +232,7 @@ impl SecondFactors {
                 return Err(AppError::AccountLocked { retry_after });
             }
         };
-        let verdict = match self.check(user, method, code, purpose).await {
+        let verdict = match check.await {
             Ok(verdict) => verdict,
             Err(error) => {
                 if let Err(e) = self.attempts.release(&key).await {
@@ -241,7 +262,10 @@ impl SecondFactors {
                     });
                     self.audit.record(AuditAction::AccountLocked, Some(user), ctx, details).await;
                 }
-                Err(AppError::InvalidCode)
+                Err(match refusal {
+                    Refusal::Ceremony(reason) => AppError::WebauthnRefused(reason),
+                    _ => AppError::InvalidCode,
+                })
             }
         }
     }
@@ -278,6 +302,8 @@ impl SecondFactors {
                 }
             }
             SecondFactor::Sms => self.check_texted(user, &code, purpose.sms_purpose()).await,
+            // A security key answers with an assertion, never a typed code.
+            SecondFactor::SecurityKey => Ok(Err(Refusal::NoFactor)),
             SecondFactor::BackupCode => {
                 // Bounded input: a code is 16 characters; anything far longer
                 // is wrong without hashing megabytes.

@@ -83,6 +83,8 @@ impl Mocks {
                 cipher: Arc::new(crate::ports::MockCipher::new()),
                 ephemeral: Arc::new(crate::ports::MockEphemeralStore::new()),
                 limiter: Arc::new(crate::ports::MockRateLimiter::new()),
+                credentials: Arc::new(crate::ports::MockCredentialStore::new()),
+                ceremonies: Arc::new(crate::ports::MockWebauthnCeremonies::new()),
             },
             AuthSettings::default(),
         )

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod storage;
 pub mod user_admin;
 pub mod users;
+pub mod webauthn;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
