@@ -18,6 +18,7 @@ mod live;
 mod lockout;
 mod meta;
 mod mfa;
+mod oauth;
 mod pages;
 mod rate_limit;
 mod recovery;

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod jwt;
 pub mod local_disk;
 pub mod memory;
+pub mod oauth;
 pub mod password;
 pub mod postgres;
 pub mod random;

@@ -1,0 +1,94 @@
+use async_trait::async_trait;
+use portcullis_domain::secret::Secret;
+use time::Duration;
+
+/// A sign-in begun at a provider: where to send the browser, and what the
+/// callback must match (kept server-side, never in the browser).
+#[derive(Debug, Clone)]
+pub struct AuthorizationStart {
+    pub url: String,
+    /// The `state` parameter (CSRF protection): the callback must bring it back.
+    pub state: Secret,
+    /// PKCE (S256): the verifier whose hash went to the provider.
+    pub pkce_verifier: Secret,
+    /// OpenID Connect's `nonce`, which the ID token must carry (none for
+    /// plain OAuth providers such as GitHub).
+    pub nonce: Option<Secret>,
+}
+
+/// Who the provider says signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    /// The provider's stable id for the user (`sub`, GitHub's numeric id).
+    pub subject: String,
+    pub email: Option<String>,
+    /// The provider vouches for the address.
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+/// The provider's tokens (kept sealed by the Cipher, never in the clear).
+#[derive(Debug, Clone)]
+pub struct ProviderTokens {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub expires_in: Option<Duration>,
+}
+
+/// Why a provider's answer was refused (the client's or the provider's
+/// doing, never a fault on our side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthRefusal {
+    /// The provider refused the code (used already, expired, another client).
+    CodeRejected,
+    /// The ID token's signature, issuer, audience or expiry does not verify.
+    InvalidIdToken,
+    /// The ID token carries another nonce than the one sent.
+    NonceMismatch,
+    /// The provider's answer names no user.
+    NoIdentity,
+}
+
+impl OAuthRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CodeRejected => "code_rejected",
+            Self::InvalidIdToken => "invalid_id_token",
+            Self::NonceMismatch => "nonce_mismatch",
+            Self::NoIdentity => "no_identity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("no such provider is configured")]
+    UnknownProvider,
+    #[error("the provider's answer was refused: {}", .0.as_str())]
+    Refused(OAuthRefusal),
+    /// The provider could not be reached, or answered nonsense.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(crate::Cause),
+}
+
+/// The configured OAuth 2.0 / OpenID Connect providers (`OAUTH_PROVIDERS`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait IdentityProviders: Send + Sync {
+    /// The providers' names, as configured.
+    fn names(&self) -> Vec<String>;
+    /// A new authorization request (state, PKCE S256, and a nonce for OIDC)
+    /// whose callback is `redirect_uri`.
+    async fn start(&self, provider: &str, redirect_uri: &str) -> Result<AuthorizationStart, ProviderError>;
+    /// Exchanges the callback's code (with the PKCE verifier), verifies the
+    /// ID token (signature by the provider's JWKS, `iss`, `aud`, `exp`,
+    /// `nonce`) or reads the profile (GitHub), and says who signed in.
+    async fn finish(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+        code: &Secret,
+        pkce_verifier: &Secret,
+        nonce: Option<Secret>,
+    ) -> Result<(ProviderIdentity, ProviderTokens), ProviderError>;
+}
