@@ -74,6 +74,19 @@ mod factors {
     });
 }
 
+mod linked {
+    use super::*;
+    portcullis_infrastructure::linked_account_store_contract!(async {
+        let (pool, db) = database();
+        let ports: portcullis_infrastructure::contract::linked::Ports = (
+            Arc::new(postgres::PgLinkedAccounts::new(pool.clone()))
+                as Arc<dyn portcullis_application::ports::LinkedAccountStore>,
+            Arc::new(PgUserRepository::new(pool)) as Arc<dyn UserRepository>,
+        );
+        (ports, db)
+    });
+}
+
 mod credentials {
     use super::*;
     portcullis_infrastructure::credential_store_contract!(async {

@@ -92,3 +92,47 @@ pub trait IdentityProviders: Send + Sync {
         nonce: Option<Secret>,
     ) -> Result<(ProviderIdentity, ProviderTokens), ProviderError>;
 }
+
+/// A provider account linked to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedAccount {
+    pub id: uuid::Uuid,
+    pub user_id: portcullis_domain::ids::UserId,
+    pub provider: String,
+    /// The provider's id for the user.
+    pub subject: String,
+    /// The address the provider gave when linking (shown, not trusted).
+    pub email: Option<String>,
+    /// The provider's tokens, sealed by the [`super::Cipher`].
+    pub sealed_tokens: Option<Vec<u8>>,
+    pub created_at: time::OffsetDateTime,
+    pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+/// Linked provider accounts (the database: source of truth).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait LinkedAccountStore: Send + Sync {
+    /// `Conflict("provider_subject")` when the provider account is linked
+    /// already (to anyone).
+    async fn link(&self, account: &LinkedAccount) -> Result<(), super::StoreError>;
+    async fn find(&self, provider: &str, subject: &str) -> Result<Option<LinkedAccount>, super::StoreError>;
+    /// A user's linked accounts, oldest first.
+    async fn list(
+        &self,
+        user: portcullis_domain::ids::UserId,
+    ) -> Result<Vec<LinkedAccount>, super::StoreError>;
+    /// `false` when the user has no such link.
+    async fn unlink(
+        &self,
+        user: portcullis_domain::ids::UserId,
+        id: uuid::Uuid,
+    ) -> Result<bool, super::StoreError>;
+    /// Records a sign-in through the link, with the provider's new tokens.
+    async fn record_use(
+        &self,
+        id: uuid::Uuid,
+        sealed_tokens: Option<Vec<u8>>,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, super::StoreError>;
+}

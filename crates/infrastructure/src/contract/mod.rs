@@ -46,6 +46,8 @@ pub mod invitations;
 #[macro_use]
 pub mod jobs;
 #[macro_use]
+pub mod linked;
+#[macro_use]
 pub mod login_attempts;
 #[macro_use]
 pub mod mail;

@@ -13,6 +13,7 @@ mod factors;
 mod files;
 mod invitations;
 mod jobs;
+mod linked;
 mod login_attempts;
 mod objects;
 mod one_time;
@@ -37,6 +38,7 @@ pub use factors::MemoryFactorStore;
 pub use files::MemoryFileRepository;
 pub use invitations::MemoryInvitations;
 pub use jobs::MemoryJobQueue;
+pub use linked::MemoryLinkedAccounts;
 pub use login_attempts::MemoryLoginAttempts;
 pub use objects::MemoryObjectStore;
 pub use one_time::MemoryOneTimeTokens;
@@ -138,6 +140,18 @@ mod contract_tests {
                     as Arc<dyn portcullis_application::ports::FactorStore>,
                 Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
                 credentials,
+            );
+            (ports, ())
+        });
+    }
+
+    mod linked {
+        use super::*;
+        linked_account_store_contract!(async {
+            let ports: crate::contract::linked::Ports = (
+                Arc::new(MemoryLinkedAccounts::default())
+                    as Arc<dyn portcullis_application::ports::LinkedAccountStore>,
+                Arc::new(MemoryUserRepository::default()) as Arc<dyn UserRepository>,
             );
             (ports, ())
         });

@@ -219,4 +219,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    linked_accounts (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        provider -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        sealed_tokens -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(totp_factors, backup_codes, sms_factors, webauthn_credentials);
