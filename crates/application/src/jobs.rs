@@ -6,6 +6,33 @@ use crate::ports::{Job, NewJob, OutboxMessage};
 use async_trait::async_trait;
 use serde_json::Value;
 
+/// Where a request that promised a job came from: carried in the job's
+/// payload (flattened: `ip`, `user_agent`, `request_id`) so the job audits
+/// what it does against the request that asked for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Origin {
+    pub fn of(ctx: &portcullis_domain::audit::RequestContext) -> Self {
+        Self { ip: ctx.ip.clone(), user_agent: ctx.user_agent.clone(), request_id: ctx.request_id.clone() }
+    }
+
+    /// The context the job's audit events are recorded with.
+    pub fn context(&self) -> portcullis_domain::audit::RequestContext {
+        portcullis_domain::audit::RequestContext {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+            route: None,
+            device: None,
+        }
+    }
+}
+
 /// A queue, by name. Workers poll the queues of the handlers registered with
 /// them, so a queue exists by having a handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

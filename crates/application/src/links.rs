@@ -32,30 +32,13 @@ pub enum LinkPurpose {
 pub struct LinkRequest {
     pub purpose: LinkPurpose,
     pub email: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub origin: crate::jobs::Origin,
 }
 
 impl LinkRequest {
     pub fn new(purpose: LinkPurpose, email: &Email, ctx: &RequestContext) -> Self {
-        Self {
-            purpose,
-            email: email.as_str().to_owned(),
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.clone(),
-            request_id: ctx.request_id.clone(),
-        }
-    }
-
-    fn context(&self) -> RequestContext {
-        RequestContext {
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-            request_id: self.request_id.clone(),
-            route: None,
-            device: None,
-        }
+        Self { purpose, email: email.as_str().to_owned(), origin: crate::jobs::Origin::of(ctx) }
     }
 }
 
@@ -120,7 +103,7 @@ impl JobHandler for SendLink {
             .map_err(|e| JobError::Fatal(crate::Cause::context("unreadable link request", e)))?;
         let email = Email::parse(&request.email)
             .map_err(|_| JobError::Fatal("link request for an invalid email".into()))?;
-        let ctx = request.context();
+        let ctx = request.origin.context();
         let user =
             self.users.find_by_email(&email).await.map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
         match request.purpose {

@@ -105,6 +105,13 @@ impl MfaService {
         })
     }
 
+    /// A factor was turned on: the owner is told, and it is audited.
+    async fn enabled(&self, user: &User, factor: SecondFactor, ctx: &RequestContext) {
+        self.notices.security_alert(user, SecurityEvent::MfaEnabled, ctx).await;
+        let details = json!({ "factor": factor.as_str() });
+        self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, details).await;
+    }
+
     /// New backup codes when this factor is the account's first (shown
     /// once); none when another factor already came with a set.
     async fn codes_for_first_factor(
@@ -156,8 +163,7 @@ impl MfaService {
         if !self.second.factors.confirm_totp(user.id, step, &hashes, now).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }
-        self.notices.security_alert(&user, SecurityEvent::MfaEnabled, ctx).await;
-        self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, json!({ "factor": "totp" })).await;
+        self.enabled(&user, SecondFactor::Totp, ctx).await;
         Ok(codes)
     }
 
@@ -207,8 +213,7 @@ impl MfaService {
         if !self.second.factors.confirm_sms(user.id, &hashes, self.clock.now()).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }
-        self.notices.security_alert(&user, SecurityEvent::MfaEnabled, ctx).await;
-        self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, json!({ "factor": "sms" })).await;
+        self.enabled(&user, SecondFactor::Sms, ctx).await;
         Ok(codes)
     }
 

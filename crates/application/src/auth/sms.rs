@@ -55,21 +55,8 @@ pub struct SmsSent {
 pub struct SmsCodeRequest {
     pub user_id: uuid::Uuid,
     pub purpose: SmsPurpose,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl SmsCodeRequest {
-    fn context(&self) -> RequestContext {
-        RequestContext {
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-            request_id: self.request_id.clone(),
-            route: None,
-            device: None,
-        }
-    }
+    #[serde(flatten)]
+    pub origin: crate::jobs::Origin,
 }
 
 /// The phone a code of `purpose` goes to: the pending one to enrol, the
@@ -109,13 +96,8 @@ impl SmsCodes {
                 return Err(AppError::RateLimited { retry_after: decision.reset_after });
             }
         }
-        let request = SmsCodeRequest {
-            user_id: user.as_uuid(),
-            purpose,
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.clone(),
-            request_id: ctx.request_id.clone(),
-        };
+        let request =
+            SmsCodeRequest { user_id: user.as_uuid(), purpose, origin: crate::jobs::Origin::of(ctx) };
         let payload = serde_json::to_value(&request)
             .map_err(|e| AppError::Internal(crate::Cause::context("could not encode an SMS request", e)))?;
         self.outbox.add(&kinds::SEND_SMS_CODE.message(payload), self.clock.now()).await?;
@@ -174,7 +156,7 @@ impl JobHandler for SendSmsCode {
             Err(SmsError::Rejected(cause)) => return Err(JobError::Fatal(cause)),
         }
         let details = json!({ "purpose": request.purpose.as_str(), "phone": phone.masked() });
-        self.audit.record(AuditAction::SmsCodeSent, Some(user), &request.context(), details).await;
+        self.audit.record(AuditAction::SmsCodeSent, Some(user), &request.origin.context(), details).await;
         Ok(())
     }
 }

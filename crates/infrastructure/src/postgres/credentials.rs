@@ -2,7 +2,6 @@ use super::schema::webauthn_credentials as wc;
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 use portcullis_application::Cause;
 use portcullis_application::ports::{CredentialStore, StoreError, WebauthnCredential};
@@ -62,7 +61,7 @@ impl PgCredentialStore {
 impl CredentialStore for PgCredentialStore {
     async fn add(&self, c: &WebauthnCredential) -> Result<(), StoreError> {
         let mut conn = conn(&self.0).await?;
-        let inserted = diesel::insert_into(wc::table)
+        let result = diesel::insert_into(wc::table)
             .values((
                 wc::id.eq(c.id),
                 wc::user_id.eq(c.user_id.as_uuid()),
@@ -76,13 +75,7 @@ impl CredentialStore for PgCredentialStore {
             ))
             .execute(&mut conn)
             .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(StoreError::Conflict("credential_id"))
-            }
-            Err(e) => Err(db_error(e)),
-        }
+        super::inserted(result, "credential_id")
     }
 
     async fn list(&self, user: UserId) -> Result<Vec<WebauthnCredential>, StoreError> {

@@ -2,7 +2,6 @@ use super::schema::linked_accounts as la;
 use super::{PgPool, conn, db_error};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 use portcullis_application::ports::{LinkedAccount, LinkedAccountStore, StoreError};
 use portcullis_domain::ids::UserId;
@@ -50,7 +49,7 @@ impl PgLinkedAccounts {
 impl LinkedAccountStore for PgLinkedAccounts {
     async fn link(&self, a: &LinkedAccount) -> Result<(), StoreError> {
         let mut c = conn(&self.0).await?;
-        let inserted = diesel::insert_into(la::table)
+        let result = diesel::insert_into(la::table)
             .values((
                 la::id.eq(a.id),
                 la::user_id.eq(a.user_id.as_uuid()),
@@ -63,13 +62,7 @@ impl LinkedAccountStore for PgLinkedAccounts {
             ))
             .execute(&mut c)
             .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(StoreError::Conflict("provider_subject"))
-            }
-            Err(e) => Err(db_error(e)),
-        }
+        super::inserted(result, "provider_subject")
     }
 
     async fn find(&self, provider: &str, subject: &str) -> Result<Option<LinkedAccount>, StoreError> {

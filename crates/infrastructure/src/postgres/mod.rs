@@ -157,6 +157,20 @@ pub(crate) fn db_error(e: diesel::result::Error) -> StoreError {
     StoreError::Unavailable(Cause::context("postgres", e))
 }
 
+/// An insert's outcome: a unique violation is `Conflict(rule)`, other
+/// failures are the database's.
+pub(crate) fn inserted(
+    result: Result<usize, diesel::result::Error>,
+    rule: &'static str,
+) -> Result<(), StoreError> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match result {
+        Ok(_) => Ok(()),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(StoreError::Conflict(rule)),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
 /// `/health/ready` probe: a round trip through the pool.
 #[derive(Clone)]
 pub struct PgHealth(pub PgPool);
