@@ -611,3 +611,103 @@ async fn a_challenge_opened_on_one_instance_is_answered_on_another() {
     let body = json!({ "challenge_id": again["challenge_id"], "method": "totp", "code": code });
     expect_error(a.post("/api/v1/auth/mfa/challenge", &body).await, 401, "INVALID_CODE").await;
 }
+
+/// A passkey ceremony's state waits in Redis and the credential lives in
+/// PostgreSQL: either instance may begin or finish it, and each is finished
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_ceremonies_span_instances() {
+    use base64::Engine;
+    use serde_json::json;
+    use webauthn_authenticator_rs::prelude::{
+        CreationChallengeResponse, RequestChallengeResponse, WebauthnAuthenticator,
+    };
+    const ORIGIN: &str = "https://app.example.com";
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let rp = [("WEBAUTHN_RP_ID", "example.com"), ("WEBAUTHN_RP_ORIGIN", ORIGIN)];
+    let a = instance(&db, &prefix, &rp).await;
+    let b = instance(&db, &prefix, &rp).await;
+    let origin = url::Url::parse(ORIGIN).unwrap();
+    let login = a.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    let mut passkey = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+
+    // Registration: begun on A, finished on B.
+    let start: Value = a
+        .post_auth("/api/v1/auth/webauthn/register/start", token, &json!({ "kind": "passkey" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse = serde_json::from_value(start["options"].clone()).unwrap();
+    let credential = passkey.do_registration(origin.clone(), options).unwrap();
+    let raw_id = credential.raw_id.to_vec();
+    let body = json!({ "ceremony_id": start["ceremony_id"], "kind": "passkey", "credential": credential });
+    let res = b.post_auth("/api/v1/auth/webauthn/register/finish", token, &body).await;
+    assert_eq!(res.status(), 201);
+    expect_error(
+        a.post_auth("/api/v1/auth/webauthn/register/finish", token, &body).await,
+        401,
+        "WEBAUTHN_CEREMONY_INVALID",
+    )
+    .await;
+
+    // Sign-in: begun on B, finished on A (the test plays the platform: it
+    // offers the credential and returns the user handle).
+    let start: Value = b.post("/api/v1/auth/passkeys/sign-in/start", &json!({})).await.json().await.unwrap();
+    let mut options = start["options"].clone();
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw_id);
+    options["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": id }]);
+    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let mut answer = passkey.do_authentication(origin, options).unwrap();
+    let user = uuid::Uuid::parse_str(login["user"]["id"].as_str().unwrap()).unwrap();
+    answer.response.user_handle = Some(user.as_bytes().to_vec());
+    let body = json!({ "ceremony_id": start["ceremony_id"], "credential": answer });
+    let res = a.post("/api/v1/auth/passkeys/sign-in/finish", &body).await;
+    assert_eq!(res.status(), 200);
+    let signed_in: Value = res.json().await.unwrap();
+    assert_eq!(b.get_auth("/api/v1/auth/me", str_of(&signed_in, "access_token")).await.status(), 200);
+    expect_error(
+        b.post("/api/v1/auth/passkeys/sign-in/finish", &body).await,
+        401,
+        "WEBAUTHN_CEREMONY_INVALID",
+    )
+    .await;
+}
+
+/// A texted code is minted by whichever worker takes the job, kept in
+/// Redis, and answers on any instance, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_texted_code_answers_on_any_instance() {
+    use serde_json::json;
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let a = instance(&db, &prefix, &[]).await;
+    let b = instance(&db, &prefix, &[]).await;
+    let phone = "+447911123456";
+    let login = a.signed_in("ada@example.com").await;
+    let token = str_of(&login, "access_token");
+    assert_eq!(
+        a.post_auth("/api/v1/auth/mfa/sms/setup", token, &json!({ "phone": phone })).await.status(),
+        202
+    );
+    // The job ran on one of the two workers: read the text where it landed.
+    let mut text = None;
+    for _ in 0..500 {
+        text = [&a, &b].iter().flat_map(|app| app.texts.as_ref().unwrap().to(phone)).next();
+        if text.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let body = text.expect("a text was sent").body;
+    let start = body.find("code: ").unwrap() + "code: ".len();
+    let code: String = body[start..].chars().take(6).collect();
+    let res = b.post_auth("/api/v1/auth/mfa/sms/verify", token, &json!({ "code": code })).await;
+    assert_eq!(res.status(), 200);
+    let res = a.post_auth("/api/v1/auth/mfa/sms/verify", token, &json!({ "code": code })).await;
+    expect_error(res, 409, "MFA_ALREADY_ENABLED").await;
+    let status: Value = a.get_auth("/api/v1/auth/mfa", token).await.json().await.unwrap();
+    assert_eq!(status["sms_enabled"], true);
+}
