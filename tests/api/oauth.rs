@@ -188,3 +188,219 @@ async fn a_provider_that_is_down_or_unknown_is_told_apart() {
     .unwrap();
     assert!(matches!(nowhere.start("gone", REDIRECT).await, Err(ProviderError::Unavailable(_))));
 }
+
+mod flow {
+    //! The whole sign-in through the app's routes, the browser played by
+    //! the test: authorize (302 to the stand-in), the stand-in's 302 back,
+    //! the callback.
+    use crate::helpers::*;
+    use crate::mfa::{claims, enable};
+    use crate::stand_ins::{Misbehaviour, OAuthStandIn, Profile};
+    use serde_json::{Value, json};
+    use time::Duration;
+
+    async fn app_with(stand_in: &OAuthStandIn) -> TestApp {
+        // The redirect base must be the app's own address, known only once it
+        // listens: route through a fixed base and rewrite below.
+        let i = stand_in.issuer.clone();
+        let vars: Vec<(&str, String)> = vec![
+            ("RATE_LIMIT_AUTH_MAX_REQUESTS", "100".into()),
+            ("OAUTH_PROVIDERS", "corp,github".into()),
+            ("OAUTH_CORP_CLIENT_ID", stand_in.client_id.clone()),
+            ("OAUTH_CORP_CLIENT_SECRET", stand_in.client_secret.clone()),
+            ("OAUTH_CORP_ISSUER", i.clone()),
+            ("OAUTH_GITHUB_CLIENT_ID", stand_in.client_id.clone()),
+            ("OAUTH_GITHUB_CLIENT_SECRET", stand_in.client_secret.clone()),
+            ("OAUTH_GITHUB_AUTHORIZE_URL", format!("{i}/authorize")),
+            ("OAUTH_GITHUB_TOKEN_URL", format!("{i}/token")),
+            ("OAUTH_GITHUB_API_URL", i),
+            ("OAUTH_REDIRECT_BASE_URL", "http://app.invalid".into()),
+        ];
+        let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        spawn_app_with(&borrowed).await
+    }
+
+    /// Follows authorize → provider → callback; returns the callback's answer.
+    async fn sign_in_with(app: &TestApp, provider: &str, bearer: Option<&str>) -> reqwest::Response {
+        let to_provider = match bearer {
+            None => {
+                let res = app
+                    .client
+                    .get(app.url(&format!("/api/v1/oauth/{provider}/authorize")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 302);
+                res.headers()["location"].to_str().unwrap().to_owned()
+            }
+            Some(token) => {
+                let res = app.post_auth(&format!("/api/v1/oauth/{provider}/link"), token, &json!({})).await;
+                assert_eq!(res.status(), 200);
+                let body: Value = res.json().await.unwrap();
+                body["authorize_url"].as_str().unwrap().to_owned()
+            }
+        };
+        let res = app.client.get(&to_provider).send().await.unwrap();
+        assert_eq!(res.status(), 302, "the stand-in signs in at once");
+        let back = res.headers()["location"].to_str().unwrap().to_owned();
+        let back = back.replace("http://app.invalid", &app.address);
+        app.client.get(&back).send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_user_is_created_and_a_linked_user_signs_in() {
+        let stand_in = OAuthStandIn::start();
+        let app = app_with(&stand_in).await;
+        let res = sign_in_with(&app, "corp", None).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: Value = res.json().await.unwrap();
+        let access = str_of(&body, "access_token").to_owned();
+        assert_eq!(claims(&access)["amr"], json!(["fed"]));
+        assert_eq!(body["user"]["email"], "ada@example.com");
+        let accounts: Value = app.get_auth("/api/v1/oauth/accounts", &access).await.json().await.unwrap();
+        assert_eq!(accounts["accounts"][0]["provider"], "corp");
+        // No password was set: the password route refuses, the provider signs in again.
+        expect_error(app.login("ada@example.com", PASSWORD).await, 401, "INVALID_CREDENTIALS").await;
+        let again: Value = sign_in_with(&app, "corp", None).await.json().await.unwrap();
+        assert_eq!(again["user"]["id"], body["user"]["id"], "the same user");
+        // The only way in cannot be removed.
+        let id = accounts["accounts"][0]["id"].as_str().unwrap();
+        let res = app
+            .client
+            .delete(app.url(&format!("/api/v1/oauth/accounts/{id}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        expect_error(res, 409, "LAST_SIGN_IN_METHOD").await;
+    }
+
+    #[tokio::test]
+    async fn forged_replayed_and_refused_callbacks() {
+        let stand_in = OAuthStandIn::start();
+        let app = app_with(&stand_in).await;
+        let callback =
+            |query: &str| app.client.get(app.url(&format!("/api/v1/oauth/corp/callback?{query}"))).send();
+        expect_error(callback("code=x&state=forged").await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
+        let body =
+            expect_error(callback("error=access_denied&state=s").await.unwrap(), 401, "OAUTH_REFUSED").await;
+        assert_eq!(body["error"]["details"]["reason"], "denied");
+        expect_error(callback("state=only").await.unwrap(), 400, "BAD_REQUEST").await;
+        expect_error(
+            app.client.get(app.url("/api/v1/oauth/nope/authorize")).send().await.unwrap(),
+            404,
+            "NOT_FOUND",
+        )
+        .await;
+
+        // A callback is answered once: replaying it finds no state.
+        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
+        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &app.address);
+        assert_eq!(app.client.get(&back).send().await.unwrap().status(), 200);
+        expect_error(app.client.get(&back).send().await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
+        // A state issued for one provider does not complete another's callback.
+        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
+        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
+        let back = res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .replace("http://app.invalid", &app.address)
+            .replace("/corp/", "/github/");
+        expect_error(app.client.get(&back).send().await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
+
+        // The ID token's nonce is not the one sent.
+        stand_in.misbehave(Misbehaviour::WrongNonce);
+        let body = expect_error(sign_in_with(&app, "corp", None).await, 401, "OAUTH_REFUSED").await;
+        assert_eq!(body["error"]["details"]["reason"], "nonce_mismatch");
+        // The provider goes down between its redirect and the code exchange.
+        stand_in.misbehave(Misbehaviour::None);
+        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
+        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &app.address);
+        stand_in.misbehave(Misbehaviour::Down);
+        expect_error(app.client.get(&back).send().await.unwrap(), 503, "SERVICE_UNAVAILABLE").await;
+    }
+
+    #[tokio::test]
+    async fn an_existing_account_is_linked_only_by_its_owner() {
+        let stand_in = OAuthStandIn::start();
+        let app = app_with(&stand_in).await;
+        assert_eq!(app.register("ada@example.com").await.status(), 201);
+
+        // Unverified at the provider: no link offered.
+        stand_in.sign_in_as(Profile {
+            subject: "1001".into(),
+            email: "ada@example.com".into(),
+            email_verified: false,
+        });
+        expect_error(sign_in_with(&app, "corp", None).await, 409, "OAUTH_EMAIL_UNVERIFIED").await;
+
+        // Verified: the owner proves it with the password.
+        stand_in.sign_in_as(Profile {
+            subject: "1001".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+        });
+        let offer: Value = sign_in_with(&app, "corp", None).await.json().await.unwrap();
+        assert_eq!(offer["link_required"], true, "{offer}");
+        assert!(offer.get("access_token").is_none());
+        let confirm = |password: &str| json!({ "link_id": offer["link_id"], "password": password });
+        expect_error(
+            app.post("/api/v1/oauth/link/confirm", &confirm("not-it")).await,
+            401,
+            "INVALID_CREDENTIALS",
+        )
+        .await;
+        let res = app.post("/api/v1/oauth/link/confirm", &confirm(PASSWORD)).await;
+        assert_eq!(res.status(), 200);
+        let signed_in: Value = res.json().await.unwrap();
+        let access = str_of(&signed_in, "access_token").to_owned();
+        expect_error(
+            app.post("/api/v1/oauth/link/confirm", &confirm(PASSWORD)).await,
+            401,
+            "OAUTH_STATE_INVALID",
+        )
+        .await;
+        // From now on the provider signs ada in directly.
+        let direct: Value = sign_in_with(&app, "corp", None).await.json().await.unwrap();
+        assert_eq!(direct["user"]["email"], "ada@example.com");
+
+        // Linking GitHub while signed in; a password remains, so unlinking is fine.
+        let linked: Value = sign_in_with(&app, "github", Some(&access)).await.json().await.unwrap();
+        assert_eq!(linked["linked"]["provider"], "github", "{linked}");
+        let accounts: Value = app.get_auth("/api/v1/oauth/accounts", &access).await.json().await.unwrap();
+        assert_eq!(accounts["accounts"].as_array().unwrap().len(), 2);
+        let id = accounts["accounts"][1]["id"].as_str().unwrap();
+        let res = app
+            .client
+            .delete(app.url(&format!("/api/v1/oauth/accounts/{id}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+
+        // Another user cannot take the corp account over by linking it.
+        let bob = app.signed_in("bob@example.com").await;
+        let res = sign_in_with(&app, "corp", Some(str_of(&bob, "access_token"))).await;
+        expect_error(res, 409, "OAUTH_ACCOUNT_LINKED").await;
+        // Linking needs a recent sign-in.
+        app.clock.advance(Duration::minutes(6));
+        let res = app.post_auth("/api/v1/oauth/github/link", str_of(&bob, "access_token"), &json!({})).await;
+        expect_error(res, 401, "REAUTHENTICATION_REQUIRED").await;
+    }
+
+    #[tokio::test]
+    async fn a_provider_sign_in_still_asks_for_the_second_factor() {
+        let stand_in = OAuthStandIn::start();
+        let app = app_with(&stand_in).await;
+        let body: Value = sign_in_with(&app, "corp", None).await.json().await.unwrap();
+        let access = str_of(&body, "access_token").to_owned();
+        enable(&app, &access).await;
+        let challenge: Value = sign_in_with(&app, "corp", None).await.json().await.unwrap();
+        assert_eq!(challenge["mfa_required"], true, "{challenge}");
+        assert!(challenge.get("access_token").is_none());
+    }
+}

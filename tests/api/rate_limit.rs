@@ -82,7 +82,7 @@ async fn authenticated_routes_are_limited_per_user() {
 ///   left: None
 ///  right: Some("1000")
 /// ```
-const CREDENTIAL_ROUTES: [&str; 19] = [
+const CREDENTIAL_ROUTES: [&str; 22] = [
     "/api/v1/auth/mfa/totp/verify",
     "/api/v1/auth/mfa/backup-codes/regenerate",
     "/api/v1/auth/mfa/disable",
@@ -94,6 +94,9 @@ const CREDENTIAL_ROUTES: [&str; 19] = [
     "/api/v1/auth/webauthn/register/finish",
     "/api/v1/auth/passkeys/sign-in/start",
     "/api/v1/auth/passkeys/sign-in/finish",
+    "/api/v1/oauth/link/confirm",
+    "/api/v1/oauth/{provider}/authorize",
+    "/api/v1/oauth/{provider}/callback",
     "/api/v1/auth/reauthenticate",
     "/api/v1/auth/register",
     "/api/v1/auth/login",

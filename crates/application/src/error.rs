@@ -81,6 +81,22 @@ pub enum AppError {
     MfaAlreadyEnabled,
     #[error("no second factor is on")]
     MfaNotEnabled,
+    /// An OAuth callback's state (or an offered link) is unknown, used or
+    /// expired, or for another provider.
+    #[error("the sign-in request is unknown, used or expired; start again")]
+    OAuthStateInvalid,
+    /// The provider's answer was refused.
+    #[error("the provider's answer was refused: {}", .0.as_str())]
+    OAuthRefused(crate::ports::OAuthRefusal),
+    /// An account has this address, which the provider does not vouch for.
+    #[error("an account with this email exists; sign in to it and link the provider there")]
+    OAuthEmailUnverified,
+    /// The provider account is linked to another user.
+    #[error("this provider account is linked to another user")]
+    OAuthAccountLinked,
+    /// Removing this would leave the account no way to sign in.
+    #[error("this is the account's last way to sign in")]
+    LastSignInMethod,
     /// A WebAuthn ceremony is unknown, finished or expired.
     #[error("the passkey ceremony is unknown, finished or expired")]
     CeremonyInvalid,

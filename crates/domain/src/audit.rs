@@ -86,10 +86,14 @@ pub enum AuditAction {
     WebauthnRegistered,
     /// A passkey or security key was removed.
     WebauthnRemoved,
+    /// An account at an OAuth/OIDC provider was linked.
+    OAuthLinked,
+    /// A linked provider account was removed.
+    OAuthUnlinked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 49] = [
+    pub const ALL: [AuditAction; 51] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -139,6 +143,8 @@ impl AuditAction {
         Self::SmsCodeSent,
         Self::WebauthnRegistered,
         Self::WebauthnRemoved,
+        Self::OAuthLinked,
+        Self::OAuthUnlinked,
     ];
 
     /// Stable name, used in storage, logs and the API.
@@ -193,6 +199,8 @@ impl AuditAction {
             Self::SmsCodeSent => "auth.mfa.sms_sent",
             Self::WebauthnRegistered => "auth.webauthn.registered",
             Self::WebauthnRemoved => "auth.webauthn.removed",
+            Self::OAuthLinked => "auth.oauth.linked",
+            Self::OAuthUnlinked => "auth.oauth.unlinked",
         }
     }
 

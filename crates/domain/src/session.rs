@@ -77,10 +77,13 @@ pub enum SignInMethod {
     Invitation,
     /// A passkey (WebAuthn, with user verification).
     Passkey,
+    /// An OAuth 2.0 / OpenID Connect provider.
+    OAuth,
 }
 
 impl SignInMethod {
-    pub const ALL: [SignInMethod; 4] = [Self::Password, Self::MagicLink, Self::Invitation, Self::Passkey];
+    pub const ALL: [SignInMethod; 5] =
+        [Self::Password, Self::MagicLink, Self::Invitation, Self::Passkey, Self::OAuth];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,6 +91,7 @@ impl SignInMethod {
             Self::MagicLink => "magic_link",
             Self::Invitation => "invitation",
             Self::Passkey => "passkey",
+            Self::OAuth => "oauth",
         }
     }
 
@@ -98,12 +102,14 @@ impl SignInMethod {
     /// The RFC 8176 method reference: `pwd` for a password (an accepted
     /// invitation sets one), `email` for a mailed link (not in RFC 8176's
     /// registry, which has no mailed-link method), `hwk` for a passkey
-    /// (proof of a hardware-held key).
+    /// (proof of a hardware-held key), `fed` for a provider's sign-in
+    /// (federated; not in RFC 8176's registry either).
     pub fn amr(self) -> &'static str {
         match self {
             Self::Password | Self::Invitation => "pwd",
             Self::MagicLink => "email",
             Self::Passkey => "hwk",
+            Self::OAuth => "fed",
         }
     }
 }
@@ -226,6 +232,7 @@ mod tests {
             (SignInMethod::MagicLink, None, vec!["email"]),
             (SignInMethod::Invitation, None, vec!["pwd"]),
             (SignInMethod::Passkey, None, vec!["hwk"]),
+            (SignInMethod::OAuth, Some(SecondFactor::Totp), vec!["fed", "otp", "mfa"]),
             (SignInMethod::Passkey, Some(SecondFactor::Totp), vec!["hwk", "otp", "mfa"]),
             (SignInMethod::Password, Some(SecondFactor::SecurityKey), vec!["pwd", "hwk", "mfa"]),
             (SignInMethod::Password, Some(SecondFactor::Totp), vec!["pwd", "otp", "mfa"]),

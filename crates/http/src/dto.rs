@@ -1259,3 +1259,96 @@ pub struct SecurityKeyAnswerRequest {
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
 }
+
+/// The provider's redirect back: `code` and `state`, or `error`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OAuthCallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the user declined (`access_denied`).
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub iss: Option<String>,
+    #[serde(default)]
+    pub authuser: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub session_state: Option<String>,
+    #[serde(default)]
+    pub hd: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeUrlResponse {
+    pub authorize_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedAccountItem {
+    pub id: uuid::Uuid,
+    pub provider: String,
+    /// The address the provider gave when linking.
+    pub email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+impl From<&portcullis_application::ports::LinkedAccount> for LinkedAccountItem {
+    fn from(a: &portcullis_application::ports::LinkedAccount) -> Self {
+        Self {
+            id: a.id,
+            provider: a.provider.clone(),
+            email: a.email.clone(),
+            created_at: a.created_at,
+            last_used_at: a.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedAccountsResponse {
+    pub accounts: Vec<LinkedAccountItem>,
+}
+
+/// An account has the provider's verified address: its owner confirms the
+/// link with the password within `expires_in` seconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkRequiredResponse {
+    /// Always `true`.
+    pub link_required: bool,
+    /// Single use; shown once.
+    pub link_id: String,
+    pub provider: String,
+    pub email: String,
+    pub expires_in: i64,
+}
+
+/// What a callback answers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OAuthCallbackResponse {
+    SignedIn(SignInResponse),
+    Linked { linked: LinkedAccountItem },
+    LinkRequired(LinkRequiredResponse),
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmLinkRequest {
+    #[garde(length(chars, min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
+    pub link_id: String,
+    #[garde(length(chars, max = MAX_SECRET))]
+    #[schema(max_length = 1024)]
+    pub password: String,
+}

@@ -110,10 +110,15 @@ pub enum ErrorCode {
     ReauthenticationRequired,
     WebauthnRefused,
     WebauthnCeremonyInvalid,
+    OauthStateInvalid,
+    OauthRefused,
+    OauthEmailUnverified,
+    OauthAccountLinked,
+    LastSignInMethod,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 46] = [
         Self::ValidationError,
         Self::BadRequest,
         Self::Unauthorized,
@@ -155,6 +160,11 @@ impl ErrorCode {
         Self::ReauthenticationRequired,
         Self::WebauthnRefused,
         Self::WebauthnCeremonyInvalid,
+        Self::OauthStateInvalid,
+        Self::OauthRefused,
+        Self::OauthEmailUnverified,
+        Self::OauthAccountLinked,
+        Self::LastSignInMethod,
     ];
 
     /// (status, code, default message): the table.
@@ -252,6 +262,23 @@ impl ErrorCode {
                 "WEBAUTHN_CEREMONY_INVALID",
                 "the passkey ceremony is unknown, finished or expired; start again",
             ),
+            Self::OauthStateInvalid => (
+                S::UNAUTHORIZED,
+                "OAUTH_STATE_INVALID",
+                "the sign-in request is unknown, used or expired; start again",
+            ),
+            Self::OauthRefused => (S::UNAUTHORIZED, "OAUTH_REFUSED", "the provider's answer was refused"),
+            Self::OauthEmailUnverified => (
+                S::CONFLICT,
+                "OAUTH_EMAIL_UNVERIFIED",
+                "an account with this email exists; sign in to it and link the provider there",
+            ),
+            Self::OauthAccountLinked => {
+                (S::CONFLICT, "OAUTH_ACCOUNT_LINKED", "this provider account is linked to another user")
+            }
+            Self::LastSignInMethod => {
+                (S::CONFLICT, "LAST_SIGN_IN_METHOD", "this is the account's last way to sign in")
+            }
         }
     }
 
@@ -308,6 +335,11 @@ impl ApiError {
                 A::ReauthenticationRequired => C::ReauthenticationRequired,
                 A::WebauthnRefused(_) => C::WebauthnRefused,
                 A::CeremonyInvalid => C::WebauthnCeremonyInvalid,
+                A::OAuthStateInvalid => C::OauthStateInvalid,
+                A::OAuthRefused(_) => C::OauthRefused,
+                A::OAuthEmailUnverified => C::OauthEmailUnverified,
+                A::OAuthAccountLinked => C::OauthAccountLinked,
+                A::LastSignInMethod => C::LastSignInMethod,
                 A::RateLimited { .. } => C::RateLimited,
                 A::Unavailable(_) => C::ServiceUnavailable,
                 A::Internal(_) => C::InternalError,
@@ -373,6 +405,7 @@ impl ApiError {
             Self::App(AppError::FileNotReady { status }) => json!({ "status": status.as_str() }),
             Self::NotReady { checks } => json!({ "checks": checks }),
             Self::App(AppError::WebauthnRefused(reason)) => json!({ "reason": reason.as_str() }),
+            Self::App(AppError::OAuthRefused(reason)) => json!({ "reason": reason.as_str() }),
             Self::CorsRefused { reason } => json!({ "reason": reason }),
             Self::App(AppError::InvitationMismatch(m)) => json!({ "reason": match m {
                 InvitationMismatch::SignInRequired => "account_exists",

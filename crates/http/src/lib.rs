@@ -28,8 +28,8 @@ use actix_web::{
 };
 use error::ApiError;
 use handlers::{
-    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, pages, roles,
-    sessions, storage, user_admin, users, webauthn,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, oauth, operations, pages,
+    roles, sessions, storage, user_admin, users, webauthn,
 };
 use limits::RouteClass::{self, Credential, General};
 use openapi::ApiDoc;
@@ -287,6 +287,12 @@ pub fn app(
                     Credential("passkey_sign_in"),
                     post(webauthn::sign_in_finish),
                 ))
+                .service(api("/oauth/accounts", General, get(oauth::accounts)))
+                .service(api("/oauth/accounts/{id}", General, delete(oauth::unlink)))
+                .service(api("/oauth/link/confirm", Credential("oauth_link"), post(oauth::confirm_link)))
+                .service(api("/oauth/{provider}/authorize", Credential("oauth"), get(oauth::authorize)))
+                .service(api("/oauth/{provider}/link", General, post(oauth::link)))
+                .service(api("/oauth/{provider}/callback", Credential("oauth"), get(oauth::callback)))
                 .service(api("/users/me", General, patch(users::update_me)))
                 .service(api("/users/me/password", General, post(users::change_password)))
                 .service(api("/users/me/activity", General, get(users::activity)))

@@ -3,8 +3,8 @@
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorEnvelope};
 use crate::handlers::{
-    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, operations, roles, sessions,
-    user_admin, users, webauthn,
+    admin, audit, auth, devices, files, invitations, live, mailed_links, mfa, oauth, operations, roles,
+    sessions, user_admin, users, webauthn,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         mfa::challenge, mfa::reauthenticate, mfa::sms_setup, mfa::sms_verify, mfa::sms_send, mfa::challenge_sms,
         webauthn::register_start, webauthn::register_finish, webauthn::list, webauthn::rename, webauthn::remove,
         webauthn::sign_in_start, webauthn::sign_in_finish, webauthn::challenge_start, webauthn::challenge_finish,
+        oauth::authorize, oauth::link, oauth::callback, oauth::confirm_link, oauth::accounts, oauth::unlink,
         operations::health, operations::live, operations::ready, operations::metrics, operations::jwks,
     ),
     components(schemas(
@@ -45,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         CredentialKindName, WebauthnRegisterStartRequest, CeremonyResponse, WebauthnRegisterFinishRequest,
         WebauthnCredentialItem, WebauthnRegisteredResponse, WebauthnCredentialsResponse, RenameCredentialRequest,
         PasskeySignInFinishRequest, SecurityKeyAnswerRequest,
+        AuthorizeUrlResponse, LinkedAccountItem, LinkedAccountsResponse, LinkRequiredResponse, OAuthCallbackResponse,
+        ConfirmLinkRequest,
         TotpSetupResponse, BackupCodesResponse, MfaStatusResponse, ReauthenticateRequest, PasswordProof, CodeProof, AccessTokenResponse,
     )),
     modifiers(&BearerAuth, &CommonResponses),

@@ -5,7 +5,7 @@ use portcullis_application::access::AccessControl;
 use portcullis_application::admin::AdminService;
 use portcullis_application::audit_trail::AuditTrail;
 use portcullis_application::auth::{
-    AccountService, MailedLinkService, MfaService, SignInService, WebauthnService,
+    AccountService, MailedLinkService, MfaService, OAuthService, SignInService, WebauthnService,
 };
 use portcullis_application::files::FileService;
 use portcullis_application::ports::{AccessTokenIssuer, HealthCheck, JobQueue, RateLimiter};
@@ -26,6 +26,8 @@ pub struct AppState {
     pub mfa: MfaService,
     /// Passkeys and security keys.
     pub webauthn: WebauthnService,
+    /// Sign-in with OAuth/OIDC providers, linked accounts.
+    pub oauth: OAuthService,
     /// The audit trail (rate-limit events are written from here).
     pub audit: AuditTrail,
     /// The access-token verification keys (JWKS).

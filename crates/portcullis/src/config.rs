@@ -38,6 +38,101 @@ pub struct Config {
     /// The WebAuthn relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`,
     /// `WEBAUTHN_RP_NAME`).
     pub webauthn: portcullis_infrastructure::webauthn::RelyingParty,
+    pub oauth: OAuthConfig,
+}
+
+/// Sign-in providers (`OAUTH_PROVIDERS` and `OAUTH_<NAME>_*`).
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub providers: Vec<portcullis_infrastructure::oauth::ProviderConfig>,
+    /// `OAUTH_REDIRECT_BASE_URL` (default `APP_BASE_URL`).
+    pub redirect_base_url: String,
+    pub timeout: std::time::Duration,
+}
+
+/// One provider's settings: `OAUTH_<NAME>_CLIENT_ID` and `_CLIENT_SECRET`
+/// always; `google`, `microsoft` (with `_TENANT`) and `github` know their
+/// endpoints; any other name is OpenID Connect by discovery from `_ISSUER`.
+fn read_provider(r: &mut Reader, name: &str) -> Option<portcullis_infrastructure::oauth::ProviderConfig> {
+    use portcullis_infrastructure::oauth::{ProviderConfig, ProviderKind};
+    let var = |suffix: &str| format!("OAUTH_{}_{suffix}", name.to_ascii_uppercase().replace('-', "_"));
+    if !(1..=32).contains(&name.len())
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        r.problems
+            .push(format!("OAUTH_PROVIDERS: {name:?} is not a provider name (a-z, 0-9, -; at most 32)"));
+        return None;
+    }
+    let mut required = |suffix: &str| {
+        let key = var(suffix);
+        r.raw(&key).or_else(|| {
+            r.problems.push(format!("{key}: required for provider {name:?} in OAUTH_PROVIDERS"));
+            None
+        })
+    };
+    let client_id = required("CLIENT_ID");
+    let client_secret = required("CLIENT_SECRET");
+    let oidc_scopes = "openid email profile";
+    let (kind, scopes) = match name {
+        "github" => {
+            let base = |suffix: &str, default: &str| r.text(&var(suffix), default);
+            let kind = ProviderKind::GitHub {
+                authorize_url: base("AUTHORIZE_URL", "https://github.com/login/oauth/authorize"),
+                token_url: base("TOKEN_URL", "https://github.com/login/oauth/access_token"),
+                api_url: base("API_URL", "https://api.github.com"),
+            };
+            (kind, "read:user user:email")
+        }
+        "google" => (
+            ProviderKind::Oidc { issuer: r.text(&var("ISSUER"), "https://accounts.google.com") },
+            oidc_scopes,
+        ),
+        "microsoft" => {
+            let tenant = r.raw(&var("TENANT")).unwrap_or_default();
+            if tenant.is_empty() || ["common", "organizations"].contains(&tenant.as_str()) {
+                r.problems.push(format!(
+                    "{}: a tenant id (or `consumers`): `common` and `organizations` issue tokens whose issuer varies by tenant",
+                    var("TENANT")
+                ));
+            }
+            let default = format!("https://login.microsoftonline.com/{tenant}/v2.0");
+            (ProviderKind::Oidc { issuer: r.text(&var("ISSUER"), &default) }, oidc_scopes)
+        }
+        _ => match r.raw(&var("ISSUER")) {
+            Some(issuer) => (ProviderKind::Oidc { issuer }, oidc_scopes),
+            None => {
+                r.problems
+                    .push(format!("{}: required for the OpenID Connect provider {name:?}", var("ISSUER")));
+                return None;
+            }
+        },
+    };
+    let scopes = r.text(&var("SCOPES"), scopes).split_whitespace().map(str::to_owned).collect();
+    Some(ProviderConfig {
+        name: name.to_owned(),
+        client_id: client_id?,
+        client_secret: Secret::new(client_secret?),
+        kind,
+        scopes,
+    })
+}
+
+impl OAuthConfig {
+    fn read(r: &mut Reader, app_base_url: &str) -> Self {
+        let names = r.raw("OAUTH_PROVIDERS").unwrap_or_default();
+        let providers = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .filter_map(|name| read_provider(r, name))
+            .collect();
+        let timeout = r.duration("OAUTH_TIMEOUT", Duration::seconds(10), Duration::seconds(1));
+        Self {
+            providers,
+            redirect_base_url: r.text("OAUTH_REDIRECT_BASE_URL", app_base_url),
+            timeout: std::time::Duration::from_millis(timeout.whole_milliseconds().max(0) as u64),
+        }
+    }
 }
 
 /// The relying party passkeys are bound to. Defaults follow `APP_BASE_URL`
@@ -528,6 +623,7 @@ impl Config {
         let encryption = EncryptionConfig::read(&mut r);
         let sms = SmsConfig::read(&mut r);
         let webauthn = read_webauthn(&mut r, &accounts.app_base_url);
+        let oauth = OAuthConfig::read(&mut r, &accounts.app_base_url);
         // Rules across sections.
         // Asked of the variable itself: a malformed DATABASE_URL is still a
         // database the operator meant to use.
@@ -558,6 +654,7 @@ impl Config {
             encryption,
             sms,
             webauthn,
+            oauth,
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }

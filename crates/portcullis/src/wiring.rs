@@ -22,9 +22,10 @@ use portcullis_application::mail::SendEmail;
 use portcullis_application::maintenance::{PurgeDevices, PurgeSessions};
 use portcullis_application::ports::{
     AuditLog, Cipher, Clock, CredentialStore, DeviceStore, EphemeralStore, EventBus, FactorStore,
-    FileRepository, HealthCheck, InvitationStore, JobQueue, LockoutPolicy, LoginAttempts, Mailer,
-    ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache, RateLimiter, RevocationList,
-    RoleRepository, SessionStore, SmsSender, TokenGenerator, UrlPresigner, UserRepository, VirusScanner,
+    FileRepository, HealthCheck, InvitationStore, JobQueue, LinkedAccountStore, LockoutPolicy, LoginAttempts,
+    Mailer, ObjectStore, ObjectStoreError, OneTimeTokenStore, Outbox, PermissionCache, RateLimiter,
+    RevocationList, RoleRepository, SessionStore, SmsSender, TokenGenerator, UrlPresigner, UserRepository,
+    VirusScanner,
 };
 use portcullis_application::relay::OutboxRelay;
 use portcullis_application::roles::{Bootstrap, RoleService};
@@ -41,15 +42,17 @@ use portcullis_infrastructure::jwt::JwtIssuer;
 use portcullis_infrastructure::local_disk::LocalDiskStore;
 use portcullis_infrastructure::memory::{
     MemoryAuditLog, MemoryCredentialStore, MemoryDeviceStore, MemoryEphemeralStore, MemoryEventBus,
-    MemoryFactorStore, MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLoginAttempts,
-    MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore, MemoryPermissionCache,
-    MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore, MemoryTexts,
-    MemoryUserRepository, MemoryVirusScanner,
+    MemoryFactorStore, MemoryFileRepository, MemoryInvitations, MemoryJobQueue, MemoryLinkedAccounts,
+    MemoryLoginAttempts, MemoryObjectStore, MemoryOneTimeTokens, MemoryOutbox, MemoryOutboxStore,
+    MemoryPermissionCache, MemoryRateLimiter, MemoryRevocationList, MemoryRoleStore, MemorySessionStore,
+    MemoryTexts, MemoryUserRepository, MemoryVirusScanner,
 };
+use portcullis_infrastructure::oauth::OAuthProviders;
 use portcullis_infrastructure::password::{Argon2Hasher, PoolLimits};
 use portcullis_infrastructure::postgres::{
     self, PgAuditLog, PgCredentialStore, PgDeviceStore, PgFactorStore, PgFileRepository, PgHealth,
-    PgInvitations, PgOneTimeTokens, PgOutbox, PgRoleRepository, PgSessionStore, PgUserRepository,
+    PgInvitations, PgLinkedAccounts, PgOneTimeTokens, PgOutbox, PgRoleRepository, PgSessionStore,
+    PgUserRepository,
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
@@ -85,6 +88,8 @@ pub enum StartupError {
     UrlSecret(#[source] portcullis_infrastructure::signed_urls::WeakSecret),
     #[error("S3")]
     S3(#[from] portcullis_infrastructure::s3::S3SetupError),
+    #[error("OAuth providers")]
+    OAuth(#[from] portcullis_infrastructure::oauth::OAuthSetupError),
     #[error("WebAuthn relying party")]
     Webauthn(#[from] portcullis_infrastructure::webauthn::RelyingPartyError),
     #[error("TWILIO_*: the HTTP client could not be built")]
@@ -147,6 +152,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn InvitationStore>,
         Arc<dyn FactorStore>,
         Arc<dyn CredentialStore>,
+        Arc<dyn LinkedAccountStore>,
     );
     let (
         users,
@@ -160,6 +166,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         invitation_store,
         factors,
         credentials,
+        linked,
     ): Relational = match &config.database.backend {
         RelationalBackend::Postgres { url } => {
             let applied = postgres::run_migrations(url)?;
@@ -177,7 +184,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(PgDeviceStore::new(pool.clone())),
                 Arc::new(PgInvitations::new(pool.clone())),
                 Arc::new(PgFactorStore::new(pool.clone())),
-                Arc::new(PgCredentialStore::new(pool)),
+                Arc::new(PgCredentialStore::new(pool.clone())),
+                Arc::new(PgLinkedAccounts::new(pool)),
             )
         }
         RelationalBackend::Memory => {
@@ -199,6 +207,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
                 Arc::new(MemoryInvitations::with_outbox(outbox)),
                 Arc::new(MemoryFactorStore::with_credentials(credentials.clone())),
                 credentials,
+                Arc::new(MemoryLinkedAccounts::default()),
             )
         }
     };
@@ -348,6 +357,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         require_email_verification: config.accounts.require_email_verification,
         reauth_window: config.accounts.reauth_window,
         sms_limits: config.sms.limits,
+        oauth_redirect_base_url: config.oauth.redirect_base_url.clone(),
     };
     let cipher: Arc<dyn Cipher> = match &config.encryption.cipher {
         Some(cipher) => {
@@ -387,6 +397,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             limiter: rate_limiter.clone(),
             credentials,
             ceremonies: Arc::new(WebauthnRs::new(&config.webauthn)?),
+            providers: Arc::new(OAuthProviders::new(config.oauth.providers.clone(), config.oauth.timeout)?),
+            linked,
         },
         settings,
     );
@@ -517,6 +529,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         links: identity.links,
         mfa: identity.mfa,
         webauthn: identity.webauthn,
+        oauth: identity.oauth,
         audit: identity.audit,
         keys: identity.keys,
         admin: AdminService::new(access.clone(), jobs.clone(), AuditTrail::new(audit.clone(), clock.clone())),

@@ -13,6 +13,7 @@ mod account;
 mod issuer;
 mod mfa;
 mod notices;
+mod oauth;
 mod passwords;
 mod recovery;
 mod second_factor;
@@ -41,6 +42,7 @@ pub use account::{AccountService, ActivityPage};
 pub use issuer::SessionIssuer;
 pub use mfa::{MfaService, MfaStatus, Proof};
 pub use notices::Notices;
+pub use oauth::{OAUTH_STATE_TTL, OAuthOutcome, OAuthService, OAuthSettings};
 pub use passwords::Passwords;
 pub use recovery::MailedLinkService;
 pub use second_factor::{CHALLENGE_TTL, Challenge, Check, SecondFactors};
@@ -77,6 +79,8 @@ pub struct AuthSettings {
     pub reauth_window: Duration,
     /// Texted codes per user and per number.
     pub sms_limits: SmsLimits,
+    /// Where providers send the browser back (`OAUTH_REDIRECT_BASE_URL`).
+    pub oauth_redirect_base_url: String,
 }
 
 impl Default for AuthSettings {
@@ -103,6 +107,7 @@ impl Default for AuthSettings {
             },
             reauth_window: Duration::minutes(5),
             sms_limits: SmsLimits::default(),
+            oauth_redirect_base_url: "http://localhost:8080".to_owned(),
         }
     }
 }
@@ -136,6 +141,10 @@ pub struct AuthPorts {
     /// Passkeys and security keys.
     pub credentials: Arc<dyn crate::ports::CredentialStore>,
     pub ceremonies: Arc<dyn crate::ports::WebauthnCeremonies>,
+    /// OAuth 2.0 / OpenID Connect providers (`OAUTH_PROVIDERS`; none: every
+    /// provider route answers 404).
+    pub providers: Arc<dyn crate::ports::IdentityProviders>,
+    pub linked: Arc<dyn crate::ports::LinkedAccountStore>,
 }
 
 /// The identity services, built together from the context's ports.
@@ -146,6 +155,7 @@ pub struct Identity {
     pub links: MailedLinkService,
     pub mfa: MfaService,
     pub webauthn: WebauthnService,
+    pub oauth: OAuthService,
     /// The audit trail the services write to (also used by the http layer
     /// for rate-limit events).
     pub audit: AuditTrail,
@@ -206,6 +216,25 @@ impl Identity {
             clock: ports.clock.clone(),
         };
         Self {
+            oauth: OAuthService {
+                users: ports.users.clone(),
+                providers: ports.providers.clone(),
+                linked: ports.linked.clone(),
+                credentials: ports.credentials.clone(),
+                states: ports.ephemeral.clone(),
+                cipher: ports.cipher.clone(),
+                tokens: ports.token_generator.clone(),
+                passwords: passwords.clone(),
+                second: second.clone(),
+                issuer: issuer.clone(),
+                notices: notices.clone(),
+                audit: audit.clone(),
+                clock: ports.clock.clone(),
+                settings: OAuthSettings {
+                    redirect_base_url: settings.oauth_redirect_base_url.clone(),
+                    reauth_window: settings.reauth_window,
+                },
+            },
             webauthn: WebauthnService {
                 users: ports.users.clone(),
                 parts: ceremonies.clone(),

@@ -85,6 +85,8 @@ impl Mocks {
                 limiter: Arc::new(crate::ports::MockRateLimiter::new()),
                 credentials: Arc::new(crate::ports::MockCredentialStore::new()),
                 ceremonies: Arc::new(crate::ports::MockWebauthnCeremonies::new()),
+                providers: Arc::new(crate::ports::MockIdentityProviders::new()),
+                linked: Arc::new(crate::ports::MockLinkedAccountStore::new()),
             },
             AuthSettings::default(),
         )

@@ -47,6 +47,11 @@ pub enum OAuthRefusal {
     NonceMismatch,
     /// The provider's answer names no user.
     NoIdentity,
+    /// The provider gave no usable email address (one is needed to create
+    /// or find an account).
+    NoEmail,
+    /// The user (or the provider) declined the authorization.
+    Denied,
 }
 
 impl OAuthRefusal {
@@ -56,6 +61,8 @@ impl OAuthRefusal {
             Self::InvalidIdToken => "invalid_id_token",
             Self::NonceMismatch => "nonce_mismatch",
             Self::NoIdentity => "no_identity",
+            Self::NoEmail => "no_email",
+            Self::Denied => "denied",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod live;
 pub mod mailed_links;
 pub mod mfa;
+pub mod oauth;
 pub mod operations;
 pub mod pages;
 pub mod roles;
