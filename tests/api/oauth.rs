@@ -116,6 +116,18 @@ async fn a_wrong_verifier_nonce_key_or_audience_is_refused() {
 }
 
 #[tokio::test]
+async fn an_address_missing_from_the_id_token_comes_from_userinfo() {
+    let stand_in = OAuthStandIn::start();
+    let providers = providers(&stand_in);
+    stand_in.misbehave(Misbehaviour::EmailOnlyFromUserinfo);
+    let start = providers.start("test", REDIRECT).await.unwrap();
+    let code = Secret::new(authorize(&start.url).await["code"].clone());
+    let (identity, _) =
+        providers.finish("test", REDIRECT, &code, &start.pkce_verifier, start.nonce.clone()).await.unwrap();
+    assert_eq!((identity.email.as_deref(), identity.email_verified), (Some("ada@example.com"), true));
+}
+
+#[tokio::test]
 async fn an_unverified_address_is_reported_as_such() {
     let stand_in = OAuthStandIn::start();
     let providers = providers(&stand_in);

@@ -169,6 +169,8 @@ pub enum Misbehaviour {
     WrongAudience,
     /// Every endpoint answers 503.
     Down,
+    /// The ID token leaves the address out (UserInfo has it).
+    EmailOnlyFromUserinfo,
 }
 
 struct Grant {
@@ -217,11 +219,14 @@ impl Provider {
             Misbehaviour::WrongNonce => Some("not-the-nonce".to_owned()),
             _ => grant.nonce.clone(),
         };
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer, "aud": audience, "sub": grant.profile.subject, "iat": now, "exp": now + 300,
             "nonce": nonce, "email": grant.profile.email, "email_verified": grant.profile.email_verified,
             "name": "Ada Lovelace",
         });
+        if let (Misbehaviour::EmailOnlyFromUserinfo, Some(claims)) = (misbehaviour, claims.as_object_mut()) {
+            claims.retain(|k, _| !k.starts_with("email"));
+        }
         let (key, algorithm) = if misbehaviour == Misbehaviour::ForeignKey {
             (
                 jsonwebtoken::EncodingKey::from_ed_pem(FOREIGN_KEY.as_bytes()).unwrap(),
@@ -331,6 +336,16 @@ fn bearer_profile(state: &Provider, req: &HttpRequest) -> Option<Profile> {
     state.tokens.lock().unwrap().get(&token).cloned()
 }
 
+/// OpenID Connect's UserInfo.
+async fn userinfo(state: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
+    match bearer_profile(&state, &req) {
+        Some(p) => HttpResponse::Ok().json(json!({
+            "sub": p.subject, "email": p.email, "email_verified": p.email_verified, "name": "Ada Lovelace",
+        })),
+        None => HttpResponse::Unauthorized().finish(),
+    }
+}
+
 /// GitHub's `GET /user`.
 async fn github_user(state: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
     match bearer_profile(&state, &req) {
@@ -397,6 +412,7 @@ impl OAuthStandIn {
                 .route("/jwks", web::get().to(jwks_endpoint))
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
+                .route("/userinfo", web::get().to(userinfo))
                 .route("/user", web::get().to(github_user))
                 .route("/user/emails", web::get().to(github_emails))
         })

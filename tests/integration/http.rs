@@ -711,3 +711,44 @@ async fn a_texted_code_answers_on_any_instance() {
     let status: Value = a.get_auth("/api/v1/auth/mfa", token).await.json().await.unwrap();
     assert_eq!(status["sms_enabled"], true);
 }
+
+/// A provider sign-in begun on one instance completes on another: the
+/// state waits in Redis (taken once), the link lives in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sign_in_spans_instances() {
+    let db = TestDatabase::new();
+    let prefix = unique_prefix();
+    let provider = crate::stand_ins::OAuthStandIn::start();
+    let settings = [
+        ("OAUTH_PROVIDERS", "corp".to_owned()),
+        ("OAUTH_CORP_CLIENT_ID", provider.client_id.clone()),
+        ("OAUTH_CORP_CLIENT_SECRET", provider.client_secret.clone()),
+        ("OAUTH_CORP_ISSUER", provider.issuer.clone()),
+        ("OAUTH_REDIRECT_BASE_URL", "http://app.invalid".to_owned()),
+    ];
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = instance(&db, &prefix, &settings).await;
+    let b = instance(&db, &prefix, &settings).await;
+    let through = |start_on: &TestApp, finish_on: &TestApp| {
+        let (start, finish) = (start_on.address.clone(), finish_on.address.clone());
+        let client = a.client.clone();
+        async move {
+            let res = client.get(format!("{start}/api/v1/oauth/corp/authorize")).send().await.unwrap();
+            let res = client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
+            let back = res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &finish);
+            (client.get(&back).send().await.unwrap(), back)
+        }
+    };
+    let (res, back) = through(&a, &b).await;
+    assert_eq!(res.status(), 200);
+    let signed_in: Value = res.json().await.unwrap();
+    let user = signed_in["user"]["id"].clone();
+    assert_eq!(a.get_auth("/api/v1/auth/me", str_of(&signed_in, "access_token")).await.status(), 200);
+    // The state was taken on B: replaying the callback on A finds nothing.
+    let replay = back.replace(&b.address, &a.address);
+    expect_error(a.client.get(&replay).send().await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
+    // The link made on B signs the same user in on A.
+    let (res, _) = through(&b, &a).await;
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["user"]["id"], user);
+}

@@ -16,4 +16,7 @@ mod http;
 mod process;
 mod s3;
 mod smtp;
+#[allow(dead_code)] // shared with the api suite, which uses all of it
+#[path = "../api/stand_ins.rs"]
+mod stand_ins;
 mod support;

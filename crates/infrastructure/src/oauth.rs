@@ -58,6 +58,7 @@ struct Discovered {
     issuer: String,
     authorization_endpoint: String,
     token_endpoint: String,
+    userinfo_endpoint: Option<String>,
     jwks: JwkSet,
     fetched_at: Instant,
 }
@@ -68,6 +69,8 @@ struct Metadata {
     authorization_endpoint: String,
     token_endpoint: String,
     jwks_uri: String,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
 }
 
 /// The ID token riding along with the token response.
@@ -215,6 +218,7 @@ impl OAuthProviders {
             issuer: metadata.issuer,
             authorization_endpoint: metadata.authorization_endpoint,
             token_endpoint: metadata.token_endpoint,
+            userinfo_endpoint: metadata.userinfo_endpoint,
             jwks,
             fetched_at: Instant::now(),
         });
@@ -319,6 +323,28 @@ impl OAuthProviders {
         })
     }
 
+    /// Fills the address (and name) from the UserInfo endpoint, when the
+    /// provider has one and it speaks of the ID token's subject.
+    async fn with_userinfo(
+        &self,
+        provider: &ProviderConfig,
+        issuer: &str,
+        mut identity: ProviderIdentity,
+        access_token: &str,
+    ) -> Result<ProviderIdentity, ProviderError> {
+        let discovered = self.discover(&provider.name, issuer, false).await?;
+        let Some(endpoint) = discovered.userinfo_endpoint.as_deref() else { return Ok(identity) };
+        let info = self.get_json(endpoint, Some(access_token)).await?;
+        if info["sub"].as_str() != Some(identity.subject.as_str()) {
+            return Err(ProviderError::Refused(OAuthRefusal::NoIdentity));
+        }
+        identity.email = info["email"].as_str().map(str::to_owned);
+        identity.email_verified = matches!(&info["email_verified"], Value::Bool(true))
+            || info["email_verified"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"));
+        identity.name = identity.name.or_else(|| info["name"].as_str().map(str::to_owned));
+        Ok(identity)
+    }
+
     /// GitHub's user and its best address: the primary one if verified,
     /// else any verified one, else the profile's (unverified).
     async fn github_identity(
@@ -416,7 +442,15 @@ impl IdentityProviders for OAuthProviders {
                     .id_token
                     .as_deref()
                     .ok_or(ProviderError::Refused(OAuthRefusal::InvalidIdToken))?;
-                self.verify_id_token(provider, issuer, id_token, nonce.as_ref()).await?
+                let identity = self.verify_id_token(provider, issuer, id_token, nonce.as_ref()).await?;
+                match identity.email {
+                    Some(_) => identity,
+                    // Some providers leave the address out of the ID token:
+                    // ask the UserInfo endpoint, for the same subject only.
+                    None => {
+                        self.with_userinfo(provider, issuer, identity, tokens.access_token().secret()).await?
+                    }
+                }
             }
             ProviderKind::GitHub { api_url, .. } => {
                 self.github_identity(api_url, tokens.access_token().secret()).await?
