@@ -127,6 +127,10 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request sent")
     }
 
+    pub async fn delete_auth(&self, path: &str, token: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(token).send().await.expect("request sent")
+    }
+
     pub async fn register(&self, email: &str) -> Response {
         self.post(
             "/api/v1/auth/register",

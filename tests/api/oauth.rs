@@ -232,16 +232,14 @@ mod flow {
         spawn_app_with(&borrowed).await
     }
 
-    /// Follows authorize → provider → callback; returns the callback's answer.
-    async fn sign_in_with(app: &TestApp, provider: &str, bearer: Option<&str>) -> reqwest::Response {
+    /// Follows authorize (or link, with a bearer) → provider; returns the
+    /// callback URL the provider sends the browser to.
+    async fn callback_url(app: &TestApp, provider: &str, bearer: Option<&str>) -> String {
         let to_provider = match bearer {
             None => {
-                let res = app
-                    .client
-                    .get(app.url(&format!("/api/v1/oauth/{provider}/authorize")))
-                    .send()
-                    .await
-                    .unwrap();
+                let res =
+                    app.client.get(app.url(&format!("/api/v1/oauth/{provider}/authorize"))).send().await;
+                let res = res.unwrap();
                 assert_eq!(res.status(), 302);
                 res.headers()["location"].to_str().unwrap().to_owned()
             }
@@ -254,8 +252,12 @@ mod flow {
         };
         let res = app.client.get(&to_provider).send().await.unwrap();
         assert_eq!(res.status(), 302, "the stand-in signs in at once");
-        let back = res.headers()["location"].to_str().unwrap().to_owned();
-        let back = back.replace("http://app.invalid", &app.address);
+        res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &app.address)
+    }
+
+    /// Follows authorize → provider → callback; returns the callback's answer.
+    async fn sign_in_with(app: &TestApp, provider: &str, bearer: Option<&str>) -> reqwest::Response {
+        let back = callback_url(app, provider, bearer).await;
         app.client.get(&back).send().await.unwrap()
     }
 
@@ -278,13 +280,7 @@ mod flow {
         assert_eq!(again["user"]["id"], body["user"]["id"], "the same user");
         // The only way in cannot be removed.
         let id = accounts["accounts"][0]["id"].as_str().unwrap();
-        let res = app
-            .client
-            .delete(app.url(&format!("/api/v1/oauth/accounts/{id}")))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap();
+        let res = app.delete_auth(&format!("/api/v1/oauth/accounts/{id}"), &access).await;
         expect_error(res, 409, "LAST_SIGN_IN_METHOD").await;
     }
 
@@ -307,19 +303,11 @@ mod flow {
         .await;
 
         // A callback is answered once: replaying it finds no state.
-        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
-        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
-        let back = res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &app.address);
+        let back = callback_url(&app, "corp", None).await;
         assert_eq!(app.client.get(&back).send().await.unwrap().status(), 200);
         expect_error(app.client.get(&back).send().await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
         // A state issued for one provider does not complete another's callback.
-        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
-        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
-        let back = res.headers()["location"]
-            .to_str()
-            .unwrap()
-            .replace("http://app.invalid", &app.address)
-            .replace("/corp/", "/github/");
+        let back = callback_url(&app, "corp", None).await.replace("/corp/", "/github/");
         expect_error(app.client.get(&back).send().await.unwrap(), 401, "OAUTH_STATE_INVALID").await;
 
         // The ID token's nonce is not the one sent.
@@ -328,9 +316,7 @@ mod flow {
         assert_eq!(body["error"]["details"]["reason"], "nonce_mismatch");
         // The provider goes down between its redirect and the code exchange.
         stand_in.misbehave(Misbehaviour::None);
-        let res = app.client.get(app.url("/api/v1/oauth/corp/authorize")).send().await.unwrap();
-        let res = app.client.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
-        let back = res.headers()["location"].to_str().unwrap().replace("http://app.invalid", &app.address);
+        let back = callback_url(&app, "corp", None).await;
         stand_in.misbehave(Misbehaviour::Down);
         expect_error(app.client.get(&back).send().await.unwrap(), 503, "SERVICE_UNAVAILABLE").await;
     }
@@ -385,13 +371,7 @@ mod flow {
         let accounts: Value = app.get_auth("/api/v1/oauth/accounts", &access).await.json().await.unwrap();
         assert_eq!(accounts["accounts"].as_array().unwrap().len(), 2);
         let id = accounts["accounts"][1]["id"].as_str().unwrap();
-        let res = app
-            .client
-            .delete(app.url(&format!("/api/v1/oauth/accounts/{id}")))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap();
+        let res = app.delete_auth(&format!("/api/v1/oauth/accounts/{id}"), &access).await;
         assert_eq!(res.status(), 204);
 
         // Another user cannot take the corp account over by linking it.

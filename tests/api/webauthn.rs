@@ -152,7 +152,7 @@ async fn a_passkey_is_registered_and_signs_in_without_a_password() {
     let mut phone = SoftPasskey::new(true);
     let (registered, phone_id) = register(&app, bob_token, &mut phone, "passkey", "Phone").await;
     let url = format!("{CREDENTIALS}/{}", registered["credential"]["id"].as_str().unwrap());
-    let res = app.client.delete(app.url(&url)).bearer_auth(bob_token).send().await.unwrap();
+    let res = app.delete_auth(&url, bob_token).await;
     assert_eq!(res.status(), 204);
     let res = passkey_sign_in(&app, &mut phone, &phone_id, bob["user"]["id"].as_str().unwrap(), ORIGIN).await;
     let body = expect_error(res, 401, "WEBAUTHN_REFUSED").await;
@@ -257,7 +257,7 @@ async fn credentials_are_renamed_and_removed_with_a_recent_sign_in() {
 
     // Six minutes on: removing (and adding) needs a fresh sign-in.
     app.clock.advance(Duration::minutes(6));
-    let res = app.client.delete(app.url(&url)).bearer_auth(token).send().await.unwrap();
+    let res = app.delete_auth(&url, token).await;
     expect_error(res, 401, "REAUTHENTICATION_REQUIRED").await;
     let res =
         app.post_auth("/api/v1/auth/webauthn/register/start", token, &json!({ "kind": "passkey" })).await;
@@ -265,7 +265,7 @@ async fn credentials_are_renamed_and_removed_with_a_recent_sign_in() {
     let res = app.post_auth("/api/v1/auth/reauthenticate", token, &json!({ "password": PASSWORD })).await;
     let fresh: Value = res.json().await.unwrap();
     let fresh = str_of(&fresh, "access_token");
-    let res = app.client.delete(app.url(&url)).bearer_auth(fresh).send().await.unwrap();
+    let res = app.delete_auth(&url, fresh).await;
     assert_eq!(res.status(), 204);
     let listed: Value = app.get_auth(CREDENTIALS, fresh).await.json().await.unwrap();
     assert_eq!(listed["credentials"], json!([]));
