@@ -327,13 +327,21 @@ mod flow {
         let app = app_with(&stand_in).await;
         assert_eq!(app.register("ada@example.com").await.status(), 201);
 
-        // Unverified at the provider: no link offered.
+        // Unverified at the provider: no link offered, and no account made
+        // for an address nobody has registered either (it could be anyone's).
         stand_in.sign_in_as(Profile {
             subject: "1001".into(),
             email: "ada@example.com".into(),
             email_verified: false,
         });
         expect_error(sign_in_with(&app, "corp", None).await, 409, "OAUTH_EMAIL_UNVERIFIED").await;
+        stand_in.sign_in_as(Profile {
+            subject: "3003".into(),
+            email: "eve@example.com".into(),
+            email_verified: false,
+        });
+        expect_error(sign_in_with(&app, "corp", None).await, 409, "OAUTH_EMAIL_UNVERIFIED").await;
+        assert_eq!(app.register("eve@example.com").await.status(), 201, "no account was made for eve");
 
         // Verified: the owner proves it with the password.
         stand_in.sign_in_as(Profile {

@@ -88,8 +88,11 @@ pub enum AppError {
     /// The provider's answer was refused.
     #[error("the provider's answer was refused: {}", .0.as_str())]
     OAuthRefused(crate::ports::OAuthRefusal),
-    /// An account has this address, which the provider does not vouch for.
-    #[error("an account with this email exists; sign in to it and link the provider there")]
+    /// The provider does not vouch for the address: no account is made
+    /// for it, and none is linked by it.
+    #[error(
+        "the provider has not verified this email address; verify it there, or sign in and link the provider"
+    )]
     OAuthEmailUnverified,
     /// The provider account is linked to another user.
     #[error("this provider account is linked to another user")]

@@ -271,7 +271,7 @@ impl ErrorCode {
             Self::OauthEmailUnverified => (
                 S::CONFLICT,
                 "OAUTH_EMAIL_UNVERIFIED",
-                "an account with this email exists; sign in to it and link the provider there",
+                "the provider has not verified this email address; verify it there, or sign in and link the provider",
             ),
             Self::OauthAccountLinked => {
                 (S::CONFLICT, "OAUTH_ACCOUNT_LINKED", "this provider account is linked to another user")

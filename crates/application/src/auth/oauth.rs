@@ -226,7 +226,12 @@ impl OAuthService {
                     expires_in: OAUTH_STATE_TTL,
                 })
             }
+            // An account is made only for an address the provider verified:
+            // otherwise whoever controls the provider account could claim an
+            // address, and keep a way into the account once its real owner
+            // takes it over by a password reset (pre-account takeover).
             Some(_) => Err(AppError::OAuthEmailUnverified),
+            None if !identity.email_verified => Err(AppError::OAuthEmailUnverified),
             None => {
                 let user = self.create(&email, &identity, ctx).await?;
                 self.link(&user, provider, &identity, sealed, ctx).await?;
@@ -343,9 +348,9 @@ impl OAuthService {
         Ok(link)
     }
 
-    /// A new account for a provider identity: no password (it signs in
-    /// through the provider; a reset can add one), the address verified
-    /// when the provider says so.
+    /// A new account for a provider identity whose address the provider
+    /// verified: no password (it signs in through the provider; a reset can
+    /// add one).
     async fn create(
         &self,
         email: &Email,
@@ -360,7 +365,7 @@ impl OAuthService {
             password_hash: PasswordHash::unusable(),
             created_at: now,
             updated_at: now,
-            email_verified_at: identity.email_verified.then_some(now),
+            email_verified_at: Some(now),
             locked_at: None,
         };
         match self.users.insert(&user).await {
