@@ -56,7 +56,20 @@ pub enum PgSetupError {
 /// A connection pool whose waits and connects are bounded, so a database that
 /// is down turns into a quick `Unavailable` rather than a hung request.
 pub fn pool(url: &str, max_size: usize) -> Result<PgPool, PgSetupError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    // No test query per checkout (`RecyclingMethod::Fast`): a connection is
+    // recycled unless a transaction was left open or it broke. After a
+    // database restart each pooled connection fails its next use once (503,
+    // worth a retry) and is replaced; every request saves a round trip
+    // (issue 13: `SELECT 1` was one of two PostgreSQL round trips of a bearer
+    // request).
+    // `ManagerConfig` is non-exhaustive: built from its default.
+    #[allow(clippy::field_reassign_with_default)]
+    let config = {
+        let mut config = diesel_async::pooled_connection::ManagerConfig::default();
+        config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
+        config
+    };
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size.max(1))
         .wait_timeout(Some(StdDuration::from_secs(5)))
