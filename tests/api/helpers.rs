@@ -314,3 +314,34 @@ pub async fn next_json(socket: &mut Socket) -> Value {
         }
     }
 }
+
+/// The six digits in a texted message.
+pub fn code_in(message: &TextMessage) -> String {
+    let start = message.body.find("code: ").expect("a code in the text") + "code: ".len();
+    let code: String = message.body[start..].chars().take(6).collect();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{}", message.body);
+    code
+}
+
+/// A discoverable passkey's answer from `origin`. The software passkey keeps
+/// no resident credentials, so the test plays the platform's part: it
+/// offers the credential it holds (`credential_id`) and returns the user
+/// handle (`user`, the account's id).
+pub fn discoverable_answer(
+    device: &mut webauthn_authenticator_rs::softpasskey::SoftPasskey,
+    options: &Value,
+    credential_id: &[u8],
+    user: &str,
+    origin: &str,
+) -> Value {
+    use base64::Engine;
+    use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, WebauthnAuthenticator};
+    let mut options = options.clone();
+    assert_eq!(options["publicKey"]["allowCredentials"], json!([]), "no account is named");
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(credential_id);
+    options["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": id }]);
+    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let mut answer = device.do_authentication(url::Url::parse(origin).unwrap(), options).unwrap();
+    answer.response.user_handle = Some(uuid::Uuid::parse_str(user).unwrap().as_bytes().to_vec());
+    serde_json::to_value(answer).unwrap()
+}

@@ -17,14 +17,6 @@ const VERIFY: &str = "/api/v1/auth/mfa/sms/verify";
 const SEND: &str = "/api/v1/auth/mfa/sms/send";
 const CHALLENGE_SMS: &str = "/api/v1/auth/mfa/challenge/sms";
 
-/// The six digits in a texted message.
-fn code_in(message: &TextMessage) -> String {
-    let start = message.body.find("code: ").expect("a code in the text") + "code: ".len();
-    let code: String = message.body[start..].chars().take(6).collect();
-    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{}", message.body);
-    code
-}
-
 /// The latest code texted to `number`, waiting for the `count`th text.
 async fn nth_code(app: &TestApp, number: &str, count: usize) -> String {
     let texts = app.texts_to(number, count).await;

@@ -6,7 +6,6 @@
 
 use crate::helpers::*;
 use crate::mfa::{app_code, challenged, claims, enable};
-use base64::Engine;
 use serde_json::{Value, json};
 use time::Duration;
 use url::Url;
@@ -53,26 +52,6 @@ async fn register(
     let res = app.post_auth("/api/v1/auth/webauthn/register/finish", token, &body).await;
     assert_eq!(res.status(), 201);
     (res.json().await.unwrap(), raw_id)
-}
-
-/// A discoverable passkey's answer. The software passkey keeps no resident
-/// credentials, so the test plays the platform's part: it offers the
-/// credential it holds (`credential_id`) and returns the user handle.
-fn discoverable_answer(
-    device: &mut SoftPasskey,
-    options: &Value,
-    credential_id: &[u8],
-    user: &str,
-    at: &str,
-) -> Value {
-    let mut options = options.clone();
-    assert_eq!(options["publicKey"]["allowCredentials"], json!([]), "no account is named");
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(credential_id);
-    options["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": id }]);
-    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
-    let mut answer = device.do_authentication(origin(at), options).unwrap();
-    answer.response.user_handle = Some(uuid::Uuid::parse_str(user).unwrap().as_bytes().to_vec());
-    serde_json::to_value(answer).unwrap()
 }
 
 /// Starts a passkey sign-in and answers it with `device` from `at`.

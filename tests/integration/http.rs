@@ -617,11 +617,8 @@ async fn a_challenge_opened_on_one_instance_is_answered_on_another() {
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkey_ceremonies_span_instances() {
-    use base64::Engine;
     use serde_json::json;
-    use webauthn_authenticator_rs::prelude::{
-        CreationChallengeResponse, RequestChallengeResponse, WebauthnAuthenticator,
-    };
+    use webauthn_authenticator_rs::prelude::{CreationChallengeResponse, WebauthnAuthenticator};
     const ORIGIN: &str = "https://app.example.com";
     let db = TestDatabase::new();
     let prefix = unique_prefix();
@@ -641,7 +638,7 @@ async fn passkey_ceremonies_span_instances() {
         .await
         .unwrap();
     let options: CreationChallengeResponse = serde_json::from_value(start["options"].clone()).unwrap();
-    let credential = passkey.do_registration(origin.clone(), options).unwrap();
+    let credential = passkey.do_registration(origin, options).unwrap();
     let raw_id = credential.raw_id.to_vec();
     let body = json!({ "ceremony_id": start["ceremony_id"], "kind": "passkey", "credential": credential });
     let res = b.post_auth("/api/v1/auth/webauthn/register/finish", token, &body).await;
@@ -656,13 +653,8 @@ async fn passkey_ceremonies_span_instances() {
     // Sign-in: begun on B, finished on A (the test plays the platform: it
     // offers the credential and returns the user handle).
     let start: Value = b.post("/api/v1/auth/passkeys/sign-in/start", &json!({})).await.json().await.unwrap();
-    let mut options = start["options"].clone();
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw_id);
-    options["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": id }]);
-    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
-    let mut answer = passkey.do_authentication(origin, options).unwrap();
-    let user = uuid::Uuid::parse_str(login["user"]["id"].as_str().unwrap()).unwrap();
-    answer.response.user_handle = Some(user.as_bytes().to_vec());
+    let user = login["user"]["id"].as_str().unwrap();
+    let answer = discoverable_answer(&mut passkey, &start["options"], &raw_id, user, ORIGIN);
     let body = json!({ "ceremony_id": start["ceremony_id"], "credential": answer });
     let res = a.post("/api/v1/auth/passkeys/sign-in/finish", &body).await;
     assert_eq!(res.status(), 200);
@@ -701,9 +693,7 @@ async fn a_texted_code_answers_on_any_instance() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let body = text.expect("a text was sent").body;
-    let start = body.find("code: ").unwrap() + "code: ".len();
-    let code: String = body[start..].chars().take(6).collect();
+    let code = code_in(&text.expect("a text was sent"));
     let res = b.post_auth("/api/v1/auth/mfa/sms/verify", token, &json!({ "code": code })).await;
     assert_eq!(res.status(), 200);
     let res = a.post_auth("/api/v1/auth/mfa/sms/verify", token, &json!({ "code": code })).await;

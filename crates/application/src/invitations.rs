@@ -367,7 +367,7 @@ impl JobHandler for SendInvitation {
             Ok(Some(invitation)) => invitation,
             Ok(None) => return Ok(()),
             Err(e @ StoreError::Conflict(_)) => return Err(JobError::Fatal(crate::Cause::new(e))),
-            Err(e) => return Err(JobError::Retry(crate::Cause::new(e))),
+            Err(e) => return Err(JobError::retry(e)),
         };
         let link =
             format!("{}/accept-invitation?token={}", self.app_base_url.trim_end_matches('/'), token.expose());

@@ -113,6 +113,13 @@ pub enum JobError {
     Fatal(crate::cause::Cause),
 }
 
+impl JobError {
+    /// A backend failure, worth another try.
+    pub fn retry(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Retry(crate::cause::Cause::new(e))
+    }
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobHandler: Send + Sync {

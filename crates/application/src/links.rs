@@ -83,7 +83,7 @@ impl SendLink {
         self.one_time_tokens
             .issue(purpose, user.id, &TokenHash::of(&token), now, now + lifetime)
             .await
-            .map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
+            .map_err(JobError::retry)?;
         let link =
             format!("{}/{path}?token={}", self.settings.app_base_url.trim_end_matches('/'), token.expose());
         let name = user.name_for_mail().map(str::to_owned);
@@ -104,8 +104,7 @@ impl JobHandler for SendLink {
         let email = Email::parse(&request.email)
             .map_err(|_| JobError::Fatal("link request for an invalid email".into()))?;
         let ctx = request.origin.context();
-        let user =
-            self.users.find_by_email(&email).await.map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
+        let user = self.users.find_by_email(&email).await.map_err(JobError::retry)?;
         match request.purpose {
             LinkPurpose::Verification => {
                 // Only an unverified account gets a (new) verification link.

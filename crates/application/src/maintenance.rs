@@ -30,11 +30,8 @@ impl JobHandler for PurgeSessions {
 
     async fn handle(&self, _job: &Job) -> Result<(), JobError> {
         let now = self.clock.now();
-        let purged = self
-            .sessions
-            .purge_expired(now, now - KEEP_REVOKED_SESSIONS)
-            .await
-            .map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
+        let purged =
+            self.sessions.purge_expired(now, now - KEEP_REVOKED_SESSIONS).await.map_err(JobError::retry)?;
         tracing::info!(
             refresh_tokens = purged.refresh_tokens,
             sessions = purged.sessions,
@@ -70,8 +67,7 @@ impl JobHandler for PurgeDevices {
 
     async fn handle(&self, _job: &Job) -> Result<(), JobError> {
         let before = self.clock.now() - self.retention;
-        let purged =
-            self.devices.purge_unused(before).await.map_err(|e| JobError::Retry(crate::Cause::new(e)))?;
+        let purged = self.devices.purge_unused(before).await.map_err(JobError::retry)?;
         tracing::info!(devices = purged, "purged unused devices");
         Ok(())
     }

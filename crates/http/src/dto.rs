@@ -1041,10 +1041,10 @@ impl From<portcullis_application::auth::SmsSent> for SmsSentResponse {
     }
 }
 
-/// An open sign-in challenge to text a code for.
+/// An open sign-in challenge (to text a code for, or to answer with a security key).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChallengeSmsRequest {
+pub struct ChallengeIdRequest {
     #[garde(length(chars, min = 1, max = 256))]
     #[schema(min_length = 1, max_length = 256)]
     pub challenge_id: String,

@@ -42,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         InvitationRequest, InvitationResponse, InvitationsResponse, AcceptInvitationRequest, AcceptInvitationResponse,
         FileResponse, UploadResponse, FileListResponse, UploadForm, FileStatusName, UploadUrlRequest, UploadUrlResponse, PresignedResponse,
         SignInResponse, MfaChallengeResponse, MfaChallengeRequest, FactorName, CodeRequest, FactorCodeRequest,
-        SmsSetupRequest, SmsSentResponse, ChallengeSmsRequest,
+        SmsSetupRequest, SmsSentResponse, ChallengeIdRequest,
         CredentialKindName, WebauthnRegisterStartRequest, CeremonyResponse, WebauthnRegisterFinishRequest,
         WebauthnCredentialItem, WebauthnRegisteredResponse, WebauthnCredentialsResponse, RenameCredentialRequest,
         PasskeySignInFinishRequest, SecurityKeyAnswerRequest,

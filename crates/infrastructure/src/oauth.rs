@@ -131,6 +131,25 @@ fn misconfigured(what: String) -> ProviderError {
     ProviderError::Unavailable(Cause::from(what))
 }
 
+/// One HTTP exchange for the oauth2 crate, through our client.
+async fn send(
+    http: reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, HttpFailure> {
+    let (parts, body) = request.into_parts();
+    let mut builder = http.request(parts.method, parts.uri.to_string()).body(body);
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let response = builder.send().await.map_err(|e| HttpFailure(e.to_string()))?;
+    let mut out = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        out = out.header(name, value);
+    }
+    let body = response.bytes().await.map_err(|e| HttpFailure(e.to_string()))?;
+    out.body(body.to_vec()).map_err(|e| HttpFailure(e.to_string()))
+}
+
 impl OAuthProviders {
     pub fn new(providers: Vec<ProviderConfig>, timeout: Duration) -> Result<Self, OAuthSetupError> {
         let http = reqwest::Client::builder()
@@ -150,30 +169,7 @@ impl OAuthProviders {
     fn provider(&self, name: &str) -> Result<&ProviderConfig, ProviderError> {
         self.providers.get(name).ok_or(ProviderError::UnknownProvider)
     }
-}
 
-/// One HTTP exchange for the oauth2 crate, through our client.
-async fn send(
-    http: reqwest::Client,
-    request: oauth2::HttpRequest,
-) -> Result<oauth2::HttpResponse, HttpFailure> {
-    {
-        let (parts, body) = request.into_parts();
-        let mut builder = http.request(parts.method, parts.uri.to_string()).body(body);
-        for (name, value) in &parts.headers {
-            builder = builder.header(name, value);
-        }
-        let response = builder.send().await.map_err(|e| HttpFailure(e.to_string()))?;
-        let mut out = http::Response::builder().status(response.status());
-        for (name, value) in response.headers() {
-            out = out.header(name, value);
-        }
-        let body = response.bytes().await.map_err(|e| HttpFailure(e.to_string()))?;
-        out.body(body.to_vec()).map_err(|e| HttpFailure(e.to_string()))
-    }
-}
-
-impl OAuthProviders {
     async fn get_json(&self, url: &str, bearer: Option<&str>) -> Result<Value, ProviderError> {
         let mut request =
             self.http.get(url).header("accept", "application/json").header("user-agent", "Portcullis");

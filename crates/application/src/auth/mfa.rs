@@ -112,18 +112,6 @@ impl MfaService {
         self.audit.record(AuditAction::MfaEnabled, Some(user.id), ctx, details).await;
     }
 
-    /// New backup codes when this factor is the account's first (shown
-    /// once); none when another factor already came with a set.
-    async fn codes_for_first_factor(
-        &self,
-        user: UserId,
-    ) -> Result<(Vec<String>, Vec<portcullis_domain::secret::TokenHash>), AppError> {
-        Ok(match self.second.factors.summary(user).await?.any_confirmed() {
-            true => (Vec::new(), Vec::new()),
-            false => self.second.new_backup_codes(),
-        })
-    }
-
     /// Starts enrolling an authenticator app: a new secret (sealed at rest),
     /// pending until [`Self::confirm_totp`]. Asking again replaces a pending
     /// secret; with a confirmed one: 409 MFA_ALREADY_ENABLED.
@@ -159,7 +147,8 @@ impl MfaService {
                 TotpVerdict::Accepted { step } => step,
                 TotpVerdict::Replayed | TotpVerdict::Wrong => return Err(AppError::InvalidCode),
             };
-        let (codes, hashes) = self.codes_for_first_factor(user.id).await?;
+        let summary = self.second.factors.summary(user.id).await?;
+        let (codes, hashes) = self.second.backup_codes_for_first_factor(&summary);
         if !self.second.factors.confirm_totp(user.id, step, &hashes, now).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }
@@ -209,7 +198,8 @@ impl MfaService {
             return Err(AppError::MfaNotEnabled);
         }
         self.second.verify(user.id, SecondFactor::Sms, code, Check::ConfirmPhone, ctx).await?;
-        let (codes, hashes) = self.codes_for_first_factor(user.id).await?;
+        // The phone is pending: `summary` tells whether another factor is on.
+        let (codes, hashes) = self.second.backup_codes_for_first_factor(&summary);
         if !self.second.factors.confirm_sms(user.id, &hashes, self.clock.now()).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }

@@ -352,6 +352,19 @@ impl SecondFactors {
             .map_err(|e| AppError::Internal(crate::Cause::context("could not open a TOTP secret", e)))
     }
 
+    /// Ten new backup codes when no second factor is on yet (`summary`, read
+    /// before the new one is confirmed): the first factor brings a set, a
+    /// later one keeps it. Empty otherwise.
+    pub(crate) fn backup_codes_for_first_factor(
+        &self,
+        summary: &crate::ports::FactorSummary,
+    ) -> (Vec<String>, Vec<TokenHash>) {
+        match summary.any_confirmed() {
+            true => (Vec::new(), Vec::new()),
+            false => self.new_backup_codes(),
+        }
+    }
+
     /// Ten new backup codes: (shown once, stored hashes).
     pub(crate) fn new_backup_codes(&self) -> (Vec<String>, Vec<TokenHash>) {
         (0..portcullis_domain::mfa::BACKUP_CODE_COUNT)

@@ -116,10 +116,6 @@ pub struct SendSmsCode {
     pub product: String,
 }
 
-fn retry(e: impl std::error::Error + Send + Sync + 'static) -> JobError {
-    JobError::Retry(crate::Cause::new(e))
-}
-
 #[async_trait]
 impl JobHandler for SendSmsCode {
     fn kind(&self) -> JobKind {
@@ -132,7 +128,8 @@ impl JobHandler for SendSmsCode {
         let user = UserId(request.user_id);
         // The phone may have changed or gone since the request: text the
         // number the factor has now, or nothing.
-        let Some(factor) = phone_for(self.factors.sms(user).await.map_err(retry)?, request.purpose) else {
+        let Some(factor) = phone_for(self.factors.sms(user).await.map_err(JobError::retry)?, request.purpose)
+        else {
             return Ok(());
         };
         let phone = PhoneNumber::from_stored(&factor.phone)
@@ -143,7 +140,7 @@ impl JobHandler for SendSmsCode {
         let value = serde_json::to_vec(&sent)
             .map_err(|e| JobError::Fatal(crate::Cause::context("could not encode a texted code", e)))?;
         // Kept before it is sent: a code that arrives always works.
-        self.codes.put(&sms_code_key(user), &value, SMS_CODE_TTL).await.map_err(retry)?;
+        self.codes.put(&sms_code_key(user), &value, SMS_CODE_TTL).await.map_err(JobError::retry)?;
         let body = format!(
             "{} code: {}. It works for {} minutes. Never share it; we will not ask for it.",
             self.product,

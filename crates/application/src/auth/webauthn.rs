@@ -208,8 +208,13 @@ impl WebauthnService {
         let state = self.parts.take_for(ceremony_id, &purpose).await?;
         let new = self.parts.ceremonies.finish_registration(kind, response, &state).map_err(refused)?;
         let now = self.clock.now();
-        let first_second_factor = kind == CredentialKind::SecurityKey
-            && !self.second.factors.summary(user.id).await?.any_confirmed();
+        // A security key is a second factor: the account's first brings backup codes.
+        let (codes, hashes) = match kind {
+            CredentialKind::SecurityKey => {
+                self.second.backup_codes_for_first_factor(&self.second.factors.summary(user.id).await?)
+            }
+            CredentialKind::Passkey => (Vec::new(), Vec::new()),
+        };
         let credential = WebauthnCredential {
             id: uuid::Uuid::now_v7(),
             user_id: user.id,
@@ -231,13 +236,9 @@ impl WebauthnService {
             }
             other => other?,
         }
-        let codes = if first_second_factor {
-            let (codes, hashes) = self.second.new_backup_codes();
+        if !hashes.is_empty() {
             self.second.factors.replace_backup_codes(user.id, &hashes, now).await?;
-            codes
-        } else {
-            Vec::new()
-        };
+        }
         let event = match kind {
             CredentialKind::Passkey => SecurityEvent::PasskeyAdded,
             CredentialKind::SecurityKey => SecurityEvent::MfaEnabled,

@@ -92,8 +92,6 @@ pub trait FactorStore: Send + Sync {
         codes: &[TokenHash],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Unused backup codes.
-    async fn backup_codes_left(&self, user: UserId) -> Result<usize, StoreError>;
     async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError>;
     /// Starts (or restarts) enrolling `phone` (E.164), pending until a texted
     /// code confirms it. `false`, changing nothing, when a confirmed phone exists.

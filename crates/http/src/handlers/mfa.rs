@@ -2,9 +2,9 @@
 //! step-up. The use cases decide; these translate.
 
 use crate::dto::{
-    AccessTokenResponse, BackupCodesResponse, ChallengeSmsRequest, CodeRequest, FactorCodeRequest,
-    FactorName, MfaChallengeRequest, MfaStatusResponse, ReauthenticateRequest, SmsSentResponse,
-    SmsSetupRequest, TokenResponse, TotpSetupResponse,
+    AccessTokenResponse, BackupCodesResponse, ChallengeIdRequest, CodeRequest, FactorCodeRequest, FactorName,
+    MfaChallengeRequest, MfaStatusResponse, ReauthenticateRequest, SmsSentResponse, SmsSetupRequest,
+    TokenResponse, TotpSetupResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
@@ -280,7 +280,7 @@ pub async fn sms_send(
 /// client that passed the first factor.
 #[utoipa::path(
     post, path = "/api/v1/auth/mfa/challenge/sms", tag = "mfa",
-    request_body = ChallengeSmsRequest,
+    request_body = ChallengeIdRequest,
     responses(
         (status = 202, description = "The code is on its way", body = SmsSentResponse),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
@@ -292,7 +292,7 @@ pub async fn sms_send(
 pub async fn challenge_sms(
     state: web::Data<AppState>,
     client: Client,
-    body: ValidJson<ChallengeSmsRequest>,
+    body: ValidJson<ChallengeIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sent = state.mfa.challenge_sms(&Secret::new(body.0.challenge_id), &client.0).await?;
     Ok(HttpResponse::Accepted().json(SmsSentResponse::from(sent)))

@@ -5,7 +5,7 @@
 //! (`navigator.credentials.create/get`, WebAuthn Level 3 `toJSON()` shape).
 
 use crate::dto::{
-    CeremonyResponse, ChallengeSmsRequest, PasskeySignInFinishRequest, RenameCredentialRequest,
+    CeremonyResponse, ChallengeIdRequest, PasskeySignInFinishRequest, RenameCredentialRequest,
     SecurityKeyAnswerRequest, SignInResponse, TokenResponse, WebauthnCredentialItem,
     WebauthnCredentialsResponse, WebauthnRegisterFinishRequest, WebauthnRegisterStartRequest,
     WebauthnRegisteredResponse,
@@ -178,7 +178,7 @@ pub async fn sign_in_finish(
 /// factor.
 #[utoipa::path(
     post, path = "/api/v1/auth/mfa/challenge/security-key", tag = "mfa",
-    request_body = ChallengeSmsRequest,
+    request_body = ChallengeIdRequest,
     responses(
         (status = 200, description = "The ceremony (no-store)", body = CeremonyResponse),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorEnvelope),
@@ -189,7 +189,7 @@ pub async fn sign_in_finish(
 pub async fn challenge_start(
     state: web::Data<AppState>,
     client: Client,
-    body: ValidJson<ChallengeSmsRequest>,
+    body: ValidJson<ChallengeIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ceremony = state.mfa.challenge_security_key(&Secret::new(body.0.challenge_id), &client.0).await?;
     Ok(no_store(HttpResponse::Ok().json(CeremonyResponse::from(ceremony))))

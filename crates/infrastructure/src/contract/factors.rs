@@ -40,14 +40,14 @@ pub async fn enrolment_is_pending_until_confirmed_once(ports: Ports) {
     let factor = ports.0.totp(ada).await.unwrap().unwrap();
     assert_eq!(factor.confirmed_at, Some(confirmed_at));
     assert_eq!(factor.last_used_step, Some(1000), "the confirming code is spent");
-    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 10);
+    assert_eq!(ports.0.summary(ada).await.unwrap().backup_codes_left, 10);
     // A confirmed factor is not replaced by a new enrolment.
     assert!(!ports.0.begin_totp(ada, b"attacker", t).await.unwrap());
     assert_eq!(ports.0.totp(ada).await.unwrap().unwrap().sealed_secret, b"sealed-2");
     // Factors are per user.
     let bob = account(&ports).await;
     assert!(!ports.0.confirm_totp(bob, 1, &codes("c"), t).await.unwrap(), "nothing pending for bob");
-    assert_eq!(ports.0.backup_codes_left(bob).await.unwrap(), 0);
+    assert_eq!(ports.0.summary(bob).await.unwrap().backup_codes_left, 0);
 }
 
 pub async fn a_step_is_used_once_and_never_an_earlier_one(ports: Ports) {
@@ -78,7 +78,7 @@ pub async fn backup_codes_are_single_use_and_replaced_whole(ports: Ports) {
     assert!(ports.0.confirm_totp(ada, 1, &first, now()).await.unwrap());
     assert!(ports.0.use_backup_code(ada, &first[3], now()).await.unwrap());
     assert!(!ports.0.use_backup_code(ada, &first[3], now()).await.unwrap(), "used");
-    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 9);
+    assert_eq!(ports.0.summary(ada).await.unwrap().backup_codes_left, 9);
     let bob = account(&ports).await;
     assert!(!ports.0.use_backup_code(bob, &first[4], now()).await.unwrap(), "another user's code");
     // Concurrent uses of one code: exactly one wins.
@@ -94,7 +94,7 @@ pub async fn backup_codes_are_single_use_and_replaced_whole(ports: Ports) {
 
     let second = codes("b");
     ports.0.replace_backup_codes(ada, &second, now()).await.unwrap();
-    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 10);
+    assert_eq!(ports.0.summary(ada).await.unwrap().backup_codes_left, 10);
     assert!(!ports.0.use_backup_code(ada, &first[0], now()).await.unwrap(), "the old set is gone");
     assert!(ports.0.use_backup_code(ada, &second[0], now()).await.unwrap());
 }
@@ -114,7 +114,7 @@ pub async fn removing_the_factors_removes_their_codes(ports: Ports) {
     assert!(ports.0.remove_all(ada).await.unwrap());
     assert_eq!(ports.0.totp(ada).await.unwrap(), None);
     assert_eq!(ports.0.sms(ada).await.unwrap(), None);
-    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 0);
+    assert_eq!(ports.0.summary(ada).await.unwrap().backup_codes_left, 0);
     assert_eq!(ports.0.summary(ada).await.unwrap(), FactorSummary::default());
     assert!(ports.0.begin_totp(ada, b"again", now()).await.unwrap(), "enrol again after removal");
     // A phone alone is a factor too.
@@ -143,7 +143,7 @@ pub async fn a_phone_is_pending_until_confirmed_once(ports: Ports) {
     assert!(!ports.0.begin_sms(ada, "+33612345678", t).await.unwrap(), "a confirmed phone stays");
     assert_eq!(ports.0.sms(ada).await.unwrap().unwrap().phone, "+14155552671");
     // Codes from the first confirmation; none replaced by the refused one.
-    assert_eq!(ports.0.backup_codes_left(ada).await.unwrap(), 10);
+    assert_eq!(ports.0.summary(ada).await.unwrap().backup_codes_left, 10);
     assert!(ports.0.use_backup_code(ada, &codes("a")[0], now()).await.unwrap());
 }
 

@@ -148,10 +148,6 @@ impl FactorStore for MemoryFactorStore {
         Ok(())
     }
 
-    async fn backup_codes_left(&self, user: UserId) -> Result<usize, StoreError> {
-        Ok(lock(&self.0).codes.get(&user).map_or(0, |codes| codes.iter().filter(|(_, used)| !used).count()))
-    }
-
     async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError> {
         Ok(lock(&self.0).sms.get(&user).cloned())
     }

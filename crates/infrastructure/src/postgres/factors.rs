@@ -223,18 +223,6 @@ impl FactorStore for PgFactorStore {
             .map_err(db_error)
     }
 
-    async fn backup_codes_left(&self, user: UserId) -> Result<usize, StoreError> {
-        let mut c = conn(&self.0).await?;
-        let left: i64 = backup_codes::table
-            .filter(backup_codes::user_id.eq(user.as_uuid()))
-            .filter(backup_codes::used_at.is_null())
-            .count()
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        Ok(usize::try_from(left).unwrap_or(0))
-    }
-
     async fn sms(&self, user: UserId) -> Result<Option<SmsFactor>, StoreError> {
         let mut c = conn(&self.0).await?;
         let row: Option<SmsRow> = sms_factors::table
