@@ -89,8 +89,11 @@ pub async fn regenerate_backup_codes(
 ) -> Result<HttpResponse, ApiError> {
     let user = AuthUser::after_body(&req).await?;
     let method = body.0.method.unwrap_or(FactorName::Totp).into();
-    let codes =
-        state.mfa.regenerate_backup_codes(&user.0, method, &Secret::new(body.0.code), &client.0).await?;
+    let (mfa, code) = (state.mfa.clone(), Secret::new(body.0.code));
+    let codes = to_the_end("backup-code task failed", async move {
+        mfa.regenerate_backup_codes(&user.0, method, &code, &client.0).await
+    })
+    .await?;
     Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
 }
 
@@ -117,7 +120,9 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     let user = AuthUser::after_body(&req).await?;
     let method = body.0.method.unwrap_or(FactorName::Totp).into();
-    state.mfa.disable(&user.0, method, &Secret::new(body.0.code), &client.0).await?;
+    let (mfa, code) = (state.mfa.clone(), Secret::new(body.0.code));
+    to_the_end("disable task failed", async move { mfa.disable(&user.0, method, &code, &client.0).await })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -250,7 +255,11 @@ pub async fn sms_verify(
     client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let user = AuthUser::after_body(&req).await?;
-    let codes = state.mfa.confirm_sms(&user.0, &Secret::new(body.0.code), &client.0).await?;
+    let (mfa, code) = (state.mfa.clone(), Secret::new(body.0.code));
+    let codes = to_the_end("phone confirmation task failed", async move {
+        mfa.confirm_sms(&user.0, &code, &client.0).await
+    })
+    .await?;
     Ok(no_store(HttpResponse::Ok().json(BackupCodesResponse { backup_codes: codes })))
 }
 

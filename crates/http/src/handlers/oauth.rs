@@ -7,7 +7,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
-use crate::handlers::{no_store, path_id};
+use crate::handlers::{no_store, path_id, to_the_end};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::AppError;
@@ -133,8 +133,14 @@ pub async fn confirm_link(
     body: ValidJson<ConfirmLinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let oauth = state.oauth.clone();
+    let (link_id, password) = (Secret::new(body.link_id), Secret::new(body.password));
     let signed_in =
-        state.oauth.confirm_link(&Secret::new(body.link_id), &Secret::new(body.password), &client.0).await?;
+        to_the_end(
+            "link task failed",
+            async move { oauth.confirm_link(&link_id, &password, &client.0).await },
+        )
+        .await?;
     Ok(no_store(HttpResponse::Ok().json(SignInResponse::from(&signed_in))))
 }
 

@@ -12,7 +12,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{AuthUser, Client, ValidJson};
-use crate::handlers::{no_store, path_id};
+use crate::handlers::{no_store, path_id, to_the_end};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::secret::Secret;
@@ -214,14 +214,12 @@ pub async fn challenge_finish(
     body: ValidJson<SecurityKeyAnswerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let signed_in = state
-        .mfa
-        .answer_with_security_key(
-            &Secret::new(body.challenge_id),
-            &Secret::new(body.ceremony_id),
-            &body.credential,
-            &client.0,
-        )
-        .await?;
+    let mfa = state.mfa.clone();
+    // A refused assertion counts toward the code lock: run to its verdict.
+    let signed_in = to_the_end("security-key task failed", async move {
+        let (challenge, ceremony) = (Secret::new(body.challenge_id), Secret::new(body.ceremony_id));
+        mfa.answer_with_security_key(&challenge, &ceremony, &body.credential, &client.0).await
+    })
+    .await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(&signed_in))))
 }
