@@ -15,6 +15,7 @@ pub mod one_time;
 pub mod password;
 pub mod permission;
 pub mod phone;
+pub mod rate;
 pub mod role;
 pub mod secret;
 pub mod session;

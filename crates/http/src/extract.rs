@@ -66,9 +66,7 @@ pub(crate) fn credential(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
-/// The verified claims of this request, once [`authenticate`] ran.
-#[derive(Clone)]
-struct Authenticated(AccessClaims);
+use crate::limits::Authenticated;
 
 /// Verifies the bearer token (once per request: a route policy and the
 /// extractors share the result) and counts the request against the per-user

@@ -90,3 +90,8 @@ pub struct HighTrust;
 /// a token is verified once per request.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken(pub portcullis_application::ports::AccessClaims);
+
+/// The verified and admitted (unrevoked) claims of this request, once
+/// `extract::authenticate` or `rate_limit::admit_verified` ran.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub portcullis_application::ports::AccessClaims);

@@ -6,13 +6,14 @@
 
 use crate::error::{ApiError, retry_seconds};
 use crate::limits::{KeyKind, RouteClass};
+use crate::request_id::AuthenticatedUserId;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
-use portcullis_application::ports::RateLimitDecision;
+use portcullis_application::ports::{AccessClaims, RateLimitDecision, RateLimitKey};
 use portcullis_domain::audit::AuditAction;
 use portcullis_domain::ids::UserId;
 use serde_json::json;
@@ -38,11 +39,27 @@ pub async fn enforce(
     key: &str,
     user_id: Option<UserId>,
 ) -> Result<(), ApiError> {
+    enforce_all(req, state, class, &[(key_kind, key)], user_id).await
+}
+
+/// [`enforce`] for several budgets of `class` at once (one limiter round
+/// trip): each is counted; the request is refused when any is spent.
+pub async fn enforce_all(
+    req: &HttpRequest,
+    state: &AppState,
+    class: RouteClass,
+    budgets: &[(KeyKind, &str)],
+    user_id: Option<UserId>,
+) -> Result<(), ApiError> {
     let high_trust = req.extensions().get::<crate::limits::HighTrust>().is_some();
     let limit = state.rate_limits.limit(class, high_trust);
-    let key_kind = key_kind.as_str();
-    let full_key = format!("{}:{key_kind}:{key}", class.budget());
-    let decision = match state.rate_limiter.hit(&full_key, limit.max_requests, limit.window).await {
+    let full_keys: Vec<String> =
+        budgets.iter().map(|(kind, key)| format!("{}:{}:{key}", class.budget(), kind.as_str())).collect();
+    let keys: Vec<RateLimitKey<'_>> = full_keys
+        .iter()
+        .map(|key| RateLimitKey { key, limit: limit.max_requests, window: limit.window })
+        .collect();
+    let decisions = match state.rate_limiter.hit_all(&keys).await {
         Ok(d) => d,
         Err(error) => {
             tracing::error!(%error, "rate limiter failed; request allowed");
@@ -52,22 +69,31 @@ pub async fn enforce(
     {
         let mut extensions = req.extensions_mut();
         match extensions.get_mut::<Decisions>() {
-            Some(decisions) => decisions.0.push(decision),
+            Some(recorded) => recorded.0.extend_from_slice(&decisions),
             None => {
-                extensions.insert(Decisions(vec![decision]));
+                extensions.insert(Decisions(decisions.clone()));
             }
         }
     }
-    if decision.allowed {
-        return Ok(());
+    let mut retry_after = None;
+    for ((decision, full_key), (kind, _)) in decisions.iter().zip(&full_keys).zip(budgets) {
+        if decision.allowed {
+            continue;
+        }
+        let key_kind = kind.as_str();
+        state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
+        // Audited once a minute per key: a flood of refusals is not a flood
+        // of audit writes. The same context (capped user agent) as every
+        // other event.
+        let ctx = crate::caller::context(req);
+        let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
+        state.audit.record_deduped(full_key, AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
+        retry_after = retry_after.max(Some(decision.reset_after));
     }
-    state.metrics.rate_limited.with_label_values(&[class.name(), key_kind]).inc();
-    // Audited once a minute per key: a flood of refusals is not a flood of
-    // audit writes. The same context (capped user agent) as every other event.
-    let ctx = crate::caller::context(req);
-    let details = json!({ "class": class.name(), "key_kind": key_kind, "path": req.path(), "limit": limit.max_requests });
-    state.audit.record_deduped(&full_key, AuditAction::RateLimitExceeded, user_id, &ctx, details).await;
-    Err(ApiError::RateLimited { retry_after: decision.reset_after })
+    match retry_after {
+        None => Ok(()),
+        Some(retry_after) => Err(ApiError::RateLimited { retry_after }),
+    }
 }
 
 /// Counts the request against the per-source budget of its class.
@@ -88,9 +114,23 @@ pub async fn enforce_email(req: &HttpRequest, state: &AppState, raw_email: &str)
 /// The claims of the request's bearer token when its signature and expiry
 /// check out (its trust score, signed into it, picks the budget). The
 /// revocation check is the route's; a token that fails it is refused anyway.
-fn verified(req: &HttpRequest, state: &AppState) -> Option<portcullis_application::ports::AccessClaims> {
+fn verified(req: &HttpRequest, state: &AppState) -> Option<AccessClaims> {
     let token = crate::caller::bearer(req).ok()?;
     state.keys.verify(&token, state.sign_in.clock.now()).ok()
+}
+
+/// Admits the token [`verified`] found (its signature and expiry checked),
+/// before the route runs, so that the per-user budget is counted in the same
+/// limiter call as the per-source one. `None` when there is no such token or
+/// it is refused: the route's own `extract::authenticate` then answers the
+/// refusal, audited as usual.
+async fn admit_verified(req: &HttpRequest, state: &AppState) -> Option<AccessClaims> {
+    let claims = req.extensions().get::<crate::limits::VerifiedToken>().map(|v| v.0.clone())?;
+    let ctx = crate::caller::context(req);
+    let claims = state.sign_in.admit(claims, &ctx).await.ok()?;
+    req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
+    req.extensions_mut().insert(crate::limits::Authenticated(claims.clone()));
+    Some(claims)
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -115,12 +155,26 @@ pub async fn per_route(
         RouteClass::Credential(_) => Ok(()),
         RouteClass::General => {
             if let Some(claims) = verified(req.request(), &state) {
-                if portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score) {
-                    req.extensions_mut().insert(crate::limits::HighTrust);
-                }
                 req.extensions_mut().insert(crate::limits::VerifiedToken(claims));
             }
-            enforce_source(req.request(), &state, class).await
+            // A token that is also unrevoked (an in-process check) is counted
+            // against its user's budget in the same limiter round trip as
+            // the source's; a revoked one never spends its user's budget.
+            match admit_verified(req.request(), &state).await {
+                Some(claims) => {
+                    if portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score) {
+                        req.extensions_mut().insert(crate::limits::HighTrust);
+                    }
+                    let ip = limit_key(&crate::caller::client_ip(
+                        req.request(),
+                        &state.rate_limits.trusted_proxies,
+                    ));
+                    let user = claims.user_id.to_string();
+                    let budgets = [(KeyKind::Source, ip.as_str()), (KeyKind::User, user.as_str())];
+                    enforce_all(req.request(), &state, class, &budgets, Some(claims.user_id)).await
+                }
+                None => enforce_source(req.request(), &state, class).await,
+            }
         }
     };
     let mut response = match counted_now {

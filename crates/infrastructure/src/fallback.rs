@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use portcullis_application::ports::{
-    AttemptGate, LockoutPolicy, LoginAttempts, RateLimitDecision, RateLimiter, StoreError,
+    AttemptGate, LockoutPolicy, LoginAttempts, RateLimitDecision, RateLimitKey, RateLimiter, StoreError,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,6 +83,10 @@ impl FallbackRateLimiter {
 impl RateLimiter for FallbackRateLimiter {
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
         with_fallback!(self, port => port.hit(key, limit, window))
+    }
+
+    async fn hit_all<'a>(&self, keys: &[RateLimitKey<'a>]) -> Result<Vec<RateLimitDecision>, StoreError> {
+        with_fallback!(self, port => port.hit_all(keys))
     }
 }
 

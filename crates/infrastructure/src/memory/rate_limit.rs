@@ -1,49 +1,51 @@
 use super::lock;
 use async_trait::async_trait;
 use portcullis_application::ports::{Clock, RateLimitDecision, RateLimiter, StoreError};
-use std::collections::{HashMap, VecDeque};
+use portcullis_domain::rate::gcra;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-/// Sliding-window log per key, like the Redis script: timestamps of the
-/// accepted requests inside the window.
+/// GCRA per key, like the Redis script: one instant (the TAT, in µs since
+/// the Unix epoch) per key.
 pub struct MemoryRateLimiter {
     clock: Arc<dyn Clock>,
-    windows: Mutex<HashMap<String, VecDeque<OffsetDateTime>>>,
+    tats: Mutex<HashMap<String, i64>>,
 }
 
-/// Above this many keys, empty windows are swept so memory stays bounded.
+/// Above this many keys, spent ones (TAT in the past) are swept so memory
+/// stays bounded.
 const SWEEP_AT: usize = 10_000;
 
 impl MemoryRateLimiter {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, windows: Mutex::new(HashMap::new()) }
+        Self { clock, tats: Mutex::new(HashMap::new()) }
     }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.whole_microseconds()).unwrap_or(i64::MAX).max(1)
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
-        let now = self.clock.now();
-        let floor = now - window;
-        let mut windows = lock(&self.windows);
-        if windows.len() > SWEEP_AT {
-            windows.retain(|_, log| log.back().is_some_and(|t| *t > floor));
+        let now = i64::try_from((self.clock.now() - time::OffsetDateTime::UNIX_EPOCH).whole_microseconds())
+            .unwrap_or(i64::MAX);
+        let mut tats = lock(&self.tats);
+        if tats.len() > SWEEP_AT {
+            tats.retain(|_, tat| *tat > now);
         }
-        let log = windows.entry(key.to_owned()).or_default();
-        while log.front().is_some_and(|t| *t <= floor) {
-            log.pop_front();
+        let stored = tats.get(key).copied().filter(|tat| *tat > now);
+        let outcome = gcra(stored, now, limit, micros(window));
+        if outcome.allowed {
+            tats.insert(key.to_owned(), outcome.tat);
         }
-        let allowed = (log.len() as u64) < u64::from(limit);
-        if allowed {
-            log.push_back(now);
-        }
-        let reset_after = log.front().map_or(window, |oldest| *oldest + window - now);
         Ok(RateLimitDecision {
-            allowed,
+            allowed: outcome.allowed,
             limit,
-            remaining: limit.saturating_sub(log.len() as u32),
-            reset_after,
+            remaining: outcome.remaining,
+            reset_after: Duration::microseconds(outcome.reset_after_us),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Redis adapters: sliding-window rate limiter, login-attempt counter and the
+//! Redis adapters: GCRA rate limiter, login-attempt counter and the
 //! access-token revocation list. Every multi-step operation is one Lua script,
 //! so it is atomic across all app instances sharing the Redis.
 
@@ -7,6 +7,7 @@ mod events;
 mod jobs;
 mod login_attempts;
 mod permission_cache;
+mod pool;
 mod rate_limit;
 mod revocation;
 
@@ -19,7 +20,8 @@ pub use rate_limit::RedisRateLimiter;
 pub use revocation::RedisRevocationList;
 
 use async_trait::async_trait;
-use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool::managed::Timeouts;
+use pool::{Connection, Pool};
 use portcullis_application::Cause;
 use portcullis_application::ports::{HealthCheck, StoreError};
 use std::time::Duration as StdDuration;
@@ -40,15 +42,12 @@ impl RedisStore {
     /// Builds the pool; connections are made lazily, and each wait, connect or
     /// recycle is bounded so an unreachable Redis fails fast instead of hanging.
     pub fn new(url: &str, prefix: &str, max_size: usize) -> Result<Self, RedisConfigError> {
-        let mut config = Config::from_url(url);
-        let mut pool = PoolConfig::new(max_size.max(1));
-        pool.timeouts = Timeouts {
+        let timeouts = Timeouts {
             wait: Some(StdDuration::from_secs(2)),
             create: Some(StdDuration::from_secs(2)),
             recycle: Some(StdDuration::from_secs(1)),
         };
-        config.pool = Some(pool);
-        let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|e| RedisConfigError(e.to_string()))?;
+        let pool = pool::build(url, max_size.max(1), timeouts).map_err(RedisConfigError)?;
         Ok(Self { pool, prefix: prefix.to_owned() })
     }
 
@@ -57,7 +56,11 @@ impl RedisStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Connection, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(Cause::context("redis pool", e)))
+        self.pool
+            .get()
+            .await
+            .map(Connection::from)
+            .map_err(|e| StoreError::Unavailable(Cause::context("redis pool", e)))
     }
 
     /// Sends PING.
