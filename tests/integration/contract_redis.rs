@@ -46,8 +46,36 @@ mod ephemeral {
 mod revocation {
     use super::*;
     portcullis_infrastructure::revocation_list_contract!(async {
-        (Arc::new(RedisRevocationList::new(redis_store().await)) as Arc<dyn RevocationList>, ())
+        let list = RedisRevocationList::new(redis_store().await, &crate::support::redis_url());
+        (Arc::new(list) as Arc<dyn RevocationList>, ())
     });
+
+    /// Two instances' mirrors on one Redis and prefix: what one revokes, the
+    /// other hears (polled for at most a second: pub/sub is asynchronous).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_the_other_instance() {
+        use portcullis_application::ports::CacheAnswer;
+        use time::Duration;
+        let store = redis_store().await;
+        let url = crate::support::redis_url();
+        let (a, b) = (RedisRevocationList::new(store.clone(), &url), RedisRevocationList::new(store, &url));
+        for list in [&a, &b] {
+            assert_eq!(list.check(&["sid".to_owned()]).await.unwrap(), CacheAnswer::Cold);
+            list.warm(&[]).await.unwrap();
+        }
+        a.revoke("sid", Duration::minutes(5)).await.unwrap();
+        assert_eq!(
+            a.check(&["sid".to_owned()]).await.unwrap(),
+            CacheAnswer::Revoked,
+            "at once where revoked"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while b.check(&["sid".to_owned()]).await.unwrap() != CacheAnswer::Revoked {
+            assert!(std::time::Instant::now() < deadline, "not heard within a second");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(b.check(&["other".to_owned()]).await.unwrap(), CacheAnswer::NotRevoked);
+    }
 }
 
 mod jobs {

@@ -244,7 +244,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             (
                 Arc::new(limiter),
                 Arc::new(attempts),
-                Arc::new(RedisRevocationList::new(store.clone())),
+                Arc::new(RedisRevocationList::new(store.clone(), url)),
                 Arc::new(RedisJobQueue::new(store.clone())),
                 Arc::new(RedisEventBus::new(store.clone(), url)),
                 Arc::new(RedisPermissionCache::new(store.clone())),

@@ -1,90 +1,246 @@
-use super::{RedisStore, millis, unavailable};
+//! The revocation list as an in-process mirror kept current over Redis
+//! pub/sub (issue 13, ADR 0015): checking a token costs no network round
+//! trip. Each instance holds the revoked ids with their expiry; a revocation
+//! is added locally and published on `{REDIS_KEY_PREFIX}revoked:events`, and
+//! every instance's listener adds what it hears. The database stays the
+//! source of truth:
+//! - until this instance's subscription is up, and after every
+//!   resubscription (messages published meanwhile are lost to it), the mirror
+//!   says `Cold`, and the application rebuilds it from the database;
+//! - while the subscription is down, `check` fails unless the id is listed,
+//!   and the application asks the database.
+//!
+//! A rebuild only makes the mirror `Warm` if no resubscription happened since
+//! the `Cold` answer that asked for it: a database read that began before a
+//! gap in the subscription cannot cover revocations made during the gap.
+
+use super::{RedisStore, unavailable};
 use async_trait::async_trait;
-use deadpool_redis::redis::Script;
+use deadpool_redis::redis;
+use futures_util::StreamExt;
+use portcullis_application::Cause;
 use portcullis_application::ports::{CacheAnswer, RevocationList, StoreError};
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
+use tokio::sync::watch;
 
-/// KEYS: entries. ARGV: ttl ms per key. Sets each marker, never shortening one.
-static REVOKE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-for i, key in ipairs(KEYS) do
-  local left = redis.call('PTTL', key)
-  if left < tonumber(ARGV[i]) then redis.call('SET', key, '1', 'PX', ARGV[i]) end
-end
-return 1
-",
-    )
-});
+/// Sweep lapsed entries once the mirror holds more than this many.
+const SWEEP_AT: usize = 50_000;
 
-/// KEYS: the warm marker, then the ids. -1 cold, else how many are listed.
-static CHECK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local listed = 0
-if #KEYS > 1 then listed = redis.call('EXISTS', unpack(KEYS, 2)) end
-if listed > 0 then return listed end
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return 0
-",
-    )
-});
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No subscription: what others revoke cannot reach this instance.
+    Down,
+    /// Subscribed, but what was revoked before is not known to be loaded.
+    Cold,
+    /// Subscribed and rebuilt from the database since.
+    Warm,
+}
 
-/// One key per revoked id, expiring when the tokens it names would expire,
-/// plus a marker that says the set was built from the database since Redis
-/// last started empty (it has no TTL: it goes only with a restart or flush).
+struct Mirror {
+    entries: HashMap<String, Instant>,
+    link: Link,
+    /// Bumped by every (re)subscription.
+    generation: u64,
+    /// The generation of the last `Cold` answer (what a rebuild answers).
+    cold_answered: Option<u64>,
+}
+
+impl Mirror {
+    fn insert(&mut self, id: &str, until: Instant) {
+        if self.entries.len() >= SWEEP_AT {
+            let now = Instant::now();
+            self.entries.retain(|_, t| *t > now);
+        }
+        let slot = self.entries.entry(id.to_owned()).or_insert(until);
+        *slot = (*slot).max(until);
+    }
+}
+
+struct Shared {
+    mirror: Mutex<Mirror>,
+    /// Set when the listener starts; it then holds `Some(Ok)` while
+    /// subscribed, `Some(Err)` after a failed attempt.
+    started: OnceLock<watch::Receiver<Option<Result<(), String>>>>,
+}
+
+fn lock(m: &Mutex<Mirror>) -> MutexGuard<'_, Mirror> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[derive(Clone)]
-pub struct RedisRevocationList(RedisStore);
+pub struct RedisRevocationList {
+    store: RedisStore,
+    url: String,
+    channel: String,
+    shared: Arc<Shared>,
+}
 
 impl RedisRevocationList {
-    pub fn new(store: RedisStore) -> Self {
-        Self(store)
+    pub fn new(store: RedisStore, url: &str) -> Self {
+        let channel = store.key("revoked", "events");
+        let mirror = Mirror { entries: HashMap::new(), link: Link::Down, generation: 0, cold_answered: None };
+        Self {
+            store,
+            url: url.to_owned(),
+            channel,
+            shared: Arc::new(Shared { mirror: Mutex::new(mirror), started: OnceLock::new() }),
+        }
     }
 
-    async fn set(&self, entries: &[(String, Duration)]) -> Result<(), StoreError> {
-        let mut conn = self.0.conn().await?;
-        for chunk in entries.chunks(500) {
-            let mut invocation = REVOKE.prepare_invoke();
-            for (id, ttl) in chunk {
-                invocation.key(self.0.key("revoked", id)).arg(millis(*ttl).max(1));
+    /// Starts the listener on first use and waits (up to 2 s) for its first
+    /// subscription, so the first requests are not refused a mirror that is
+    /// merely connecting.
+    async fn listening(&self) {
+        let ready = self.shared.started.get_or_init(|| {
+            let (tx, rx) = watch::channel(None);
+            match redis::Client::open(self.url.as_str()) {
+                Ok(client) => {
+                    tokio::spawn(listen(client, self.channel.clone(), Arc::downgrade(&self.shared), tx));
+                }
+                Err(error) => {
+                    tx.send_replace(Some(Err(error.to_string())));
+                }
             }
-            let _: i64 = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+            rx
+        });
+        if ready.borrow().is_some() {
+            return;
         }
-        Ok(())
+        let mut ready = ready.clone();
+        let _ = tokio::time::timeout(StdDuration::from_secs(2), ready.wait_for(Option::is_some)).await;
     }
+}
+
+/// Holds the subscription for the life of the list: adds every revocation
+/// heard, resubscribes after a pause when the connection drops.
+async fn listen(
+    client: redis::Client,
+    channel: String,
+    shared: std::sync::Weak<Shared>,
+    ready: watch::Sender<Option<Result<(), String>>>,
+) {
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        }
+        .await;
+        match subscribed {
+            Ok(pubsub) => {
+                {
+                    let Some(shared) = shared.upgrade() else { return };
+                    let mut mirror = lock(&shared.mirror);
+                    mirror.generation += 1;
+                    mirror.link = Link::Cold;
+                }
+                ready.send_replace(Some(Ok(())));
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(shared) = shared.upgrade() else { return };
+                    match decode(message.get_payload_bytes()) {
+                        Some((ttl, id)) => lock(&shared.mirror).insert(id, Instant::now() + ttl),
+                        None => tracing::warn!("unreadable message on the revocation channel ignored"),
+                    }
+                }
+                let Some(shared) = shared.upgrade() else { return };
+                lock(&shared.mirror).link = Link::Down;
+                tracing::warn!("revocation subscription lost; checking in the database until it is back");
+            }
+            Err(error) => {
+                ready.send_replace(Some(Err(error.to_string())));
+                tracing::debug!(%error, "revocation subscribe failed");
+            }
+        }
+        if shared.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+}
+
+/// `"<ttl ms> <id>"`.
+fn encode(id: &str, ttl: Duration) -> String {
+    format!("{} {id}", ttl.whole_milliseconds().max(1))
+}
+
+fn decode(payload: &[u8]) -> Option<(StdDuration, &str)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (ttl, id) = text.split_once(' ')?;
+    let ttl: u64 = ttl.parse().ok()?;
+    (!id.is_empty()).then_some((StdDuration::from_millis(ttl), id))
+}
+
+fn until(ttl: Duration) -> Instant {
+    let ms = u64::try_from(ttl.whole_milliseconds()).unwrap_or(0).max(1);
+    Instant::now() + StdDuration::from_millis(ms)
 }
 
 #[async_trait]
 impl RevocationList for RedisRevocationList {
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.set(&[(id.to_owned(), ttl)]).await
+        self.listening().await;
+        lock(&self.shared.mirror).insert(id, until(ttl));
+        let mut conn = self.store.conn().await?;
+        redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(encode(id, ttl))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     async fn check(&self, ids: &[String]) -> Result<CacheAnswer, StoreError> {
-        let mut conn = self.0.conn().await?;
-        let mut invocation = CHECK.key(self.0.key("revoked-meta", "warm"));
-        for id in ids {
-            invocation.key(self.0.key("revoked", id));
+        self.listening().await;
+        let now = Instant::now();
+        let mut mirror = lock(&self.shared.mirror);
+        if ids.iter().any(|id| mirror.entries.get(id).is_some_and(|t| *t > now)) {
+            return Ok(CacheAnswer::Revoked);
         }
-        let answer: i64 = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
-        Ok(match answer {
-            n if n > 0 => CacheAnswer::Revoked,
-            0 => CacheAnswer::NotRevoked,
-            _ => CacheAnswer::Cold,
-        })
+        match mirror.link {
+            Link::Warm => Ok(CacheAnswer::NotRevoked),
+            Link::Cold => {
+                mirror.cold_answered = Some(mirror.generation);
+                Ok(CacheAnswer::Cold)
+            }
+            Link::Down => Err(StoreError::Unavailable(Cause::from("the revocation subscription is down"))),
+        }
     }
 
     async fn warm(&self, entries: &[(String, Duration)]) -> Result<(), StoreError> {
-        let live: Vec<(String, Duration)> =
-            entries.iter().filter(|(_, ttl)| ttl.is_positive()).cloned().collect();
-        self.set(&live).await?;
-        let mut conn = self.0.conn().await?;
-        deadpool_redis::redis::cmd("SET")
-            .arg(self.0.key("revoked-meta", "warm"))
-            .arg("1")
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
+        self.listening().await;
+        let mut mirror = lock(&self.shared.mirror);
+        for (id, ttl) in entries.iter().filter(|(_, ttl)| ttl.is_positive()) {
+            mirror.insert(id, until(*ttl));
+        }
+        match mirror.link {
+            Link::Down => Err(StoreError::Unavailable(Cause::from("the revocation subscription is down"))),
+            Link::Cold if mirror.cold_answered.is_none_or(|g| g == mirror.generation) => {
+                mirror.link = Link::Warm;
+                Ok(())
+            }
+            // Resubscribed since the rebuild was asked for: it may have
+            // missed revocations made in the gap; the next check asks again.
+            Link::Cold | Link::Warm => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_refused() {
+        let wire = encode("a b", Duration::seconds(2));
+        assert_eq!(decode(wire.as_bytes()), Some((StdDuration::from_secs(2), "a b")));
+        assert_eq!(decode(b"x id"), None);
+        assert_eq!(decode(b"12"), None);
+        assert_eq!(decode(b"12 "), None);
+        assert_eq!(decode(&[0xff, b' ', b'a']), None);
     }
 }
