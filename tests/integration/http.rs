@@ -127,14 +127,23 @@ async fn identity_flow_persists_across_instances() {
     assert_eq!(res.status(), 204);
     expect_error(b.get_auth("/api/v1/auth/me", access).await, 401, "INVALID_TOKEN").await;
 
-    // The audit trail is in PostgreSQL, newest first.
+    // The audit trail is in PostgreSQL, newest first. Each instance writes it
+    // in batches (ADR 0016): what A recorded reaches B's reads within
+    // moments, not necessarily at once.
     let login: Value = a.login("ada@example.com", PASSWORD).await.json().await.unwrap();
-    let activity: Value = b
-        .get_auth("/api/v1/users/me/activity?limit=100", str_of(&login, "access_token"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let activity = loop {
+        let activity: Value = b
+            .get_auth("/api/v1/users/me/activity?limit=100", str_of(&login, "access_token"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if activity["items"][0]["action"] == "auth.login.succeeded" || std::time::Instant::now() > deadline {
+            break activity;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     let actions: Vec<&str> =
         activity["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
     assert_eq!(actions.first(), Some(&"auth.login.succeeded"));

@@ -3,6 +3,7 @@
 //! semantics, and every port has one contract suite in `contract` that both
 //! must pass.
 
+pub mod audit_batch;
 pub mod cipher;
 pub mod clamav;
 pub mod clock;

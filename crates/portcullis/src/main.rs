@@ -68,6 +68,7 @@ async fn run_serve() -> ExitCode {
         );
     }
     let workers = config.jobs.in_process.then(|| app.worker.start());
+    let app_audit = app.audit_writer.clone();
     let outcome = match serve(app.state, listener, config.server.workers) {
         Ok(server) => {
             let handle = server.handle();
@@ -92,6 +93,9 @@ async fn run_serve() -> ExitCode {
     };
     if let Some(workers) = workers {
         workers.shutdown().await;
+    }
+    if let Some(audit) = &app_audit {
+        audit.flush().await;
     }
     outcome
 }
@@ -144,6 +148,9 @@ async fn run_worker() -> ExitCode {
     stop.await;
     tracing::info!("stop requested: finishing running jobs");
     workers.shutdown().await;
+    if let Some(audit) = &app.audit_writer {
+        audit.flush().await;
+    }
     ExitCode::SUCCESS
 }
 

@@ -34,6 +34,7 @@ use portcullis_application::user_admin::UserAdmin;
 use portcullis_domain::secret::TokenHash;
 use portcullis_http::AppState;
 use portcullis_http::limits::{Limit, RateLimitSettings};
+use portcullis_infrastructure::audit_batch::BatchedAuditLog;
 use portcullis_infrastructure::cipher::AesGcmCipher;
 use portcullis_infrastructure::clamav::ClamdScanner;
 use portcullis_infrastructure::clock::SystemClock;
@@ -125,6 +126,8 @@ pub struct Application {
     pub outbox: Option<Arc<MemoryOutbox>>,
     /// The in-memory text messages, when Twilio is not configured.
     pub texts: Option<Arc<MemoryTexts>>,
+    /// The batching audit writer on PostgreSQL: flush it before exiting.
+    pub audit_writer: Option<Arc<BatchedAuditLog>>,
 }
 
 /// Assembles every adapter. With `DATABASE_URL` set the migrations are applied
@@ -154,6 +157,8 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         Arc<dyn CredentialStore>,
         Arc<dyn LinkedAccountStore>,
     );
+    // Audit events reach PostgreSQL in batches (ADR 0016); kept to flush at stop.
+    let mut audit_writer = None;
     let (
         users,
         sessions,
@@ -176,7 +181,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             (
                 Arc::new(PgUserRepository::new(pool.clone())),
                 Arc::new(PgSessionStore::new(pool.clone())),
-                Arc::new(PgAuditLog::new(pool.clone())),
+                {
+                    let batched = Arc::new(BatchedAuditLog::new(Arc::new(PgAuditLog::new(pool.clone()))));
+                    audit_writer = Some(batched.clone());
+                    batched
+                },
                 Arc::new(PgOneTimeTokens::new(pool.clone())),
                 Arc::new(PgOutbox::new(pool.clone())),
                 Arc::new(PgFileRepository::new(pool.clone())),
@@ -638,5 +647,5 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     ];
     let relay = OutboxRelay::new(promised, jobs.clone(), clock.clone());
     let worker = Worker::new(jobs, relay, handlers, clock, metrics, config.jobs.clone());
-    Ok(Application { state, worker, outbox, texts })
+    Ok(Application { state, worker, outbox, texts, audit_writer })
 }

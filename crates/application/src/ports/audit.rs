@@ -9,6 +9,14 @@ use time::OffsetDateTime;
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Appends all of `events` or none (one insert where the store has
+    /// transactions).
+    async fn append_many(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        for event in events {
+            self.append(event).await?;
+        }
+        Ok(())
+    }
     /// The user's events, newest first, strictly older than `before` if given.
     async fn list_for_user(
         &self,

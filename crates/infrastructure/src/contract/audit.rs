@@ -104,6 +104,19 @@ pub async fn duplicate_id_conflicts(log: Arc<dyn AuditLog>) {
     assert_eq!(log.append(&e).await, Err(StoreError::Conflict("audit event id")));
 }
 
+/// A batch is stored whole or not at all.
+pub async fn append_many_is_all_or_nothing(log: Arc<dyn AuditLog>) {
+    let user = UserId::new();
+    let (a, b) = (event(Some(user), AuditAction::LoginSucceeded, 1), event(Some(user), AuditAction::Logout, 2));
+    log.append_many(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!(log.list_for_user(user, None, 10).await.unwrap().len(), 2);
+    let c = event(Some(user), AuditAction::TokenRefreshed, 3);
+    assert_eq!(log.append_many(&[c.clone(), a]).await, Err(StoreError::Conflict("audit event id")));
+    assert_eq!(log.append_many(&[c.clone(), c]).await, Err(StoreError::Conflict("audit event id")));
+    assert_eq!(log.list_for_user(user, None, 10).await.unwrap().len(), 2, "nothing of a refused batch");
+    log.append_many(&[]).await.unwrap();
+}
+
 pub async fn details_round_trip(log: Arc<dyn AuditLog>) {
     let user = UserId::new();
     let ctx = RequestContext::default();

@@ -23,6 +23,18 @@ impl AuditLog for MemoryAuditLog {
         Ok(())
     }
 
+    async fn append_many(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut events = lock(&self.0);
+        let mut ids = std::collections::HashSet::new();
+        if batch.iter().any(|e| events.contains_key(&e.id) || !ids.insert(e.id)) {
+            return Err(StoreError::Conflict("audit event id"));
+        }
+        for event in batch {
+            events.insert(event.id, event.clone());
+        }
+        Ok(())
+    }
+
     async fn list_for_user(
         &self,
         user_id: UserId,

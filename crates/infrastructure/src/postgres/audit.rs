@@ -57,19 +57,30 @@ impl PgAuditLog {
 #[async_trait]
 impl AuditLog for PgAuditLog {
     async fn append(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        self.append_many(std::slice::from_ref(e)).await
+    }
+
+    /// One multi-row `INSERT` (one statement, one transaction).
+    async fn append_many(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut c = conn(&self.0).await?;
-        let row = AuditRow {
-            id: e.id.as_uuid(),
-            occurred_at: e.occurred_at,
-            action: e.action.as_str().to_owned(),
-            severity: e.severity.as_str().to_owned(),
-            user_id: e.user_id.map(|u| u.as_uuid()),
-            ip: e.ip.clone(),
-            user_agent: e.user_agent.clone(),
-            request_id: e.request_id.clone(),
-            details: e.details.clone(),
-        };
-        diesel::insert_into(audit_events::table).values(row).execute(&mut c).await.map(|_| ()).map_err(|e| {
+        let rows: Vec<AuditRow> = events
+            .iter()
+            .map(|e| AuditRow {
+                id: e.id.as_uuid(),
+                occurred_at: e.occurred_at,
+                action: e.action.as_str().to_owned(),
+                severity: e.severity.as_str().to_owned(),
+                user_id: e.user_id.map(|u| u.as_uuid()),
+                ip: e.ip.clone(),
+                user_agent: e.user_agent.clone(),
+                request_id: e.request_id.clone(),
+                details: e.details.clone(),
+            })
+            .collect();
+        diesel::insert_into(audit_events::table).values(rows).execute(&mut c).await.map(|_| ()).map_err(|e| {
             match e {
                 diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,

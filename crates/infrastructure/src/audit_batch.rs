@@ -1,0 +1,272 @@
+//! Audit events written in batches (issue 13): a refresh rotation used to
+//! pay one more PostgreSQL transaction, a second WAL flush, for its audit
+//! event alone. `BatchedAuditLog` wraps the real log: `append` queues the
+//! event, and one task writes what has queued in one multi-row insert
+//! (`AuditLog::append_many`) when [`MAX_BATCH`] events are waiting or
+//! [`LINGER`] after the first. Reads first wait for every event queued before
+//! them (read-your-writes on one instance).
+//!
+//! What this trades (ADR 0016): an event is in the store up to `LINGER` after
+//! the request that caused it answered. It is in the structured log at once
+//! (`AuditTrail` logs every event before storing it), and a graceful stop
+//! flushes the queue; a crash loses at most the last `LINGER` of events from
+//! the store, never from the log. A full queue makes `append` wait: memory
+//! stays bounded and nothing is dropped.
+
+use async_trait::async_trait;
+use portcullis_application::ports::{AuditCursor, AuditFilter, AuditLog, StoreError};
+use portcullis_domain::audit::{AuditAction, AuditEvent};
+use portcullis_domain::ids::{AuditEventId, UserId};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many events per insert.
+pub const MAX_BATCH: usize = 256;
+/// How long the first queued event waits for company.
+pub const LINGER: Duration = Duration::from_millis(10);
+/// Events queued beyond this make `append` wait.
+const QUEUE: usize = 8192;
+
+enum Message {
+    Event(Box<AuditEvent>),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct BatchedAuditLog {
+    inner: Arc<dyn AuditLog>,
+    queue: mpsc::Sender<Message>,
+}
+
+impl BatchedAuditLog {
+    /// Starts the writer task on the current Tokio runtime.
+    pub fn new(inner: Arc<dyn AuditLog>) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(inner.clone(), receiver));
+        Self { inner, queue }
+    }
+
+    /// Waits until every event queued so far is written (or its write failed
+    /// and was logged). Called before reads and at shutdown.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+async fn write_batches(inner: Arc<dyn AuditLog>, mut receiver: mpsc::Receiver<Message>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = Vec::new();
+        let mut waiting = Vec::new();
+        let mut flush_now = false;
+        match first {
+            Message::Event(e) => batch.push(*e),
+            Message::Flush(done) => {
+                waiting.push(done);
+                flush_now = true;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while !flush_now && batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(Message::Event(e))) => batch.push(*e),
+                Ok(Some(Message::Flush(done))) => {
+                    waiting.push(done);
+                    flush_now = true;
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Whatever else is already queued rides along.
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(Message::Event(e)) => batch.push(*e),
+                Ok(Message::Flush(done)) => waiting.push(done),
+                Err(_) => break,
+            }
+        }
+        write(inner.as_ref(), &batch).await;
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// One insert, retried once; a batch that still fails is named event by
+/// event in the error log (each event is in the log already).
+async fn write(inner: &dyn AuditLog, batch: &[AuditEvent]) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut result = inner.append_many(batch).await;
+    if result.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        result = inner.append_many(batch).await;
+    }
+    if let Err(error) = result {
+        for event in batch {
+            tracing::error!(
+                target: "audit",
+                action = event.action.as_str(),
+                event_id = %event.id,
+                %error,
+                "audit store write failed; the logged event is the record"
+            );
+        }
+    }
+}
+
+#[async_trait]
+impl AuditLog for BatchedAuditLog {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.queue
+            .send(Message::Event(Box::new(event.clone())))
+            .await
+            .map_err(|_| StoreError::Unavailable("the audit writer has stopped".into()))
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.flush().await;
+        self.inner.list_for_user(user_id, before, limit).await
+    }
+
+    async fn query(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.flush().await;
+        self.inner.query(filter, after, limit).await
+    }
+
+    async fn seen_from(
+        &self,
+        user_id: UserId,
+        ip: &str,
+        actions: &[AuditAction],
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.flush().await;
+        self.inner.seen_from(user_id, ip, actions, since).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryAuditLog;
+    use portcullis_domain::audit::RequestContext;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// The memory log, counting inserts, refusing them while `down`.
+    #[derive(Default)]
+    struct Counting {
+        log: MemoryAuditLog,
+        inserts: AtomicUsize,
+        down: AtomicBool,
+    }
+
+    #[async_trait]
+    impl AuditLog for Counting {
+        async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+            self.append_many(std::slice::from_ref(event)).await
+        }
+        async fn append_many(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            self.inserts.fetch_add(1, Ordering::SeqCst);
+            self.log.append_many(events).await
+        }
+        async fn list_for_user(
+            &self,
+            user_id: UserId,
+            before: Option<AuditEventId>,
+            limit: u32,
+        ) -> Result<Vec<AuditEvent>, StoreError> {
+            self.log.list_for_user(user_id, before, limit).await
+        }
+        async fn query(
+            &self,
+            filter: &AuditFilter,
+            after: Option<AuditCursor>,
+            limit: u32,
+        ) -> Result<Vec<AuditEvent>, StoreError> {
+            self.log.query(filter, after, limit).await
+        }
+        async fn seen_from(
+            &self,
+            user_id: UserId,
+            ip: &str,
+            actions: &[AuditAction],
+            since: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            self.log.seen_from(user_id, ip, actions, since).await
+        }
+    }
+
+    fn event(user: UserId) -> AuditEvent {
+        let ctx = RequestContext { ip: Some("198.51.100.7".into()), ..RequestContext::default() };
+        AuditEvent::new(
+            AuditAction::TokenRefreshed,
+            Some(user),
+            &ctx,
+            OffsetDateTime::now_utc(),
+            serde_json::json!({}),
+        )
+    }
+
+    #[tokio::test]
+    async fn reads_see_every_event_appended_before_them() {
+        let inner = Arc::new(Counting::default());
+        let log = BatchedAuditLog::new(inner.clone());
+        let user = UserId::new();
+        for _ in 0..3 {
+            log.append(&event(user)).await.unwrap();
+        }
+        assert_eq!(log.list_for_user(user, None, 10).await.unwrap().len(), 3);
+        let seen =
+            log.seen_from(user, "198.51.100.7", &[AuditAction::TokenRefreshed], OffsetDateTime::UNIX_EPOCH);
+        assert!(seen.await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_share_inserts_and_all_land() {
+        let inner = Arc::new(Counting::default());
+        let log = Arc::new(BatchedAuditLog::new(inner.clone()));
+        let user = UserId::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..1000 {
+            let log = log.clone();
+            tasks.spawn(async move { log.append(&event(user)).await.unwrap() });
+        }
+        tasks.join_all().await;
+        log.flush().await;
+        assert_eq!(inner.log.list_for_user(user, None, 2000).await.unwrap().len(), 1000);
+        let inserts = inner.inserts.load(Ordering::SeqCst);
+        assert!((1000 / MAX_BATCH..1000).contains(&inserts), "{inserts} inserts for 1000 events");
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_does_not_stop_the_writer() {
+        let inner = Arc::new(Counting::default());
+        let log = BatchedAuditLog::new(inner.clone());
+        let user = UserId::new();
+        inner.down.store(true, Ordering::SeqCst);
+        log.append(&event(user)).await.unwrap();
+        log.flush().await;
+        inner.down.store(false, Ordering::SeqCst);
+        log.append(&event(user)).await.unwrap();
+        assert_eq!(log.list_for_user(user, None, 10).await.unwrap().len(), 1, "the later event is stored");
+    }
+}
