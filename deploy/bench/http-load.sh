@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# HTTP load run (part of `make bench`): the release binary, pinned to core 0;
-# wrk pinned to core 1. Measures
-#   1. GET /api/v1/auth/me (JWT verify + revocation check + per-user limit),
-#   2. the same while a login flood hits the Argon2 pool,
-#   3. the login flood itself,
-#   4. refresh-token rotation: 4 independent sessions, each a chain of refreshes.
-# BACKENDS=memory (default) or BACKENDS=real (PostgreSQL database
-# portcullis_bench, recreated, and the local Redis).
-# Only loopback traffic; every run is bounded by DURATION.
+# HTTP load run (part of `make bench`; issue 13): the release binary under wrk,
+# the scenarios of docs/benchmarks.md, one Markdown row each with answers/s,
+# p50/p90/p99, answers by status, and the CPU the server, PostgreSQL and
+# Redis used (percent of one core over the run).
+#   1. bearer GET /api/v1/auth/me, 32 connections;
+#   2. refresh-token chains, 16 at once (one connection each);
+#   3. password login at 4, then 8 connections, beside the Argon2id ceiling
+#      that `hash-ceiling` measures on this machine first;
+#   4. bearer GET, 32 connections, during a 64-connection login flood, and
+#      the flood's answers (only 200 and 503 OVERLOADED are expected).
+# BACKENDS=real (default: PostgreSQL database portcullis_bench, recreated,
+# and the local Redis) or BACKENDS=memory. The load generator is wrk (Debian
+# package; C, one event loop per thread, so it costs the server little CPU
+# on a 2-core machine, and Lua for the refresh chains and status counts).
+# WORKERS (HTTP workers, default 2) and PIN=1 (server on core 0, wrk on core
+# 1) change the setup. Only loopback traffic; each run lasts DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export BENCH_DIR="$PWD/deploy/bench"
 
 DURATION=${DURATION:-10s}
 PORT=${PORT:-18089}
-CONNECTIONS=${CONNECTIONS:-32}
+WORKERS=${WORKERS:-2}
+BACKENDS=${BACKENDS:-real}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/portcullis/target}"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
-
-cargo build --release -p portcullis
+cargo build --release -q -p portcullis -p portcullis-bench --bins
 BIN="$CARGO_TARGET_DIR/release/portcullis"
 
-BACKENDS=${BACKENDS:-memory}
+SERVER_PIN=(); WRK_PIN=()
+if [ "${PIN:-0}" = 1 ]; then SERVER_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); fi
+
 REAL_ENV=()
 if [ "$BACKENDS" = real ]; then
   psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS portcullis_bench WITH (FORCE)" \
@@ -31,67 +40,66 @@ if [ "$BACKENDS" = real ]; then
             REDIS_KEY_PREFIX="bench-$$:" JWT_PRIVATE_KEY_PATH=crates/infrastructure/testdata/ed25519.pem
             ENCRYPTION_KEYS=bench:dGVzdCBrZXkgZm9yIGludGVncmF0aW9uIHRlc3RzISE=)
 fi
-echo "### backends: $BACKENDS"
 
-env "${REAL_ENV[@]}" PORT=$PORT HOST=127.0.0.1 WORKERS=1 MAX_HASH_CONCURRENCY=1 HASH_QUEUE_SIZE=16 \
+"$CARGO_TARGET_DIR/release/hash-ceiling"
+echo
+echo "### backends: $BACKENDS, $WORKERS HTTP worker(s), ${DURATION} per run$([ "${PIN:-0}" = 1 ] && echo ', server pinned to core 0, wrk to core 1')"
+
+env "${REAL_ENV[@]}" PORT=$PORT HOST=127.0.0.1 WORKERS="$WORKERS" \
 RATE_LIMIT_MAX_REQUESTS=1000000000 RATE_LIMIT_AUTH_MAX_REQUESTS=1000000000 \
-LOGIN_LOCKOUT_THRESHOLD=1000000000 LOG_LEVEL=error \
-  taskset -c 0 "$BIN" serve >/tmp/portcullis-bench.log 2>&1 &
+LOGIN_LOCKOUT_THRESHOLD=1000000000 LOGIN_ACCOUNT_LOCKOUT_THRESHOLD=1000000000 LOG_LEVEL=error \
+  "${SERVER_PIN[@]}" "$BIN" serve >/tmp/portcullis-bench.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
 
 API="http://127.0.0.1:$PORT/api/v1"
 curl -sf "$API/auth/register" -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}' >/dev/null
-TOKEN=$(curl -sf "$API/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+login() { curl -sf "$API/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}'; }
+export BEARER; BEARER=$(login | jq -r .access_token)
 
-LOGIN_LUA=$(mktemp)
-cat >"$LOGIN_LUA" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}'
-LUA
+# CPU ticks (user + system) of the server, all postgres processes and
+# redis-server, as "server postgres redis".
+ticks() {
+  local s p r
+  s=$(awk '{ print $14 + $15 }' "/proc/$SERVER/stat")
+  p=$( { for pid in $(pgrep -x postgres); do awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null; done; } | awk '{ t += $1 } END { print t + 0 }')
+  r=$( { for pid in $(pgrep -x redis-server); do awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null; done; } | awk '{ t += $1 } END { print t + 0 }')
+  echo "$s $p $r"
+}
+HZ=$(getconf CLK_TCK)
+cpu_row() { # before, after, seconds
+  read -r s0 p0 r0 <<<"$1"; read -r s1 p1 r1 <<<"$2"
+  awk -v hz="$HZ" -v t="$3" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v r=$((r1 - r0)) \
+    'BEGIN { printf "server %.0f%%, postgres %.0f%%, redis %.0f%%", 100 * s / hz / t, 100 * p / hz / t, 100 * r / hz / t }'
+}
+SECONDS_PER_RUN=${DURATION%s}
 
-echo "### 1. GET /auth/me, ${CONNECTIONS} connections, ${DURATION}"
-taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$API/auth/me"
+echo
+echo "| scenario | answers/s | p50 | p90 | p99 | answers by status | CPU (% of one core) |"
+echo "|---|---|---|---|---|---|---|"
+run() { # scenario name, then wrk arguments
+  local name=$1; shift
+  local before; before=$(ticks)
+  local row; row=$(SCENARIO="$name" "${WRK_PIN[@]}" wrk "$@" -d"$DURATION" | grep '^| ')
+  echo "$row $(cpu_row "$before" "$(ticks)" "$SECONDS_PER_RUN") |"
+}
 
-echo "### 2. GET /auth/me during a login flood (64 connections on /auth/login)"
-taskset -c 1 wrk -t1 -c64 -d"$DURATION" -s "$LOGIN_LUA" "$API/auth/login" >/tmp/portcullis-flood.txt &
+run "bearer GET /auth/me, 32 connections" -t2 -c32 -s "$BENCH_DIR/get.lua" "$API/auth/me"
+
+TOKENS=""
+for _ in $(seq 1 16); do TOKENS="$TOKENS,$(login | jq -r .refresh_token)"; done
+REFRESH_TOKENS=${TOKENS#,} run "refresh chains, 16 connections" -t16 -c16 -s "$BENCH_DIR/refresh.lua" "$API/auth/refresh"
+
+run "password login, 4 connections" -t1 -c4 -s "$BENCH_DIR/login.lua" "$API/auth/login"
+run "password login, 8 connections" -t1 -c8 -s "$BENCH_DIR/login.lua" "$API/auth/login"
+
+SCENARIO="the login flood itself, 64 connections" "${WRK_PIN[@]}" wrk -t1 -c64 -d"$((SECONDS_PER_RUN + 2))s" \
+  -s "$BENCH_DIR/login.lua" "$API/auth/login" | grep '^| ' >/tmp/portcullis-flood.txt &
 FLOOD=$!
 sleep 1
-taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$API/auth/me"
+run "bearer GET during the login flood, 32 connections" -t1 -c32 -s "$BENCH_DIR/get.lua" "$API/auth/me"
 wait $FLOOD
-
-echo "### 3. The login flood itself (non-2xx = 503 OVERLOADED answers)"
-cat /tmp/portcullis-flood.txt
-rm -f "$LOGIN_LUA"
-
-# Each chain presents the token it was just given, so it never trips reuse
-# detection; one connection per chain, four chains in parallel.
-REFRESH_LUA=$(mktemp)
-cat >"$REFRESH_LUA" <<'LUA'
-local token = os.getenv("REFRESH_TOKEN")
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  return wrk.format(nil, nil, nil, '{"refresh_token":"' .. token .. '"}')
-end
-response = function(status, headers, body)
-  local next_token = body:match('"refresh_token":"([^"]+)"')
-  if next_token then token = next_token end
-end
-LUA
-echo "### 4. Refresh rotation: 4 chains x 1 connection, ${DURATION}"
-CHAINS=()
-for i in 1 2 3 4; do
-  REFRESH=$(curl -sf "$API/auth/login" -H 'content-type: application/json' \
-    -d '{"email":"bench@example.com","password":"Quartz-Lantern-91!"}' | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/')
-  REFRESH_TOKEN=$REFRESH taskset -c 1 wrk -t1 -c1 -d"$DURATION" --latency -s "$REFRESH_LUA" "$API/auth/refresh" \
-    >"/tmp/portcullis-refresh-$i.txt" &
-  CHAINS+=($!)
-done
-wait "${CHAINS[@]}"
-grep -h -E "Requests/sec|Non-2xx|50%|99%" /tmp/portcullis-refresh-*.txt
-rm -f "$REFRESH_LUA"
+echo "$(cat /tmp/portcullis-flood.txt) (overlaps the row above) |"
