@@ -4,6 +4,9 @@
 //! and prints the logins per second that `THREADS` hashing threads can verify
 //! at most on this machine: min(THREADS, cores) / the median verify time.
 
+// A measuring tool: a failure stops it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
 use portcullis_application::ports::PasswordHasher;
 use portcullis_domain::secret::Secret;
 use portcullis_infrastructure::password::{Argon2Hasher, Argon2Params, PoolLimits};

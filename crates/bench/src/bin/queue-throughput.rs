@@ -7,6 +7,9 @@
 //! `REDIS_URL` (default the local Redis), `JOBS` (default 50,000),
 //! `PRODUCERS` and `CONSUMERS` (default 4 and 4), `POOL` (default 8).
 
+// A measuring tool: a failure stops it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
 use portcullis_application::ports::{JobQueue, NewJob};
 use portcullis_infrastructure::redis::{RedisJobQueue, RedisStore};
 use std::sync::Arc;
