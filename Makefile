@@ -63,10 +63,12 @@ check: lint test test-integration
 migrate:
 	cargo run -p portcullis -- migrate
 
-## Criterion micro-benchmarks, an HTTP load run with wrk, the upload pipeline with a real clamd, and round trips per answer on PostgreSQL + Redis (see docs/benchmarks.md).
+## Criterion micro-benchmarks, the HTTP load scenarios with wrk on PostgreSQL + Redis and in memory, the Redis job queue's throughput, the upload pipeline with a real clamd, and round trips per answer on PostgreSQL + Redis (see docs/benchmarks.md).
 bench:
 	REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} cargo bench -p portcullis-bench
 	./deploy/bench/http-load.sh
+	BACKENDS=memory ./deploy/bench/http-load.sh
+	./deploy/bench/queue-throughput.sh
 	./deploy/bench/upload-load.sh
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} ./deploy/bench/audit-plan.sh
 	./deploy/bench/round-trips.sh

@@ -78,13 +78,26 @@ cpu_row() { # before, after, seconds
 SECONDS_PER_RUN=${DURATION%s}
 
 echo
-echo "| scenario | answers/s | p50 | p90 | p99 | answers by status | CPU (% of one core) |"
-echo "|---|---|---|---|---|---|---|"
+# PostgreSQL transactions committed or rolled back in the bench database.
+xacts() {
+  if [ "$BACKENDS" = real ]; then
+    psql -h 127.0.0.1 -U postgres -d test -tAc \
+      "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'portcullis_bench'"
+  else echo 0; fi
+}
+
+echo "| scenario | answers/s | p50 | p90 | p99 | answers by status | CPU (% of one core) | PostgreSQL transactions per answer |"
+echo "|---|---|---|---|---|---|---|---|"
 run() { # scenario name, then wrk arguments
   local name=$1; shift
   local before; before=$(ticks)
+  local x0; x0=$(xacts)
   local row; row=$(SCENARIO="$name" "${WRK_PIN[@]}" wrk "$@" -d"$DURATION" | grep '^| ')
-  echo "$row $(cpu_row "$before" "$(ticks)" "$SECONDS_PER_RUN") |"
+  local cpu; cpu=$(cpu_row "$before" "$(ticks)" "$SECONDS_PER_RUN")
+  sleep 1.5 # pg_stat_database is updated when a backend reports (at most every second)
+  local answers; answers=$(echo "$row" | awk -F'|' '{ print $3 }' | awk -v t="$SECONDS_PER_RUN" '{ print $1 * t }')
+  local per; per=$(awk -v d=$(( $(xacts) - x0 )) -v n="$answers" 'BEGIN { if (n > 0) printf "%.2f", d / n; else print "-" }')
+  echo "$row $cpu | $per |"
 }
 
 run "bearer GET /auth/me, 32 connections" -t2 -c32 -s "$BENCH_DIR/get.lua" "$API/auth/me"
@@ -102,4 +115,4 @@ FLOOD=$!
 sleep 1
 run "bearer GET during the login flood, 32 connections" -t1 -c32 -s "$BENCH_DIR/get.lua" "$API/auth/me"
 wait $FLOOD
-echo "$(cat /tmp/portcullis-flood.txt) (overlaps the row above) |"
+echo "$(cat /tmp/portcullis-flood.txt) (overlaps the row above) | |"
