@@ -11,35 +11,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use portcullis_application::ports::{JobQueue, NewJob};
+use portcullis_bench::{env_number, redis_cpu};
 use portcullis_infrastructure::redis::{RedisJobQueue, RedisStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use time::Duration as TimeDuration;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Seconds of CPU Redis has used (user + system), from `INFO cpu`.
-async fn redis_cpu(url: &str) -> f64 {
-    let client = deadpool_redis::redis::Client::open(url).expect("REDIS_URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis reachable");
-    let info: String =
-        deadpool_redis::redis::cmd("INFO").arg("cpu").query_async(&mut conn).await.expect("INFO");
-    info.lines()
-        .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
-        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let jobs = env("JOBS", 50_000);
-    let producers = env("PRODUCERS", 4).max(1);
-    let consumers = env("CONSUMERS", 4).max(1);
-    let pool = env("POOL", 8).max(1);
+    let jobs = env_number("JOBS", 50_000);
+    let producers = env_number("PRODUCERS", 4).max(1);
+    let consumers = env_number("CONSUMERS", 4).max(1);
+    let pool = env_number("POOL", 8).max(1);
     let prefix = format!("queue-bench:{}:", std::process::id());
     let queue = Arc::new(RedisJobQueue::new(RedisStore::new(&url, &prefix, pool).expect("REDIS_URL")));
     let done = Arc::new(AtomicUsize::new(0));

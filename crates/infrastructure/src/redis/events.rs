@@ -127,12 +127,7 @@ async fn listen(
 ) {
     let mut connected_before = false;
     loop {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        }
-        .await;
+        let subscribed = super::subscribe(&client, &channel).await;
         match subscribed {
             Ok(pubsub) => {
                 if connected_before {

@@ -74,6 +74,16 @@ impl RedisStore {
     }
 }
 
+/// A pub/sub connection subscribed to `channel` (each listener holds one).
+pub(crate) async fn subscribe(
+    client: &deadpool_redis::redis::Client,
+    channel: &str,
+) -> Result<deadpool_redis::redis::aio::PubSub, deadpool_redis::redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
 pub(crate) fn unavailable(e: deadpool_redis::redis::RedisError) -> StoreError {
     StoreError::Unavailable(Cause::context("redis", e))
 }

@@ -123,12 +123,7 @@ async fn listen(
     ready: watch::Sender<Option<Result<(), String>>>,
 ) {
     loop {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        }
-        .await;
+        let subscribed = super::subscribe(&client, &channel).await;
         match subscribed {
             Ok(pubsub) => {
                 {
