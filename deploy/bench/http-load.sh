@@ -26,6 +26,7 @@ BACKENDS=${BACKENDS:-real}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/portcullis/target}"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
 cargo build --release -q -p portcullis -p portcullis-bench --bins
 BIN="$CARGO_TARGET_DIR/release/portcullis"
 
