@@ -168,6 +168,10 @@ impl Pool {
         Ok(Self { jobs, admitted: Arc::new(AtomicUsize::new(0)), capacity: concurrency + limits.queue })
     }
 
+    fn full(&self) -> bool {
+        self.admitted.load(Ordering::Acquire) >= self.capacity
+    }
+
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -305,6 +309,10 @@ impl Argon2Hasher {
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
+    fn saturated(&self) -> Option<Duration> {
+        self.pool.full().then_some(RETRY_AFTER)
+    }
+
     async fn hash(&self, password: &Secret, check: Option<StrengthCheck>) -> Result<PasswordHash, HashError> {
         let password = password.clone();
         let params = self.params;
@@ -465,11 +473,14 @@ mod tests {
     async fn full_pool_turns_callers_away() {
         // One thread, no queue: while it works, the next caller is refused.
         let h = hasher(PoolLimits { concurrency: 1, queue: 0 });
+        assert_eq!(h.saturated(), None);
         let (release, running) = occupy(&h).await;
+        assert_eq!(h.saturated(), Some(RETRY_AFTER), "a caller can tell before submitting");
         let refused = h.verify_dummy(&Secret::new("pw")).await;
         assert!(matches!(refused, Err(HashError::Overloaded { .. })), "{refused:?}");
         release.send(()).unwrap();
         assert!(running.await.unwrap().unwrap());
+        assert_eq!(h.saturated(), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,6 +51,12 @@ impl SignInService {
         ctx: &RequestContext,
     ) -> Result<SignIn, AppError> {
         let email = Email::parse(raw_email)?;
+        // A full hashing pool refuses now, before the account read and the
+        // lockout round trips it would otherwise cost (the same for every
+        // email, registered or not; nothing is counted).
+        if let Some(retry_after) = self.passwords.hasher.saturated() {
+            return Err(AppError::Overloaded { retry_after });
+        }
         let user = self.users.find_by_email(&email).await?;
         let needs_rehash =
             match self.passwords.counted_check(&email, user.as_ref(), password, "login", ctx).await? {

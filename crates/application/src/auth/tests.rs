@@ -62,6 +62,9 @@ impl Mocks {
 
     fn service(mut self) -> Identity {
         self.access_tokens.expect_ttl().returning(|| Duration::minutes(15));
+        // The pool has room unless a test said otherwise (set earlier, its
+        // expectation is matched first).
+        self.hasher.expect_saturated().returning(|| None);
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
         Identity::new(
@@ -159,6 +162,24 @@ async fn login_overload_is_reported_and_not_counted_as_failure() {
     m.attempts.expect_release().times(2).returning(|_| Ok(()));
     let err = login_error(m).await;
     assert!(matches!(err, AppError::Overloaded { .. }), "{err:?}");
+}
+
+/// A login flood: with the hashing pool full, a login is refused before it
+/// reads the account or touches the lockout counters (the same for every
+/// email), and nothing is counted.
+#[tokio::test]
+async fn a_full_hashing_pool_refuses_before_any_round_trip() {
+    let mut m = Mocks::new();
+    m.hasher.expect_saturated().returning(|| Some(Duration::seconds(1)));
+    m.users.expect_find_by_email().never();
+    m.attempts.expect_begin().never();
+    m.hasher.expect_verify().never();
+    m.hasher.expect_verify_dummy().never();
+    let err = login_error(m).await;
+    assert!(
+        matches!(err, AppError::Overloaded { retry_after } if retry_after == Duration::seconds(1)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

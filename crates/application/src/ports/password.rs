@@ -45,4 +45,11 @@ pub trait PasswordHasher: Send + Sync {
     /// Burns the same time as a real verification, for unknown accounts, so a
     /// response's timing does not reveal whether an email is registered.
     async fn verify_dummy(&self, password: &Secret) -> Result<(), HashError>;
+    /// `Some(retry_after)` when the pool is full at this moment, so a caller
+    /// can refuse before spending database and cache round trips on a request
+    /// the pool would turn away anyway (a login flood). Only a hint: a pool
+    /// with room now may still be full when the hash is submitted.
+    fn saturated(&self) -> Option<time::Duration> {
+        None
+    }
 }
