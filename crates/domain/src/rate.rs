@@ -23,6 +23,11 @@ pub struct GcraOutcome {
     pub reset_after_us: i64,
 }
 
+/// A window in whole microseconds, at least 1 (the unit of [`gcra`]).
+pub fn window_us(window: time::Duration) -> i64 {
+    i64::try_from(window.whole_microseconds()).unwrap_or(i64::MAX).max(1)
+}
+
 /// The spacing between requests at the steady rate, at least 1 µs.
 pub fn interval_us(limit: u32, window_us: i64) -> i64 {
     (window_us / i64::from(limit.max(1))).max(1)

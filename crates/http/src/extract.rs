@@ -1,7 +1,7 @@
 //! Extractors: the caller's context, the authenticated user, validated JSON.
 
 use crate::error::ApiError;
-use crate::limits::{KeyKind, RouteClass};
+use crate::limits::{Authenticated, KeyKind, RouteClass};
 use crate::rate_limit::enforce;
 use crate::request_id::AuthenticatedUserId;
 use crate::state::AppState;
@@ -65,8 +65,6 @@ pub(crate) fn credential(req: &HttpRequest) -> Result<String, ApiError> {
         _ => header,
     }
 }
-
-use crate::limits::Authenticated;
 
 /// Verifies the bearer token (once per request: a route policy and the
 /// extractors share the result) and counts the request against the per-user

@@ -119,13 +119,12 @@ fn verified(req: &HttpRequest, state: &AppState) -> Option<AccessClaims> {
     state.keys.verify(&token, state.sign_in.clock.now()).ok()
 }
 
-/// Admits the token [`verified`] found (its signature and expiry checked),
+/// Admits the claims [`verified`] found (signature and expiry checked),
 /// before the route runs, so that the per-user budget is counted in the same
-/// limiter call as the per-source one. `None` when there is no such token or
-/// it is refused: the route's own `extract::authenticate` then answers the
-/// refusal, audited as usual.
-async fn admit_verified(req: &HttpRequest, state: &AppState) -> Option<AccessClaims> {
-    let claims = req.extensions().get::<crate::limits::VerifiedToken>().map(|v| v.0.clone())?;
+/// limiter call as the per-source one. `None` when they are refused: the
+/// route's own `extract::authenticate` then answers the refusal (from the
+/// recorded `VerifiedToken`), audited as usual.
+async fn admit_verified(req: &HttpRequest, state: &AppState, claims: AccessClaims) -> Option<AccessClaims> {
     let ctx = crate::caller::context(req);
     let claims = state.sign_in.admit(claims, &ctx).await.ok()?;
     req.extensions_mut().insert(AuthenticatedUserId(claims.user_id));
@@ -154,13 +153,17 @@ pub async fn per_route(
     let counted_now = match class {
         RouteClass::Credential(_) => Ok(()),
         RouteClass::General => {
-            if let Some(claims) = verified(req.request(), &state) {
-                req.extensions_mut().insert(crate::limits::VerifiedToken(claims));
-            }
             // A token that is also unrevoked (an in-process check) is counted
             // against its user's budget in the same limiter round trip as
             // the source's; a revoked one never spends its user's budget.
-            match admit_verified(req.request(), &state).await {
+            let admitted = match verified(req.request(), &state) {
+                Some(claims) => {
+                    req.extensions_mut().insert(crate::limits::VerifiedToken(claims.clone()));
+                    admit_verified(req.request(), &state, claims).await
+                }
+                None => None,
+            };
+            match admitted {
                 Some(claims) => {
                     if portcullis_domain::trust::TrustScore::is_high_value(claims.trust_score) {
                         req.extensions_mut().insert(crate::limits::HighTrust);

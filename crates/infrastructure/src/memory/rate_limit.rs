@@ -1,7 +1,7 @@
 use super::lock;
 use async_trait::async_trait;
 use portcullis_application::ports::{Clock, RateLimitDecision, RateLimiter, StoreError};
-use portcullis_domain::rate::gcra;
+use portcullis_domain::rate::{gcra, window_us};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::Duration;
@@ -23,10 +23,6 @@ impl MemoryRateLimiter {
     }
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.whole_microseconds()).unwrap_or(i64::MAX).max(1)
-}
-
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
@@ -37,7 +33,7 @@ impl RateLimiter for MemoryRateLimiter {
             tats.retain(|_, tat| *tat > now);
         }
         let stored = tats.get(key).copied().filter(|tat| *tat > now);
-        let outcome = gcra(stored, now, limit, micros(window));
+        let outcome = gcra(stored, now, limit, window_us(window));
         if outcome.allowed {
             tats.insert(key.to_owned(), outcome.tat);
         }

@@ -2,6 +2,7 @@ use super::{RedisStore, unavailable};
 use async_trait::async_trait;
 use deadpool_redis::redis::Script;
 use portcullis_application::ports::{RateLimitDecision, RateLimitKey, RateLimiter, StoreError};
+use portcullis_domain::rate::window_us;
 use std::sync::LazyLock;
 use time::Duration;
 
@@ -50,10 +51,6 @@ impl RedisRateLimiter {
     }
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.whole_microseconds()).unwrap_or(i64::MAX).max(1)
-}
-
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateLimitDecision, StoreError> {
@@ -69,7 +66,7 @@ impl RateLimiter for RedisRateLimiter {
         }
         let mut invocation = GCRA.prepare_invoke();
         for k in keys {
-            invocation.key(self.0.key("rl", k.key)).arg(k.limit).arg(micros(k.window));
+            invocation.key(self.0.key("rl", k.key)).arg(k.limit).arg(window_us(k.window));
         }
         let mut conn = self.0.conn().await?;
         let flat: Vec<i64> = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
