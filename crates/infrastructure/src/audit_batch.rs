@@ -58,39 +58,51 @@ impl BatchedAuditLog {
     }
 }
 
-async fn write_batches(inner: Arc<dyn AuditLog>, mut receiver: mpsc::Receiver<Message>) {
-    while let Some(first) = receiver.recv().await {
-        let mut batch = Vec::new();
-        let mut waiting = Vec::new();
-        let mut flush_now = false;
-        match first {
-            Message::Event(e) => batch.push(*e),
+/// One write's worth: the events, and the flushes waiting for them.
+#[derive(Default)]
+struct Batch {
+    events: Vec<AuditEvent>,
+    waiting: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Takes a message; true when it asks for the batch to be written now.
+    fn take(&mut self, message: Message) -> bool {
+        match message {
+            Message::Event(e) => {
+                self.events.push(*e);
+                false
+            }
             Message::Flush(done) => {
-                waiting.push(done);
-                flush_now = true;
+                self.waiting.push(done);
+                true
             }
         }
+    }
+}
+
+async fn write_batches(inner: Arc<dyn AuditLog>, mut receiver: mpsc::Receiver<Message>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = Batch::default();
+        let mut flush_now = batch.take(first);
         let deadline = tokio::time::Instant::now() + LINGER;
-        while !flush_now && batch.len() < MAX_BATCH {
+        while !flush_now && batch.events.len() < MAX_BATCH {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(Message::Event(e))) => batch.push(*e),
-                Ok(Some(Message::Flush(done))) => {
-                    waiting.push(done);
-                    flush_now = true;
-                }
+                Ok(Some(message)) => flush_now = batch.take(message),
                 Ok(None) | Err(_) => break,
             }
         }
         // Whatever else is already queued rides along.
-        while batch.len() < MAX_BATCH {
+        while batch.events.len() < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(Message::Event(e)) => batch.push(*e),
-                Ok(Message::Flush(done)) => waiting.push(done),
+                Ok(message) => {
+                    batch.take(message);
+                }
                 Err(_) => break,
             }
         }
-        write(inner.as_ref(), &batch).await;
-        for done in waiting {
+        write(inner.as_ref(), &batch.events).await;
+        for done in batch.waiting {
             let _ = done.send(());
         }
     }
