@@ -3,7 +3,7 @@
 use crate::support::redis_store;
 use portcullis_application::ports::{JobQueue, LoginAttempts, RateLimiter, RevocationList};
 use portcullis_infrastructure::redis::{
-    RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
+    LeasePolicy, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
 };
 use std::sync::Arc;
 
@@ -12,6 +12,46 @@ mod rate_limit {
     portcullis_infrastructure::rate_limiter_contract!(async {
         (Arc::new(RedisRateLimiter::new(redis_store().await)) as Arc<dyn RateLimiter>, ())
     });
+}
+
+/// The same contract with leases on: budgets this small are never leased,
+/// so every decision is the exact one.
+mod rate_limit_leasing {
+    use super::*;
+    portcullis_infrastructure::rate_limiter_contract!(async {
+        let store = redis_store().await;
+        (Arc::new(RedisRateLimiter::leasing(store, LeasePolicy::default())) as Arc<dyn RateLimiter>, ())
+    });
+}
+
+/// Two instances leasing one large budget: together they never admit more
+/// than the limit (a lease is cut from the shared budget), and what lapses
+/// unused is at most one slice per instance.
+#[tokio::test]
+async fn leased_budgets_never_admit_more_than_the_limit_across_instances() {
+    let store = redis_store().await;
+    let policy = LeasePolicy { span: std::time::Duration::from_secs(3600), share: 64 };
+    let a = RedisRateLimiter::leasing(store.clone(), policy);
+    let b = RedisRateLimiter::leasing(store, policy);
+    let (limit, window) = (6_400, time::Duration::hours(1));
+    assert_eq!(policy.slice(limit, window), 100);
+    let mut admitted = 0;
+    let mut refused = [false, false];
+    while refused != [true, true] {
+        for (i, limiter) in [&a, &b].into_iter().enumerate() {
+            for _ in 0..7 {
+                if limiter.hit("shared", limit, window).await.unwrap().allowed {
+                    admitted += 1;
+                } else {
+                    refused[i] = true;
+                }
+            }
+        }
+        assert!(admitted <= limit, "admitted {admitted} of {limit}");
+    }
+    // Refill over the run (1.8 a second) may add a few.
+    assert!(admitted >= limit - 2 * 100, "admitted {admitted}: more than two slices lost");
+    assert!(admitted <= limit + 20, "admitted {admitted}");
 }
 
 mod login_attempts {

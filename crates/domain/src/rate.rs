@@ -36,20 +36,39 @@ pub fn interval_us(limit: u32, window_us: i64) -> i64 {
 /// Decides one request at `now` against the stored TAT (`None`: never seen,
 /// or expired — the key lives only until its TAT).
 pub fn gcra(stored_tat: Option<i64>, now: i64, limit: u32, window_us: i64) -> GcraOutcome {
+    gcra_take(stored_tat, now, limit, window_us, 1).1
+}
+
+/// Takes up to `want` requests' worth of the budget at once (at least one is
+/// asked for): as many as fit, and the outcome of the last one taken. Granted
+/// zero is a refusal, exactly as [`gcra`] refuses one request. What a lease
+/// of budget (served from an instance's memory, issue 13) is cut from: the
+/// budget never gives out more than a run of single requests would have.
+pub fn gcra_take(
+    stored_tat: Option<i64>,
+    now: i64,
+    limit: u32,
+    window_us: i64,
+    want: u32,
+) -> (u32, GcraOutcome) {
     let interval = interval_us(limit, window_us);
     let tat = stored_tat.map_or(now, |t| t.max(now));
-    let next = tat + interval;
+    let room = (window_us.saturating_sub(tat - now) / interval).max(0);
+    let granted = room.min(i64::from(want.max(1)));
     let remaining =
         |used: i64| u32::try_from(((window_us - used) / interval).clamp(0, i64::from(limit))).unwrap_or(0);
-    if next - now <= window_us {
-        GcraOutcome {
+    if granted >= 1 {
+        let next = tat.saturating_add(granted * interval);
+        let outcome = GcraOutcome {
             allowed: true,
             tat: next,
             remaining: remaining(next - now),
             reset_after_us: (next - now).max(1),
-        }
+        };
+        (u32::try_from(granted).unwrap_or(u32::MAX), outcome)
     } else {
-        GcraOutcome { allowed: false, tat, remaining: 0, reset_after_us: (next - window_us - now).max(1) }
+        let reset_after_us = (tat.saturating_add(interval) - window_us - now).max(1);
+        (0, GcraOutcome { allowed: false, tat, remaining: 0, reset_after_us })
     }
 }
 
@@ -117,6 +136,45 @@ mod tests {
         ];
         for (name, limit, window, at, expected) in cases {
             assert_eq!(run(*limit, *window, at), *expected, "{name}");
+        }
+    }
+
+    /// name, limit, window, stored TAT, now, want → granted, outcome.
+    type TakeCase = (&'static str, u32, i64, Option<i64>, i64, u32, (u32, bool, i64, u32, i64));
+
+    #[test]
+    fn taking_several_at_once() {
+        let cases: &[TakeCase] = &[
+            ("a fresh budget gives what is asked", 10, 10 * S, None, 0, 4, (4, true, 4 * S, 6, 4 * S)),
+            ("never more than fits", 10, 10 * S, Some(7 * S), 0, 5, (3, true, 10 * S, 0, 10 * S)),
+            ("a full budget gives nothing", 10, 10 * S, Some(10 * S), 0, 5, (0, false, 10 * S, 0, S)),
+            ("a past TAT counts from now", 10, 10 * S, Some(-50 * S), 0, 2, (2, true, 2 * S, 8, 2 * S)),
+            ("asking for none asks for one", 10, 10 * S, None, 0, 0, (1, true, S, 9, S)),
+            ("the whole budget, then no more", 3, 3 * S, None, 0, u32::MAX, (3, true, 3 * S, 0, 3 * S)),
+        ];
+        for (name, limit, window, stored, now, want, expected) in cases {
+            let (granted, o) = gcra_take(*stored, *now, *limit, *window, *want);
+            assert_eq!((granted, o.allowed, o.tat, o.remaining, o.reset_after_us), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_take_of_n_is_n_single_requests() {
+        for (limit, window, start, want) in
+            [(5, 60 * S, None, 3), (7, S, Some(S / 3), 7), (100, S, Some(0), 40)]
+        {
+            let mut tat = start;
+            let mut last = None;
+            for _ in 0..want {
+                let o = gcra(tat, 0, limit, window);
+                if o.allowed {
+                    tat = Some(o.tat);
+                    last = Some(o);
+                }
+            }
+            let (granted, o) = gcra_take(start, 0, limit, window, want);
+            assert!(granted >= 1);
+            assert_eq!(Some(o), last, "limit {limit}, want {want}");
         }
     }
 

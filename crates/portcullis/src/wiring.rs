@@ -57,7 +57,7 @@ use portcullis_infrastructure::postgres::{
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    RedisEphemeralStore, RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache,
+    LeasePolicy, RedisEphemeralStore, RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache,
     RedisRateLimiter, RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::s3::S3ObjectStore;
@@ -240,7 +240,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
             health.push(Arc::new(store.clone()));
             let fallbacks = metrics.rate_limit_fallbacks.clone();
             let limiter = FallbackRateLimiter::new(
-                Arc::new(RedisRateLimiter::new(store.clone())),
+                Arc::new(RedisRateLimiter::leasing(store.clone(), LeasePolicy::default())),
                 in_process_limiter,
                 Arc::new(move || fallbacks.inc()),
             );

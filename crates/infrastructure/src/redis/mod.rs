@@ -16,7 +16,7 @@ pub use events::RedisEventBus;
 pub use jobs::RedisJobQueue;
 pub use login_attempts::RedisLoginAttempts;
 pub use permission_cache::RedisPermissionCache;
-pub use rate_limit::RedisRateLimiter;
+pub use rate_limit::{LeasePolicy, RedisRateLimiter};
 pub use revocation::RedisRevocationList;
 
 use async_trait::async_trait;
