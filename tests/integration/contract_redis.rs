@@ -1,9 +1,9 @@
 //! Contract suites against Redis, one key prefix per test.
 
 use crate::support::redis_store;
-use portcullis_application::ports::{JobQueue, LoginAttempts, RateLimiter, RevocationList};
+use portcullis_application::ports::{JobQueue, LoginAttempts, RateLimiter, RevocationList, UserRepository};
 use portcullis_infrastructure::redis::{
-    LeasePolicy, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
+    LeasePolicy, RedisCachedUsers, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
 };
 use std::sync::Arc;
 
@@ -52,6 +52,53 @@ async fn leased_budgets_never_admit_more_than_the_limit_across_instances() {
     // Refill over the run (1.8 a second) may add a few.
     assert!(admitted >= limit - 2 * 100, "admitted {admitted}: more than two slices lost");
     assert!(admitted <= limit + 20, "admitted {admitted}");
+}
+
+/// The user contract through the cache, on PostgreSQL.
+mod users_cached {
+    use super::*;
+    use portcullis_infrastructure::postgres::{self, PgUserRepository, test_db::TestDatabase};
+    portcullis_infrastructure::user_repository_contract!(async {
+        let db = TestDatabase::new();
+        let inner = Arc::new(PgUserRepository::new(postgres::pool(db.url(), 8).unwrap()));
+        let cached = RedisCachedUsers::new(inner, redis_store().await, &crate::support::redis_url());
+        (Arc::new(cached) as Arc<dyn UserRepository>, db)
+    });
+}
+
+/// Two instances' caches over one database: a write through one reaches
+/// the other's cached reads within a second; a row the cache holds is
+/// served from memory (a write that bypasses the cache is not seen), while
+/// `find_by_id` always reads the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_write_reaches_the_other_instance_s_cache() {
+    use portcullis_domain::user::{DisplayName, ProfileChanges};
+    use portcullis_infrastructure::postgres::{self, PgUserRepository, test_db::TestDatabase};
+    let db = TestDatabase::new();
+    let pool = postgres::pool(db.url(), 8).unwrap();
+    let store = redis_store().await;
+    let url = crate::support::redis_url();
+    let uncached = PgUserRepository::new(pool.clone());
+    let a = RedisCachedUsers::new(Arc::new(PgUserRepository::new(pool.clone())), store.clone(), &url);
+    let b = RedisCachedUsers::new(Arc::new(PgUserRepository::new(pool)), store, &url);
+    let u = portcullis_infrastructure::contract::users::user("ada@example.com");
+    a.insert(&u).await.unwrap();
+    assert_eq!(b.find_by_id_cached(u.id).await.unwrap(), Some(u.clone()));
+
+    let name = |n: &str| ProfileChanges { display_name: Some(Some(DisplayName::parse(n).unwrap())) };
+    let behind = uncached.update_profile(u.id, &name("Behind the back"), u.updated_at).await.unwrap();
+    assert_eq!(b.find_by_id_cached(u.id).await.unwrap(), Some(u.clone()), "served from memory");
+    assert_eq!(b.find_by_id(u.id).await.unwrap(), Some(behind), "the database read is fresh");
+
+    let changed = a.update_profile(u.id, &name("Countess"), u.updated_at).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while b.find_by_id_cached(u.id).await.unwrap() != Some(changed.clone()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other instance still serves the old row after 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 mod login_attempts {

@@ -57,8 +57,8 @@ use portcullis_infrastructure::postgres::{
 };
 use portcullis_infrastructure::random::OsTokenGenerator;
 use portcullis_infrastructure::redis::{
-    LeasePolicy, RedisEphemeralStore, RedisEventBus, RedisJobQueue, RedisLoginAttempts, RedisPermissionCache,
-    RedisRateLimiter, RedisRevocationList, RedisStore,
+    LeasePolicy, RedisCachedUsers, RedisEphemeralStore, RedisEventBus, RedisJobQueue, RedisLoginAttempts,
+    RedisPermissionCache, RedisRateLimiter, RedisRevocationList, RedisStore,
 };
 use portcullis_infrastructure::s3::S3ObjectStore;
 use portcullis_infrastructure::signed_urls::SignedUrls;
@@ -160,7 +160,7 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
     // Audit events reach PostgreSQL in batches (ADR 0016); kept to flush at stop.
     let mut audit_writer = None;
     let (
-        users,
+        mut users,
         sessions,
         audit,
         one_time_tokens,
@@ -238,6 +238,11 @@ pub async fn build(config: &Config, overrides: Overrides) -> Result<Application,
         SharedBackend::Redis { url } => {
             let store = RedisStore::new(url, &config.redis.key_prefix, config.database.pool_size.max(8))?;
             health.push(Arc::new(store.clone()));
+            if matches!(config.database.backend, RelationalBackend::Postgres { .. }) {
+                // The hot paths read accounts from memory, invalidated over
+                // Redis; PostgreSQL stays the source of truth (ADR 0017).
+                users = Arc::new(RedisCachedUsers::new(users, store.clone(), url));
+            }
             let fallbacks = metrics.rate_limit_fallbacks.clone();
             let limiter = FallbackRateLimiter::new(
                 Arc::new(RedisRateLimiter::leasing(store.clone(), LeasePolicy::default())),

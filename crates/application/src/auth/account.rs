@@ -126,7 +126,12 @@ impl AccountService {
         Ok(user)
     }
 
+    /// The account as shown to its owner (may come from the user cache).
     pub async fn me(&self, user_id: UserId) -> Result<User, AppError> {
+        self.users.find_by_id_cached(user_id).await?.ok_or(AppError::NotFound("user"))
+    }
+    /// The account as the database holds it, for a decision or an audit.
+    async fn current(&self, user_id: UserId) -> Result<User, AppError> {
         self.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
     }
     /// Applies profile changes; the audit event carries previous and new values.
@@ -136,7 +141,7 @@ impl AccountService {
         changes: ProfileChanges,
         ctx: &RequestContext,
     ) -> Result<User, AppError> {
-        let before = self.me(user_id).await?;
+        let before = self.current(user_id).await?;
         if changes.is_empty() {
             return Ok(before);
         }
@@ -173,7 +178,7 @@ impl AccountService {
         // A sensitive operation: a session left open long ago must step up
         // first (`POST /auth/reauthenticate`), whatever it knows.
         super::require_recent(claims, self.clock.now(), self.reauth_window)?;
-        let user = self.me(claims.user_id).await?;
+        let user = self.current(claims.user_id).await?;
         // Counted like a login: the current-password check is a password oracle.
         let (checked, _) =
             self.passwords.counted_check(&user.email, Some(&user), current, "current_password", ctx).await?;

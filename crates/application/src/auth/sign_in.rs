@@ -195,7 +195,9 @@ impl SignInService {
         refresh_token: Secret,
         grace: bool,
     ) -> Result<Refreshed, AppError> {
-        let user = self.users.find_by_id(session.user_id).await?.ok_or(AppError::InvalidToken)?;
+        // The session row was just locked and found live, and locking an
+        // account ends its sessions: the cached row is enough here.
+        let user = self.users.find_by_id_cached(session.user_id).await?.ok_or(AppError::InvalidToken)?;
         if user.locked_at.is_some() {
             return Err(AppError::AccountDisabled);
         }

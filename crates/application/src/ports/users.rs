@@ -22,6 +22,15 @@ pub trait UserRepository: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// The account as this instance may have read it recently: a write made
+    /// through another instance shows here once its invalidation arrives
+    /// (over the same channel as revocations, well under a second) and never
+    /// later than the cache's age limit (ADR 0017). For answers that show the
+    /// account (`GET /auth/me`, a refresh's answer); a decision on a
+    /// credential reads [`Self::find_by_id`]. Without a cache, the same.
+    async fn find_by_id_cached(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.find_by_id(id).await
+    }
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// Applies the changes and returns the updated user; `Err(NotFound)` if absent.
     async fn update_profile(

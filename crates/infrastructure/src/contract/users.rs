@@ -107,6 +107,26 @@ pub async fn updates(repo: Arc<dyn UserRepository>) {
     assert_eq!(repo.find_by_id(u.id).await.unwrap().unwrap().password_hash, hash);
 }
 
+/// What a cached read returns reflects every write made through the same
+/// repository, at once (and never invents an account).
+pub async fn cached_reads_see_this_repository_s_writes(repo: Arc<dyn UserRepository>) {
+    let u = user("ada@example.com");
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap(), None);
+    repo.insert(&u).await.unwrap();
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap(), Some(u.clone()));
+    let now = u.updated_at + Duration::seconds(1);
+    let renamed = ProfileChanges { display_name: Some(Some(DisplayName::parse("Countess").unwrap())) };
+    let changed = repo.update_profile(u.id, &renamed, now).await.unwrap();
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap(), Some(changed));
+    let verified = repo.mark_email_verified(u.id, now).await.unwrap();
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap(), Some(verified));
+    let locked = repo.set_locked(u.id, Some(now)).await.unwrap();
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap(), Some(locked));
+    let hash = PasswordHash("$argon2id$newer".into());
+    repo.set_password_hash(u.id, &hash, now).await.unwrap();
+    assert_eq!(repo.find_by_id_cached(u.id).await.unwrap().unwrap().password_hash, hash);
+}
+
 pub async fn missing_user_is_not_found(repo: Arc<dyn UserRepository>) {
     let id = UserId::new();
     assert_eq!(repo.update_profile(id, &ProfileChanges::default(), now()).await, Err(StoreError::NotFound));

@@ -5,11 +5,13 @@
 mod ephemeral;
 mod events;
 mod jobs;
+mod listener;
 mod login_attempts;
 mod permission_cache;
 mod pool;
 mod rate_limit;
 mod revocation;
+mod user_cache;
 
 pub use ephemeral::RedisEphemeralStore;
 pub use events::RedisEventBus;
@@ -18,6 +20,7 @@ pub use login_attempts::RedisLoginAttempts;
 pub use permission_cache::RedisPermissionCache;
 pub use rate_limit::{LeasePolicy, RedisRateLimiter};
 pub use revocation::RedisRevocationList;
+pub use user_cache::{MAX_AGE as USER_CACHE_MAX_AGE, RedisCachedUsers};
 
 use async_trait::async_trait;
 use deadpool::managed::Timeouts;

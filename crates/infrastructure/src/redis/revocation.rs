@@ -14,17 +14,16 @@
 //! the `Cold` answer that asked for it: a database read that began before a
 //! gap in the subscription cannot cover revocations made during the gap.
 
+use super::listener::{Heard, Listener};
 use super::{RedisStore, unavailable};
 use async_trait::async_trait;
 use deadpool_redis::redis;
-use futures_util::StreamExt;
 use portcullis_application::Cause;
 use portcullis_application::ports::{CacheAnswer, RevocationList, StoreError};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
-use tokio::sync::watch;
 
 /// Sweep lapsed entries once the mirror holds more than this many.
 const SWEEP_AT: usize = 50_000;
@@ -61,9 +60,27 @@ impl Mirror {
 
 struct Shared {
     mirror: Mutex<Mirror>,
-    /// Set when the listener starts; it then holds `Some(Ok)` while
-    /// subscribed, `Some(Err)` after a failed attempt.
-    started: OnceLock<watch::Receiver<Option<Result<(), String>>>>,
+    listener: Listener,
+}
+
+impl Heard for Shared {
+    fn subscribed(&self) {
+        let mut mirror = lock(&self.mirror);
+        mirror.generation += 1;
+        mirror.link = Link::Cold;
+    }
+
+    fn message(&self, payload: &[u8]) {
+        match decode(payload) {
+            Some((ttl, id)) => lock(&self.mirror).insert(id, Instant::now() + ttl),
+            None => tracing::warn!("unreadable message on the revocation channel ignored"),
+        }
+    }
+
+    fn lost(&self) {
+        lock(&self.mirror).link = Link::Down;
+        tracing::warn!("revocation subscription lost; checking in the database until it is back");
+    }
 }
 
 fn lock(m: &Mutex<Mirror>) -> MutexGuard<'_, Mirror> {
@@ -73,87 +90,18 @@ fn lock(m: &Mutex<Mirror>) -> MutexGuard<'_, Mirror> {
 #[derive(Clone)]
 pub struct RedisRevocationList {
     store: RedisStore,
-    url: String,
-    channel: String,
     shared: Arc<Shared>,
 }
 
 impl RedisRevocationList {
     pub fn new(store: RedisStore, url: &str) -> Self {
-        let channel = store.key("revoked", "events");
+        let listener = Listener::new(url, store.key("revoked", "events"));
         let mirror = Mirror { entries: HashMap::new(), link: Link::Down, generation: 0, cold_answered: None };
-        Self {
-            store,
-            url: url.to_owned(),
-            channel,
-            shared: Arc::new(Shared { mirror: Mutex::new(mirror), started: OnceLock::new() }),
-        }
+        Self { store, shared: Arc::new(Shared { mirror: Mutex::new(mirror), listener }) }
     }
 
-    /// Starts the listener on first use and waits (up to 2 s) for its first
-    /// subscription, so the first requests are not refused a mirror that is
-    /// merely connecting.
     async fn listening(&self) {
-        let ready = self.shared.started.get_or_init(|| {
-            let (tx, rx) = watch::channel(None);
-            match redis::Client::open(self.url.as_str()) {
-                Ok(client) => {
-                    tokio::spawn(listen(client, self.channel.clone(), Arc::downgrade(&self.shared), tx));
-                }
-                Err(error) => {
-                    tx.send_replace(Some(Err(error.to_string())));
-                }
-            }
-            rx
-        });
-        if ready.borrow().is_some() {
-            return;
-        }
-        let mut ready = ready.clone();
-        let _ = tokio::time::timeout(StdDuration::from_secs(2), ready.wait_for(Option::is_some)).await;
-    }
-}
-
-/// Holds the subscription for the life of the list: adds every revocation
-/// heard, resubscribes after a pause when the connection drops.
-async fn listen(
-    client: redis::Client,
-    channel: String,
-    shared: std::sync::Weak<Shared>,
-    ready: watch::Sender<Option<Result<(), String>>>,
-) {
-    loop {
-        let subscribed = super::subscribe(&client, &channel).await;
-        match subscribed {
-            Ok(pubsub) => {
-                {
-                    let Some(shared) = shared.upgrade() else { return };
-                    let mut mirror = lock(&shared.mirror);
-                    mirror.generation += 1;
-                    mirror.link = Link::Cold;
-                }
-                ready.send_replace(Some(Ok(())));
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(shared) = shared.upgrade() else { return };
-                    match decode(message.get_payload_bytes()) {
-                        Some((ttl, id)) => lock(&shared.mirror).insert(id, Instant::now() + ttl),
-                        None => tracing::warn!("unreadable message on the revocation channel ignored"),
-                    }
-                }
-                let Some(shared) = shared.upgrade() else { return };
-                lock(&shared.mirror).link = Link::Down;
-                tracing::warn!("revocation subscription lost; checking in the database until it is back");
-            }
-            Err(error) => {
-                ready.send_replace(Some(Err(error.to_string())));
-                tracing::debug!(%error, "revocation subscribe failed");
-            }
-        }
-        if shared.strong_count() == 0 {
-            return;
-        }
-        tokio::time::sleep(StdDuration::from_millis(250)).await;
+        self.shared.listener.ensure(&self.shared).await;
     }
 }
 
@@ -181,7 +129,7 @@ impl RevocationList for RedisRevocationList {
         lock(&self.shared.mirror).insert(id, until(ttl));
         let mut conn = self.store.conn().await?;
         redis::cmd("PUBLISH")
-            .arg(&self.channel)
+            .arg(self.shared.listener.channel())
             .arg(encode(id, ttl))
             .query_async::<i64>(&mut conn)
             .await
