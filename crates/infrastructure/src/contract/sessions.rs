@@ -196,6 +196,31 @@ pub async fn concurrent_rotation_mints_one_child(ports: Ports) {
     assert_eq!(outcomes.len(), 16);
 }
 
+/// A revocation racing a rotation: whichever wins, once the revocation has
+/// returned, no token of the session rotates any more.
+pub async fn a_revocation_racing_a_rotation_ends_the_session(ports: Ports) {
+    for i in 0..20 {
+        let (session, first, t) = open(&ports, None).await;
+        let (child_hash, child) = token(&format!("raced{i}"), t);
+        let store = ports.0.clone();
+        let rotation = tokio::spawn(async move { store.rotate(&first, &child, t, &rules(GRACE)).await.unwrap() });
+        assert!(ports.0.revoke(session.id, t).await.unwrap());
+        let outcome = rotation.await.unwrap();
+        assert!(
+            matches!(outcome, RotateOutcome::Rotated { .. } | RotateOutcome::Revoked),
+            "{outcome:?}"
+        );
+        let (_, grandchild) = token(&format!("after{i}"), t);
+        for presented in [first, child_hash] {
+            let again = ports.0.rotate(&presented, &grandchild, t, &rules(GRACE)).await.unwrap();
+            assert!(
+                matches!(again, RotateOutcome::Revoked | RotateOutcome::Unknown),
+                "round {i}: {again:?}"
+            );
+        }
+    }
+}
+
 pub async fn revoke_one_and_all_but_one(ports: Ports) {
     let (a, _, t) = open(&ports, None).await;
     let (b, _, _) = open(&ports, Some(a.user_id)).await;

@@ -114,11 +114,22 @@ fn conflict_or(e: DieselError, what: &'static str) -> StoreError {
 /// session row, so concurrent presentations of tokens of one family serialise
 /// on the session without deadlocking; all writes to a family happen under its
 /// session lock, so reading the child unlocked is safe.
-/// The three writes of a rotation as one statement: the child token, the
-/// parent's link to it and the session's last use. diesel never caches an
-/// `UPDATE` or an insert of a struct as a prepared statement (their SQL may
-/// vary with the values); this fixed text is, so a rotation pays neither a
-/// parse nor a round trip per write (issue 13).
+/// The three writes of a rotation as one statement: the session's last use,
+/// the parent's link to the child and the child token. diesel never caches
+/// an `UPDATE` or an insert of a struct as a prepared statement (their SQL
+/// may vary with the values); this fixed text is, so a rotation pays neither
+/// a parse nor a round trip per write (issue 13).
+///
+/// It is guarded, so it can run outside a transaction on what an unlocked
+/// read decided: the parent is linked only while it is still unrotated
+/// (re-checked under the row lock its `UPDATE` takes) and its session not
+/// revoked, and the child is inserted and the session touched only if the
+/// parent was linked. It inserts one row when the rotation happened, none
+/// when another request got there first (then the locked path decides
+/// again). It locks the token row before the session row, in the order the
+/// locked path does, so the two cannot deadlock. A revocation committed
+/// while it runs orders after it: the new tokens belong to a revoked session
+/// and are refused.
 struct RotationWrites<'a> {
     parent: &'a [u8],
     child: &'a [u8],
@@ -134,17 +145,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotationWrites<'_>
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Bytea, Timestamptz, Uuid as SqlUuid};
-        out.push_sql(
-            "WITH child AS (INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES (",
-        );
-        out.push_bind_param::<Bytea, _>(&self.child)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&self.session_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.now)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.expires_at)?;
-        out.push_sql(")), parent AS (UPDATE refresh_tokens SET rotated_at = ");
+        out.push_sql("WITH parent AS (UPDATE refresh_tokens SET rotated_at = ");
         out.push_bind_param::<Timestamptz, _>(&self.now)?;
         out.push_sql(", child_hash = ");
         out.push_bind_param::<Bytea, _>(&self.child)?;
@@ -152,10 +153,24 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotationWrites<'_>
         out.push_bind_param::<Bytea, _>(&self.sealed_child)?;
         out.push_sql(" WHERE token_hash = ");
         out.push_bind_param::<Bytea, _>(&self.parent)?;
-        out.push_sql(") UPDATE sessions SET last_used_at = ");
-        out.push_bind_param::<Timestamptz, _>(&self.now)?;
-        out.push_sql(" WHERE id = ");
+        out.push_sql(" AND rotated_at IS NULL AND session_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.session_id)?;
+        out.push_sql(
+            " AND EXISTS (SELECT 1 FROM sessions WHERE id = refresh_tokens.session_id AND revoked_at IS NULL) \
+             RETURNING session_id), \
+             used AS (UPDATE sessions SET last_used_at = ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(
+            " WHERE id IN (SELECT session_id FROM parent)) \
+             INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) SELECT ",
+        );
+        out.push_bind_param::<Bytea, _>(&self.child)?;
+        out.push_sql(", session_id, ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.expires_at)?;
+        out.push_sql(" FROM parent");
         Ok(())
     }
 }
@@ -163,6 +178,79 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotationWrites<'_>
 impl diesel::query_builder::QueryId for RotationWrites<'_> {
     type QueryId = RotationWrites<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+fn rotation_writes<'a>(
+    parent: &'a [u8],
+    child: &'a NewRefreshToken,
+    session: &Session,
+    now: OffsetDateTime,
+) -> RotationWrites<'a> {
+    RotationWrites {
+        parent,
+        child: child.hash.as_bytes(),
+        sealed_child: &child.sealed_for_parent,
+        session_id: session.id.as_uuid(),
+        now,
+        expires_at: child.expires_at,
+    }
+}
+
+/// What an unlocked rotation attempt found.
+enum Attempt {
+    /// Final: rotated, or an outcome no concurrent request can change
+    /// (unknown token, revoked or expired session or token).
+    Done(RotateOutcome),
+    /// Grace, reuse, or a race lost: decide again under row locks.
+    Locked,
+}
+
+/// The common case in two statements and no explicit transaction (issue
+/// 13): one read of the token and its session, then the guarded write
+/// ([`RotationWrites`]). A refresh answered from here costs
+/// PostgreSQL two round trips and one commit that writes.
+async fn rotate_unlocked(
+    c: &mut AsyncPgConnection,
+    presented: &TokenHash,
+    child: &NewRefreshToken,
+    now: OffsetDateTime,
+    rules: &RotationRules,
+) -> Result<Attempt, DieselError> {
+    let presented_bytes = presented.as_bytes().to_vec();
+    // No LIMIT: the token hash is the primary key.
+    let found: Option<(TokenRow, SessionRow)> = refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(&presented_bytes))
+        .select((TokenRow::as_select(), SessionRow::as_select()))
+        .get_result(c)
+        .await
+        .optional()?;
+    let Some((token, session)) = found else {
+        return Ok(Attempt::Done(RotateOutcome::Unknown));
+    };
+    let Some(token) = token.into_domain() else {
+        return Ok(Attempt::Done(RotateOutcome::Unknown));
+    };
+    if token.rotated_at.is_some() {
+        // Grace or reuse: the locked path reads the current child.
+        return Ok(Attempt::Locked);
+    }
+    let session: Session = session.into();
+    Ok(match decide_refresh(&token, None, &session, now, rules) {
+        RefreshDecision::Rotate => {
+            match rotation_writes(&presented_bytes, child, &session, now).execute(c).await? {
+                1 => Attempt::Done(RotateOutcome::Rotated {
+                    session: Session { last_used_at: now, ..session },
+                }),
+                _ => Attempt::Locked,
+            }
+        }
+        // Final states: a revoked session and an expired token or session
+        // stay so.
+        RefreshDecision::Expired => Attempt::Done(RotateOutcome::Expired),
+        RefreshDecision::Revoked => Attempt::Done(RotateOutcome::Revoked),
+        RefreshDecision::Grace { .. } | RefreshDecision::Reuse => Attempt::Locked,
+    })
 }
 
 async fn rotate_in_tx(
@@ -204,16 +292,8 @@ async fn rotate_in_tx(
     let current_child = current_child.optional()?.and_then(TokenRow::into_domain);
     Ok(match decide_refresh(&token, current_child.as_ref(), &session, now, rules) {
         RefreshDecision::Rotate => {
-            RotationWrites {
-                parent: &presented_bytes,
-                child: child.hash.as_bytes(),
-                sealed_child: &child.sealed_for_parent,
-                session_id: session.id.as_uuid(),
-                now,
-                expires_at: child.expires_at,
-            }
-            .execute(c)
-            .await?;
+            // Both rows are locked: the guard holds.
+            rotation_writes(&presented_bytes, child, &session, now).execute(c).await?;
             RotateOutcome::Rotated { session: Session { last_used_at: now, ..session } }
         }
         RefreshDecision::Grace { sealed_child } => RotateOutcome::Grace { session, sealed_child },
@@ -266,6 +346,11 @@ impl SessionStore for PgSessionStore {
         rules: &RotationRules,
     ) -> Result<RotateOutcome, StoreError> {
         let mut c = conn(&self.0).await?;
+        match rotate_unlocked(&mut c, presented, child, now, rules).await {
+            Ok(Attempt::Done(outcome)) => return Ok(outcome),
+            Ok(Attempt::Locked) => {}
+            Err(e) => return Err(conflict_or(e, "refresh token")),
+        }
         c.transaction::<_, DieselError, _>(async |c| rotate_in_tx(c, presented, child, now, rules).await)
             .await
             .map_err(|e| conflict_or(e, "refresh token"))

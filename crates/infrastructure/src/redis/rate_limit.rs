@@ -9,7 +9,9 @@
 //! without a round trip. A lease is cut from the shared budget, so the fleet
 //! never admits more than the limit; a lease left unused when it lapses is
 //! budget lost (at most `limit / share` per instance and key: admission can
-//! only err on the strict side). Refusals always come from Redis. A budget
+//! only err on the strict side). Half-way through its span, one request
+//! renews the lease (the others go on using it), so a busy key never has all
+//! its requests waiting on Redis at once. Refusals always come from Redis. A budget
 //! too small for a slice of two or more is counted in Redis every time:
 //! with the default limits (100 a minute, 5 per 15 minutes) nothing is
 //! leased, and every decision is the exact one.
@@ -96,6 +98,9 @@ struct Lease {
     /// What Redis had left when the lease was cut.
     remaining: u32,
     lapses: Instant,
+    /// From then on, the next request renews the lease.
+    renew_at: Instant,
+    renewing: bool,
     /// When the shared budget is full again (as of the cut).
     full_at: Instant,
 }
@@ -107,40 +112,63 @@ const SWEEP_AT: usize = 10_000;
 struct Leases(Mutex<HashMap<String, Lease>>);
 
 impl Leases {
-    /// One request from this key's lease, if it has one that still holds.
-    fn take(&self, k: &RateLimitKey<'_>, now: Instant) -> Option<RateLimitDecision> {
+    /// One request from this key's lease, if it has one that still holds,
+    /// and whether this request is the one to renew it.
+    fn take(&self, k: &RateLimitKey<'_>, now: Instant) -> Option<(RateLimitDecision, bool)> {
         let mut leases = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let lease = leases.get_mut(k.key)?;
         if lease.left == 0 || lease.lapses <= now || lease.limit != k.limit || lease.window != k.window {
             return None;
         }
         lease.left -= 1;
-        Some(RateLimitDecision {
+        let renew = !lease.renewing && lease.renew_at <= now;
+        lease.renewing |= renew;
+        let decision = RateLimitDecision {
             allowed: true,
             limit: k.limit,
             remaining: lease.remaining.saturating_add(lease.left).min(k.limit),
             reset_after: Duration::try_from(lease.full_at.saturating_duration_since(now))
                 .unwrap_or(Duration::ZERO)
                 .max(Duration::MICROSECOND),
-        })
+        };
+        Some((decision, renew))
     }
 
-    /// Keeps `extra` requests granted beyond the one used now.
+    /// A renewal failed: the next request past `renew_at` tries again.
+    fn renewal_failed(&self, key: &str) {
+        let mut leases = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(lease) = leases.get_mut(key) {
+            lease.renewing = false;
+        }
+    }
+
+    /// Keeps `extra` requests granted beyond any used now (a renewal keeps
+    /// what the lease still held: at most two slices are held at once).
     fn keep(&self, k: &RateLimitKey<'_>, extra: u32, d: &RateLimitDecision, now: Instant, span: StdDuration) {
         let mut leases = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if leases.len() >= SWEEP_AT {
             leases.retain(|_, l| l.lapses > now);
         }
         let full_at = now + StdDuration::try_from(d.reset_after).unwrap_or_default();
-        let fresh = Lease { limit: k.limit, window: k.window, left: 0, remaining: 0, lapses: now, full_at };
+        let fresh = Lease {
+            limit: k.limit,
+            window: k.window,
+            left: 0,
+            remaining: 0,
+            lapses: now,
+            renew_at: now,
+            renewing: false,
+            full_at,
+        };
         let lease = leases.entry(k.key.to_owned()).or_insert(fresh);
         if lease.lapses <= now || lease.limit != k.limit || lease.window != k.window {
             lease.left = 0;
         }
         // Two requests that found no lease may both have cut one: keep both.
         lease.left = lease.left.saturating_add(extra);
-        (lease.limit, lease.window, lease.remaining, lease.lapses, lease.full_at) =
-            (k.limit, k.window, d.remaining, now + span, full_at);
+        (lease.limit, lease.window, lease.remaining, lease.lapses, lease.renew_at, lease.full_at) =
+            (k.limit, k.window, d.remaining, now + span, now + span / 2, full_at);
+        lease.renewing = false;
     }
 }
 
@@ -209,25 +237,56 @@ impl RateLimiter for RedisRateLimiter {
             return Ok(self.take_all(&wanted).await?.into_iter().map(|(_, d)| d).collect());
         };
         let now = Instant::now();
-        let mut decided: Vec<Option<RateLimitDecision>> = keys.iter().map(|k| leases.take(k, now)).collect();
-        let wanted: Vec<_> = keys
-            .iter()
-            .zip(&decided)
-            .filter(|(_, d)| d.is_none())
-            .map(|(k, _)| (*k, policy.slice(k.limit, k.window)))
-            .collect();
+        let mut decided = Vec::with_capacity(keys.len());
+        // (key, requests wanted, whether this request's decision waits on it)
+        let mut wanted = Vec::new();
+        for k in keys {
+            let slice = policy.slice(k.limit, k.window);
+            match leases.take(k, now) {
+                Some((decision, renew)) => {
+                    decided.push(Some(decision));
+                    if renew {
+                        wanted.push((*k, slice, false));
+                    }
+                }
+                None => {
+                    decided.push(None);
+                    wanted.push((*k, slice, true));
+                }
+            }
+        }
         if wanted.is_empty() {
             return Ok(decided.into_iter().flatten().collect());
         }
-        let taken = self.take_all(&wanted).await?;
-        let now = Instant::now();
-        let mut taken = wanted.iter().zip(taken);
-        for slot in decided.iter_mut().filter(|d| d.is_none()) {
-            let Some(((k, _), (granted, decision))) = taken.next() else { break };
-            if granted > 1 {
-                leases.keep(k, granted - 1, &decision, now, policy.span);
+        let asked: Vec<_> = wanted.iter().map(|(k, want, _)| (*k, *want)).collect();
+        let taken = match self.take_all(&asked).await {
+            Ok(taken) => taken,
+            Err(error) => {
+                for (k, _, _) in wanted.iter().filter(|(_, _, waits)| !waits) {
+                    leases.renewal_failed(k.key);
+                }
+                if wanted.iter().any(|(_, _, waits)| *waits) {
+                    return Err(error);
+                }
+                tracing::debug!(%error, "rate-limit lease renewal failed");
+                return Ok(decided.into_iter().flatten().collect());
             }
-            *slot = Some(decision);
+        };
+        let now = Instant::now();
+        let mut pending = decided.iter_mut().filter(|d| d.is_none());
+        for ((k, _, waits), (granted, decision)) in wanted.iter().zip(taken) {
+            if *waits {
+                if granted > 1 {
+                    leases.keep(k, granted - 1, &decision, now, policy.span);
+                }
+                if let Some(slot) = pending.next() {
+                    *slot = Some(decision);
+                }
+            } else if granted >= 1 {
+                leases.keep(k, granted, &decision, now, policy.span);
+            } else {
+                leases.renewal_failed(k.key);
+            }
         }
         Ok(decided.into_iter().flatten().collect())
     }
@@ -274,15 +333,33 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(leases.take(&k, t0), None, "nothing leased yet");
         leases.keep(&k, 2, &decision(900, 5_000), t0, span);
-        let first = leases.take(&k, t0).expect("leased");
-        assert_eq!((first.remaining, first.reset_after), (901, Duration::milliseconds(5_000)));
-        assert_eq!(leases.take(&k, t0 + StdDuration::from_millis(1)).map(|d| d.remaining), Some(900));
+        let (first, renew) = leases.take(&k, t0).expect("leased");
+        assert_eq!((first.remaining, first.reset_after, renew), (901, Duration::milliseconds(5_000), false));
+        assert_eq!(leases.take(&k, t0 + StdDuration::from_millis(1)).map(|(d, _)| d.remaining), Some(900));
         assert_eq!(leases.take(&k, t0), None, "spent");
         leases.keep(&k, 5, &decision(800, 5_000), t0, span);
         assert_eq!(leases.take(&k, t0 + span), None, "lapsed");
         let other_limit = RateLimitKey { limit: 2000, ..k };
         leases.keep(&k, 5, &decision(800, 5_000), t0, span);
         assert_eq!(leases.take(&other_limit, t0), None, "another budget under the same name");
+    }
+
+    #[test]
+    fn half_way_through_its_span_one_request_renews_the_lease() {
+        let leases = Leases::default();
+        let k = RateLimitKey { key: "k", limit: 1000, window: Duration::minutes(1) };
+        let span = StdDuration::from_millis(100);
+        let t0 = Instant::now();
+        leases.keep(&k, 10, &decision(900, 5_000), t0, span);
+        let half = t0 + span / 2;
+        let renewers: Vec<bool> = (0..4).map(|_| leases.take(&k, half).expect("leased").1).collect();
+        assert_eq!(renewers, [true, false, false, false], "one renewal at a time");
+        leases.renewal_failed("k");
+        assert_eq!(leases.take(&k, half).map(|(_, renew)| renew), Some(true), "tried again after a failure");
+        leases.keep(&k, 10, &decision(800, 5_000), half, span);
+        let (d, renew) = leases.take(&k, half).expect("renewed");
+        assert_eq!((d.remaining, renew), (800 + 14, false), "what was left is kept beside the new slice");
+        assert!(leases.take(&k, half + span / 2 - StdDuration::from_millis(1)).is_some_and(|(_, r)| !r));
     }
 
     #[test]
