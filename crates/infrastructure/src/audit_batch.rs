@@ -161,6 +161,17 @@ impl AuditLog for BatchedAuditLog {
         self.inner.query(filter, after, limit).await
     }
 
+    async fn count_recent(
+        &self,
+        user_id: UserId,
+        action: AuditAction,
+        since: OffsetDateTime,
+        at_most: u32,
+    ) -> Result<u32, StoreError> {
+        self.flush().await;
+        self.inner.count_recent(user_id, action, since, at_most).await
+    }
+
     async fn seen_from(
         &self,
         user_id: UserId,
@@ -215,6 +226,15 @@ mod tests {
             limit: u32,
         ) -> Result<Vec<AuditEvent>, StoreError> {
             self.log.query(filter, after, limit).await
+        }
+        async fn count_recent(
+            &self,
+            user_id: UserId,
+            action: AuditAction,
+            since: OffsetDateTime,
+            at_most: u32,
+        ) -> Result<u32, StoreError> {
+            self.log.count_recent(user_id, action, since, at_most).await
         }
         async fn seen_from(
             &self,

@@ -39,6 +39,8 @@ pub struct SessionIssuer {
 
 /// Failed sign-ins within this window lower a new session's trust.
 const RECENT_FAILURES: Duration = Duration::hours(24);
+/// Failures past this many lower the trust no further (the penalty is capped).
+const MAX_FAILURES_COUNTED: u32 = 10;
 
 impl SessionIssuer {
     /// What the session about to open is trusted with (0–100). Each signal
@@ -55,19 +57,19 @@ impl SessionIssuer {
             Some(ip) => self.sessions.seen_ip(user.id, ip).await.unwrap_or(false),
             None => false,
         };
-        let recent_failures = match self.audit_log.list_for_user(user.id, None, 50).await {
-            Ok(events) => events
-                .iter()
-                .filter(|e| e.action == AuditAction::LoginFailed && now - e.occurred_at <= RECENT_FAILURES)
-                .count(),
-            Err(_) => 0,
-        };
+        // Counted on their own: no amount of other activity (refreshes)
+        // hides a failure, and the read costs the same whatever the history.
+        let recent_failures = self
+            .audit_log
+            .count_recent(user.id, AuditAction::LoginFailed, now - RECENT_FAILURES, MAX_FAILURES_COUNTED)
+            .await
+            .unwrap_or(0);
         let signals = TrustSignals {
             trusted_device,
             known_ip,
             second_factor,
             account_age: now - user.created_at,
-            recent_failures: u32::try_from(recent_failures).unwrap_or(u32::MAX),
+            recent_failures,
         };
         trust_score(&signals).value()
     }

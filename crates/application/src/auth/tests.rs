@@ -497,7 +497,7 @@ async fn a_hash_of_the_unnormalised_form_signs_in_and_is_upgraded() {
     m.audit.expect_seen_from().returning(|_, _, _, _| Ok(true));
     m.sessions.expect_create().returning(|_, _| Ok(()));
     m.sessions.expect_seen_ip().returning(|_, _| Ok(true));
-    m.audit.expect_list_for_user().returning(|_, _, _| Ok(Vec::new()));
+    m.audit.expect_count_recent().returning(|_, _, _, _| Ok(0));
     m.access_tokens.expect_issue().returning(|grant, now| {
         Ok(IssuedAccessToken {
             token: Secret::new("jwt"),

@@ -32,6 +32,17 @@ pub trait AuditLog: Send + Sync {
         after: Option<AuditCursor>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// How many of the user's events are `action` at or after `since`,
+    /// counting at most `at_most` (e.g. "wrong passwords in the last day?").
+    /// Whatever else the user did meanwhile (token refreshes) does not change
+    /// the answer, and its cost does not grow with the user's history.
+    async fn count_recent(
+        &self,
+        user_id: UserId,
+        action: AuditAction,
+        since: OffsetDateTime,
+        at_most: u32,
+    ) -> Result<u32, StoreError>;
     /// True when the user has an event with one of `actions` from `ip` at or
     /// after `since` (e.g. "has this user signed in from here lately?").
     async fn seen_from(

@@ -133,6 +133,25 @@ pub async fn details_round_trip(log: Arc<dyn AuditLog>) {
     assert_eq!(stored[0].details["token"], "[REDACTED]");
 }
 
+pub async fn count_recent_counts_one_action_since_a_time_up_to_a_cap(log: Arc<dyn AuditLog>) {
+    let (ada, bob) = (UserId::new(), UserId::new());
+    for (n, minutes_ago) in [(1, 120), (2, 30), (3, 20), (4, 10)] {
+        log.append(&at(event(Some(ada), AuditAction::LoginFailed, n), minutes_ago, "198.51.100.7")).await.unwrap();
+    }
+    log.append(&event(Some(bob), AuditAction::LoginFailed, 5)).await.unwrap();
+    // Many unrelated events afterwards change nothing.
+    for n in 0..60 {
+        log.append(&event(Some(ada), AuditAction::TokenRefreshed, n + 6)).await.unwrap();
+    }
+    let hour_ago = now() - time::Duration::hours(1);
+    assert_eq!(log.count_recent(ada, AuditAction::LoginFailed, hour_ago, 10).await.unwrap(), 3);
+    assert_eq!(log.count_recent(ada, AuditAction::LoginFailed, hour_ago, 2).await.unwrap(), 2);
+    assert_eq!(log.count_recent(ada, AuditAction::LoginFailed, hour_ago - time::Duration::hours(2), 10).await.unwrap(), 4);
+    assert_eq!(log.count_recent(bob, AuditAction::LoginFailed, hour_ago, 10).await.unwrap(), 1);
+    assert_eq!(log.count_recent(ada, AuditAction::Logout, hour_ago, 10).await.unwrap(), 0);
+    assert_eq!(log.count_recent(UserId::new(), AuditAction::LoginFailed, hour_ago, 10).await.unwrap(), 0);
+}
+
 pub async fn seen_from_matches_user_ip_action_and_time(log: Arc<dyn AuditLog>) {
     let (ada, bob) = (UserId::new(), UserId::new());
     let login = event(Some(ada), AuditAction::LoginSucceeded, 1);

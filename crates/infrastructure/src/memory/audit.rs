@@ -70,6 +70,22 @@ impl AuditLog for MemoryAuditLog {
         Ok(found.into_iter().take(limit as usize).cloned().collect())
     }
 
+    async fn count_recent(
+        &self,
+        user_id: UserId,
+        action: AuditAction,
+        since: OffsetDateTime,
+        at_most: u32,
+    ) -> Result<u32, StoreError> {
+        let events = lock(&self.0);
+        let n = events
+            .values()
+            .filter(|e| e.occurred_at >= since && e.user_id == Some(user_id) && e.action == action)
+            .take(at_most as usize)
+            .count();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     async fn seen_from(
         &self,
         user_id: UserId,

@@ -158,6 +158,27 @@ impl AuditLog for PgAuditLog {
         rows.into_iter().map(AuditRow::into_domain).collect()
     }
 
+    async fn count_recent(
+        &self,
+        user_id: UserId,
+        action: AuditAction,
+        since: OffsetDateTime,
+        at_most: u32,
+    ) -> Result<u32, StoreError> {
+        let mut c = conn(&self.0).await?;
+        // audit_events_by_user_action_time: at most `at_most` index entries.
+        let ids: Vec<Uuid> = audit_events::table
+            .filter(audit_events::user_id.eq(user_id.as_uuid()))
+            .filter(audit_events::action.eq(action.as_str()))
+            .filter(audit_events::occurred_at.ge(since))
+            .select(audit_events::id)
+            .limit(i64::from(at_most))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+    }
+
     async fn seen_from(
         &self,
         user_id: UserId,
