@@ -4,6 +4,7 @@ use crate::support::redis_store;
 use portcullis_application::ports::{JobQueue, LoginAttempts, RateLimiter, RevocationList, UserRepository};
 use portcullis_infrastructure::redis::{
     LeasePolicy, RedisCachedUsers, RedisJobQueue, RedisLoginAttempts, RedisRateLimiter, RedisRevocationList,
+    RedisStore,
 };
 use std::sync::Arc;
 
@@ -98,6 +99,57 @@ async fn a_user_write_reaches_the_other_instance_s_cache() {
             "the other instance still serves the old row after 1 s"
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Without its subscription the cache cannot hear invalidations, so it
+/// answers from the database; once resubscribed it caches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_cache_reads_the_database_while_its_subscription_is_down() {
+    use portcullis_domain::user::{DisplayName, ProfileChanges};
+    use portcullis_infrastructure::postgres::{self, PgUserRepository, test_db::TestDatabase};
+    let db = TestDatabase::new();
+    let pool = postgres::pool(db.url(), 8).unwrap();
+    let mut redis = crate::support::PrivateRedis::start();
+    let store = RedisStore::new(&redis.url(), "cache-outage:", 4).unwrap();
+    let uncached = PgUserRepository::new(pool.clone());
+    let cache = RedisCachedUsers::new(Arc::new(PgUserRepository::new(pool)), store, &redis.url());
+    let u = portcullis_infrastructure::contract::users::user("ada@example.com");
+    uncached.insert(&u).await.unwrap();
+    let name = |n: &str| ProfileChanges { display_name: Some(Some(DisplayName::parse(n).unwrap())) };
+    let wait_until = |what: &'static str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        move || assert!(std::time::Instant::now() < deadline, "{what}")
+    };
+
+    assert_eq!(cache.find_by_id_cached(u.id).await.unwrap(), Some(u.clone()));
+    let first = uncached.update_profile(u.id, &name("First"), u.updated_at).await.unwrap();
+    assert_eq!(cache.find_by_id_cached(u.id).await.unwrap(), Some(u.clone()), "cached while subscribed");
+
+    redis.stop();
+    let check = wait_until("the cache still answered from memory 5 s after Redis stopped");
+    while cache.find_by_id_cached(u.id).await.unwrap() != Some(first.clone()) {
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = uncached.update_profile(u.id, &name("Second"), u.updated_at).await.unwrap();
+    assert_eq!(cache.find_by_id_cached(u.id).await.unwrap(), Some(second.clone()), "not cached while down");
+
+    redis.restart();
+    let check = wait_until("the cache did not cache again within 5 s of Redis' return");
+    loop {
+        // Cached again: a write that bypasses the cache is not seen.
+        assert_eq!(
+            cache.find_by_id_cached(u.id).await.unwrap().map(|u| u.display_name),
+            Some(second.display_name.clone())
+        );
+        let third = uncached.update_profile(u.id, &name("Third"), u.updated_at).await.unwrap();
+        if cache.find_by_id_cached(u.id).await.unwrap() != Some(third) {
+            break;
+        }
+        uncached.update_profile(u.id, &name("Second"), u.updated_at).await.unwrap();
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
