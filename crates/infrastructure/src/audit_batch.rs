@@ -3,8 +3,10 @@
 //! event alone. `BatchedAuditLog` wraps the real log: `append` queues the
 //! event, and one task writes what has queued in one multi-row insert
 //! (`AuditLog::append_many`) when [`MAX_BATCH`] events are waiting or
-//! [`LINGER`] after the first. Reads first wait for every event queued before
-//! them (read-your-writes on one instance).
+//! [`LINGER`] after the first. Reads see every event queued before them
+//! (read-your-writes on one instance): most wait for the queue to be written.
+//! The two a sign-in makes (`seen_from`, `count_recent`) first look at what
+//! is still queued, so a sign-in does not force an insert of its own.
 //!
 //! What this trades (ADR 0016): an event is in the store up to `LINGER` after
 //! the request that caused it answered. It is in the structured log at once
@@ -17,7 +19,7 @@ use async_trait::async_trait;
 use portcullis_application::ports::{AuditCursor, AuditFilter, AuditLog, StoreError};
 use portcullis_domain::audit::{AuditAction, AuditEvent};
 use portcullis_domain::ids::{AuditEventId, UserId};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -35,17 +37,44 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
+/// What the sign-in reads need of an event not yet written.
+struct Queued {
+    id: AuditEventId,
+    user_id: Option<UserId>,
+    action: AuditAction,
+    ip: Option<String>,
+    occurred_at: OffsetDateTime,
+}
+
+/// Events appended and not yet written (or given up on). An event enters
+/// before it is queued and leaves after its insert committed, so a read that
+/// looks here first and in the store next misses nothing appended before it.
+#[derive(Default)]
+struct Unwritten(Mutex<Vec<Queued>>);
+
+impl Unwritten {
+    fn lock(&self) -> MutexGuard<'_, Vec<Queued>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn any(&self, matches: impl Fn(&Queued) -> bool) -> bool {
+        self.lock().iter().any(matches)
+    }
+}
+
 pub struct BatchedAuditLog {
     inner: Arc<dyn AuditLog>,
     queue: mpsc::Sender<Message>,
+    unwritten: Arc<Unwritten>,
 }
 
 impl BatchedAuditLog {
     /// Starts the writer task on the current Tokio runtime.
     pub fn new(inner: Arc<dyn AuditLog>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(inner.clone(), receiver));
-        Self { inner, queue }
+        let unwritten = Arc::new(Unwritten::default());
+        tokio::spawn(write_batches(inner.clone(), receiver, unwritten.clone()));
+        Self { inner, queue, unwritten }
     }
 
     /// Waits until every event queued so far is written (or its write failed
@@ -81,7 +110,11 @@ impl Batch {
     }
 }
 
-async fn write_batches(inner: Arc<dyn AuditLog>, mut receiver: mpsc::Receiver<Message>) {
+async fn write_batches(
+    inner: Arc<dyn AuditLog>,
+    mut receiver: mpsc::Receiver<Message>,
+    unwritten: Arc<Unwritten>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut batch = Batch::default();
         let mut flush_now = batch.take(first);
@@ -102,6 +135,11 @@ async fn write_batches(inner: Arc<dyn AuditLog>, mut receiver: mpsc::Receiver<Me
             }
         }
         write(inner.as_ref(), &batch.events).await;
+        if !batch.events.is_empty() {
+            let written: std::collections::HashSet<AuditEventId> =
+                batch.events.iter().map(|e| e.id).collect();
+            unwritten.lock().retain(|q| !written.contains(&q.id));
+        }
         for done in batch.waiting {
             let _ = done.send(());
         }
@@ -135,10 +173,19 @@ async fn write(inner: &dyn AuditLog, batch: &[AuditEvent]) {
 #[async_trait]
 impl AuditLog for BatchedAuditLog {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.queue
-            .send(Message::Event(Box::new(event.clone())))
-            .await
-            .map_err(|_| StoreError::Unavailable("the audit writer has stopped".into()))
+        self.unwritten.lock().push(Queued {
+            id: event.id,
+            user_id: event.user_id,
+            action: event.action,
+            ip: event.ip.clone(),
+            occurred_at: event.occurred_at,
+        });
+        let queued = self.queue.send(Message::Event(Box::new(event.clone()))).await;
+        if queued.is_err() {
+            self.unwritten.lock().retain(|q| q.id != event.id);
+            return Err(StoreError::Unavailable("the audit writer has stopped".into()));
+        }
+        Ok(())
     }
 
     async fn list_for_user(
@@ -168,7 +215,11 @@ impl AuditLog for BatchedAuditLog {
         since: OffsetDateTime,
         at_most: u32,
     ) -> Result<u32, StoreError> {
-        self.flush().await;
+        // Only a matching event still queued needs the queue written first.
+        if self.unwritten.any(|q| q.user_id == Some(user_id) && q.action == action && q.occurred_at >= since)
+        {
+            self.flush().await;
+        }
         self.inner.count_recent(user_id, action, since, at_most).await
     }
 
@@ -179,7 +230,15 @@ impl AuditLog for BatchedAuditLog {
         actions: &[AuditAction],
         since: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        self.flush().await;
+        let queued = |q: &Queued| {
+            q.user_id == Some(user_id)
+                && q.ip.as_deref() == Some(ip)
+                && actions.contains(&q.action)
+                && q.occurred_at >= since
+        };
+        if self.unwritten.any(queued) {
+            return Ok(true);
+        }
         self.inner.seen_from(user_id, ip, actions, since).await
     }
 }
@@ -270,6 +329,33 @@ mod tests {
         let seen =
             log.seen_from(user, "198.51.100.7", &[AuditAction::TokenRefreshed], OffsetDateTime::UNIX_EPOCH);
         assert!(seen.await.unwrap());
+    }
+
+    /// `seen_from` answers from the queue, and `count_recent` writes the
+    /// queue only when a matching event is in it: a sign-in forces no insert
+    /// of its own, yet neither read misses an event appended before it.
+    #[tokio::test]
+    async fn sign_in_reads_see_queued_events_without_forcing_an_insert() {
+        // The linger cannot end on its own while the test runs.
+        tokio::time::pause();
+        let inner = Arc::new(Counting::default());
+        let log = BatchedAuditLog::new(inner.clone());
+        let (user, other) = (UserId::new(), UserId::new());
+        let since = OffsetDateTime::UNIX_EPOCH;
+        log.append(&event(user)).await.unwrap();
+        let refreshed = [AuditAction::TokenRefreshed];
+        assert!(log.seen_from(user, "198.51.100.7", &refreshed, since).await.unwrap());
+        assert!(!log.seen_from(other, "198.51.100.7", &refreshed, since).await.unwrap());
+        assert!(!log.seen_from(user, "203.0.113.1", &refreshed, since).await.unwrap());
+        assert_eq!(log.count_recent(user, AuditAction::LoginFailed, since, 10).await.unwrap(), 0);
+        assert_eq!(inner.inserts.load(Ordering::SeqCst), 0, "nothing was written for these reads");
+        assert_eq!(log.count_recent(user, AuditAction::TokenRefreshed, since, 10).await.unwrap(), 1);
+        assert_eq!(inner.inserts.load(Ordering::SeqCst), 1, "a matching queued event was written first");
+        assert!(log.unwritten.lock().is_empty(), "written events leave the queue");
+        assert!(
+            log.seen_from(user, "198.51.100.7", &refreshed, since).await.unwrap(),
+            "and are found in the store"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
