@@ -188,13 +188,6 @@ impl EventBus for RedisEventBus {
 
 impl RedisEventBus {
     async fn send(&self, payload: String) -> Result<(), StoreError> {
-        let mut conn = self.store.conn().await?;
-        redis::cmd("PUBLISH")
-            .arg(&self.channel)
-            .arg(payload)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.store.publish(&self.channel, &payload).await
     }
 }

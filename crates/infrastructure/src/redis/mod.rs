@@ -20,7 +20,7 @@ pub use login_attempts::RedisLoginAttempts;
 pub use permission_cache::RedisPermissionCache;
 pub use rate_limit::{LeasePolicy, RedisRateLimiter};
 pub use revocation::RedisRevocationList;
-pub use user_cache::{MAX_AGE as USER_CACHE_MAX_AGE, RedisCachedUsers};
+pub use user_cache::RedisCachedUsers;
 
 use async_trait::async_trait;
 use deadpool::managed::Timeouts;
@@ -64,6 +64,18 @@ impl RedisStore {
             .await
             .map(Connection::from)
             .map_err(|e| StoreError::Unavailable(Cause::context("redis pool", e)))
+    }
+
+    /// Sends `payload` to the subscribers of `channel`.
+    pub(crate) async fn publish(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        deadpool_redis::redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     /// Sends PING.

@@ -14,10 +14,9 @@
 //! the `Cold` answer that asked for it: a database read that began before a
 //! gap in the subscription cannot cover revocations made during the gap.
 
+use super::RedisStore;
 use super::listener::{Heard, Listener};
-use super::{RedisStore, unavailable};
 use async_trait::async_trait;
-use deadpool_redis::redis;
 use portcullis_application::Cause;
 use portcullis_application::ports::{CacheAnswer, RevocationList, StoreError};
 use std::collections::HashMap;
@@ -127,14 +126,7 @@ impl RevocationList for RedisRevocationList {
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError> {
         self.listening().await;
         lock(&self.shared.mirror).insert(id, until(ttl));
-        let mut conn = self.store.conn().await?;
-        redis::cmd("PUBLISH")
-            .arg(self.shared.listener.channel())
-            .arg(encode(id, ttl))
-            .query_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.store.publish(self.shared.listener.channel(), &encode(id, ttl)).await
     }
 
     async fn check(&self, ids: &[String]) -> Result<CacheAnswer, StoreError> {
