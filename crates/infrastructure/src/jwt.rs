@@ -372,12 +372,7 @@ impl AccessTokenIssuer for JwtIssuer {
             None => {
                 let claims = self.verify_signed(token)?;
                 let mut cache = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if cache.len() >= VERIFIED_CACHE {
-                    cache.retain(|_, c| c.expires_at > now);
-                    if cache.len() >= VERIFIED_CACHE {
-                        cache.clear();
-                    }
-                }
+                crate::bounded::make_room(&mut cache, VERIFIED_CACHE, |_, c| c.expires_at > now);
                 cache.insert(key, claims.clone());
                 claims
             }

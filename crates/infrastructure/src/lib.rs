@@ -4,6 +4,7 @@
 //! must pass.
 
 pub mod audit_batch;
+mod bounded;
 pub mod cipher;
 pub mod clamav;
 pub mod clock;

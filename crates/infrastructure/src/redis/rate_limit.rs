@@ -105,6 +105,14 @@ struct Lease {
     full_at: Instant,
 }
 
+impl Lease {
+    /// Still usable for this budget at `now` (not lapsed, same limit and
+    /// window: a budget resized in the configuration starts a new lease).
+    fn holds(&self, k: &RateLimitKey<'_>, now: Instant) -> bool {
+        self.lapses > now && self.limit == k.limit && self.window == k.window
+    }
+}
+
 /// Sweep lapsed leases once this many keys are held.
 const SWEEP_AT: usize = 10_000;
 
@@ -116,10 +124,7 @@ impl Leases {
     /// and whether this request is the one to renew it.
     fn take(&self, k: &RateLimitKey<'_>, now: Instant) -> Option<(RateLimitDecision, bool)> {
         let mut leases = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let lease = leases.get_mut(k.key)?;
-        if lease.left == 0 || lease.lapses <= now || lease.limit != k.limit || lease.window != k.window {
-            return None;
-        }
+        let lease = leases.get_mut(k.key).filter(|l| l.left > 0 && l.holds(k, now))?;
         lease.left -= 1;
         let renew = !lease.renewing && lease.renew_at <= now;
         lease.renewing |= renew;
@@ -149,26 +154,19 @@ impl Leases {
         if leases.len() >= SWEEP_AT {
             leases.retain(|_, l| l.lapses > now);
         }
-        let full_at = now + StdDuration::try_from(d.reset_after).unwrap_or_default();
-        let fresh = Lease {
+        // Two requests that found no lease may both have cut one: keep both.
+        let carried = leases.get(k.key).filter(|l| l.holds(k, now)).map_or(0, |l| l.left);
+        let lease = Lease {
             limit: k.limit,
             window: k.window,
-            left: 0,
-            remaining: 0,
-            lapses: now,
-            renew_at: now,
+            left: carried.saturating_add(extra),
+            remaining: d.remaining,
+            lapses: now + span,
+            renew_at: now + span / 2,
             renewing: false,
-            full_at,
+            full_at: now + StdDuration::try_from(d.reset_after).unwrap_or_default(),
         };
-        let lease = leases.entry(k.key.to_owned()).or_insert(fresh);
-        if lease.lapses <= now || lease.limit != k.limit || lease.window != k.window {
-            lease.left = 0;
-        }
-        // Two requests that found no lease may both have cut one: keep both.
-        lease.left = lease.left.saturating_add(extra);
-        (lease.limit, lease.window, lease.remaining, lease.lapses, lease.renew_at, lease.full_at) =
-            (k.limit, k.window, d.remaining, now + span, now + span / 2, full_at);
-        lease.renewing = false;
+        leases.insert(k.key.to_owned(), lease);
     }
 }
 
@@ -194,6 +192,9 @@ impl RedisRateLimiter {
         &self,
         keys: &[(RateLimitKey<'_>, u32)],
     ) -> Result<Vec<(u32, RateLimitDecision)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut invocation = GCRA.prepare_invoke();
         for (k, want) in keys {
             invocation.key(self.store.key("rl", k.key)).arg(k.limit).arg(window_us(k.window)).arg(*want);

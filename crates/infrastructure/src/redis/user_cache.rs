@@ -11,10 +11,9 @@
 //! Only [`UserRepository::find_by_id_cached`] reads the cache; every other
 //! read and every write goes to the database.
 
+use super::RedisStore;
 use super::listener::{Heard, Listener};
-use super::{RedisStore, unavailable};
 use async_trait::async_trait;
-use deadpool_redis::redis;
 use portcullis_application::ports::{OutboxMessage, StoreError, UserFilter, UserRepository};
 use portcullis_domain::email::Email;
 use portcullis_domain::ids::UserId;
@@ -26,7 +25,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// The longest a row is served from memory.
-pub const MAX_AGE: Duration = Duration::from_secs(30);
+const MAX_AGE: Duration = Duration::from_secs(30);
 /// Rows kept at most; past it, old ones are swept (all if none is old).
 const CAPACITY: usize = 100_000;
 
@@ -94,29 +93,20 @@ impl RedisCachedUsers {
         Self { inner, store, shared: Arc::new(Shared { rows: Mutex::new(rows), listener }) }
     }
 
-    /// Drops the row here, then tells every instance. The write stands
-    /// either way; if the message cannot be sent, the others serve their
-    /// copy until it ages out ([`MAX_AGE`]).
-    async fn written(&self, id: UserId) {
-        lock(&self.shared.rows).forget(Some(id));
-        let sent = async {
-            let mut conn = self.store.conn().await?;
-            redis::cmd("PUBLISH")
-                .arg(self.shared.listener.channel())
-                .arg(id.as_uuid().to_string())
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(unavailable)
-        };
-        if let Err(error) = sent.await {
-            tracing::warn!(%error, "user invalidation not published; other instances may serve the old row for up to 30 s");
-        }
-    }
-
-    /// Runs a write, then invalidates the row whatever the outcome (a failed
-    /// write may still have committed).
+    /// After a write (whatever its outcome: a failed write may still have
+    /// committed), drops the row here, then tells every instance. The write
+    /// stands either way; if the message cannot be sent, the others serve
+    /// their copy until it ages out ([`MAX_AGE`]).
     async fn write<T>(&self, id: UserId, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        self.written(id).await;
+        lock(&self.shared.rows).forget(Some(id));
+        let channel = self.shared.listener.channel();
+        if let Err(error) = self.store.publish(channel, &id.as_uuid().to_string()).await {
+            tracing::warn!(
+                %error,
+                max_age_secs = MAX_AGE.as_secs(),
+                "user invalidation not published; other instances may serve the old row until it ages out"
+            );
+        }
         result
     }
 }
@@ -157,12 +147,7 @@ impl UserRepository for RedisCachedUsers {
         if let (Some(user), Some(epoch)) = (&found, epoch) {
             let mut rows = lock(&self.shared.rows);
             if rows.subscribed && rows.epoch == epoch {
-                if rows.entries.len() >= CAPACITY {
-                    rows.entries.retain(|_, (_, at)| at.elapsed() < MAX_AGE);
-                    if rows.entries.len() >= CAPACITY {
-                        rows.entries.clear();
-                    }
-                }
+                crate::bounded::make_room(&mut rows.entries, CAPACITY, |_, (_, at)| at.elapsed() < MAX_AGE);
                 rows.entries.insert(id, (user.clone(), read_at));
             }
         }
