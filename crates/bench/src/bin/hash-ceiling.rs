@@ -10,25 +10,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use portcullis_application::ports::PasswordHasher;
+use portcullis_bench::env_number;
 use portcullis_domain::secret::Secret;
 use portcullis_infrastructure::password::{Argon2Hasher, Argon2Params, PoolLimits};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-fn env(name: &str) -> Option<u32> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    let cost = |name, default: u32| u32::try_from(env_number(name, default as usize)).unwrap_or(default);
     let params = Argon2Params {
-        memory_kib: env("ARGON2_MEMORY_KIB").unwrap_or(Argon2Params::OWASP.memory_kib),
-        iterations: env("ARGON2_ITERATIONS").unwrap_or(Argon2Params::OWASP.iterations),
+        memory_kib: cost("ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib),
+        iterations: cost("ARGON2_ITERATIONS", Argon2Params::OWASP.iterations),
         parallelism: 1,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = env("THREADS").map_or(cores, |t| t as usize).max(1);
+    let threads = env_number("THREADS", cores).max(1);
     let hasher = Arc::new(
         Argon2Hasher::new(params, PoolLimits { concurrency: threads, queue: threads * 4 }).expect("hasher"),
     );
@@ -42,8 +40,8 @@ async fn main() {
     }
     times.sort_by(f64::total_cmp);
     let single = times[times.len() / 2];
-    let seconds = env("SECONDS").unwrap_or(5);
-    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
+    let seconds = env_number("SECONDS", 5);
+    let deadline = Instant::now() + Duration::from_secs(seconds as u64);
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut clients = tokio::task::JoinSet::new();
